@@ -1,0 +1,141 @@
+"""The `paht` command: up, serve, migrate, seed, and developer helpers."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from paht.runtime.settings import SERVICES, Settings
+
+
+def _settings(**overrides) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def cmd_migrate(args) -> int:
+    from paht.runtime import migrations
+    from paht.runtime.registry import spec_of
+
+    settings = _settings(data=args.data)
+    for name in args.services or SERVICES:
+        spec = spec_of(name)
+        migrations.upgrade(spec.migrations, settings, name, spec.metadata)
+        print(f"migrated {name}")
+    return 0
+
+
+def cmd_makemigration(args) -> int:
+    from paht.runtime import migrations
+    from paht.runtime.registry import spec_of
+
+    settings = _settings(data=args.data)
+    spec = spec_of(args.service)
+    migrations.upgrade(spec.migrations, settings, args.service, spec.metadata)
+    migrations.revision(spec.migrations, settings, args.service, spec.metadata, args.message)
+    return 0
+
+
+def cmd_seed(args) -> int:
+    from paht.runtime.host import build_context
+    from paht.runtime.registry import spec_of
+
+    settings = _settings(data=args.data)
+    for name in args.services or SERVICES:
+        spec = spec_of(name)
+        if spec.seed:
+            ctx = build_context(spec, settings)
+            spec.seed(ctx)
+            ctx.engine.dispose()
+            print(f"seeded {name}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from paht.runtime.host import serve
+    from paht.runtime.registry import spec_of
+
+    overrides = {"service": args.service}
+    if args.port:
+        overrides["http_port"] = args.port
+    if args.grpc_port:
+        overrides["grpc_port"] = args.grpc_port
+    settings = _settings(**overrides)
+    asyncio.run(serve(spec_of(args.service), settings))
+    return 0
+
+
+def cmd_edge(args) -> int:
+    from paht.runtime.edge import run_edge
+
+    run_edge(_settings())
+    return 0
+
+
+def cmd_up(args) -> int:
+    from paht.runtime.supervisor import run_up
+
+    if args.port:
+        os.environ["PAHT_PORT"] = str(args.port)
+    if args.data:
+        os.environ["PAHT_DATA"] = str(args.data)
+    return run_up(_settings())
+
+
+def cmd_proto(args) -> int:
+    root = Path(__file__).resolve().parents[2]
+    sys.path.insert(0, str(root))
+    from paht_build import generate_protos
+
+    generate_protos()
+    print("generated Python code from proto/")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="paht", description="PAHT: receive and handle citizens' field reports.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("up", help="run everything on this machine (embedded default) at http://127.0.0.1:8080")
+    p.add_argument("--port", type=int, help="edge port (default 8080, or PAHT_PORT)")
+    p.add_argument("--data", type=Path, help="data folder (default ./paht-data, or PAHT_DATA)")
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("migrate", help="apply database migrations (all services, or the ones named)")
+    p.add_argument("services", nargs="*")
+    p.add_argument("--data", type=Path)
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("seed", help="load demo data (organisation tree, topics, demo accounts)")
+    p.add_argument("services", nargs="*")
+    p.add_argument("--data", type=Path)
+    p.set_defaults(func=cmd_seed)
+
+    p = sub.add_parser("serve", help="run one service (HTTP + gRPC + events) in this process")
+    p.add_argument("service", choices=SERVICES)
+    p.add_argument("--port", type=int)
+    p.add_argument("--grpc-port", type=int)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("edge", help="run the edge router that puts every service under one origin")
+    p.set_defaults(func=cmd_edge)
+
+    p = sub.add_parser("makemigration", help="(developers) autogenerate a migration for a service")
+    p.add_argument("service", choices=SERVICES)
+    p.add_argument("-m", "--message", required=True)
+    p.add_argument("--data", type=Path)
+    p.set_defaults(func=cmd_makemigration)
+
+    p = sub.add_parser("proto", help="(developers) regenerate Python code from proto/")
+    p.set_defaults(func=cmd_proto)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

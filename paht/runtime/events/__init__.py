@@ -1,0 +1,1 @@
+"""The event backbone: CloudEvents envelopes, the transactional outbox, the relay and idempotent consumers."""

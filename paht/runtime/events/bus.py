@@ -1,0 +1,76 @@
+"""NATS JetStream plumbing: connect, and create streams and durable consumers idempotently."""
+from __future__ import annotations
+
+import logging
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError, NotFoundError
+
+from paht.runtime.events.envelope import stream_for
+
+log = logging.getLogger(__name__)
+
+
+async def connect(url: str, name: str) -> Client:
+    """Connect with endless reconnects: a broker outage must delay events, never drop the service."""
+    return await nats.connect(
+        url,
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=2,
+        allow_reconnect=True,
+    )
+
+
+async def ensure_stream(js: JetStreamContext, node_id: str, service: str, duplicate_window_s: int = 600) -> str:
+    """Create (or bring up to date) the stream of one service's events; return its name."""
+    name, subjects = stream_for(node_id, service)
+    config = StreamConfig(
+        name=name,
+        subjects=[subjects],
+        storage=StorageType.FILE,
+        duplicate_window=float(duplicate_window_s),
+        description=f"PAHT events from {service} on node {node_id}",
+    )
+    try:
+        await js.stream_info(name)
+    except NotFoundError:
+        try:
+            await js.add_stream(config)
+            log.info("stream created", extra={"stream": name})
+            return name
+        except BadRequestError:  # created meanwhile by another process
+            pass
+    await js.update_stream(config)
+    return name
+
+
+def durable_name(consumer_service: str, producer_service: str) -> str:
+    return f"{consumer_service}-from-{producer_service}"
+
+
+async def ensure_consumer(js: JetStreamContext, node_id: str, consumer_service: str, producer_service: str) -> tuple[str, str]:
+    """Create the durable pull consumer through which one service reads another's events."""
+    stream = await ensure_stream(js, node_id, producer_service)
+    _, subjects = stream_for(node_id, producer_service)
+    durable = durable_name(consumer_service, producer_service)
+    config = ConsumerConfig(
+        durable_name=durable,
+        filter_subject=subjects,
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=30.0,
+        max_ack_pending=1000,
+    )
+    try:
+        await js.consumer_info(stream, durable)
+    except NotFoundError:
+        try:
+            await js.add_consumer(stream, config)
+        except BadRequestError:
+            pass
+    return stream, durable

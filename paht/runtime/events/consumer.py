@@ -1,0 +1,149 @@
+"""Consumers: apply another service's events exactly once and in per-report order."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Callable
+
+from google.protobuf.message import Message
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from sqlalchemy import Table, select
+
+from paht.runtime.events.bus import ensure_consumer
+from paht.runtime.events.envelope import Envelope
+from paht.runtime.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("paht.consumer")
+
+Handler = Callable[[UnitOfWork, Message, Envelope], None]
+
+
+class Outcome(str, Enum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"  # seen before: acknowledge, change nothing
+    EARLY = "early"          # an earlier version of this report is still missing: redeliver later
+
+
+@dataclass
+class Subscription:
+    producer: str                  # service whose events are read
+    handlers: dict[str, Handler]   # by short event name, e.g. "ReportAccepted"
+
+
+class EventApplier:
+    """Apply one envelope inside one transaction: handler, inbox row and position move together."""
+
+    def __init__(self, consumer: str, uow_factory: Callable[[], UnitOfWork], inbox: Table, positions: Table):
+        self.consumer = consumer
+        self._uow_factory = uow_factory
+        self._inbox = inbox
+        self._positions = positions
+
+    def apply(self, envelope: Envelope, handlers: dict[str, Handler]) -> Outcome:
+        key = f"{envelope.producer}:{envelope.report_id}"
+        with self._uow_factory() as uow:
+            s = uow.session
+            seen = s.execute(
+                select(self._inbox.c.event_id).where(
+                    self._inbox.c.consumer == self.consumer, self._inbox.c.event_id == envelope.id
+                )
+            ).first()
+            if seen:
+                return Outcome.DUPLICATE
+            row = s.execute(
+                select(self._positions.c.version)
+                .where(self._positions.c.consumer == self.consumer, self._positions.c.stream_key == key)
+                .with_for_update()
+            ).first()
+            last = row.version if row else 0
+            if envelope.report_version <= last:
+                return Outcome.DUPLICATE
+            if envelope.report_version > last + 1:
+                return Outcome.EARLY
+            handler = handlers.get(envelope.type.rsplit(".", 1)[-1])
+            if handler is not None:
+                handler(uow, envelope.decode(), envelope)
+            if row:
+                s.execute(
+                    self._positions.update()
+                    .where(self._positions.c.consumer == self.consumer, self._positions.c.stream_key == key)
+                    .values(version=envelope.report_version)
+                )
+            else:
+                s.execute(self._positions.insert().values(consumer=self.consumer, stream_key=key, version=envelope.report_version))
+            s.execute(
+                self._inbox.insert().values(
+                    consumer=self.consumer, event_id=envelope.id, ce_type=envelope.type, handled_at=datetime.now(timezone.utc)
+                )
+            )
+            uow.commit()
+            return Outcome.APPLIED
+
+
+class EventConsumer:
+    """Pull one producer's events from its durable consumer and apply them."""
+
+    def __init__(self, js: JetStreamContext, node_id: str, service: str, subscription: Subscription, applier: EventApplier):
+        self._js = js
+        self._node_id = node_id
+        self._service = service
+        self._sub = subscription
+        self._applier = applier
+        self.applied = 0
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        stream, durable = await ensure_consumer(self._js, self._node_id, self._service, self._sub.producer)
+        psub = await self._js.pull_subscribe_bind(durable=durable, stream=stream)
+        self.ready.set()
+        while True:
+            try:
+                msgs = await psub.fetch(batch=50, timeout=1.0)
+            except NatsTimeout:
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("fetch from %s failed; retrying", durable)
+                await asyncio.sleep(1.0)
+                continue
+            for msg in msgs:
+                await self._handle(msg)
+
+    async def _handle(self, msg) -> None:
+        try:
+            envelope = Envelope.from_nats(msg.headers, msg.data)
+        except ValueError:
+            log.error("dropping a message that is not a PAHT event on %s", msg.subject)
+            await msg.term()
+            return
+        token = otel_context.attach(propagate.extract(msg.headers or {}))
+        try:
+            with tracer.start_as_current_span(f"consume {envelope.type}", kind=trace.SpanKind.CONSUMER) as span:
+                span.set_attribute("messaging.system", "nats")
+                span.set_attribute("messaging.message.id", envelope.id)
+                span.set_attribute("paht.report_id", envelope.report_id)
+                span.set_attribute("paht.consumer", self._service)
+                try:
+                    outcome = await asyncio.to_thread(self._applier.apply, envelope, self._sub.handlers)
+                except Exception:
+                    log.exception("handling %s %s failed; will be redelivered", envelope.type, envelope.id)
+                    span.set_status(trace.Status(trace.StatusCode.ERROR))
+                    await msg.nak(delay=2.0)
+                    return
+                span.set_attribute("paht.outcome", outcome.value)
+        finally:
+            otel_context.detach(token)
+        if outcome is Outcome.EARLY:
+            await msg.nak(delay=0.5)
+        else:
+            if outcome is Outcome.APPLIED:
+                self.applied += 1
+            await msg.ack()

@@ -1,0 +1,104 @@
+"""CloudEvents 1.0 (binary mode) over NATS headers; the body is a protobuf message from proto/."""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from google.protobuf import descriptor_pool, message_factory
+from google.protobuf.message import Message
+
+CONTENT_TYPE = "application/x-protobuf"
+# Generated modules holding event bodies, imported so that their types can be decoded by name.
+EVENT_MODULES = [
+    "paht.intake.v1.events_pb2",
+    "paht.dispatch.v1.events_pb2",
+    "paht.handling.v1.events_pb2",
+    "paht.publication.v1.events_pb2",
+    "paht.sync.v1.events_pb2",
+]
+
+
+def load_event_modules() -> None:
+    for name in EVENT_MODULES:
+        importlib.import_module(name)
+
+
+def subject_for(node_id: str, service: str, type_name: str) -> str:
+    """Return the NATS subject of an event: paht.<node>.<service>.<EventName>."""
+    return f"paht.{node_id}.{service}.{type_name.rsplit('.', 1)[-1]}"
+
+
+def stream_for(node_id: str, service: str) -> tuple[str, str]:
+    """Return (stream name, subject wildcard) holding a service's events on a node."""
+    safe = "".join(c if c.isalnum() else "_" for c in node_id).upper()
+    return f"PAHT_{safe}_{service.upper()}", f"paht.{node_id}.{service}.>"
+
+
+@dataclass
+class Envelope:
+    id: str
+    source: str          # /paht/<node>/<service>
+    type: str            # full protobuf name, e.g. paht.intake.v1.ReportSubmitted
+    subject: str         # reports/<report id>
+    time: str            # RFC 3339
+    report_id: str
+    report_version: int
+    data: bytes
+    traceparent: str = ""
+    tracestate: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def producer(self) -> str:
+        return self.source.rstrip("/").rsplit("/", 1)[-1]
+
+    def headers(self) -> dict[str, str]:
+        headers = {
+            "Nats-Msg-Id": self.id,  # JetStream drops a second publish of the same id
+            "ce-specversion": "1.0",
+            "ce-id": self.id,
+            "ce-source": self.source,
+            "ce-type": self.type,
+            "ce-subject": self.subject,
+            "ce-time": self.time,
+            "content-type": CONTENT_TYPE,
+            "paht-report-id": self.report_id,
+            "paht-report-version": str(self.report_version),
+        }
+        if self.traceparent:
+            headers["traceparent"] = self.traceparent
+        if self.tracestate:
+            headers["tracestate"] = self.tracestate
+        return headers
+
+    @classmethod
+    def from_nats(cls, headers: dict[str, str] | None, data: bytes) -> "Envelope":
+        h = headers or {}
+        missing = [k for k in ("ce-id", "ce-type", "ce-source", "paht-report-id", "paht-report-version") if k not in h]
+        if missing:
+            raise ValueError(f"not a PAHT event: missing headers {missing}")
+        return cls(
+            id=h["ce-id"],
+            source=h["ce-source"],
+            type=h["ce-type"],
+            subject=h.get("ce-subject", ""),
+            time=h.get("ce-time", ""),
+            report_id=h["paht-report-id"],
+            report_version=int(h["paht-report-version"]),
+            data=data,
+            traceparent=h.get("traceparent", ""),
+            tracestate=h.get("tracestate", ""),
+        )
+
+    def decode(self) -> Message:
+        """Return the event body as its protobuf message."""
+        load_event_modules()
+        descriptor = descriptor_pool.Default().FindMessageTypeByName(self.type)
+        message = message_factory.GetMessageClass(descriptor)()
+        message.ParseFromString(self.data)
+        return message
+
+
+def now_rfc3339() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")

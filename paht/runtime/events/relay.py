@@ -1,0 +1,121 @@
+"""Relay: publish committed outbox rows to JetStream in order, marking each once acknowledged."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timezone
+
+from nats.js import JetStreamContext
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from sqlalchemy import Engine, Table, select, text, update
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("paht.relay")
+
+
+class OutboxRelay:
+    def __init__(self, engine: Engine, outbox: Table, js: JetStreamContext, *, poll_s: float = 0.5, batch: int = 200):
+        self._engine = engine
+        self._outbox = outbox
+        self._js = js
+        self._poll_s = poll_s
+        self._batch = batch
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.published = 0
+        self._leader_conn = None
+        self._leader = False
+
+    def wake_threadsafe(self) -> None:
+        """Ask the relay to look now (callable from any thread)."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        while True:
+            try:
+                sent = await self.publish_pending()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("relay round failed; retrying")
+                sent = 0
+            if sent:
+                continue  # more may be waiting
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_s)
+            except asyncio.TimeoutError:
+                pass
+
+    def _pending_rows(self) -> list:
+        if not self._holds_leadership():
+            return []
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(self._outbox)
+                .where(self._outbox.c.published_at.is_(None))
+                .order_by(self._outbox.c.seq)
+                .limit(self._batch)
+            ).all()
+            conn.rollback()
+        return rows
+
+    def _holds_leadership(self) -> bool:
+        """On PostgreSQL only one replica relays at a time, so order holds; SQLite has one process per file."""
+        if self._engine.dialect.name != "postgresql":
+            return True
+        if self._leader_conn is not None and self._leader:
+            return True
+        try:
+            if self._leader_conn is None:
+                self._leader_conn = self._engine.connect()
+            got = self._leader_conn.execute(
+                text("SELECT pg_try_advisory_lock(hashtext(current_schema() || '.outbox_relay'))")
+            ).scalar()
+            self._leader_conn.commit()
+            self._leader = bool(got)
+            return self._leader
+        except Exception:
+            log.exception("relay leadership check failed")
+            if self._leader_conn is not None:
+                self._leader_conn.invalidate()
+                self._leader_conn = None
+            self._leader = False
+            return False
+
+    async def publish_pending(self) -> int:
+        """Publish what is waiting, oldest first; stop at the first failure so order holds."""
+        rows = await asyncio.to_thread(self._pending_rows)
+        if not rows:
+            return 0
+        done: list[int] = []
+        try:
+            for row in rows:
+                headers = dict(row.headers)
+                parent = propagate.extract(headers)
+                token = otel_context.attach(parent)
+                try:
+                    with tracer.start_as_current_span(f"publish {row.ce_type}", kind=trace.SpanKind.PRODUCER) as span:
+                        span.set_attribute("messaging.system", "nats")
+                        span.set_attribute("messaging.destination.name", row.subject)
+                        span.set_attribute("messaging.message.id", row.event_id)
+                        span.set_attribute("paht.report_id", row.report_id)
+                        propagate.inject(headers)  # consumers become children of this publish span
+                        await self._js.publish(row.subject, row.payload, headers=headers, timeout=5)
+                finally:
+                    otel_context.detach(token)
+                done.append(row.seq)
+        finally:
+            if done:
+                await asyncio.to_thread(self._mark_published, done)
+        self.published += len(done)
+        return len(done)
+
+    def _mark_published(self, seqs: list[int]) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(self._outbox).where(self._outbox.c.seq.in_(seqs)).values(published_at=datetime.now(timezone.utc))
+            )

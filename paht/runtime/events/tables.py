@@ -1,0 +1,38 @@
+"""Outbox, inbox and per-report positions: the same three tables in every service's schema."""
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Integer, LargeBinary, MetaData, String, Table
+
+
+def add_event_tables(metadata: MetaData) -> dict[str, Table]:
+    """Add the event tables to a service's metadata and return them by name."""
+    outbox = Table(
+        "outbox",
+        metadata,
+        Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("subject", String(200), nullable=False),
+        Column("ce_type", String(200), nullable=False),
+        Column("report_id", String(36), nullable=False, index=True),
+        Column("report_version", BigInteger, nullable=False),
+        Column("payload", LargeBinary, nullable=False),
+        Column("headers", JSON, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("published_at", DateTime(timezone=True), nullable=True, index=True),
+    )
+    inbox = Table(
+        "inbox",
+        metadata,
+        Column("consumer", String(100), primary_key=True),
+        Column("event_id", String(36), primary_key=True),
+        Column("ce_type", String(200), nullable=False),
+        Column("handled_at", DateTime(timezone=True), nullable=False),
+    )
+    positions = Table(
+        "event_positions",
+        metadata,
+        Column("consumer", String(100), primary_key=True),
+        Column("stream_key", String(120), primary_key=True),  # <producer>:<report id>
+        Column("version", BigInteger, nullable=False),
+    )
+    return {"outbox": outbox, "inbox": inbox, "event_positions": positions}

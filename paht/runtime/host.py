@@ -1,0 +1,208 @@
+"""Run one service as one process: HTTP (uvicorn), gRPC, the outbox relay and its consumers in one loop."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import Engine, MetaData, Table
+from sqlalchemy.orm import sessionmaker
+
+from paht.runtime import db
+from paht.runtime.auth import TokenVerifier
+from paht.runtime.events import bus
+from paht.runtime.events.consumer import EventApplier, EventConsumer, Subscription
+from paht.runtime.events.relay import OutboxRelay
+from paht.runtime.http import make_auth
+from paht.runtime.grpcx import GrpcServer, open_channel
+from paht.runtime.settings import Settings
+from paht.runtime.telemetry import setup_logging, setup_telemetry, shutdown_telemetry
+from paht.runtime.uow import Notifier, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceSpec:
+    """What a service brings: its tables, migrations, HTTP app, gRPC servicers and subscriptions."""
+
+    name: str
+    metadata: MetaData
+    event_tables: dict[str, Table]
+    migrations: Path
+    build_http: Callable[["ServiceContext"], FastAPI]
+    register_grpc: Callable[["ServiceContext", GrpcServer], None] = lambda ctx, server: None
+    subscriptions: Callable[["ServiceContext"], list[Subscription]] = lambda ctx: []
+    seed: Callable[["ServiceContext"], None] | None = None
+
+
+@dataclass
+class ServiceContext:
+    """Everything a service's entrypoints need, built once per process."""
+
+    spec: ServiceSpec
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker
+    notifier: Notifier
+    verifier: TokenVerifier
+    auth: tuple = ()
+    status: dict[str, bool] = field(default_factory=dict)
+    nats: object | None = None
+    relay: OutboxRelay | None = None
+    _channels: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions, self.spec.event_tables["outbox"], self.name, self.settings.node_id, self.notifier)
+
+    def channel(self, service: str):
+        """Return a (cached) gRPC channel to another service."""
+        if service not in self._channels:
+            self._channels[service] = open_channel(self.settings, self.settings.grpc_address(service))
+        return self._channels[service]
+
+    async def close_channels(self) -> None:
+        for ch in self._channels.values():
+            await ch.close()
+        self._channels.clear()
+
+
+def build_context(spec: ServiceSpec, settings: Settings) -> ServiceContext:
+    engine = db.make_engine(settings, spec.name)
+    verifier = TokenVerifier(settings)
+    return ServiceContext(
+        spec=spec,
+        settings=settings,
+        engine=engine,
+        sessions=db.session_factory(engine),
+        notifier=Notifier(),
+        verifier=verifier,
+        auth=make_auth(verifier),
+    )
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the host stops everything in order."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        yield
+
+
+async def serve(spec: ServiceSpec, settings: Settings) -> None:
+    setup_logging(spec.name, settings.log_level)
+    setup_telemetry(spec.name, settings.otel_exporter, settings.node_id)
+    ctx = build_context(spec, settings)
+    _instrument_sqlalchemy(ctx.engine)
+    ctx.status.update({"database": False, "nats": False, "grpc": False, "consumers": False})
+
+    app = spec.build_http(ctx)
+    config = uvicorn.Config(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False, lifespan="on")
+    server = _Server(config)
+
+    grpc_server = GrpcServer(settings)
+    spec.register_grpc(ctx, grpc_server)
+    await grpc_server.start(settings.http_host, settings.grpc_port)
+    ctx.status["grpc"] = True
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    tasks: list[asyncio.Task] = []
+    http_task = asyncio.create_task(server.serve(), name="http")
+    events_task = asyncio.create_task(_run_events(ctx, grpc_server, tasks), name="events")
+    db_task = asyncio.create_task(_watch_database(ctx), name="db-watch")
+    stop_task = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({http_task, stop_task, events_task}, return_when=asyncio.FIRST_COMPLETED)
+    for t in done:
+        if t is not stop_task and t.exception():
+            log.error("service %s stopping after a fatal error", spec.name, exc_info=t.exception())
+    log.info("service %s stopping", spec.name)
+    server.should_exit = True
+    await grpc_server.set_serving(False)
+    for t in [events_task, db_task, *tasks]:
+        t.cancel()
+    await asyncio.gather(events_task, db_task, *tasks, return_exceptions=True)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(http_task, timeout=5)
+    await grpc_server.stop(1.0)
+    await ctx.close_channels()
+    nc = ctx.nats
+    if nc is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(nc.close(), timeout=2)
+    ctx.engine.dispose()
+    shutdown_telemetry()
+
+
+async def _watch_database(ctx: ServiceContext) -> None:
+    while True:
+        ctx.status["database"] = await asyncio.to_thread(db.ping, ctx.engine)
+        await asyncio.sleep(2.0 if ctx.status["database"] else 0.5)
+
+
+async def _run_events(ctx: ServiceContext, grpc_server: GrpcServer, tasks: list[asyncio.Task]) -> None:
+    """Connect to NATS (retrying for ever), then run the relay and every consumer."""
+    url = ctx.settings.nats_url or "nats://127.0.0.1:4222"
+    while True:
+        try:
+            nc = await bus.connect(url, f"paht-{ctx.name}")
+            break
+        except Exception as exc:  # broker down: keep serving HTTP, keep the outbox filling
+            log.warning("NATS not reachable yet (%s); retrying", exc)
+            await asyncio.sleep(1.0)
+    ctx.nats = nc
+    js = nc.jetstream(timeout=5)
+    while True:
+        try:
+            await bus.ensure_stream(js, ctx.settings.node_id, ctx.name, ctx.settings.nats_duplicate_window_s)
+            break
+        except Exception as exc:
+            log.warning("JetStream not ready (%s); retrying", exc)
+            await asyncio.sleep(1.0)
+    ctx.status["nats"] = True
+    relay = OutboxRelay(ctx.engine, ctx.spec.event_tables["outbox"], js, poll_s=ctx.settings.relay_poll_s)
+    ctx.notifier.subscribe(relay.wake_threadsafe)
+    ctx.relay = relay
+    tasks.append(asyncio.create_task(relay.run(), name="relay"))
+    applier = EventApplier(ctx.name, ctx.uow, ctx.spec.event_tables["inbox"], ctx.spec.event_tables["event_positions"])
+    consumers = [EventConsumer(js, ctx.settings.node_id, ctx.name, sub, applier) for sub in ctx.spec.subscriptions(ctx)]
+    for consumer in consumers:
+        tasks.append(asyncio.create_task(_forever(consumer.run, f"consumer {consumer._sub.producer}"), name="consumer"))
+    await asyncio.gather(*(c.ready.wait() for c in consumers))
+    ctx.status["consumers"] = True
+    await grpc_server.set_serving(True)
+    await asyncio.Event().wait()
+
+
+async def _forever(run, what: str) -> None:
+    while True:
+        try:
+            await run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s crashed; restarting", what)
+            await asyncio.sleep(1.0)
+
+
+def _instrument_sqlalchemy(engine: Engine) -> None:
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    SQLAlchemyInstrumentor().instrument(engine=engine, enable_commenter=False)
+
+
+async def readiness(ctx: ServiceContext) -> dict[str, bool]:
+    return dict(ctx.status)

@@ -1,0 +1,23 @@
+"""Identifiers: time-ordered UUIDs for records and events, short tracking codes for citizens."""
+from __future__ import annotations
+
+import os
+import secrets
+import time
+import uuid
+
+_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud over the phone
+
+
+def new_id() -> str:
+    """Return a UUIDv7 string (sortable by creation time)."""
+    ms = int(time.time() * 1000)
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | ((rand >> 68) & 0xFFF) << 64 | 0b10 << 62 | (rand & ((1 << 62) - 1))
+    return str(uuid.UUID(int=value))
+
+
+def new_tracking_code() -> str:
+    """Return a code like QB-7K3M-9XTP that a citizen can read over the phone."""
+    body = "".join(secrets.choice(_ALPHABET) for _ in range(8))
+    return f"QB-{body[:4]}-{body[4:]}"

@@ -1,0 +1,86 @@
+"""Settings read from the environment (and .env), one object per process."""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICES = ("intake", "dispatch", "handling", "publication", "sync")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PAHT_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    data: Path = Path("paht-data")
+    port: int = 8080
+    node_id: str = "province"
+    # Set only in production or tests; unset means the embedded default (SQLite / bundled nats-server).
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    nats_url: str | None = Field(default=None, validation_alias="NATS_URL")
+    # PostgreSQL: each service lives in schema <prefix><service>. Tests set a prefix to stay apart.
+    db_schema_prefix: str = ""
+
+    # This process (set by `paht serve`)
+    service: str = ""
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    grpc_port: int = 50051
+    max_body_bytes: int = 1_000_000
+
+    # gRPC
+    grpc_timeout_s: float = 5.0
+    grpc_tls: Literal["off", "tls", "mtls"] = "off"
+    grpc_cert: Path | None = None
+    grpc_key: Path | None = None
+    grpc_ca: Path | None = None
+
+    # Staff tokens: a built-in issuer (dispatch) or any OIDC provider.
+    token_issuer: str = "paht"
+    token_audience: str = "paht"
+    token_private_key_file: Path | None = None
+    token_public_key_file: Path | None = None
+    token_jwks_url: str | None = None
+    token_roles_claim: str = "roles"
+    token_org_claim: str = "org_unit"
+    token_ttl_s: int = 8 * 3600
+    demo_password: str | None = None
+
+    # Telemetry: none (silent) | console | otlp | jsonl:/path/file
+    otel_exporter: str = "none"
+    log_level: str = "INFO"
+
+    # Events
+    relay_poll_s: float = 0.5
+    nats_duplicate_window_s: int = 600
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> "Settings":
+        if self.env == "production":
+            if not self.database_url or not self.nats_url:
+                raise ValueError("production needs DATABASE_URL and NATS_URL")
+            if self.demo_password:
+                raise ValueError("PAHT_DEMO_PASSWORD must not be set in production")
+        return self
+
+    def grpc_address(self, service: str) -> str:
+        """Return host:port of another service's gRPC server (PAHT_GRPC_<SERVICE>)."""
+        value = os.environ.get(f"PAHT_GRPC_{service.upper()}")
+        if not value:
+            raise RuntimeError(f"PAHT_GRPC_{service.upper()} is not set: where does {service} listen?")
+        return value
+
+    def http_address(self, service: str) -> str:
+        value = os.environ.get(f"PAHT_HTTP_{service.upper()}")
+        if not value:
+            raise RuntimeError(f"PAHT_HTTP_{service.upper()} is not set")
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,106 @@
+"""Render server-side pages with the shared layout, language and static files."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import urlencode
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.staticfiles import StaticFiles
+
+from paht.runtime.web.language import (
+    COOKIE_NAME,
+    error_body,
+    other_language,
+    pick_language,
+    query_language,
+    translate,
+)
+
+WEB_DIR = Path(__file__).resolve().parent
+SHARED_TEMPLATES = WEB_DIR / "templates"
+STATIC_DIR = WEB_DIR / "static"
+STATIC_PREFIX = "/static/"
+COOKIE_MAX_AGE = 365 * 24 * 3600
+VN_TIME = timezone(timedelta(hours=7), "ICT")  # Asia/Ho_Chi_Minh has no daylight saving
+
+
+def static_url(path: str) -> str:
+    """Return the public URL of a file under the shared static folder."""
+    return STATIC_PREFIX + path.lstrip("/")
+
+
+def local_time(value: object, fmt: str = "%H:%M %d/%m/%Y") -> str:
+    """Format a datetime in Vietnam time (naive values are taken as already local)."""
+    if not isinstance(value, datetime):
+        return "" if value is None else str(value)
+    if value.tzinfo is not None:
+        value = value.astimezone(VN_TIME)
+    return value.strftime(fmt)
+
+
+def iso_time(value: object) -> str:
+    """Return a machine-readable timestamp for a <time datetime> attribute."""
+    return value.isoformat() if isinstance(value, datetime) else ("" if value is None else str(value))
+
+
+def lang_switch_href(request: Request, lang: str) -> str:
+    """Return a relative link to the same page in another language, keeping other query parameters."""
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    params.append(("lang", lang))
+    return "?" + urlencode(params)
+
+
+def build_environment(search_paths: list[Path]) -> jinja2.Environment:
+    """Build a Jinja environment that looks in the services' folders first, then the shared one."""
+    folders = [str(p) for p in search_paths] + [str(SHARED_TEMPLATES)]
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folders),
+        autoescape=jinja2.select_autoescape(["html", "htm", "xml", "svg"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["local_time"] = local_time
+    env.filters["iso_time"] = iso_time
+    env.globals["static_url"] = static_url
+    return env
+
+
+class Pages:
+    """Render a service's templates on top of the shared layout."""
+
+    def __init__(self, search_paths: list[Path]):
+        self.env = build_environment(list(search_paths))
+
+    def render(self, request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
+        """Render a template in the request's language and remember an explicit ?lang= choice."""
+        lang = pick_language(request)
+        values = {
+            "t": lambda key, **fmt: translate(lang, key, **fmt),
+            "lang": lang,
+            "other_lang": other_language(lang),
+            "lang_switch_href": lang_switch_href(request, other_language(lang)),
+            "request": request,
+            "static_url": static_url,
+            **context,
+        }
+        values["user"] = context.get("user")
+        html = self.env.get_template(template).render(values)
+        response = HTMLResponse(html, status_code=status_code)
+        response.headers["Content-Language"] = lang
+        response.headers["Vary"] = "Accept-Language, Cookie"
+        if query_language(request):
+            response.set_cookie(COOKIE_NAME, lang, max_age=COOKIE_MAX_AGE, path="/", samesite="lax")
+        return response
+
+    def error(self, request: Request, status: int, key: str, **fmt) -> HTMLResponse:
+        """Render the shared error page for an HTTP status and a catalog key."""
+        body = error_body(pick_language(request), status, key, **fmt)
+        return self.render(request, "error.html", status_code=status, error=body["error"])
+
+
+def mount_static(app) -> None:
+    """Serve the shared static folder at /static on a FastAPI or Starlette app."""
+    app.mount(STATIC_PREFIX.rstrip("/"), StaticFiles(directory=STATIC_DIR), name="static")

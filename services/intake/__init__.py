@@ -1,0 +1,1 @@
+"""Intake: reporters, submissions and the IOC check of step 1."""

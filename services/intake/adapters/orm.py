@@ -1,0 +1,62 @@
+"""Intake's tables, mapped onto the domain classes without the domain knowing."""
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Float, ForeignKey, MetaData, String, Table, Text
+from sqlalchemy.orm import registry
+
+from paht.runtime.events.tables import add_event_tables
+from services.intake.domain.report import Report, Reporter
+
+metadata = MetaData()
+event_tables = add_event_tables(metadata)
+
+reporters = Table(
+    "reporters",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("phone", String(20), nullable=False, index=True),
+    Column("email", String(254), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tracking_code", String(20), nullable=False, unique=True),
+    Column("reporter_id", String(36), ForeignKey("reporters.id"), nullable=False, index=True),
+    Column("channel", String(20), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("topic_code", String(60), nullable=False),
+    Column("group_code", String(60), nullable=False),
+    Column("lat", Float, nullable=True),
+    Column("lon", Float, nullable=True),
+    Column("address_text", String(300), nullable=False),
+    Column("area_code", String(20), nullable=False),
+    Column("private_result", Boolean, nullable=False),
+    Column("urgent", Boolean, nullable=False),
+    Column("status", String(20), nullable=False, index=True),
+    Column("received_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("decision_note", Text, nullable=False),
+    Column("refusal_reason", String(40), nullable=False),
+    Column("version", BigInteger, nullable=False),
+)
+
+# Every release of a reporter's contact: who, when, why.
+contact_audit = Table(
+    "contact_audit",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("report_id", String(36), nullable=False, index=True),
+    Column("reporter_id", String(36), nullable=False),
+    Column("staff_subject", String(100), nullable=False),
+    Column("staff_org_unit", String(100), nullable=False),
+    Column("purpose", String(300), nullable=False),
+    Column("released_at", DateTime(timezone=True), nullable=False),
+)
+
+_mapper = registry()
+_mapper.map_imperatively(Reporter, reporters)
+_mapper.map_imperatively(Report, reports, version_id_col=reports.c.version, version_id_generator=False)

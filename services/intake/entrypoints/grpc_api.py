@@ -1,0 +1,56 @@
+"""Intake's gRPC servicer: non-personal summaries, and audited release of a reporter's contact."""
+from __future__ import annotations
+
+import asyncio
+from datetime import timezone
+
+import grpc
+
+from paht.intake.v1 import intake_pb2, intake_pb2_grpc
+from paht.runtime.auth import TokenError
+from paht.runtime.errors import DomainError
+from paht.runtime.grpcx import domain_error_to_status
+from services.intake.service_layer import handlers
+
+
+class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
+    def __init__(self, ctx):
+        self.ctx = ctx
+
+    async def GetReport(self, request, context):
+        try:
+            r = await asyncio.to_thread(handlers.get_report, self.ctx.uow(), request.report_id)
+        except DomainError as exc:
+            await context.abort(domain_error_to_status(exc), exc.detail_en)
+        reply = intake_pb2.ReportSummary(
+            report_id=r.id,
+            tracking_code=r.tracking_code,
+            status=r.status,
+            title=r.title,
+            topic_code=r.topic_code,
+            area_code=r.area_code,
+            private_result=r.private_result,
+            version=r.version,
+        )
+        if r.lat is not None:
+            reply.location.lat, reply.location.lon = r.lat, r.lon
+        received = r.received_at if r.received_at.tzinfo else r.received_at.replace(tzinfo=timezone.utc)
+        reply.received_at.FromDatetime(received)
+        return reply
+
+    async def GetReporterContact(self, request, context):
+        token = dict(context.invocation_metadata()).get("authorization", "")
+        try:
+            user = self.ctx.verifier.verify(token.removeprefix("Bearer ").strip())
+        except TokenError as exc:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"staff token required: {exc}")
+        try:
+            reporter, audit_id = await asyncio.to_thread(handlers.release_contact, self.ctx.uow(), user, request.report_id, request.purpose)
+        except DomainError as exc:
+            await context.abort(domain_error_to_status(exc), exc.detail_en)
+        return intake_pb2.ReporterContact(reporter_ref=reporter.id, name=reporter.name, phone=reporter.phone, email=reporter.email, audit_id=audit_id)
+
+
+def register(ctx, server) -> None:
+    intake_pb2_grpc.add_IntakeServiceServicer_to_server(IntakeServicer(ctx), server.server)
+    server.add([intake_pb2.DESCRIPTOR.services_by_name["IntakeService"].full_name])
