@@ -32,7 +32,8 @@ def make_engine(settings: Settings, service: str) -> Engine:
     """Create the engine of a service; on PostgreSQL its schema is the search_path."""
     url = url_for(settings, service)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        # hide_parameters: personal data must never reach logs through an error message
+        engine = create_engine(url, hide_parameters=True, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - exercised by every SQLite run
@@ -56,6 +57,7 @@ def make_engine(settings: Settings, service: str) -> Engine:
     schema = schema_for(settings, service)
     return create_engine(
         url,
+        hide_parameters=True,
         pool_pre_ping=True,
         pool_size=5,
         max_overflow=5,
@@ -76,9 +78,10 @@ def ensure_schema(engine: Engine, schema: str | None) -> None:
 
 
 def ping(engine: Engine) -> bool:
+    """Return True when the database answers and is migrated (the outbox exists)."""
     try:
         with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+            conn.execute(text("SELECT 1 FROM outbox WHERE 1 = 0"))
         return True
     except Exception:  # health checks report, they never raise
         return False

@@ -138,6 +138,8 @@ async def serve(spec: ServiceSpec, settings: Settings) -> None:
     with contextlib.suppress(Exception):
         await asyncio.wait_for(http_task, timeout=5)
     await grpc_server.stop(1.0)
+    if ctx.relay is not None:
+        ctx.relay.close()
     await ctx.close_channels()
     nc = ctx.nats
     if nc is not None:

@@ -34,14 +34,21 @@ class OutboxRelay:
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
+        failures = 0
         while True:
             try:
                 sent = await self.publish_pending()
+                failures = 0
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("relay round failed; retrying")
-                sent = 0
+            except Exception as exc:
+                failures += 1
+                if failures == 1:
+                    log.exception("relay round failed; retrying with back-off")
+                else:
+                    log.warning("relay still failing (%s attempts): %s", failures, exc.__class__.__name__)
+                await asyncio.sleep(min(10.0, 0.5 * 2 ** min(failures, 5)))
+                continue
             if sent:
                 continue  # more may be waiting
             self._wake.clear()
@@ -62,6 +69,13 @@ class OutboxRelay:
             ).all()
             conn.rollback()
         return rows
+
+    def close(self) -> None:
+        """Give up relay leadership (PostgreSQL) so another process can take over at once."""
+        if self._leader_conn is not None:
+            self._leader_conn.close()
+            self._leader_conn = None
+        self._leader = False
 
     def _holds_leadership(self) -> bool:
         """On PostgreSQL only one replica relays at a time, so order holds; SQLite has one process per file."""

@@ -75,6 +75,7 @@ def submit_report(uow: UnitOfWork, cmd: SubmitReport) -> Report:
         if reporter is None:
             reporter = Reporter(id=new_id(), name=name, phone=phone, email=email, created_at=now)
             uow.session.add(reporter)
+            uow.session.flush()  # the report row refers to it
         report = Report(
             id=new_id(),
             tracking_code=new_tracking_code(),

@@ -1,0 +1,48 @@
+"""Helpers for tests: a migrated service context on a real database, and staff tokens."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from paht.runtime import migrations
+from paht.runtime.auth import Principal, TokenIssuer, ensure_signing_key
+from paht.runtime.events.consumer import EventApplier, Outcome
+from paht.runtime.events.envelope import Envelope
+from paht.runtime.host import ServiceContext, ServiceSpec, build_context
+from paht.runtime.settings import Settings
+
+
+def test_settings(data: Path, **overrides) -> Settings:
+    """Settings for a test: own data folder and signing key; DATABASE_URL/NATS_URL as the environment says."""
+    private, public = data / "keys" / "token.pem", data / "keys" / "token.pub.pem"
+    ensure_signing_key(private, public)
+    values = {"env": "test", "data": data, "token_private_key_file": private, "token_public_key_file": public}
+    values.update(overrides)
+    return Settings(**values)
+
+
+def migrated_context(spec: ServiceSpec, settings: Settings) -> ServiceContext:
+    migrations.upgrade(spec.migrations, settings, spec.name, spec.metadata)
+    return build_context(spec, settings)
+
+
+def token_for(settings: Settings, subject: str, roles: list[str], org_unit: str, name: str | None = None) -> str:
+    return TokenIssuer.from_settings(settings).issue(subject, name or subject, roles, org_unit)
+
+
+def principal(subject: str, roles: list[str], org_unit: str) -> Principal:
+    return Principal(subject=subject, name=subject, roles=frozenset(roles), org_unit=org_unit)
+
+
+def deliver(ctx: ServiceContext, envelope: Envelope) -> Outcome:
+    """Apply an event to a service the way its consumer would (inbox, order, one transaction)."""
+    applier = EventApplier(ctx.name, ctx.uow, ctx.spec.event_tables["inbox"], ctx.spec.event_tables["event_positions"])
+    subs = {s.producer: s.handlers for s in ctx.spec.subscriptions(ctx)}
+    return applier.apply(envelope, subs.get(envelope.producer, {}))
+
+
+def outbox_envelopes(ctx: ServiceContext) -> list[Envelope]:
+    """Return every event a service has put in its outbox, oldest first, as envelopes."""
+    table = ctx.spec.event_tables["outbox"]
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(table.select().order_by(table.c.seq)).all()
+    return [Envelope.from_nats(dict(r.headers), r.payload) for r in rows]

@@ -1,0 +1,1 @@
+"""Dispatch: the organisation directory, categories, step 2 and every deadline; also the built-in staff sign-in."""

@@ -1,0 +1,73 @@
+"""Dispatch's tables: directory, topics, staff accounts, dispatch items; mapped onto the domain."""
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy.orm import registry
+
+from paht.runtime.events.tables import add_event_tables
+from services.dispatch.domain.directory import OrgUnit, Topic
+from services.dispatch.domain.dispatching import DispatchItem
+
+metadata = MetaData()
+event_tables = add_event_tables(metadata)
+
+org_units = Table(
+    "org_units",
+    metadata,
+    Column("id", String(80), primary_key=True),
+    Column("code", String(40), nullable=False, index=True),
+    Column("name", String(300), nullable=False),
+    Column("name_en", String(300), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("parent_id", String(80), nullable=True, index=True),
+    Column("hub_node", String(40), nullable=False),
+    Column("can_lead", Boolean, nullable=False),
+    Column("fields", JSON, nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_to", Date, nullable=True),
+    Column("replaces", JSON, nullable=False),
+)
+
+topics = Table(
+    "topics",
+    metadata,
+    Column("code", String(60), primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("name_en", String(300), nullable=False),
+    Column("group_code", String(60), nullable=False),
+    Column("group_name", String(300), nullable=False),
+    Column("fields", JSON, nullable=False),
+    Column("urgent_hint", Boolean, nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("username", String(100), primary_key=True),
+    Column("display_name", String(200), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("roles", JSON, nullable=False),
+    Column("org_unit_id", String(80), nullable=False),
+    Column("active", Boolean, nullable=False),
+)
+
+dispatch_items = Table(
+    "dispatch_items",
+    metadata,
+    Column("report_id", String(36), primary_key=True),
+    Column("status", String(30), nullable=False, index=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("urgent", Boolean, nullable=False),
+    Column("topic_code", String(60), nullable=False),
+    Column("group_code", String(60), nullable=False),
+    Column("dispatch_due", DateTime(timezone=True), nullable=False),
+    Column("lead_agency_id", String(80), nullable=False),
+    Column("round", Integer, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("version", BigInteger, nullable=False),
+)
+
+_mapper = registry()
+_mapper.map_imperatively(OrgUnit, org_units)
+_mapper.map_imperatively(Topic, topics)
+_mapper.map_imperatively(DispatchItem, dispatch_items, version_id_col=dispatch_items.c.version, version_id_generator=False)

@@ -1,0 +1,51 @@
+"""Wire dispatch: tables, migrations, HTTP (API + sign-in), the directory over gRPC, subscriptions, demo seed."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from paht.runtime.app import make_app
+from paht.runtime.events.consumer import Subscription
+from paht.runtime.host import ServiceSpec
+from services.dispatch.adapters.orm import event_tables, metadata
+
+
+def build_http(ctx):
+    from services.dispatch.entrypoints import api, auth
+
+    app = make_app(ctx, "PAHT dispatch", "Step 2 (dispatch to one lead agency), deadlines, the organisation directory and staff sign-in.")
+    app.include_router(api.build_router(ctx))
+    app.include_router(auth.build_router(ctx))
+    return app
+
+
+def register_grpc(ctx, server):
+    from services.dispatch.entrypoints import grpc_api
+
+    grpc_api.register(ctx, server)
+
+
+def subscriptions(ctx):
+    from services.dispatch.service_layer import handlers
+
+    return [
+        Subscription("intake", {"ReportAccepted": handlers.on_report_accepted}),
+        Subscription("handling", {"CaseRefusedByAgency": handlers.on_case_refused_by_agency}),
+    ]
+
+
+def seed(ctx):
+    from services.dispatch.service_layer import directory
+
+    return directory.seed_demo(ctx.uow(), ctx.settings.demo_password)
+
+
+SPEC = ServiceSpec(
+    name="dispatch",
+    metadata=metadata,
+    event_tables=event_tables,
+    migrations=Path(__file__).parent / "adapters" / "migrations",
+    build_http=build_http,
+    register_grpc=register_grpc,
+    subscriptions=subscriptions,
+    seed=seed,
+)

@@ -1,0 +1,35 @@
+"""The organisation directory as data: units with validity periods, because codes get reused (2025 reform)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass
+class OrgUnit:
+    id: str
+    code: str
+    name: str
+    name_en: str
+    kind: str
+    parent_id: str | None
+    hub_node: str
+    can_lead: bool
+    fields: list = field(default_factory=list)
+    valid_from: date = date(2000, 1, 1)
+    valid_to: date | None = None  # exclusive
+    replaces: list = field(default_factory=list)
+
+    def in_force(self, on: date) -> bool:
+        return self.valid_from <= on and (self.valid_to is None or on < self.valid_to)
+
+
+@dataclass
+class Topic:
+    code: str
+    name: str
+    name_en: str
+    group_code: str
+    group_name: str
+    fields: list = field(default_factory=list)
+    urgent_hint: bool = False

@@ -1,0 +1,50 @@
+"""DirectoryService: other services resolve organisation units and topics here."""
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+import grpc
+
+from paht.dispatch.v1 import directory_pb2, directory_pb2_grpc
+from paht.runtime.errors import DomainError
+from paht.runtime.grpcx import domain_error_to_status
+from services.dispatch.service_layer import directory
+
+
+def _unit(u) -> directory_pb2.OrgUnit:
+    return directory_pb2.OrgUnit(
+        id=u.id, code=u.code, name=u.name, kind=u.kind, parent_id=u.parent_id or "", hub_node=u.hub_node,
+        can_lead=u.can_lead, valid_from=u.valid_from.isoformat(), valid_to=u.valid_to.isoformat() if u.valid_to else "",
+    )
+
+
+class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
+    def __init__(self, ctx):
+        self.ctx = ctx
+
+    async def GetOrgUnit(self, request, context):
+        try:
+            unit = await asyncio.to_thread(directory.get_unit, self.ctx.uow(), request.id)
+        except DomainError as exc:
+            await context.abort(domain_error_to_status(exc), exc.detail_en)
+        return _unit(unit)
+
+    async def ListChildren(self, request, context):
+        try:
+            as_of = date.fromisoformat(request.as_of[:10]) if request.as_of else None
+        except ValueError:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "as_of must be a date (YYYY-MM-DD)")
+        units = await asyncio.to_thread(directory.list_units, self.ctx.uow(), request.parent_id or None, as_of)
+        return directory_pb2.ListChildrenResponse(units=[_unit(u) for u in units])
+
+    async def ListTopics(self, request, context):
+        topics = await asyncio.to_thread(directory.list_topics, self.ctx.uow())
+        return directory_pb2.ListTopicsResponse(
+            topics=[directory_pb2.Topic(code=t.code, name=t.name, group_code=t.group_code, group_name=t.group_name, field_letters=t.fields) for t in topics]
+        )
+
+
+def register(ctx, server) -> None:
+    directory_pb2_grpc.add_DirectoryServiceServicer_to_server(DirectoryServicer(ctx), server.server)
+    server.add([directory_pb2.DESCRIPTOR.services_by_name["DirectoryService"].full_name])

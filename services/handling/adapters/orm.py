@@ -1,0 +1,37 @@
+"""Handling's tables, mapped onto the domain classes without the domain knowing."""
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy.orm import registry
+
+from paht.runtime.events.tables import add_event_tables
+from services.handling.domain.case import Case
+
+metadata = MetaData()
+event_tables = add_event_tables(metadata)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("report_id", String(36), primary_key=True),
+    Column("status", String(30), nullable=False, index=True),
+    Column("lead_agency_id", String(100), nullable=False, index=True),
+    Column("lead_agency_name", String(300), nullable=False),
+    Column("lead_unit_id", String(100), nullable=False, index=True),
+    Column("lead_unit_name", String(300), nullable=False),
+    Column("staff_subject", String(100), nullable=False, index=True),
+    Column("round", Integer, nullable=False),
+    Column("epoch", BigInteger, nullable=False),
+    Column("handling_due", DateTime(timezone=True), nullable=True),
+    Column("draft_id", String(36), nullable=False),
+    Column("answer_text", Text, nullable=False),
+    Column("edited_by_leader", Boolean, nullable=False),
+    Column("agency_refusal_reason", Text, nullable=False),
+    Column("unit_refusal_reason", Text, nullable=False),
+    Column("return_reason", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=True, index=True),
+    Column("version", BigInteger, nullable=False),
+)
+
+_mapper = registry()
+_mapper.map_imperatively(Case, cases, version_id_col=cases.c.version, version_id_generator=False)

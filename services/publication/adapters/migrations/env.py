@@ -1,0 +1,5 @@
+from alembic import context
+
+from paht.runtime.migrations import run_env
+
+run_env(context)

@@ -1,0 +1,38 @@
+"""Who owns a report's handling steps, fenced by an epoch so a stale hub can never overwrite. No I/O."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PROVINCE = "province"
+
+
+@dataclass
+class Ownership:
+    report_id: str
+    node_id: str = PROVINCE
+    epoch: int = 0
+    lead_agency_id: str = ""
+    version: int = 0
+
+    def next_version(self) -> int:
+        self.version += 1
+        return self.version
+
+    def follow_dispatch(self, hub_node: str, lead_agency_id: str) -> tuple[tuple[str, int] | None, tuple[str, int] | None]:
+        """Move ownership to the lead agency's node; return (recalled (node, epoch), granted (node, epoch))."""
+        target = hub_node or PROVINCE
+        recalled = granted = None
+        if self.node_id != PROVINCE and (self.node_id != target or self.lead_agency_id != lead_agency_id):
+            recalled = (self.node_id, self.epoch)
+        if target != PROVINCE and (recalled is not None or self.node_id == PROVINCE):
+            self.epoch += 1
+            granted = (target, self.epoch)
+        elif recalled is not None:
+            self.epoch += 1  # back at the province: the old hub's epoch is dead
+        self.node_id = target
+        self.lead_agency_id = lead_agency_id
+        return recalled, granted
+
+    def accepts(self, node_id: str, epoch: int) -> bool:
+        """Fencing: only the current owner at the current epoch may write."""
+        return node_id == self.node_id and epoch == self.epoch

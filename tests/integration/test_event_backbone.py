@@ -1,0 +1,134 @@
+"""Outbox → relay → JetStream → consumer (inbox, order), on the real database and a real NATS server."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from paht.runtime.events import bus
+from paht.runtime.events.consumer import EventApplier, EventConsumer, Outcome, Subscription
+from paht.runtime.events.envelope import stream_for
+from paht.runtime.events.relay import OutboxRelay
+from paht.runtime.testing import migrated_context, outbox_envelopes, principal
+from services.dispatch.bootstrap import SPEC as DISPATCH
+from services.dispatch.domain.dispatching import DispatchItem
+from services.intake.bootstrap import SPEC as INTAKE
+from services.intake.service_layer import handlers as intake
+
+pytestmark = pytest.mark.integration
+IOC = principal("ioc", ["ioc_operator"], "ioc-tinh")
+
+
+def submit(ctx, title="Đèn đường hỏng ở phường Đồng Phú"):
+    cmd = intake.SubmitReport(name="Trần Văn Bình", phone="0905123456", email="binh@example.vn", title=title,
+                              description="Ba cột đèn liền nhau không sáng từ tối qua.", lat=17.47, lon=106.62)
+    return intake.submit_report(ctx.uow(), cmd)
+
+
+@pytest.fixture
+def contexts(settings):
+    i, d = migrated_context(INTAKE, settings), migrated_context(DISPATCH, settings)
+    yield i, d
+    i.engine.dispose()
+    d.engine.dispose()
+
+
+def test_state_change_and_event_commit_together_or_not_at_all(contexts):
+    i, _ = contexts
+    report = submit(i)
+    with pytest.raises(Exception):
+        intake.accept_report(i.uow(), IOC, report.id, "", "", None, "")  # refused by the rule: nothing written
+    envs = outbox_envelopes(i)
+    assert [e.type for e in envs] == ["paht.intake.v1.ReportSubmitted"]
+    decoded = envs[0].decode()
+    assert decoded.reporter_ref and "0905123456" not in envs[0].data.decode("utf-8", "ignore")
+    assert "binh@example.vn" not in envs[0].data.decode("utf-8", "ignore")
+
+
+async def _run_until(predicate, timeout=10.0):
+    end = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < end:
+        if await asyncio.to_thread(predicate):
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+def test_events_flow_from_intake_outbox_to_dispatch_exactly_once(contexts, settings, nats_url):
+    i, d = contexts
+    report = submit(i)
+    intake.accept_report(i.uow(), IOC, report.id, "trat-tu-giao-thong", "an-ninh", False, "")
+
+    async def scenario():
+        nc = await bus.connect(nats_url, "test")
+        js = nc.jetstream()
+        await bus.ensure_stream(js, settings.node_id, "intake")
+        relay = OutboxRelay(i.engine, i.spec.event_tables["outbox"], js, poll_s=0.05)
+        applier = EventApplier("dispatch", d.uow, d.spec.event_tables["inbox"], d.spec.event_tables["event_positions"])
+        sub = {s.producer: s for s in d.spec.subscriptions(d)}["intake"]
+        consumer = EventConsumer(js, settings.node_id, "dispatch", sub, applier)
+        tasks = [asyncio.create_task(relay.run()), asyncio.create_task(consumer.run())]
+        try:
+            def dispatched():
+                with d.uow() as uow:
+                    return uow.session.get(DispatchItem, report.id) is not None
+            assert await _run_until(dispatched), "the accepted report never reached dispatch"
+            # publishing the same outbox rows again is dropped by JetStream (Nats-Msg-Id)
+            name, _ = stream_for(settings.node_id, "intake")
+            before = (await js.stream_info(name)).state.messages
+            with i.engine.begin() as conn:
+                conn.execute(i.spec.event_tables["outbox"].update().values(published_at=None))
+            await relay.publish_pending()
+            assert (await js.stream_info(name)).state.messages == before == 2
+            await asyncio.sleep(0.3)
+            assert consumer.applied == 2
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await nc.close()
+
+    asyncio.run(scenario())
+    # redelivery of an already handled event changes nothing
+    env = outbox_envelopes(i)[1]
+    applier = EventApplier("dispatch", d.uow, d.spec.event_tables["inbox"], d.spec.event_tables["event_positions"])
+    assert applier.apply(env, {}) is Outcome.DUPLICATE
+
+
+def test_events_apply_in_per_report_order(contexts):
+    i, d = contexts
+    report = submit(i)
+    intake.accept_report(i.uow(), IOC, report.id, "trat-tu-giao-thong", "an-ninh", False, "")
+    submitted, accepted = outbox_envelopes(i)
+    applier = EventApplier("dispatch", d.uow, d.spec.event_tables["inbox"], d.spec.event_tables["event_positions"])
+    handlers = {s.producer: s.handlers for s in d.spec.subscriptions(d)}["intake"]
+    assert applier.apply(accepted, handlers) is Outcome.EARLY  # version 2 before 1: wait
+    assert applier.apply(submitted, handlers) is Outcome.APPLIED
+    assert applier.apply(accepted, handlers) is Outcome.APPLIED
+    assert applier.apply(accepted, handlers) is Outcome.DUPLICATE
+    with d.uow() as uow:
+        assert uow.session.get(DispatchItem, report.id).status == "awaiting_dispatch"
+
+
+def test_outbox_waits_while_nats_is_down_and_flows_when_it_is_back(contexts, settings, nats_url):
+    i, _ = contexts
+    report = submit(i)
+
+    async def scenario():
+        nc = await bus.connect(nats_url, "test")
+        js = nc.jetstream()
+        await bus.ensure_stream(js, settings.node_id, "intake")
+        await nc.close()
+        # a relay whose connection is gone fails the round and keeps the rows
+        relay = OutboxRelay(i.engine, i.spec.event_tables["outbox"], js, poll_s=0.05)
+        with pytest.raises(Exception):
+            await relay.publish_pending()
+        assert [e.report_id for e in outbox_envelopes(i)] == [report.id]
+        relay.close()
+        nc2 = await bus.connect(nats_url, "test2")
+        relay2 = OutboxRelay(i.engine, i.spec.event_tables["outbox"], nc2.jetstream(), poll_s=0.05)
+        assert await relay2.publish_pending() == 1
+        assert await relay2.publish_pending() == 0
+        await nc2.close()
+
+    asyncio.run(scenario())
