@@ -20,7 +20,50 @@ def settings(tmp_path):
     from paht.runtime.testing import test_settings
 
     tag = "t" + uuid.uuid4().hex[:8]
-    return test_settings(tmp_path, db_schema_prefix=f"{tag}_", node_id=tag)
+    yield test_settings(tmp_path, db_schema_prefix=f"{tag}_", node_id=tag)
+    _drop_schemas(f"{tag}_")
+    _delete_streams(tag)
+
+
+def _drop_schemas(prefix: str) -> None:
+    """Leave the shared PostgreSQL as we found it."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return
+    from sqlalchemy import create_engine, text
+
+    from paht.runtime.settings import SERVICES
+
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url)
+    with engine.begin() as conn:
+        for service in SERVICES:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{prefix}{service}" CASCADE'))
+    engine.dispose()
+
+
+def _delete_streams(node_id: str) -> None:
+    """Remove the JetStream streams a test created on a shared NATS server."""
+    url = os.environ.get("NATS_URL")
+    if not url:
+        return
+    import asyncio
+
+    from paht.runtime.events.envelope import stream_for
+    from paht.runtime.settings import SERVICES
+
+    async def cleanup():
+        import nats
+
+        nc = await nats.connect(url)
+        js = nc.jetstream()
+        for service in SERVICES:
+            try:
+                await js.delete_stream(stream_for(node_id, service)[0])
+            except Exception:
+                pass  # never created by this test
+        await nc.close()
+
+    asyncio.run(cleanup())
 
 
 @pytest.fixture(scope="session")

@@ -61,7 +61,7 @@ class JsonlSpanExporter(SpanExporter):
 
 
 def setup_telemetry(service: str, exporter: str, node_id: str = "province") -> None:
-    """Install the tracer and meter providers once per process; exporter: none | console | otlp | jsonl:<path>."""
+    """Install the tracer and meter providers once per process; exporter: none | console | otlp | jsonl:<path> ({service} in the path is replaced)."""
     global _configured
     if _configured:
         return
@@ -79,7 +79,8 @@ def setup_telemetry(service: str, exporter: str, node_id: str = "province") -> N
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
     elif exporter.startswith("jsonl:"):
-        provider.add_span_processor(SimpleSpanProcessor(JsonlSpanExporter(Path(exporter.removeprefix("jsonl:")))))
+        path = exporter.removeprefix("jsonl:").replace("{service}", service)
+        provider.add_span_processor(SimpleSpanProcessor(JsonlSpanExporter(Path(path))))
     elif exporter != "none":
         raise ValueError(f"unknown PAHT_OTEL_EXPORTER {exporter!r}: use none, console, otlp or jsonl:<path>")
     trace.set_tracer_provider(provider)

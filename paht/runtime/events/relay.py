@@ -73,6 +73,7 @@ class OutboxRelay:
     def close(self) -> None:
         """Give up relay leadership (PostgreSQL) so another process can take over at once."""
         if self._leader_conn is not None:
+            self._leader_conn.invalidate()  # a pooled connection would keep the session lock
             self._leader_conn.close()
             self._leader_conn = None
         self._leader = False

@@ -1,8 +1,11 @@
 """Handling's tables, mapped onto the domain classes without the domain knowing."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Integer, MetaData, String, Table, Text
+from datetime import timezone
+
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Integer, MetaData, String, Table, Text, event
 from sqlalchemy.orm import registry
+from sqlalchemy.orm.attributes import set_committed_value
 
 from paht.runtime.events.tables import add_event_tables
 from services.handling.domain.case import Case
@@ -35,3 +38,13 @@ cases = Table(
 
 _mapper = registry()
 _mapper.map_imperatively(Case, cases, version_id_col=cases.c.version, version_id_generator=False)
+
+
+@event.listens_for(Case, "load")
+@event.listens_for(Case, "refresh")
+def _utc_on_load(case: Case, _context, _attrs=None) -> None:
+    """Give times read back from SQLite (which drops the zone) their UTC zone, as PostgreSQL does."""
+    for name in ("handling_due", "updated_at"):
+        value = getattr(case, name)
+        if value is not None and value.tzinfo is None:
+            set_committed_value(case, name, value.replace(tzinfo=timezone.utc))

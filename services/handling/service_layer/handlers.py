@@ -49,7 +49,7 @@ def _announce(uow: UnitOfWork, case: Case, user: Principal, event: Message) -> N
 def _assigned(case: Case, level: int) -> ev.CaseAssigned:
     event = ev.CaseAssigned(level=level, agency=_agency(case), unit=_unit(case), staff_subject=case.staff_subject)
     if case.handling_due is not None:
-        event.due_at.FromDatetime(_aware(case.handling_due))
+        event.due_at.FromDatetime(case.handling_due)
     return event
 
 
@@ -208,7 +208,3 @@ def find_case(uow: UnitOfWork, report_id: str) -> Case:
     """Return a case for another service (trusted gRPC caller, no personal data)."""
     with uow:
         return _load(uow, report_id)
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

@@ -1,7 +1,9 @@
 """Publication's tables (the public read model), mapped onto the domain classes without the domain knowing."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Float, MetaData, String, Table, Text
+from datetime import timezone
+
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Float, MetaData, String, Table, Text, event
 from sqlalchemy.orm import registry
 
 from paht.runtime.events.tables import add_event_tables
@@ -49,3 +51,16 @@ timeline_entries = Table(
 _mapper = registry()
 _mapper.map_imperatively(PublicReport, public_reports, version_id_col=public_reports.c.version, version_id_generator=False)
 _mapper.map_imperatively(TimelineEntry, timeline_entries)
+
+
+def _as_utc(target, *_args) -> None:
+    """Give loaded times their UTC zone back (SQLite returns them naive), without marking rows dirty."""
+    for name in ("received_at", "published_at", "at"):
+        value = target.__dict__.get(name)
+        if value is not None and value.tzinfo is None:
+            target.__dict__[name] = value.replace(tzinfo=timezone.utc)
+
+
+for _cls in (PublicReport, TimelineEntry):
+    event.listen(_cls, "load", _as_utc)
+    event.listen(_cls, "refresh", _as_utc)

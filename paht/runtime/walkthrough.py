@@ -1,0 +1,109 @@
+"""Drive one report through the whole procedure over HTTP, as the demo people would (`paht walkthrough`)."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import httpx
+
+DEMO_PASSWORD = "paht-demo"
+
+REPORT = {
+    "reporter": {"name": "Nguyễn Thị Hoa", "phone": "0912345678", "email": "hoa.nguyen@example.vn"},
+    "title": "Ổ gà lớn trên đường Quang Trung",
+    "description": "Ổ gà sâu khoảng 20 cm giữa làn xe, trước số nhà 120 Quang Trung, rất nguy hiểm vào ban đêm.",
+    "topic_code": "",
+    "location": {"lat": 17.4683, "lon": 106.6222},
+    "address_text": "120 Quang Trung, Đồng Hới",
+}
+
+
+@dataclass
+class Walk:
+    report_id: str = ""
+    tracking_code: str = ""
+    steps: list[tuple[str, float]] = field(default_factory=list)  # (step, seconds since submission)
+    public: dict = field(default_factory=dict)
+
+
+class Person:
+    def __init__(self, http: httpx.Client, username: str | None, password: str):
+        self.http = http
+        self.headers = {}
+        if username:
+            r = http.post("/auth/token", data={"username": username, "password": password})
+            r.raise_for_status()
+            self.headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+    def post(self, path: str, body: dict) -> dict:
+        r = self.http.post(path, json=body, headers=self.headers)
+        if r.status_code >= 400:
+            raise RuntimeError(f"POST {path} -> {r.status_code}: {r.text[:400]}")
+        return r.json()
+
+    def wait(self, path: str, ok: Callable[[dict], bool] = lambda body: True, timeout: float = 30.0, poll: float = 0.02) -> dict:
+        end = time.monotonic() + timeout
+        while True:
+            r = self.http.get(path, headers=self.headers)
+            if r.status_code == 200 and ok(r.json()):
+                return r.json()
+            if time.monotonic() > end:
+                raise TimeoutError(f"GET {path} did not become ready: {r.status_code} {r.text[:300]}")
+            time.sleep(poll)
+
+
+def first_topic(http: httpx.Client) -> str:
+    r = http.get("/api/dispatch/v1/topics")
+    r.raise_for_status()
+    for t in r.json()["items"]:
+        if "giao thông" in t["name"].lower():
+            return t["code"]
+    return r.json()["items"][0]["code"]
+
+
+def walk(base_url: str, password: str = DEMO_PASSWORD, on_step: Callable[[str, Walk], None] | None = None, people: dict | None = None, http: httpx.Client | None = None) -> Walk:
+    """Submit → accept (1) → dispatch (2) → unit (3) → staff (4) → draft (6) → approve (7) → publish (8)."""
+    http = http or httpx.Client(base_url=base_url, timeout=15)
+    people = people or {}
+
+    def person(name):
+        if name not in people:
+            people[name] = Person(http, name, password)
+        return people[name]
+
+    citizen, ioc = Person(http, None, password), person("ioc")
+    coordinator, leader, staff = person("sogtvt"), person("truongphong"), person("canbo")
+    w = Walk()
+    body = dict(REPORT, topic_code=first_topic(http))
+    t0 = time.monotonic()
+
+    def step(name: str):
+        w.steps.append((name, time.monotonic() - t0))
+        if on_step:
+            on_step(name, w)
+
+    created = citizen.post("/api/intake/v1/reports", body)
+    w.report_id, w.tracking_code = created["id"], created["tracking_code"]
+    rid = w.report_id
+    step("submitted")
+    ioc.post(f"/api/intake/v1/reports/{rid}/accept", {"topic_code": body["topic_code"]})
+    step("accepted")
+    ioc.wait(f"/api/dispatch/v1/reports/{rid}")
+    ioc.post(f"/api/dispatch/v1/reports/{rid}/dispatch", {"agency_id": "so-gtvt"})
+    step("dispatched")
+    coordinator.wait(f"/api/handling/v1/cases/{rid}", lambda c: c["status"] == "awaiting_agency")
+    coordinator.post(f"/api/handling/v1/cases/{rid}/assign-unit", {"unit_id": "so-gtvt-kcht"})
+    step("unit_assigned")
+    leader.post(f"/api/handling/v1/cases/{rid}/assign-staff", {"staff_subject": "canbo"})
+    step("staff_assigned")
+    staff.post(f"/api/handling/v1/cases/{rid}/draft", {"answer_text": "Đơn vị đã vá ổ gà trước số nhà 120 Quang Trung trong ngày; mặt đường đã thông thoáng."})
+    step("drafted")
+    leader.post(f"/api/handling/v1/cases/{rid}/approve", {})
+    step("approved")
+    ioc.wait(f"/api/publication/v1/reports/{rid}", lambda r: r["status"] == "approved")
+    ioc.post(f"/api/publication/v1/reports/{rid}/publish", {})
+    step("published")
+    w.public = citizen.wait(f"/api/publication/v1/reports/{rid}", lambda r: r["status"] == "published" and r.get("answer"))
+    step("visible")
+    return w

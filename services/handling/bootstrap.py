@@ -1,0 +1,48 @@
+"""Wire handling: tables, migrations, HTTP routes, gRPC servicer, subscriptions. The one place that knows all the parts."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from paht.runtime.app import make_app
+from paht.runtime.events.consumer import Subscription
+from paht.runtime.host import ServiceSpec
+from services.handling.adapters.orm import event_tables, metadata
+
+
+def build_http(ctx, directory=None):
+    """Build the app; the organisation directory is dispatch over gRPC unless one is given (tests: a fake)."""
+    from services.handling.adapters.directory import GrpcOrgDirectory
+    from services.handling.entrypoints import api, pages
+
+    if directory is None:
+        directory = GrpcOrgDirectory(lambda: ctx.channel("dispatch"), ctx.settings.grpc_timeout_s)
+    app = make_app(ctx, "PAHT handling", "Cases at the lead agency, lead unit and staff: steps 3 to 7 of the procedure.")
+    app.include_router(api.build_router(ctx, directory))
+    app.include_router(pages.build_router(ctx))
+    return app
+
+
+def register_grpc(ctx, server):
+    from services.handling.entrypoints import grpc_api
+
+    grpc_api.register(ctx, server)
+
+
+def subscriptions(ctx) -> list[Subscription]:
+    from services.handling.service_layer import handlers
+
+    return [
+        Subscription("dispatch", {"ReportDispatched": handlers.open_case_on_dispatch}),
+        Subscription("publication", {"PublicationReturned": handlers.reopen_on_publication_return}),
+    ]
+
+
+SPEC = ServiceSpec(
+    name="handling",
+    metadata=metadata,
+    event_tables=event_tables,
+    migrations=Path(__file__).parent / "adapters" / "migrations",
+    build_http=build_http,
+    register_grpc=register_grpc,
+    subscriptions=subscriptions,
+)

@@ -1,0 +1,44 @@
+"""Wire publication: tables, migrations, HTTP routes, gRPC servicer, subscriptions. The one place that knows all the parts."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from paht.runtime.app import make_app
+from paht.runtime.events.consumer import Subscription
+from paht.runtime.host import ServiceSpec
+from services.publication.adapters.orm import event_tables, metadata
+from services.publication.service_layer import read_model
+
+
+def build_http(ctx):
+    from services.publication.entrypoints import api, pages
+
+    app = make_app(ctx, "PAHT publication", "The public record of every report, and step 8 of the procedure (IOC edits and publishes).")
+    app.include_router(api.build_router(ctx))
+    app.include_router(pages.build_router(ctx))
+    return app
+
+
+def register_grpc(ctx, server):
+    from services.publication.entrypoints import grpc_api
+
+    grpc_api.register(ctx, server)
+
+
+def subscriptions(ctx) -> list[Subscription]:
+    return [
+        Subscription("intake", handlers=read_model.INTAKE),
+        Subscription("dispatch", handlers=read_model.DISPATCH),
+        Subscription("handling", handlers=read_model.HANDLING),
+    ]
+
+
+SPEC = ServiceSpec(
+    name="publication",
+    metadata=metadata,
+    event_tables=event_tables,
+    migrations=Path(__file__).parent / "adapters" / "migrations",
+    build_http=build_http,
+    register_grpc=register_grpc,
+    subscriptions=subscriptions,
+)

@@ -1,0 +1,152 @@
+"""`paht up` as real processes: one report through all five services, traces, crashes, restarts."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+import httpx
+import pytest
+
+from paht.runtime.walkthrough import REPORT, walk
+from tests.e2e.harness import BACKENDS, Client, alive, backend_env, cleanup_backend, start_paht, stop_paht
+
+pytestmark = pytest.mark.e2e
+
+EXPECTED_TIMELINE = ["submitted", "accepted", "dispatched", "assigned", "in_progress", "drafted", "approved", "published"]
+
+
+def timeline_kinds(public: dict) -> list[str]:
+    return [entry["kind"] for entry in public["timeline"]]
+
+
+def test_one_report_travels_through_every_service(paht):
+    w = walk(paht.url)
+    public = w.public
+    assert public["status"] == "published"
+    assert public["tracking_code"] == w.tracking_code
+    assert "vá ổ gà" in public["answer"]
+    kinds = timeline_kinds(public)
+    for kind in EXPECTED_TIMELINE:
+        assert kinds.count(kind) >= 1, f"timeline lacks {kind}: {kinds}"
+    # personal data never reaches the public side
+    text = json.dumps(public, ensure_ascii=False)
+    for secret in (REPORT["reporter"]["phone"], REPORT["reporter"]["email"], REPORT["reporter"]["name"]):
+        assert secret not in text
+    # the citizen's portal shows it too
+    page = httpx.get(f"{paht.url}/reports/{w.report_id}", timeout=10)
+    assert page.status_code == 200 and REPORT["title"] in page.text
+
+
+def test_one_trace_follows_a_submission_across_services(paht, tmp_path):
+    c = Client(paht.url)
+    topic = c.get("/api/dispatch/v1/topics").json()["items"][0]["code"]
+    r = c.post("/api/intake/v1/reports", json=dict(REPORT, topic_code=topic))
+    assert r.status_code == 201
+    report_id = r.json()["id"]
+    # wait until publication has applied the submission (consumer span written)
+    c.wait_for(f"/api/publication/v1/reports/{report_id}")
+    spans = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        spans = [json.loads(line) for f in (tmp_path / "traces").glob("*.jsonl") for line in f.read_text().splitlines() if line.strip()]
+        roots = [s for s in spans if s["service"] == "paht-intake" and s["kind"] == "SERVER" and "/api/intake/v1/reports" in s["name"]]
+        if roots:
+            trace_id = roots[-1]["trace_id"]
+            services = defaultdict(set)
+            for s in spans:
+                if s["trace_id"] == trace_id:
+                    services[s["service"]].add(s["kind"])
+            if "CONSUMER" in services.get("paht-publication", set()) and "SERVER" in services.get("paht-dispatch", set()):
+                break
+        time.sleep(0.2)
+    else:
+        pytest.fail(f"no single trace crossed HTTP → gRPC → NATS → consumer: {dict(services) if spans else 'no spans'}")
+    assert "PRODUCER" in services["paht-intake"]  # the relay's publish span
+    assert "CLIENT" in services["paht-intake"]    # the gRPC call to dispatch
+
+
+def test_a_killed_service_restarts_and_no_event_is_lost_or_applied_twice(paht):
+    killed = {}
+
+    def kill_publication(step, walk_state):
+        if step == "dispatched" and not killed:
+            pid = paht.run_info()["services"]["publication"]["pid"]
+            os.kill(pid, signal.SIGKILL)
+            killed["pid"] = pid
+
+    w = walk(paht.url, on_step=kill_publication)
+    assert killed and not alive(killed["pid"])
+    info = paht.run_info()["services"]["publication"]
+    assert info["restarts"] >= 1 and info["pid"] != killed["pid"]
+    kinds = timeline_kinds(w.public)
+    for kind in EXPECTED_TIMELINE:
+        assert kinds.count(kind) >= 1, f"lost: {kind} in {kinds}"
+    assert len(kinds) == len(set((e["kind"], e["at"]) for e in w.public["timeline"])), f"applied twice: {kinds}"
+
+
+def test_bad_input_gets_a_clear_bilingual_4xx_through_the_edge(paht):
+    c = Client(paht.url)
+    cases = [
+        (c.http.post("/api/intake/v1/reports", content=b"{not json", headers={"content-type": "application/json"}), 400),
+        (c.http.post("/api/intake/v1/reports", json={**REPORT, "unknown": 1}), 422),
+        (c.http.post("/api/intake/v1/reports", json={**REPORT, "title": 42}), 422),
+        (c.http.post("/api/intake/v1/reports", content=b"x" * 2_000_000, headers={"content-type": "application/json"}), 413),
+        (c.http.post("/api/intake/v1/reports/nope/accept", json={"topic_code": "x"}), 401),
+        (c.post("/api/dispatch/v1/reports/nope/dispatch", who="canbo", json={"agency_id": "so-gtvt"}), 403),
+        (c.post("/api/dispatch/v1/reports/nope/dispatch", who="ioc", json={"agency_id": "so-gtvt"}), 404),
+    ]
+    for response, status in cases:
+        assert response.status_code == status, response.text
+        message = response.json()["error"]["message"]
+        assert message["vi"] and message["en"]
+
+
+def test_out_of_order_step_is_refused_with_409(paht):
+    c = Client(paht.url)
+    rid = c.post("/api/intake/v1/reports", json=REPORT).json()["id"]
+    topic = c.get("/api/dispatch/v1/topics").json()["items"][0]["code"]
+    assert c.post(f"/api/intake/v1/reports/{rid}/accept", who="ioc", json={"topic_code": topic}).status_code == 200
+    again = c.post(f"/api/intake/v1/reports/{rid}/accept", who="ioc", json={"topic_code": topic})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "error.conflict_state"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_second_run_keeps_the_data_and_sigterm_leaves_nothing_behind(tmp_path, backend):
+    data = tmp_path / "data"
+    tag = "e" + uuid.uuid4().hex[:8]
+    env = backend_env(backend, tag)
+    first = start_paht(data, env)
+    try:
+        c = Client(first.url)
+        rid = c.post("/api/intake/v1/reports", json=REPORT).json()["id"]
+        c.wait_for(f"/api/publication/v1/reports/{rid}")
+    finally:
+        stop_paht(first)
+    second = start_paht(data, env)
+    try:
+        c = Client(second.url)
+        assert c.get(f"/api/publication/v1/reports/{rid}").status_code == 200
+        assert c.get(f"/api/intake/v1/reports/{rid}", who="ioc").json()["status"] == "submitted"
+    finally:
+        stop_paht(second)
+        cleanup_backend(backend, tag)
+
+
+def test_healthz_is_503_while_a_service_is_down(paht):
+    assert httpx.get(f"{paht.url}/healthz").status_code == 200
+    pid = paht.run_info()["services"]["sync"]["pid"]
+    os.kill(pid, signal.SIGSTOP)  # frozen: its health check cannot answer
+    try:
+        r = httpx.get(f"{paht.url}/healthz", timeout=10)
+        assert r.status_code == 503 and r.json()["checks"]["sync"] is False
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    deadline = time.monotonic() + 10
+    while httpx.get(f"{paht.url}/healthz", timeout=10).status_code != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
