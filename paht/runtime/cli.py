@@ -83,6 +83,17 @@ def cmd_up(args) -> int:
     return run_up(_settings())
 
 
+def cmd_walkthrough(args) -> int:
+    from paht.runtime.walkthrough import walk
+
+    def show(step, w):
+        print(f"{w.steps[-1][1] * 1000:8.0f} ms  {step:15s} {w.report_id}", flush=True)
+
+    w = walk(args.url, password=args.password, on_step=show)
+    print(f"published: {args.url}/reports/{w.report_id} (tracking code {w.tracking_code})")
+    return 0
+
+
 def cmd_proto(args) -> int:
     root = Path(__file__).resolve().parents[2]
     sys.path.insert(0, str(root))
@@ -126,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-m", "--message", required=True)
     p.add_argument("--data", type=Path)
     p.set_defaults(func=cmd_makemigration)
+
+    p = sub.add_parser("walkthrough", help="drive one demo report through every step over HTTP")
+    p.add_argument("--url", default="http://127.0.0.1:8080")
+    p.add_argument("--password", default=os.environ.get("PAHT_DEMO_PASSWORD", "paht-demo"))
+    p.set_defaults(func=cmd_walkthrough)
 
     p = sub.add_parser("proto", help="(developers) regenerate Python code from proto/")
     p.set_defaults(func=cmd_proto)

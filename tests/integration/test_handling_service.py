@@ -244,7 +244,7 @@ def test_handling_page_lists_my_cases(ctx, client, settings):
     assert r.status_code == 303 and r.headers["location"] == "/auth/login?next=/handling/"
     r = client.get("/handling/?lang=en", headers=bearer(settings, "sogtvt", "agency_coordinator", "so-gtvt"))
     assert r.status_code == 200 and rid in r.text and "Sở Giao thông vận tải" in r.text and "Lead agency" in r.text
-    r = client.get("/handling/", headers=bearer(settings, "canbo", "staff", "so-gtvt-kcht"))
+    r = client.get("/handling/?lang=vi", headers=bearer(settings, "canbo", "staff", "so-gtvt-kcht"))
     assert r.status_code == 200 and rid not in r.text and "Chưa có hồ sơ" in r.text
 
 

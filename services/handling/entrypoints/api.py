@@ -1,6 +1,6 @@
 """Handling's REST API (JSON, OpenAPI at /api/handling/docs): thin, it only builds commands."""
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: FastAPI must see the role aliases built inside
+# build_router (e.g. `coordinator`) as objects; as strings it cannot resolve them and asks for a query field.
 import asyncio
 from datetime import datetime
 from typing import Annotated

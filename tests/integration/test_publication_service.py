@@ -1,0 +1,284 @@
+"""Publication on a real database: the read model from three producers, step 8, the public API and pages."""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+import grpc
+import pytest
+from fastapi.testclient import TestClient
+
+from paht.common.v1 import common_pb2
+from paht.dispatch.v1 import events_pb2 as dispatch_ev
+from paht.handling.v1 import events_pb2 as handling_ev
+from paht.intake.v1 import events_pb2 as intake_ev
+from paht.publication.v1 import events_pb2 as pub_ev
+from paht.publication.v1 import publication_pb2
+from paht.runtime.events.consumer import Outcome
+from paht.runtime.events.envelope import Envelope
+from paht.runtime.ids import new_id
+from paht.runtime.testing import deliver, migrated_context, outbox_envelopes, principal, token_for
+from services.publication import bootstrap
+from services.publication.entrypoints.grpc_api import PublicationServicer
+from services.publication.service_layer import handlers
+
+pytestmark = pytest.mark.integration
+IOC = principal("op1", ["ioc_operator"], "ioc-tinh")
+T0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=2)
+ANSWER = "Kính gửi Quý công dân: Công ty đã thay bóng đèn hỏng ngày 03/5. Trân trọng./."
+STAFF = "staff-nguyen-van-a"
+
+
+class Producer:
+    """Build one producer's events about one report, numbered 1, 2, 3... as its outbox would."""
+
+    def __init__(self, node: str, name: str, report_id: str):
+        self.node, self.name, self.report_id, self.version = node, name, report_id, 0
+
+    def __call__(self, event, minutes: int) -> Envelope:
+        self.version += 1
+        at = T0 + timedelta(minutes=minutes)
+        event.meta.report_id, event.meta.report_version = self.report_id, self.version
+        event.meta.occurred_at.FromDatetime(at)
+        return Envelope(id=new_id(), source=f"/paht/{self.node}/{self.name}", type=event.DESCRIPTOR.full_name,
+                        subject=f"reports/{self.report_id}", time=at.isoformat().replace("+00:00", "Z"),
+                        report_id=self.report_id, report_version=self.version, data=event.SerializeToString())
+
+
+def org(name: str) -> common_pb2.OrgRef:
+    return common_pb2.OrgRef(id=new_id(), code=name[:10], name=name)
+
+
+def story(node: str, report_id: str, title: str = "Đèn đường hỏng ở phường Đồng Phú", private: bool = False) -> dict:
+    """Return every producer's events, step 1 to step 7, each list in its producer's order."""
+    intake, dispatch, handling = (Producer(node, n, report_id) for n in ("intake", "dispatch", "handling"))
+    submitted = intake_ev.ReportSubmitted(tracking_code="QB-" + report_id[-8:-4].upper() + "-" + report_id[-4:].upper(),
+                                          reporter_ref="rep-1", title=title, description="Ba cột đèn liền nhau không sáng.",
+                                          address_text="Đường Lý Thường Kiệt", area_code="18856", private_result=private)
+    submitted.location.lat, submitted.location.lon = 17.47, 106.62
+    submitted.received_at.FromDatetime(T0)
+    agency, unit = org("Công ty Môi trường và Phát triển đô thị"), org("Đội chiếu sáng công cộng")
+    return {
+        "intake": [intake(submitted, 0), intake(intake_ev.ReportAccepted(topic_code="dien-nuoc-chieu-sang"), 10)],
+        "dispatch": [dispatch(dispatch_ev.ReportDispatched(lead_agency=agency, round=1), 20)],
+        "handling": [
+            handling(handling_ev.CaseAssigned(level=handling_ev.ASSIGNMENT_LEVEL_UNIT, agency=agency, unit=unit), 30),
+            handling(handling_ev.CaseAssigned(level=handling_ev.ASSIGNMENT_LEVEL_STAFF, agency=agency, unit=unit, staff_subject=STAFF), 40),
+            handling(handling_ev.ResultDrafted(draft_id="d1", answer_text="Bản nháp nội bộ", unit=unit), 50),
+            handling(handling_ev.ResultApproved(draft_id="d1", answer_text=ANSWER, unit=unit, agency=agency), 60),
+        ],
+    }
+
+
+@pytest.fixture
+def ctx(settings):
+    c = migrated_context(bootstrap.SPEC, settings)
+    yield c
+    c.engine.dispose()
+
+
+@pytest.fixture
+def client(ctx):
+    return TestClient(bootstrap.build_http(ctx))
+
+
+def approved_report(ctx, settings, **kw) -> str:
+    report_id = new_id()
+    events = story(settings.node_id, report_id, **kw)
+    for envelope in events["intake"] + events["dispatch"] + events["handling"]:
+        assert deliver(ctx, envelope) is Outcome.APPLIED
+    return report_id
+
+
+def test_full_path_then_publish_gives_the_public_view_and_timeline(ctx, settings, client):
+    report_id = approved_report(ctx, settings)
+    assert [r.report_id for r in handlers.editorial_queue(ctx.uow())] == [report_id]
+    handlers.publish_result(ctx.uow(), IOC, report_id, None)
+
+    view = client.get(f"/api/publication/v1/reports/{report_id}").json()
+    assert view["status"] == "published" and view["answer"] == ANSWER and view["published_at"]
+    assert view["lead_agency"] == "Công ty Môi trường và Phát triển đô thị"
+    assert view["location"] == {"lat": 17.47, "lon": 106.62}
+    kinds = [s["kind"] for s in view["timeline"]]
+    assert kinds == ["submitted", "accepted", "dispatched", "assigned", "in_progress", "drafted", "approved", "published"]
+    assert view["timeline"][-1]["label_vi"] == "Công khai kết quả xử lý" and view["timeline"][-1]["label_en"]
+    assert STAFF not in str(view) and "Bản nháp nội bộ" not in str(view)
+
+    [published] = [e for e in outbox_envelopes(ctx) if e.type == "paht.publication.v1.ResultPublished"]
+    body = published.decode()
+    assert published.report_version == 1 and body.meta.report_version == 1
+    assert body.answer_text == ANSWER and body.visibility == pub_ev.VISIBILITY_PUBLIC and body.on_time
+    assert body.meta.actor.subject == "op1" and handlers.editorial_queue(ctx.uow()) == []
+
+
+def test_events_from_different_producers_in_any_order_end_the_same(ctx, settings, client):
+    report_id = new_id()
+    events = story(settings.node_id, report_id)
+    for envelope in events["handling"]:  # handling's ResultApproved lands before intake's ReportSubmitted
+        assert deliver(ctx, envelope) is Outcome.APPLIED
+    assert client.get(f"/api/publication/v1/reports/{report_id}").status_code == 404  # no content yet
+    assert handlers.editorial_queue(ctx.uow()) == []  # nothing to publish before the privacy flag is known
+    for envelope in events["intake"] + events["dispatch"]:
+        assert deliver(ctx, envelope) is Outcome.APPLIED
+
+    view = client.get(f"/api/publication/v1/reports/{report_id}").json()
+    assert view["status"] == "approved" and view["title"] == "Đèn đường hỏng ở phường Đồng Phú" and view["answer"] is None
+    assert [s["kind"] for s in view["timeline"]] == ["submitted", "accepted", "dispatched", "assigned", "in_progress", "drafted", "approved"]
+    handlers.publish_result(ctx.uow(), IOC, report_id, "  " + ANSWER + "  ")
+    assert client.get(f"/api/publication/v1/reports/{report_id}").json()["answer"] == ANSWER
+
+
+def test_a_redelivered_event_changes_nothing(ctx, settings):
+    report_id = new_id()
+    events = story(settings.node_id, report_id)
+    first = events["intake"][0]
+    assert deliver(ctx, first) is Outcome.APPLIED
+    assert deliver(ctx, first) is Outcome.DUPLICATE
+    assert deliver(ctx, events["intake"][1]) is Outcome.APPLIED
+    assert deliver(ctx, first) is Outcome.DUPLICATE
+    _, timeline = handlers.get_public_report(ctx.uow(), report_id)
+    assert [e.kind for e in timeline] == ["submitted", "accepted"]
+
+
+def test_a_private_result_stays_out_of_every_public_output(ctx, settings, client):
+    report_id = approved_report(ctx, settings, title="Phản ánh riêng tư về ô nhiễm", private=True)
+    [queued] = client.get("/api/publication/v1/queue", headers=auth(settings, "ioc_operator")).json()["items"]
+    assert queued["private_result"] and queued["draft_answer"] == ANSWER and queued["visibility"] == "reporter_only"
+    assert client.post(f"/api/publication/v1/reports/{report_id}/publish", json={}, headers=auth(settings, "ioc_operator")).status_code == 200
+
+    detail = client.get(f"/api/publication/v1/reports/{report_id}").json()
+    assert detail["status"] == "published" and detail["answer"] is None
+    assert "published" in [s["kind"] for s in detail["timeline"]]  # the process stays public
+    code = detail["tracking_code"]
+    outputs = [
+        client.get("/api/publication/v1/reports").text,
+        client.get(f"/api/publication/v1/track/{code}").text,
+        client.get(f"/reports/{report_id}").text,
+        client.get("/").text,
+    ]
+    for text in outputs:
+        assert "Phản ánh riêng tư" in text and ANSWER not in text
+    assert grpc_report(ctx, report_id).answer_text == ""
+    [published] = [e.decode() for e in outbox_envelopes(ctx) if e.type.endswith("ResultPublished")]
+    assert published.visibility == pub_ev.VISIBILITY_REPORTER_ONLY and published.answer_text == ANSWER  # for the reporter
+
+
+def test_a_refused_report_is_listed_as_not_eligible_with_its_reason(ctx, settings, client):
+    report_id = new_id()
+    intake = story(settings.node_id, report_id)["intake"][:1]
+    intake.append(Producer(settings.node_id, "intake", report_id))
+    intake[1].version = 1
+    refused = intake[1](intake_ev.ReportRefused(reason=intake_ev.REFUSAL_REASON_UNCLEAR_OR_TEST, reason_text="Nội dung không rõ ràng."), 5)
+    for envelope in (intake[0], refused):
+        assert deliver(ctx, envelope) is Outcome.APPLIED
+    [item] = client.get("/api/publication/v1/not-eligible").json()["items"]
+    assert item["id"] == report_id and item["status"] == "refused" and item["reason"] == "Nội dung không rõ ràng."
+    assert "Nội dung không rõ ràng." in client.get("/not-eligible").text
+    assert client.get("/api/publication/v1/reports").json()["items"][0]["status"] == "refused"
+
+
+def auth(settings, *roles: str) -> dict:
+    return {"Authorization": f"Bearer {token_for(settings, 'u-' + roles[0], list(roles), 'org-1')}"}
+
+
+def test_http_roles_errors_and_pagination(ctx, settings, client):
+    report_id = approved_report(ctx, settings)
+    url = f"/api/publication/v1/reports/{report_id}"
+    for path in ("/api/publication/v1/reports", url, "/api/publication/v1/not-eligible"):
+        assert client.get(path).status_code == 200
+    missing = client.get("/api/publication/v1/reports/nope")
+    assert missing.status_code == 404 and set(missing.json()["error"]["message"]) == {"vi", "en"}
+    assert client.get("/api/publication/v1/track/QB-NONE-NONE").status_code == 404
+
+    anonymous = client.post(f"{url}/publish", json={})
+    assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "error.unauthorized"
+    assert client.get("/api/publication/v1/queue").status_code == 401
+    wrong = client.post(f"{url}/publish", json={}, headers=auth(settings, "unit_leader"))
+    assert wrong.status_code == 403 and set(wrong.json()["error"]["message"]) == {"vi", "en"}
+    assert client.post(f"{url}/publish", json={"answer_text": ANSWER, "extra": 1}, headers=auth(settings, "ioc_operator")).status_code == 422
+    assert client.post(f"{url}/return", json={"reason": "abc"}, headers=auth(settings, "ioc_operator")).status_code == 422
+
+    returned = client.post(f"{url}/return", json={"reason": "Cần bổ sung ảnh sau khi sửa."}, headers=auth(settings, "ioc_admin"))
+    assert returned.status_code == 200 and returned.json()["status"] == "returned"
+    conflict = client.post(f"{url}/publish", json={}, headers=auth(settings, "ioc_operator"))
+    assert conflict.status_code == 409 and conflict.json()["error"]["code"] == "error.conflict_state"
+    assert "returned" in conflict.json()["error"]["message"]["en"] and conflict.json()["error"]["message"]["vi"]
+    [back] = [e.decode() for e in outbox_envelopes(ctx) if e.type == "paht.publication.v1.PublicationReturned"]
+    assert back.reason == "Cần bổ sung ảnh sau khi sửa." and back.meta.report_version == 1
+
+    for _ in range(2):
+        approved_report(ctx, settings)
+    page = client.get("/api/publication/v1/reports?limit=2&offset=0").json()
+    assert page["total"] == 3 and len(page["items"]) == 2
+    rest = client.get("/api/publication/v1/reports?limit=2&offset=2").json()["items"]
+    assert [i["id"] for i in rest] == [report_id]  # newest first: the first one comes last
+    assert client.get("/api/publication/v1/reports?limit=0").status_code == 422
+
+
+def test_pages_render(ctx, settings, client):
+    report_id = approved_report(ctx, settings)
+    home = client.get("/")
+    assert home.status_code == 200 and "Đèn đường hỏng ở phường Đồng Phú" in home.text and 'href="/intake/report"' in home.text
+    detail = client.get(f"/reports/{report_id}?lang=en")
+    assert detail.status_code == 200 and "Đèn đường hỏng ở phường Đồng Phú" in detail.text and "Approved" in detail.text
+    assert client.get("/reports/nope").status_code == 404
+    code = client.get(f"/api/publication/v1/reports/{report_id}").json()["tracking_code"]
+    assert client.get("/track").status_code == 200
+    found = client.get(f"/track?code={code.lower()}", follow_redirects=False)
+    assert found.status_code == 303 and found.headers["location"] == f"/reports/{report_id}"
+    assert client.get("/track?code=QB-NONE-NONE").status_code == 404
+
+    login = client.get("/publication/queue", follow_redirects=False)
+    assert login.status_code == 303 and login.headers["location"] == "/auth/login?next=/publication/queue"
+    client.cookies.set("paht_token", token_for(settings, "op1", ["ioc_operator"], "ioc-tinh"))
+    queue = client.get("/publication/queue")
+    assert queue.status_code == 200 and "Đèn đường hỏng ở phường Đồng Phú" in queue.text and ANSWER in queue.text
+    done = client.post(f"/publication/reports/{report_id}/publish", data={"answer_text": ANSWER}, follow_redirects=False)
+    assert done.status_code == 303
+    assert ANSWER in client.get(f"/reports/{report_id}").text
+
+
+class _Aborted(Exception):
+    pass
+
+
+class _Context:
+    async def abort(self, code, details):
+        self.code = code
+        raise _Aborted(details)
+
+
+def grpc_report(ctx, report_id: str):
+    return asyncio.run(PublicationServicer(ctx).GetPublicReport(publication_pb2.GetPublicReportRequest(report_id=report_id), _Context()))
+
+
+def test_grpc_public_report_and_not_found(ctx, settings):
+    report_id = approved_report(ctx, settings)
+    handlers.publish_result(ctx.uow(), IOC, report_id, None)
+    reply = grpc_report(ctx, report_id)
+    assert reply.status == "published" and reply.answer_text == ANSWER and reply.timeline[0].kind == "submitted"
+    context = _Context()
+    with pytest.raises(_Aborted):
+        asyncio.run(PublicationServicer(ctx).GetPublicReport(publication_pb2.GetPublicReportRequest(report_id="nope"), context))
+    assert context.code == grpc.StatusCode.NOT_FOUND
+
+
+def test_real_intake_events_fill_the_public_record_without_personal_data(ctx, settings):
+    from services.intake.bootstrap import SPEC as INTAKE
+    from services.intake.service_layer import handlers as intake
+
+    i = migrated_context(INTAKE, settings)
+    try:
+        cmd = intake.SubmitReport(name="Trần Văn Bình", phone="0905123456", email="binh@example.vn", title="Rác thải ven sông Nhật Lệ",
+                                  description="Rác đổ thành đống lớn ven bờ sông.", lat=17.47, lon=106.62, private_result=True)
+        report = intake.submit_report(i.uow(), cmd)
+        intake.refuse_report(i.uow(), IOC, report.id, "unclear_or_test", "Phản ánh thử nghiệm.")
+        for envelope in outbox_envelopes(i):
+            assert deliver(ctx, envelope) is Outcome.APPLIED
+    finally:
+        i.engine.dispose()
+    found = handlers.find_by_tracking_code(ctx.uow(), report.tracking_code)
+    assert found.status == "refused" and found.refusal_text == "Phản ánh thử nghiệm." and found.private_result
+    with ctx.engine.connect() as conn:
+        dump = str([tuple(r) for r in conn.exec_driver_sql("SELECT * FROM public_reports").all()])
+    assert "Trần Văn Bình" not in dump and "0905123456" not in dump and "binh@example.vn" not in dump
