@@ -57,8 +57,12 @@ class Edge:
         except httpx.TransportError:
             body = error_body(None, 503, "error.unavailable")
             return JSONResponse(body, status_code=503, headers={"Retry-After": "2"})
-        out_headers = [(k, v) for k, v in upstream.headers.multi_items() if k.lower() not in HOP_BY_HOP]
-        return StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code, headers=_merge(out_headers), background=_closer(upstream))
+        response = StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code, background=_closer(upstream))
+        # keep every header as sent, several Set-Cookie lines included
+        response.raw_headers = [
+            (k.encode("latin-1"), v.encode("latin-1")) for k, v in upstream.headers.multi_items() if k.lower() not in HOP_BY_HOP
+        ]
+        return response
 
     async def healthz(self, request: Request) -> Response:
         """200 only when every service and NATS are ready."""
@@ -79,15 +83,6 @@ class Edge:
         return JSONResponse({"status": "ready" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
 
-def _merge(headers: list[tuple[str, str]]) -> dict:
-    out: dict[str, str] = {}
-    for k, v in headers:
-        if k.lower() == "set-cookie":
-            continue
-        out[k] = v
-    return out
-
-
 def _closer(upstream: httpx.Response):
     from starlette.background import BackgroundTask
 
@@ -97,19 +92,26 @@ def _closer(upstream: httpx.Response):
 def build_edge_app(upstreams: dict[str, str], nats_monitor: str | None) -> Starlette:
     edge = Edge(upstreams, nats_monitor)
 
-    async def proxy_with_cookies(request: Request) -> Response:
-        response = await edge.proxy(request)
-        return response
-
     app = Starlette(
         routes=[
             Route("/healthz", edge.healthz),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
-            Route("/{path:path}", proxy_with_cookies, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]),
+            Route("/{path:path}", edge.proxy, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]),
         ],
-        on_shutdown=[edge.client.aclose],
+        lifespan=_lifespan(edge),
     )
     return app
+
+
+def _lifespan(edge: Edge):
+    import contextlib
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        await edge.client.aclose()
+
+    return lifespan
 
 
 def run_edge(settings: Settings) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Annotated, Awaitable, Callable
+from typing import Awaitable, Callable
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -145,7 +145,7 @@ def make_auth(verifier: TokenVerifier):
             raise Unauthorized(f"Your sign-in is not valid ({exc}).", "Phiên đăng nhập không hợp lệ hoặc đã hết hạn.")
 
     def require(*roles: str) -> Callable[..., Principal]:
-        def check(user: Annotated[Principal, Depends(current_user)]) -> Principal:
+        def check(user: Principal = Depends(current_user)) -> Principal:
             if not user.has(*roles):
                 raise Forbidden(
                     f"This step needs the role {' or '.join(roles)}.",

@@ -52,7 +52,7 @@ class UnitOfWork:
 
     def __exit__(self, *exc) -> None:
         assert self.session is not None
-        self.session.rollback()
+        # close() rolls back anything uncommitted but, unlike rollback(), keeps loaded objects readable
         self.session.close()
         self.session = None
 

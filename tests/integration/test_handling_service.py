@@ -16,10 +16,11 @@ from paht.publication.v1 import events_pb2 as publication_ev
 from paht.runtime.errors import OutOfScope
 from paht.runtime.events.consumer import Outcome
 from paht.runtime.events.envelope import Envelope, now_rfc3339
+from paht.runtime.grpcx import GrpcServer, open_channel
 from paht.runtime.ids import new_id
 from paht.runtime.testing import deliver, migrated_context, outbox_envelopes, principal, token_for
 from services.handling import bootstrap
-from services.handling.adapters.directory import FakeOrgDirectory, candidate_unit
+from services.handling.adapters.directory import DirectoryUnavailable, FakeOrgDirectory, GrpcOrgDirectory, candidate_unit
 from services.handling.domain.case import Case
 from services.handling.entrypoints.grpc_api import HandlingServicer
 from services.handling.service_layer import handlers
@@ -271,3 +272,42 @@ def test_grpc_get_case(ctx):
     with pytest.raises(_Aborted):
         asyncio.run(servicer.GetCase(handling_pb2.GetCaseRequest(report_id="missing"), context))
     assert context.code == grpc.StatusCode.NOT_FOUND
+
+
+def test_grpc_directory_asks_dispatch_for_a_unit_and_its_ancestors(settings):
+    from services.dispatch import bootstrap as dispatch
+
+    dispatch_ctx = migrated_context(dispatch.SPEC, settings)
+    dispatch.SPEC.seed(dispatch_ctx)
+
+    async def scenario():
+        server = GrpcServer(settings)
+        dispatch.SPEC.register_grpc(dispatch_ctx, server)
+        port = await server.start("127.0.0.1", 0)
+        channel = open_channel(settings, f"127.0.0.1:{port}")
+        try:
+            real = GrpcOrgDirectory(lambda: channel, 5.0)
+            return await candidate_unit(real, "so-gtvt-kcht"), await candidate_unit(real, "no-such-unit")
+        finally:
+            await channel.close()
+            await server.stop(0)
+
+    try:
+        found, missing = asyncio.run(scenario())
+    finally:
+        dispatch_ctx.engine.dispose()
+    assert (found.id, found.name, found.ancestor_ids[0]) == ("so-gtvt-kcht", "Phòng Quản lý kết cấu hạ tầng giao thông", "so-gtvt")
+    assert missing is None
+
+
+def test_an_unreachable_directory_is_a_503_not_a_guess(settings):
+    async def scenario():
+        channel = open_channel(settings, "127.0.0.1:1")
+        try:
+            return await candidate_unit(GrpcOrgDirectory(lambda: channel, 1.0), "so-gtvt-kcht")
+        finally:
+            await channel.close()
+
+    with pytest.raises(DirectoryUnavailable) as exc:
+        asyncio.run(scenario())
+    assert exc.value.status == 503

@@ -165,11 +165,11 @@ def test_a_private_result_stays_out_of_every_public_output(ctx, settings, client
 
 def test_a_refused_report_is_listed_as_not_eligible_with_its_reason(ctx, settings, client):
     report_id = new_id()
-    intake = story(settings.node_id, report_id)["intake"][:1]
-    intake.append(Producer(settings.node_id, "intake", report_id))
-    intake[1].version = 1
-    refused = intake[1](intake_ev.ReportRefused(reason=intake_ev.REFUSAL_REASON_UNCLEAR_OR_TEST, reason_text="Nội dung không rõ ràng."), 5)
-    for envelope in (intake[0], refused):
+    [submitted, _accepted] = story(settings.node_id, report_id)["intake"]
+    intake = Producer(settings.node_id, "intake", report_id)
+    intake.version = 1  # the refusal takes the accepted event's place as intake's second event
+    refused = intake(intake_ev.ReportRefused(reason=intake_ev.REFUSAL_REASON_UNCLEAR_OR_TEST, reason_text="Nội dung không rõ ràng."), 5)
+    for envelope in (submitted, refused):
         assert deliver(ctx, envelope) is Outcome.APPLIED
     [item] = client.get("/api/publication/v1/not-eligible").json()["items"]
     assert item["id"] == report_id and item["status"] == "refused" and item["reason"] == "Nội dung không rõ ràng."
@@ -220,7 +220,7 @@ def test_pages_render(ctx, settings, client):
     home = client.get("/")
     assert home.status_code == 200 and "Đèn đường hỏng ở phường Đồng Phú" in home.text and 'href="/intake/report"' in home.text
     detail = client.get(f"/reports/{report_id}?lang=en")
-    assert detail.status_code == 200 and "Đèn đường hỏng ở phường Đồng Phú" in detail.text and "Approved" in detail.text
+    assert detail.status_code == 200 and "Đèn đường hỏng ở phường Đồng Phú" in detail.text and "Answer approved" in detail.text
     assert client.get("/reports/nope").status_code == 404
     code = client.get(f"/api/publication/v1/reports/{report_id}").json()["tracking_code"]
     assert client.get("/track").status_code == 200

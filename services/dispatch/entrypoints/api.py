@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date
-from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -43,19 +42,19 @@ def unit_view(u) -> dict:
 
 def build_router(ctx) -> APIRouter:
     _optional, _current, require = ctx.auth
-    operator = Annotated[Principal, Depends(require("ioc_operator", "ioc_admin"))]
+    operator = Depends(require("ioc_operator", "ioc_admin"))
     router = APIRouter(prefix="/api/dispatch/v1", tags=["dispatch"])
 
     @router.get("/queue", summary="Reports waiting for step 2, soonest deadline first")
-    async def queue(user: operator):
+    async def queue(user: Principal = operator):
         return {"items": [item_view(i) for i in await asyncio.to_thread(handlers.dispatch_queue, ctx.uow())]}
 
     @router.get("/reports/{report_id}", summary="Where a report stands in step 2")
-    async def get_item(report_id: str, user: operator):
+    async def get_item(report_id: str, user: Principal = operator):
         return item_view(await asyncio.to_thread(handlers.get_item, ctx.uow(), report_id))
 
     @router.post("/reports/{report_id}/dispatch", summary="Step 2: send to exactly one lead agency")
-    async def dispatch(report_id: str, body: DispatchIn, user: operator):
+    async def dispatch(report_id: str, body: DispatchIn, user: Principal = operator):
         item = await asyncio.to_thread(handlers.dispatch_to_lead_agency, ctx.uow(), user, report_id, body.agency_id, body.note)
         return item_view(item)
 

@@ -75,10 +75,12 @@ async def resolve_unit(directory: OrgDirectory, unit_id: str) -> CandidateUnit:
 
 def build_router(ctx, directory: OrgDirectory) -> APIRouter:
     optional_user, current_user, require = ctx.auth
+
+    def role(name: str):
+        return Annotated[Principal, Depends(require(name))]
+
     anyone = Annotated[Principal, Depends(current_user)]
-    coordinator = Annotated[Principal, Depends(require("agency_coordinator"))]
-    leader = Annotated[Principal, Depends(require("unit_leader"))]
-    staff = Annotated[Principal, Depends(require("staff"))]
+    coordinator, leader, staff = role("agency_coordinator"), role("unit_leader"), role("staff")
     ReportId = Annotated[str, Path(max_length=36)]
     router = APIRouter(prefix="/api/handling/v1", tags=["handling"])
 

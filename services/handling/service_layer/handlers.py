@@ -172,12 +172,6 @@ def reopen_on_publication_return(uow: UnitOfWork, msg: publication_ev.Publicatio
 # --- queries -------------------------------------------------------------------------------------
 
 
-def _detached(uow: UnitOfWork, result):
-    """Detach what a query read: leaving `with uow:` rolls back, which would expire loaded objects."""
-    uow.session.expunge_all()
-    return result
-
-
 def _visible_to(user: Principal):
     """Return the SQL condition matching Case.visible_to: the IOC sees all, others their own cases."""
     if user.has(*IOC_ROLES):
@@ -198,7 +192,7 @@ def list_cases(uow: UnitOfWork, user: Principal, status: str | None = None, limi
         q = select(Case).where(_visible_to(user)).order_by(Case.updated_at.desc(), Case.report_id.desc()).limit(limit)
         if status:
             q = q.where(Case.status == status)
-        return _detached(uow, list(uow.session.execute(q).scalars()))
+        return list(uow.session.execute(q).scalars())
 
 
 def get_case(uow: UnitOfWork, user: Principal, report_id: str) -> Case:
@@ -207,10 +201,10 @@ def get_case(uow: UnitOfWork, user: Principal, report_id: str) -> Case:
         case = _load(uow, report_id)
         if not case.visible_to(user):
             raise NotFound(f"No case for report {report_id}.", f"Không tìm thấy hồ sơ xử lý của phản ánh {report_id}.")
-        return _detached(uow, case)
+        return case
 
 
 def find_case(uow: UnitOfWork, report_id: str) -> Case:
     """Return a case for another service (trusted gRPC caller, no personal data)."""
     with uow:
-        return _detached(uow, _load(uow, report_id))
+        return _load(uow, report_id)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Annotated, Literal
+from typing import Literal
 
 import grpc
 from fastapi import APIRouter, Depends, Query, Request
@@ -105,7 +105,7 @@ async def topic_group(ctx, topic_code: str) -> str | None:
 
 def build_router(ctx) -> APIRouter:
     optional_user, current_user, require = ctx.auth
-    operator = Annotated[Principal, Depends(require("ioc_operator", "ioc_admin"))]
+    operator = Depends(require("ioc_operator", "ioc_admin"))
     router = APIRouter(prefix="/api/intake/v1", tags=["intake"])
 
     @router.post("/reports", status_code=201, response_model=ReportCreated, summary="Submit a field report")
@@ -131,27 +131,27 @@ def build_router(ctx) -> APIRouter:
         return ReportCreated(id=report.id, tracking_code=report.tracking_code, status=report.status, received_at=report.received_at.isoformat())
 
     @router.get("/reports", summary="List reports for the IOC (step 1 queue)")
-    async def list_reports(user: operator, status: str | None = Query(default=None, max_length=20), limit: int = Query(default=100, ge=1, le=500)):
+    async def list_reports(user: Principal = operator, status: str | None = Query(default=None, max_length=20), limit: int = Query(default=100, ge=1, le=500)):
         reports = await asyncio.to_thread(handlers.list_reports, ctx.uow(), status, limit)
         return {"items": [report_view(r) for r in reports]}
 
     @router.get("/reports/{report_id}", summary="One report (no personal data)")
-    async def get_report(report_id: str, user: operator):
+    async def get_report(report_id: str, user: Principal = operator):
         return report_view(await asyncio.to_thread(handlers.get_report, ctx.uow(), report_id))
 
     @router.post("/reports/{report_id}/accept", summary="Step 1: accept a report")
-    async def accept(report_id: str, body: AcceptIn, user: operator):
+    async def accept(report_id: str, body: AcceptIn, user: Principal = operator):
         group = await topic_group(ctx, body.topic_code) or body.group_code
         report = await asyncio.to_thread(handlers.accept_report, ctx.uow(), user, report_id, body.topic_code, group, body.urgent, body.note)
         return report_view(report)
 
     @router.post("/reports/{report_id}/refuse", summary="Step 1: refuse a report (published as not eligible)")
-    async def refuse(report_id: str, body: RefuseIn, user: operator):
+    async def refuse(report_id: str, body: RefuseIn, user: Principal = operator):
         report = await asyncio.to_thread(handlers.refuse_report, ctx.uow(), user, report_id, body.reason, body.reason_text)
         return report_view(report)
 
     @router.post("/reports/{report_id}/contact", summary="Release the reporter's contact (audited)")
-    async def contact(report_id: str, body: ContactIn, user: Annotated[Principal, Depends(current_user)]):
+    async def contact(report_id: str, body: ContactIn, user: Principal = Depends(current_user)):
         reporter, audit_id = await asyncio.to_thread(handlers.release_contact, ctx.uow(), user, report_id, body.purpose)
         return {"name": reporter.name, "phone": reporter.phone, "email": reporter.email, "audit_id": audit_id}
 

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timezone
-from typing import Annotated
-
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from paht.runtime.auth import Principal
+from paht.runtime.errors import Forbidden
 from paht.runtime.web import translate
 from services.publication.domain.public_report import IOC_ROLES
 from services.publication.service_layer import handlers
@@ -77,7 +76,7 @@ def editorial_view(r) -> dict:
 
 def build_router(ctx) -> APIRouter:
     optional_user, current_user, require = ctx.auth
-    operator = Annotated[Principal, Depends(require(*IOC_ROLES))]
+    operator = require(*IOC_ROLES)
     router = APIRouter(prefix="/api/publication/v1", tags=["publication"])
 
     @router.get("/reports", summary="Public reports, newest first")
@@ -103,17 +102,17 @@ def build_router(ctx) -> APIRouter:
         return public_view(report, timeline)
 
     @router.get("/queue", summary="Step 8: approved answers waiting for the IOC")
-    async def queue(user: operator):
+    async def queue(user: Principal = Depends(operator)):
         reports = await asyncio.to_thread(handlers.editorial_queue, ctx.uow())
         return {"items": [editorial_view(r) for r in reports]}
 
     @router.post("/reports/{report_id}/publish", summary="Step 8: publish the answer (edited or as approved)")
-    async def publish(report_id: str, body: PublishIn, user: operator):
+    async def publish(report_id: str, body: PublishIn, user: Principal = Depends(operator)):
         report = await asyncio.to_thread(handlers.publish_result, ctx.uow(), user, report_id, body.answer_text)
         return editorial_view(report)
 
     @router.post("/reports/{report_id}/return", summary="Step 8: return the answer to the lead unit")
-    async def return_(report_id: str, body: ReturnIn, user: operator):
+    async def return_(report_id: str, body: ReturnIn, user: Principal = Depends(operator)):
         report = await asyncio.to_thread(handlers.return_result, ctx.uow(), user, report_id, body.reason)
         return editorial_view(report)
 

@@ -77,7 +77,7 @@ def list_public_reports(uow: UnitOfWork, limit: int = 20, offset: int = 0) -> tu
             .limit(limit)
             .offset(offset)
         )
-        return list(uow.session.execute(q).scalars()), total
+        return (list(uow.session.execute(q).scalars()), total)
 
 
 def list_not_eligible(uow: UnitOfWork, limit: int = 20, offset: int = 0) -> list[PublicReport]:
@@ -104,7 +104,7 @@ def get_public_report(uow: UnitOfWork, report_id: str) -> tuple[PublicReport, li
         report = uow.session.get(PublicReport, report_id)
         if report is None or not report.is_public_record:
             raise _not_found(report_id)
-        return report, timeline_of(uow, report_id)
+        return (report, timeline_of(uow, report_id))
 
 
 def find_by_tracking_code(uow: UnitOfWork, code: str) -> PublicReport:

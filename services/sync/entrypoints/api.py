@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
@@ -12,16 +11,16 @@ from services.sync.service_layer import handlers
 
 def build_router(ctx) -> APIRouter:
     _optional, current_user, _require = ctx.auth
-    staff = Annotated[Principal, Depends(current_user)]
+    staff = Depends(current_user)
     router = APIRouter(prefix="/api/sync/v1", tags=["sync"])
 
     @router.get("/ownership/{report_id}", summary="Which node owns a report's handling steps, at which epoch")
-    async def ownership(report_id: str, user: staff):
+    async def ownership(report_id: str, user: Principal = staff):
         own = await asyncio.to_thread(handlers.get_ownership, ctx.uow(), report_id)
         return {"report_id": own.report_id, "node_id": own.node_id, "epoch": own.epoch, "lead_agency_id": own.lead_agency_id or None}
 
     @router.get("/status", summary="This node's sync status")
-    async def status(user: staff):
+    async def status(user: Principal = staff):
         counts = await asyncio.to_thread(handlers.status, ctx.uow())
         return {"node_id": ctx.settings.node_id, **counts}
 
