@@ -28,7 +28,7 @@ ROUTES: list[tuple[str, str]] = sorted(
     ],
     key=lambda r: -len(r[0]),
 )
-HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers", "transfer-encoding", "upgrade", "host", "content-length"}
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers", "transfer-encoding", "upgrade", "host"}
 
 
 def route_for(path: str) -> str:

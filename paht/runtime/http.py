@@ -53,25 +53,29 @@ class BodyLimit:
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             return await problem(413, "error.body_too_large", limit=self.max_bytes)(scope, receive, send)
-        seen = 0
-
-        async def counting_receive():
-            nonlocal seen
+        if declared is not None:
+            return await self.app(scope, receive, send)  # honest length checked above; servers stop at it
+        # No length given (chunked): read up to the limit first, then replay, so the answer is a clean 413.
+        chunks, seen, more = [], 0, True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge()
-            return message
+            if message["type"] != "http.request":
+                return
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
+            more = message.get("more_body", False)
+            if seen > self.max_bytes:
+                return await problem(413, "error.body_too_large", limit=self.max_bytes)(scope, receive, send)
+        body, sent = b"".join(chunks), False
 
-        try:
-            await self.app(scope, counting_receive, send)
-        except _TooLarge:
-            await problem(413, "error.body_too_large", limit=self.max_bytes)(scope, receive, send)
+        async def replay():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
 
-
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, replay, send)
 
 
 def _validation_message(exc: RequestValidationError) -> tuple[str, str]:

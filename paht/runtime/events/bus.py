@@ -63,7 +63,7 @@ async def ensure_consumer(js: JetStreamContext, node_id: str, consumer_service: 
         filter_subject=subjects,
         ack_policy=AckPolicy.EXPLICIT,
         deliver_policy=DeliverPolicy.ALL,
-        ack_wait=30.0,
+        ack_wait=10.0,  # a crashed consumer's messages come back after this
         max_ack_pending=1000,
     )
     try:
