@@ -105,7 +105,9 @@ class EventConsumer:
         self.ready.set()
         while True:
             try:
-                msgs = await psub.fetch(batch=50, timeout=1.0)
+                # One at a time: with a larger batch nats-py waits for the whole batch or the timeout,
+                # which would hold a single event back for up to a second.
+                msgs = await psub.fetch(batch=1, timeout=5.0)
             except NatsTimeout:
                 continue
             except asyncio.CancelledError:

@@ -36,6 +36,8 @@ class OutboxRelay:
         self._loop = asyncio.get_running_loop()
         failures = 0
         while True:
+            # Clear before looking: a commit that lands while we read still wakes the next wait.
+            self._wake.clear()
             try:
                 sent = await self.publish_pending()
                 failures = 0
@@ -51,7 +53,6 @@ class OutboxRelay:
                 continue
             if sent:
                 continue  # more may be waiting
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_s)
             except asyncio.TimeoutError:
