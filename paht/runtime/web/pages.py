@@ -33,12 +33,16 @@ def static_url(path: str) -> str:
 
 
 def local_time(value: object, fmt: str = "%H:%M %d/%m/%Y") -> str:
-    """Format a datetime in Vietnam time (naive values are taken as already local)."""
+    """Format a datetime in Vietnam time.
+
+    Naive values are taken as UTC: every PAHT store keeps UTC, and SQLite hands times back without
+    their zone (intake's queue showed 7 hours early before this).
+    """
     if not isinstance(value, datetime):
         return "" if value is None else str(value)
-    if value.tzinfo is not None:
-        value = value.astimezone(VN_TIME)
-    return value.strftime(fmt)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(VN_TIME).strftime(fmt)
 
 
 def iso_time(value: object) -> str:

@@ -1,0 +1,46 @@
+"""The contracts in proto/ compile, and every event body carries EventMeta as field 1."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+from paht.runtime.events.envelope import EVENT_MODULES
+from paht_build import generate_protos, proto_files
+
+
+def test_protos_compile_into_a_fresh_folder(tmp_path):
+    generate_protos(tmp_path)
+    generated = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*_pb2.py"))
+    assert len(generated) == len(proto_files())
+    assert "paht/intake/v1/events_pb2.py" in generated and "paht/dispatch/v1/directory_pb2.py" in generated
+
+
+def test_a_broken_proto_fails_the_build(tmp_path, monkeypatch):
+    import paht_build
+
+    root = tmp_path / "proto"
+    (root / "paht" / "broken" / "v1").mkdir(parents=True)
+    (root / "paht" / "broken" / "v1" / "x.proto").write_text('syntax = "proto3"; package paht.broken.v1; message X { strin a = 1; }')
+    monkeypatch.setattr(paht_build, "PROTO_ROOT", root)
+    try:
+        paht_build.generate_protos(tmp_path / "out")
+    except RuntimeError as exc:
+        assert "protoc failed" in str(exc)
+    else:
+        raise AssertionError("a proto with a type error compiled")
+
+
+def test_every_event_has_meta_first_and_a_versioned_package():
+    count = 0
+    for name in EVENT_MODULES:
+        module = importlib.import_module(name)
+        for message in module.DESCRIPTOR.message_types_by_name.values():
+            assert message.full_name.split(".")[2] == "v1"
+            meta = message.fields_by_number[1]
+            assert meta.name == "meta" and meta.message_type.full_name == "paht.common.v1.EventMeta", message.full_name
+            count += 1
+    # submitted, accepted, refused, cancelled, edit requested, dispatched, escalated, emergency forwarded,
+    # SLA warning/breach, refused by agency/unit, assigned, support requested/answered/refused,
+    # drafted/approved/returned, clarification given, published, publication returned, rated,
+    # clarification requested, ownership granted/recalled
+    assert count == 26
