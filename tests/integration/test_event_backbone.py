@@ -54,7 +54,31 @@ async def _run_until(predicate, timeout=10.0):
     return False
 
 
-def test_events_flow_from_intake_outbox_to_dispatch_exactly_once(contexts, settings, nats_url):
+@pytest.fixture(scope="module")
+def metric_reader():
+    """Collect OpenTelemetry metrics in memory (this process has no other meter provider)."""
+    from opentelemetry import metrics
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+    return reader
+
+
+def _counter(reader, name: str) -> dict:
+    values: dict = {}
+    data = reader.get_metrics_data()
+    for rm in data.resource_metrics if data else []:
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                if metric.name == name:
+                    for point in metric.data.data_points:
+                        values[tuple(sorted(point.attributes.items()))] = point.value
+    return values
+
+
+def test_events_flow_from_intake_outbox_to_dispatch_exactly_once(contexts, settings, nats_url, metric_reader):
     i, d = contexts
     report = submit(i)
     intake.accept_report(i.uow(), IOC, report.id, "trat-tu-giao-thong", "an-ninh", False, "")
@@ -82,6 +106,10 @@ def test_events_flow_from_intake_outbox_to_dispatch_exactly_once(contexts, setti
             assert (await js.stream_info(name)).state.messages == before == 2
             await asyncio.sleep(0.3)
             assert consumer.applied == 2
+            handled = _counter(metric_reader, "paht.events.handled")
+            applied = sum(v for k, v in handled.items() if ("paht.outcome", "applied") in k and ("paht.consumer", "dispatch") in k)
+            assert applied >= 2
+            assert sum(_counter(metric_reader, "paht.events.published").values()) >= 3
         finally:
             for t in tasks:
                 t.cancel()

@@ -12,7 +12,7 @@ from google.protobuf.message import Message
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
+from opentelemetry import metrics, propagate, trace
 from sqlalchemy import Table, select
 
 from paht.runtime.events.bus import ensure_consumer
@@ -21,6 +21,7 @@ from paht.runtime.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("paht.consumer")
+_handled = metrics.get_meter("paht.consumer").create_counter("paht.events.handled", unit="{event}", description="Events taken from JetStream, by outcome")
 
 Handler = Callable[[UnitOfWork, Message, Envelope], None]
 
@@ -141,6 +142,7 @@ class EventConsumer:
                     await msg.nak(delay=2.0)
                     return
                 span.set_attribute("paht.outcome", outcome.value)
+                _handled.add(1, {"paht.consumer": self._service, "paht.event_type": envelope.type, "paht.outcome": outcome.value})
         finally:
             otel_context.detach(token)
         if outcome is Outcome.EARLY:

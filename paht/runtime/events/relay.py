@@ -7,11 +7,12 @@ from datetime import datetime, timezone
 
 from nats.js import JetStreamContext
 from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
+from opentelemetry import metrics, propagate, trace
 from sqlalchemy import Engine, Table, select, text, update
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("paht.relay")
+_published = metrics.get_meter("paht.relay").create_counter("paht.events.published", unit="{event}", description="Events relayed from the outbox to JetStream")
 
 
 class OutboxRelay:
@@ -124,6 +125,7 @@ class OutboxRelay:
                 finally:
                     otel_context.detach(token)
                 done.append(row.seq)
+                _published.add(1, {"paht.event_type": row.ce_type})
         finally:
             if done:
                 await asyncio.to_thread(self._mark_published, done)

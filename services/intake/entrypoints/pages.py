@@ -36,7 +36,9 @@ def build_router(ctx) -> APIRouter:
         private_result: bool = Form(False),
         urgent: bool = Form(False),
     ):
-        values = {"name": name, "phone": phone, "email": email, "title": title, "description": description, "address_text": address_text, "lat": lat, "lon": lon}
+        values = {"name": name, "phone": phone, "email": email, "title": title, "description": description, "address_text": address_text, "lat": lat, "lon": lon,
+                  "private_result": private_result, "urgent": urgent}
+        user = optional_user(request)
         try:
             cmd = handlers.SubmitReport(
                 name=name, phone=phone, email=email, title=title, description=description, address_text=address_text,
@@ -45,10 +47,10 @@ def build_router(ctx) -> APIRouter:
             )
             report = await asyncio.to_thread(handlers.submit_report, ctx.uow(), cmd)
         except ValueError:
-            return pages.render(request, "report_form.html", 422, values=values, error={"vi": "Vĩ độ/kinh độ phải là số.", "en": "Latitude/longitude must be numbers."})
+            return pages.render(request, "report_form.html", 422, user=user, values=values, error={"vi": "Vĩ độ/kinh độ phải là số.", "en": "Latitude/longitude must be numbers."})
         except DomainError as exc:
-            return pages.render(request, "report_form.html", exc.status, values=values, error={"vi": exc.detail_vi, "en": exc.detail_en})
-        return pages.render(request, "report_done.html", 201, report=report)
+            return pages.render(request, "report_form.html", exc.status, user=user, values=values, error={"vi": exc.detail_vi, "en": exc.detail_en})
+        return pages.render(request, "report_done.html", 201, user=user, report=report)
 
     @router.get("/intake/queue")
     async def queue(request: Request):
