@@ -42,7 +42,8 @@ class Edge:
     def __init__(self, upstreams: dict[str, str], nats_monitor: str | None):
         self.upstreams = upstreams  # service -> http://127.0.0.1:port
         self.nats_monitor = nats_monitor
-        self.client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=2.0), follow_redirects=False)
+        from http.cookiejar import CookieJar, DefaultCookiePolicy
+        self.client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=2.0), follow_redirects=False, cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
 
     async def proxy(self, request: Request) -> Response:
         service = route_for(request.url.path)

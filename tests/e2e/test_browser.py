@@ -9,6 +9,7 @@ import re
 import shutil
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,7 @@ CITIZEN = {
     "description": "Ba cột đèn liền nhau trước trường tiểu học không sáng từ tối thứ Hai, đoạn đường rất tối và nguy hiểm cho học sinh.",
     "address": "45 Lý Thường Kiệt, Đồng Hới",
     "lat": "17.4680",
-    "lon": "106.6220",
+    "lon": "106,6220",  # a phone's Vietnamese keyboard gives a decimal comma
 }
 
 
@@ -95,7 +96,6 @@ def test_citizen_on_a_phone_submits_a_report_and_follows_it(paht_web, browser, s
         page.goto("/")
         expect(page.locator("h1")).to_contain_text("Tiếp nhận và xử lý phản ánh")
         assert_readable(page)
-        shots(page, "home")
 
         page.locator("main").get_by_role("link", name="Gửi phản ánh").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("Gửi phản ánh")
@@ -121,6 +121,7 @@ def test_citizen_on_a_phone_submits_a_report_and_follows_it(paht_web, browser, s
         expect(page.get_by_label("Mô tả sự việc")).to_have_value(CITIZEN["description"])
         expect(page.get_by_label("Địa chỉ, địa điểm xảy ra sự việc")).to_have_value(CITIZEN["address"])
         expect(page.get_by_label("Vĩ độ")).to_have_value(CITIZEN["lat"])
+        expect(page.get_by_label("Kinh độ")).to_have_value(CITIZEN["lon"])
         assert_readable(page)
         shots(page, "report_form_error")
 
@@ -129,17 +130,18 @@ def test_citizen_on_a_phone_submits_a_report_and_follows_it(paht_web, browser, s
         with page.expect_navigation() as nav:
             page.get_by_role("button", name="Gửi phản ánh").click()
         assert nav.value.status == 201
+        expect(page.get_by_role("heading", level=1)).to_have_text("Đã gửi phản ánh")
         success = page.get_by_role("status")
         expect(success).to_contain_text("Phản ánh đã được gửi thành công")
         code = TRACKING_CODE.search(success.inner_text())
         assert code, success.inner_text()
         code = code.group(0)
-        expect(page.locator("main").get_by_role("link", name=re.compile(code))).to_be_visible()
+        expect(page.locator("main")).to_contain_text(f"Mã tra cứu{code}")
         assert_readable(page)
         shots(page, "report_done")
 
         # The track link leads to the report's public page (the public copy arrives by event, so it may take a moment).
-        page.locator("main").get_by_role("link", name=re.compile(code)).click()
+        page.get_by_role("link", name="Xem tình trạng xử lý").click()
         deadline = time.monotonic() + 10
         while "/reports/" not in page.url and time.monotonic() < deadline:
             page.wait_for_timeout(200)
@@ -198,7 +200,7 @@ def test_ioc_operator_signs_in_sees_the_queue_and_signs_out(paht_web, browser, s
     try:
         page.goto("/")
         page.get_by_role("link", name="Đăng nhập").click()
-        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Đăng nhập dành cho cán bộ")
         assert_readable(page)
         shots(page, "login")
 
@@ -216,12 +218,17 @@ def test_ioc_operator_signs_in_sees_the_queue_and_signs_out(paht_web, browser, s
         page.locator("main").get_by_role("button", name="Đăng nhập").click()
         expect(page.get_by_role("button", name="Đăng xuất")).to_be_visible()
 
-        page.goto("/intake/queue")
+        page.get_by_role("navigation", name="Điều hướng chính").get_by_role("link", name="Phản ánh chờ tiếp nhận").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("Phản ánh chờ tiếp nhận")
         row = page.get_by_role("row").filter(has_text=title)
         expect(row).to_contain_text(code)
         expect(row).to_contain_text("12 Trần Hưng Đạo")
         expect(row).to_contain_text("Chờ tiếp nhận")
+        # the time received is shown in Vietnam time (UTC+7), not the database's UTC
+        shown = re.search(r"(\d\d:\d\d \d\d/\d\d/\d{4})", row.inner_text()).group(1)
+        received = datetime.strptime(shown, "%H:%M %d/%m/%Y")
+        now_vn = datetime.now(timezone(timedelta(hours=7))).replace(tzinfo=None)
+        assert abs(now_vn - received) < timedelta(minutes=5), f"queue shows {shown}, Vietnam time is {now_vn:%H:%M %d/%m/%Y}"
         assert_readable(page)
         shots(page, "ioc_queue")
 
@@ -255,5 +262,38 @@ def test_published_report_shows_the_answer_and_the_timeline(paht_web, browser, s
             expect(main).not_to_contain_text(secret)
         assert_readable(page)
         shots(page, "report_published")
+
+        page.get_by_role("link", name="Trang chủ").click()
+        item = page.locator("main li").filter(has_text=REPORT["title"]).first
+        expect(item).to_contain_text("Đã công khai kết quả")
+        assert_readable(page)
+        shots(page, "home")
     finally:
         context.close()
+
+
+@pytest.mark.xfail(strict=True, reason="edge bug: paht/runtime/edge.py proxies with one shared httpx.AsyncClient whose "
+                   "cookie jar keeps the upstream's Set-Cookie (paht_token, paht_lang) and sends it for every later "
+                   "visitor who has no Cookie header of their own; remove this marker once the edge client stores no cookies")
+def test_a_stranger_never_sees_a_signed_in_session(paht_web, browser):
+    staff_context, staff = new_page(browser, paht_web.url, DESK)
+    stranger_context, stranger = new_page(browser, paht_web.url, PHONE)
+    try:
+        staff.goto("/auth/login")
+        staff.get_by_label("Tên đăng nhập").fill("ioc")
+        staff.get_by_label("Mật khẩu").fill("paht-demo")
+        staff.locator("main").get_by_role("button", name="Đăng nhập").click()
+        expect(staff.get_by_role("button", name="Đăng xuất")).to_be_visible()
+
+        stranger.goto("/")
+        expect(stranger.get_by_role("link", name="Đăng nhập")).to_be_visible(timeout=2_000)
+        expect(stranger.locator("header")).not_to_contain_text("Nguyễn Văn An", timeout=1_000)
+        stranger.goto("/intake/queue")
+        expect(stranger.get_by_role("heading", level=1)).to_have_text("Đăng nhập dành cho cán bộ", timeout=2_000)
+    finally:
+        # signing out also empties the edge's jar, so the bug cannot leak into later tests
+        if staff.get_by_role("button", name="Đăng xuất").count():
+            staff.get_by_role("button", name="Đăng xuất").click()
+            staff.wait_for_url(re.compile(r"/$"))
+        staff_context.close()
+        stranger_context.close()

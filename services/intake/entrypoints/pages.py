@@ -14,6 +14,12 @@ from services.intake.service_layer import handlers
 pages = Pages([Path(__file__).parent / "templates"])
 
 
+def _number(text: str) -> float | None:
+    """A coordinate as typed on a phone: blank means none; a decimal comma (17,4683) is fine too."""
+    text = text.strip().replace(",", ".")
+    return float(text) if text else None
+
+
 def build_router(ctx) -> APIRouter:
     optional_user, _current, _require = ctx.auth
     router = APIRouter(include_in_schema=False)
@@ -42,7 +48,7 @@ def build_router(ctx) -> APIRouter:
         try:
             cmd = handlers.SubmitReport(
                 name=name, phone=phone, email=email, title=title, description=description, address_text=address_text,
-                lat=float(lat) if lat.strip() else None, lon=float(lon) if lon.strip() else None,
+                lat=_number(lat), lon=_number(lon),
                 private_result=private_result, urgent=urgent, channel="web",
             )
             report = await asyncio.to_thread(handlers.submit_report, ctx.uow(), cmd)
