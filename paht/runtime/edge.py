@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 import uvicorn
@@ -42,8 +43,10 @@ class Edge:
     def __init__(self, upstreams: dict[str, str], nats_monitor: str | None):
         self.upstreams = upstreams  # service -> http://127.0.0.1:port
         self.nats_monitor = nats_monitor
-        from http.cookiejar import CookieJar, DefaultCookiePolicy
-        self.client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=2.0), follow_redirects=False, cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
+        # One client serves every visitor: its cookie jar must never keep anything, or one person's
+        # sign-in cookie would be sent on behalf of the next.
+        no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+        self.client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=2.0), follow_redirects=False, cookies=no_cookies)
 
     async def proxy(self, request: Request) -> Response:
         service = route_for(request.url.path)

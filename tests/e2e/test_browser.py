@@ -272,9 +272,6 @@ def test_published_report_shows_the_answer_and_the_timeline(paht_web, browser, s
         context.close()
 
 
-@pytest.mark.xfail(strict=True, reason="edge bug: paht/runtime/edge.py proxies with one shared httpx.AsyncClient whose "
-                   "cookie jar keeps the upstream's Set-Cookie (paht_token, paht_lang) and sends it for every later "
-                   "visitor who has no Cookie header of their own; remove this marker once the edge client stores no cookies")
 def test_a_stranger_never_sees_a_signed_in_session(paht_web, browser):
     staff_context, staff = new_page(browser, paht_web.url, DESK)
     stranger_context, stranger = new_page(browser, paht_web.url, PHONE)
