@@ -3,10 +3,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from datetime import datetime, timezone
+
+from sqlalchemy import DateTime, Engine, create_engine, event, text
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.types import TypeDecorator
 
 from paht.runtime.settings import Settings
+
+
+class UtcDateTime(TypeDecorator):
+    """A timestamp that is always timezone-aware UTC in Python, on PostgreSQL and on SQLite (which drops zones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
 
 
 def schema_for(settings: Settings, service: str) -> str | None:

@@ -1,7 +1,9 @@
 """Outbox, inbox and per-report positions: the same three tables in every service's schema."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Integer, LargeBinary, MetaData, String, Table
+from sqlalchemy import JSON, BigInteger, Column, Integer, LargeBinary, MetaData, String, Table
+
+from paht.runtime.db import UtcDateTime
 
 
 def add_event_tables(metadata: MetaData) -> dict[str, Table]:
@@ -17,8 +19,8 @@ def add_event_tables(metadata: MetaData) -> dict[str, Table]:
         Column("report_version", BigInteger, nullable=False),
         Column("payload", LargeBinary, nullable=False),
         Column("headers", JSON, nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False),
-        Column("published_at", DateTime(timezone=True), nullable=True, index=True),
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("published_at", UtcDateTime(), nullable=True, index=True),
     )
     inbox = Table(
         "inbox",
@@ -26,7 +28,7 @@ def add_event_tables(metadata: MetaData) -> dict[str, Table]:
         Column("consumer", String(100), primary_key=True),
         Column("event_id", String(36), primary_key=True),
         Column("ce_type", String(200), nullable=False),
-        Column("handled_at", DateTime(timezone=True), nullable=False),
+        Column("handled_at", UtcDateTime(), nullable=False),
     )
     positions = Table(
         "event_positions",

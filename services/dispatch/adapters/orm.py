@@ -1,9 +1,10 @@
 """Dispatch's tables: directory, topics, staff accounts, dispatch items; mapped onto the domain."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, Integer, MetaData, String, Table, Text
 from sqlalchemy.orm import registry
 
+from paht.runtime.db import UtcDateTime
 from paht.runtime.events.tables import add_event_tables
 from services.dispatch.domain.directory import OrgUnit, Topic
 from services.dispatch.domain.dispatching import DispatchItem
@@ -56,11 +57,11 @@ dispatch_items = Table(
     metadata,
     Column("report_id", String(36), primary_key=True),
     Column("status", String(30), nullable=False, index=True),
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
     Column("urgent", Boolean, nullable=False),
     Column("topic_code", String(60), nullable=False),
     Column("group_code", String(60), nullable=False),
-    Column("dispatch_due", DateTime(timezone=True), nullable=False),
+    Column("dispatch_due", UtcDateTime(), nullable=False),
     Column("lead_agency_id", String(80), nullable=False),
     Column("round", Integer, nullable=False),
     Column("note", Text, nullable=False),

@@ -64,7 +64,7 @@ class DispatchItem:
         self.round += 1
         self.note = note
         self.status = Status.DISPATCHED.value
-        return now <= _aware(self.dispatch_due)
+        return now <= self.dispatch_due
 
     def return_from_agency(self, now: datetime) -> None:
         """The lead agency refused: the IOC dispatches again, on a fresh clock."""
@@ -72,8 +72,3 @@ class DispatchItem:
         self.lead_agency_id = ""
         self.dispatch_due = deadlines.dispatch_due(now, urgent=self.urgent)
 
-
-def _aware(value: datetime) -> datetime:
-    from datetime import timezone
-
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

@@ -17,9 +17,6 @@ from services.dispatch.domain.directory import OrgUnit
 from services.dispatch.domain.dispatching import DispatchItem, Status
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
 
 def on_report_accepted(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
     """Intake accepted a report (step 1): it now waits for dispatch, with its deadline running."""
@@ -57,7 +54,7 @@ def dispatch_to_lead_agency(uow: UnitOfWork, user: Principal, report_id: str, ag
             round=item.round,
             note=note,
         )
-        event.dispatch_due.FromDatetime(_aware(item.dispatch_due))
+        event.dispatch_due.FromDatetime(item.dispatch_due)
         event.handling_due.FromDatetime(deadlines.handling_due(now))
         actor = common_pb2.Actor(subject=user.subject, role=",".join(sorted(user.roles)), org_unit_id=user.org_unit)
         uow.emit(event, report_id=report_id, version=item.next_version(), actor=actor)

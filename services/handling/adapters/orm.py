@@ -1,12 +1,10 @@
 """Handling's tables, mapped onto the domain classes without the domain knowing."""
 from __future__ import annotations
 
-from datetime import timezone
-
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Integer, MetaData, String, Table, Text, event
+from sqlalchemy import BigInteger, Boolean, Column, Integer, MetaData, String, Table, Text
 from sqlalchemy.orm import registry
-from sqlalchemy.orm.attributes import set_committed_value
 
+from paht.runtime.db import UtcDateTime
 from paht.runtime.events.tables import add_event_tables
 from services.handling.domain.case import Case
 
@@ -25,26 +23,17 @@ cases = Table(
     Column("staff_subject", String(100), nullable=False, index=True),
     Column("round", Integer, nullable=False),
     Column("epoch", BigInteger, nullable=False),
-    Column("handling_due", DateTime(timezone=True), nullable=True),
+    Column("handling_due", UtcDateTime(), nullable=True),
     Column("draft_id", String(36), nullable=False),
     Column("answer_text", Text, nullable=False),
     Column("edited_by_leader", Boolean, nullable=False),
     Column("agency_refusal_reason", Text, nullable=False),
     Column("unit_refusal_reason", Text, nullable=False),
     Column("return_reason", Text, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=True, index=True),
+    Column("updated_at", UtcDateTime(), nullable=True, index=True),
     Column("version", BigInteger, nullable=False),
 )
 
 _mapper = registry()
 _mapper.map_imperatively(Case, cases, version_id_col=cases.c.version, version_id_generator=False)
 
-
-@event.listens_for(Case, "load")
-@event.listens_for(Case, "refresh")
-def _utc_on_load(case: Case, _context, _attrs=None) -> None:
-    """Give times read back from SQLite (which drops the zone) their UTC zone, as PostgreSQL does."""
-    for name in ("handling_due", "updated_at"):
-        value = getattr(case, name)
-        if value is not None and value.tzinfo is None:
-            set_committed_value(case, name, value.replace(tzinfo=timezone.utc))

@@ -1,9 +1,10 @@
 """Intake's tables, mapped onto the domain classes without the domain knowing."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Float, ForeignKey, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Float, ForeignKey, MetaData, String, Table, Text
 from sqlalchemy.orm import registry
 
+from paht.runtime.db import UtcDateTime
 from paht.runtime.events.tables import add_event_tables
 from services.intake.domain.report import Report, Reporter
 
@@ -17,7 +18,7 @@ reporters = Table(
     Column("name", String(200), nullable=False),
     Column("phone", String(20), nullable=False, index=True),
     Column("email", String(254), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 reports = Table(
@@ -38,7 +39,7 @@ reports = Table(
     Column("private_result", Boolean, nullable=False),
     Column("urgent", Boolean, nullable=False),
     Column("status", String(20), nullable=False, index=True),
-    Column("received_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("received_at", UtcDateTime(), nullable=False, index=True),
     Column("decision_note", Text, nullable=False),
     Column("refusal_reason", String(40), nullable=False),
     Column("version", BigInteger, nullable=False),
@@ -54,7 +55,7 @@ contact_audit = Table(
     Column("staff_subject", String(100), nullable=False),
     Column("staff_org_unit", String(100), nullable=False),
     Column("purpose", String(300), nullable=False),
-    Column("released_at", DateTime(timezone=True), nullable=False),
+    Column("released_at", UtcDateTime(), nullable=False),
 )
 
 _mapper = registry()

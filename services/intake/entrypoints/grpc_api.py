@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timezone
-
 import grpc
 
 from paht.intake.v1 import intake_pb2, intake_pb2_grpc
@@ -34,8 +32,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         )
         if r.lat is not None:
             reply.location.lat, reply.location.lon = r.lat, r.lon
-        received = r.received_at if r.received_at.tzinfo else r.received_at.replace(tzinfo=timezone.utc)
-        reply.received_at.FromDatetime(received)
+        reply.received_at.FromDatetime(r.received_at)
         return reply
 
     async def GetReporterContact(self, request, context):

@@ -128,7 +128,7 @@ def accept_report(uow: UnitOfWork, user: Principal, report_id: str, topic_code: 
         report = _load(uow, report_id)
         report.accept(topic_code, group_code, urgent, note)
         event = ev.ReportAccepted(topic_code=report.topic_code, group_code=report.group_code, urgent=report.urgent, note=note)
-        event.received_at.FromDatetime(_aware(report.received_at))
+        event.received_at.FromDatetime(report.received_at)
         uow.emit(event, report_id=report.id, version=report.next_version(), actor=actor_of(user))
         uow.commit()
         return report
@@ -188,6 +188,3 @@ def get_report(uow: UnitOfWork, report_id: str) -> Report:
     with uow:
         return _load(uow, report_id)
 
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

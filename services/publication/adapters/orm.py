@@ -1,11 +1,10 @@
 """Publication's tables (the public read model), mapped onto the domain classes without the domain knowing."""
 from __future__ import annotations
 
-from datetime import timezone
-
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Float, MetaData, String, Table, Text, event
+from sqlalchemy import BigInteger, Boolean, Column, Float, MetaData, String, Table, Text
 from sqlalchemy.orm import registry
 
+from paht.runtime.db import UtcDateTime
 from paht.runtime.events.tables import add_event_tables
 from services.publication.domain.public_report import PublicReport, TimelineEntry
 
@@ -28,11 +27,11 @@ public_reports = Table(
     Column("private_result", Boolean, nullable=False),
     Column("urgent", Boolean, nullable=False),
     Column("status", String(20), nullable=False, index=True),
-    Column("received_at", DateTime(timezone=True), nullable=True, index=True),
+    Column("received_at", UtcDateTime(), nullable=True, index=True),
     Column("lead_agency_name", String(300), nullable=False),
     Column("lead_unit_name", String(300), nullable=False),
     Column("answer_text", Text, nullable=False),
-    Column("published_at", DateTime(timezone=True), nullable=True),
+    Column("published_at", UtcDateTime(), nullable=True),
     Column("refusal_text", Text, nullable=False),
     Column("visibility", String(20), nullable=False),
     Column("version", BigInteger, nullable=False),
@@ -44,23 +43,10 @@ timeline_entries = Table(
     Column("id", String(36), primary_key=True),
     Column("report_id", String(36), nullable=False, index=True),
     Column("kind", String(40), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     Column("note", Text, nullable=False),
 )
 
 _mapper = registry()
 _mapper.map_imperatively(PublicReport, public_reports, version_id_col=public_reports.c.version, version_id_generator=False)
 _mapper.map_imperatively(TimelineEntry, timeline_entries)
-
-
-def _as_utc(target, *_args) -> None:
-    """Give loaded times their UTC zone back (SQLite returns them naive), without marking rows dirty."""
-    for name in ("received_at", "published_at", "at"):
-        value = target.__dict__.get(name)
-        if value is not None and value.tzinfo is None:
-            target.__dict__[name] = value.replace(tzinfo=timezone.utc)
-
-
-for _cls in (PublicReport, TimelineEntry):
-    event.listen(_cls, "load", _as_utc)
-    event.listen(_cls, "refresh", _as_utc)
