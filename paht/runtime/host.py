@@ -180,7 +180,8 @@ async def _run_events(ctx: ServiceContext, grpc_server: GrpcServer, tasks: list[
     ctx.relay = relay
     tasks.append(asyncio.create_task(relay.run(), name="relay"))
     applier = EventApplier(ctx.name, ctx.uow, ctx.spec.event_tables["inbox"], ctx.spec.event_tables["event_positions"])
-    consumers = [EventConsumer(js, ctx.settings.node_id, ctx.name, sub, applier) for sub in ctx.spec.subscriptions(ctx)]
+    window = ctx.settings.nats_duplicate_window_s
+    consumers = [EventConsumer(js, ctx.settings.node_id, ctx.name, sub, applier, window) for sub in ctx.spec.subscriptions(ctx)]
     for consumer in consumers:
         tasks.append(asyncio.create_task(_forever(consumer.run, f"consumer {consumer._sub.producer}"), name="consumer"))
     await asyncio.gather(*(c.ready.wait() for c in consumers))
@@ -207,4 +208,7 @@ def _instrument_sqlalchemy(engine: Engine) -> None:
 
 
 async def readiness(ctx: ServiceContext) -> dict[str, bool]:
-    return dict(ctx.status)
+    """Report each dependency as it is now (NATS included: a lost connection makes the service unready)."""
+    checks = dict(ctx.status)
+    checks["nats"] = bool(checks.get("nats")) and ctx.nats is not None and ctx.nats.is_connected
+    return checks

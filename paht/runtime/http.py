@@ -8,6 +8,7 @@ from typing import Awaitable, Callable
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -23,7 +24,7 @@ _STATUS_KEYS = {
     401: "error.unauthorized",
     403: "error.forbidden",
     404: "error.not_found",
-    405: "error.not_found",
+    405: "error.method_not_allowed",
     409: "error.conflict_state",
     413: "error.body_too_large",
     422: "error.validation",
@@ -101,6 +102,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_req: Request, exc: DomainError):
         return problem(exc.status, exc.key, exc.detail_en, exc.detail_vi, **exc.params)
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(_req: Request, exc: StaleDataError):
+        return problem(409, "error.conflict_state", "Someone else changed this report at the same moment; reload and try again.",
+                       "Phản ánh vừa được người khác cập nhật; vui lòng tải lại và thử lại.", current="changed", action="update")
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_req: Request, exc: RequestValidationError):

@@ -222,6 +222,7 @@ def run_up(settings: Settings) -> int:
                 log = (data / "logs" / "nats.log").open("ab")
                 nats_proc = subprocess.Popen(nats_proc.args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
                 log.close()
+                _write_run_file(data, children, plan, nats_proc)
         return 0
     finally:
         _shutdown(children, nats_proc)

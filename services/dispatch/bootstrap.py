@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from paht.handling.v1 import events_pb2 as handling_ev
+from paht.intake.v1 import events_pb2 as intake_ev
 from paht.runtime.app import make_app
 from paht.runtime.events.consumer import Subscription
 from paht.runtime.host import ServiceSpec
@@ -28,8 +30,8 @@ def subscriptions(ctx):
     from services.dispatch.service_layer import handlers
 
     return [
-        Subscription("intake", {"ReportAccepted": handlers.on_report_accepted}),
-        Subscription("handling", {"CaseRefusedByAgency": handlers.on_case_refused_by_agency}),
+        Subscription("intake", {intake_ev.ReportAccepted: handlers.on_report_accepted}),
+        Subscription("handling", {handling_ev.CaseRefusedByAgency: handlers.on_case_refused_by_agency}),
     ]
 
 

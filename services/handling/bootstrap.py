@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from paht.dispatch.v1 import events_pb2 as dispatch_ev
+from paht.publication.v1 import events_pb2 as publication_ev
 from paht.runtime.app import make_app
 from paht.runtime.events.consumer import Subscription
 from paht.runtime.host import ServiceSpec
@@ -32,8 +34,8 @@ def subscriptions(ctx) -> list[Subscription]:
     from services.handling.service_layer import handlers
 
     return [
-        Subscription("dispatch", {"ReportDispatched": handlers.open_case_on_dispatch}),
-        Subscription("publication", {"PublicationReturned": handlers.reopen_on_publication_return}),
+        Subscription("dispatch", {dispatch_ev.ReportDispatched: handlers.open_case_on_dispatch}),
+        Subscription("publication", {publication_ev.PublicationReturned: handlers.reopen_on_publication_return}),
     ]
 
 

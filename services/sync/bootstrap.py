@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from paht.dispatch.v1 import events_pb2 as dispatch_ev
 from paht.runtime.app import make_app
 from paht.runtime.events.consumer import Subscription
 from paht.runtime.host import ServiceSpec
@@ -26,7 +27,7 @@ def register_grpc(ctx, server):
 def subscriptions(ctx):
     from services.sync.service_layer import handlers
 
-    return [Subscription("dispatch", {"ReportDispatched": handlers.on_report_dispatched})]
+    return [Subscription("dispatch", {dispatch_ev.ReportDispatched: handlers.on_report_dispatched})]
 
 
 SPEC = ServiceSpec(

@@ -53,9 +53,11 @@ def durable_name(consumer_service: str, producer_service: str) -> str:
     return f"{consumer_service}-from-{producer_service}"
 
 
-async def ensure_consumer(js: JetStreamContext, node_id: str, consumer_service: str, producer_service: str) -> tuple[str, str]:
+async def ensure_consumer(
+    js: JetStreamContext, node_id: str, consumer_service: str, producer_service: str, duplicate_window_s: int = 600
+) -> tuple[str, str]:
     """Create the durable pull consumer through which one service reads another's events."""
-    stream = await ensure_stream(js, node_id, producer_service)
+    stream = await ensure_stream(js, node_id, producer_service, duplicate_window_s)
     _, subjects = stream_for(node_id, producer_service)
     durable = durable_name(consumer_service, producer_service)
     config = ConsumerConfig(

@@ -34,8 +34,19 @@ class Outcome(str, Enum):
 
 @dataclass
 class Subscription:
+    """Which of a producer's events a service handles: keys are message classes or full names."""
+
     producer: str                  # service whose events are read
-    handlers: dict[str, Handler]   # by short event name, e.g. "ReportAccepted"
+    handlers: dict                 # {events_pb2.ReportAccepted: handler} or {"paht.intake.v1.ReportAccepted": handler}
+
+    def __post_init__(self) -> None:
+        by_name: dict[str, Handler] = {}
+        for key, handler in self.handlers.items():
+            name = key.DESCRIPTOR.full_name if hasattr(key, "DESCRIPTOR") else key
+            if "." not in name:  # a short name would also catch a future v2 message of the same name
+                raise ValueError(f"subscribe by message class or full name, not {name!r}")
+            by_name[name] = handler
+        self.handlers = by_name
 
 
 class EventApplier:
@@ -68,7 +79,7 @@ class EventApplier:
                 return Outcome.DUPLICATE
             if envelope.report_version > last + 1:
                 return Outcome.EARLY
-            handler = handlers.get(envelope.type.rsplit(".", 1)[-1])
+            handler = handlers.get(envelope.type)
             if handler is not None:
                 handler(uow, envelope.decode(), envelope)
             if row:
@@ -91,8 +102,9 @@ class EventApplier:
 class EventConsumer:
     """Pull one producer's events from its durable consumer and apply them."""
 
-    def __init__(self, js: JetStreamContext, node_id: str, service: str, subscription: Subscription, applier: EventApplier):
+    def __init__(self, js: JetStreamContext, node_id: str, service: str, subscription: Subscription, applier: EventApplier, duplicate_window_s: int = 600):
         self._js = js
+        self._duplicate_window_s = duplicate_window_s
         self._node_id = node_id
         self._service = service
         self._sub = subscription
@@ -101,7 +113,7 @@ class EventConsumer:
         self.ready = asyncio.Event()
 
     async def run(self) -> None:
-        stream, durable = await ensure_consumer(self._js, self._node_id, self._service, self._sub.producer)
+        stream, durable = await ensure_consumer(self._js, self._node_id, self._service, self._sub.producer, self._duplicate_window_s)
         psub = await self._js.pull_subscribe_bind(durable=durable, stream=stream)
         self.ready.set()
         while True:

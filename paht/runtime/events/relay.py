@@ -84,9 +84,11 @@ class OutboxRelay:
         """On PostgreSQL only one replica relays at a time, so order holds; SQLite has one process per file."""
         if self._engine.dialect.name != "postgresql":
             return True
-        if self._leader_conn is not None and self._leader:
-            return True
         try:
+            if self._leader_conn is not None and self._leader:
+                self._leader_conn.execute(text("SELECT 1"))  # a lost connection means a lost lock
+                self._leader_conn.commit()
+                return True
             if self._leader_conn is None:
                 self._leader_conn = self._engine.connect()
             got = self._leader_conn.execute(

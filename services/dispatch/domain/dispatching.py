@@ -58,7 +58,7 @@ class DispatchItem:
             )
         if not agency.can_lead:
             raise InvalidInput(f"{agency.name_en or agency.name} cannot be a lead agency.", f"{agency.name} không phải cơ quan đầu mối xử lý.")
-        if not agency.in_force(now.date()):
+        if not agency.in_force(now.astimezone(deadlines.VN).date()):  # validity dates are Vietnamese calendar days
             raise InvalidInput(f"{agency.name_en or agency.name} is not in force any more.", f"{agency.name} không còn hiệu lực.")
         self.lead_agency_id = agency.id
         self.round += 1

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
 from paht.runtime.auth import TokenIssuer
-from paht.runtime.errors import DomainError
+from paht.runtime.errors import DomainError, NotFound
 from paht.runtime.http import TOKEN_COOKIE
 from paht.runtime.web import Pages
 from services.dispatch.service_layer import directory
@@ -21,10 +21,27 @@ def _safe_next(target: str) -> str:
     return target if target.startswith("/") and not target.startswith("//") else "/"
 
 
+def _public_base(request: Request) -> str:
+    """The address people use (the edge or the ingress), not this process's own."""
+    host = request.headers.get("x-forwarded-host") or request.headers.get("host") or request.url.netloc
+    scheme = request.headers.get("x-forwarded-proto") or request.url.scheme
+    return f"{scheme}://{host}"
+
+
 def build_router(ctx) -> APIRouter:
-    issuer = TokenIssuer.from_settings(ctx.settings)
     optional_user, _current, _require = ctx.auth
     router = APIRouter(tags=["auth"])
+    if not ctx.settings.token_private_key_file:
+        # An external OIDC provider signs tokens; the built-in sign-in is off.
+        @router.get("/auth/login", include_in_schema=False)
+        async def external_login():
+            raise NotFound(
+                "Staff sign in through the province's identity provider, not here.",
+                "Cán bộ đăng nhập qua hệ thống xác thực của tỉnh, không đăng nhập tại đây.",
+            )
+
+        return router
+    issuer = TokenIssuer.from_settings(ctx.settings)
 
     @router.post("/auth/token", summary="Sign in (OAuth2 password grant); returns a bearer token")
     async def token(username: str = Form(max_length=100), password: str = Form(max_length=200)):
@@ -33,7 +50,7 @@ def build_router(ctx) -> APIRouter:
 
     @router.get("/.well-known/openid-configuration", include_in_schema=False)
     async def discovery(request: Request):
-        base = str(request.base_url).rstrip("/")
+        base = _public_base(request)
         return {
             "issuer": issuer.issuer,
             "jwks_uri": f"{base}/.well-known/jwks.json",

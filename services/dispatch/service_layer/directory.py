@@ -17,7 +17,10 @@ SEED = Path(__file__).resolve().parents[1] / "seed"
 
 
 def today() -> date:
-    return datetime.now(timezone.utc).date()
+    """Today in Vietnam: validity periods are Vietnamese calendar days."""
+    from services.dispatch.domain.deadlines import VN
+
+    return datetime.now(VN).date()
 
 
 def get_unit(uow: UnitOfWork, unit_id: str) -> OrgUnit:

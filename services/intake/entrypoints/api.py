@@ -91,11 +91,14 @@ def report_view(r) -> dict:
 
 async def topic_group(ctx, topic_code: str) -> str | None:
     """Ask dispatch (the owner of categories) which group a topic is in; None when dispatch cannot answer."""
-    stub = directory_pb2_grpc.DirectoryServiceStub(ctx.channel("dispatch"))
     try:
+        stub = directory_pb2_grpc.DirectoryServiceStub(ctx.channel("dispatch"))
         reply = await stub.ListTopics(directory_pb2.ListTopicsRequest(), timeout=ctx.settings.grpc_timeout_s)
     except grpc.aio.AioRpcError as exc:
         log.warning("dispatch could not list topics (%s); topic checked later at step 1", exc.code().name)
+        return None
+    except RuntimeError as exc:  # no address for dispatch: a citizen's report must still be taken
+        log.error("cannot reach dispatch: %s", exc)
         return None
     for topic in reply.topics:
         if topic.code == topic_code:

@@ -9,7 +9,9 @@ from datetime import datetime, timezone
 
 from google.protobuf.message import Message
 
+from paht.dispatch.v1 import events_pb2 as dispatch_ev
 from paht.handling.v1 import events_pb2 as handling_ev
+from paht.intake.v1 import events_pb2 as intake_ev
 from paht.runtime.events.envelope import Envelope
 from paht.runtime.ids import new_id
 from paht.runtime.uow import UnitOfWork
@@ -142,17 +144,17 @@ def on_result_returned(uow: UnitOfWork, event: Message, envelope: Envelope) -> N
 
 
 INTAKE = {
-    "ReportSubmitted": on_report_submitted,
-    "ReportAccepted": on_report_accepted,
-    "ReportRefused": on_report_refused,
-    "ReportCancelled": on_report_cancelled,
+    intake_ev.ReportSubmitted: on_report_submitted,
+    intake_ev.ReportAccepted: on_report_accepted,
+    intake_ev.ReportRefused: on_report_refused,
+    intake_ev.ReportCancelled: on_report_cancelled,
 }
-DISPATCH = {"ReportDispatched": on_report_dispatched}
+DISPATCH = {dispatch_ev.ReportDispatched: on_report_dispatched}
 HANDLING = {
-    "CaseAssigned": on_case_assigned,
-    "CaseRefusedByAgency": on_case_refused_by_agency,
-    "CaseRefusedByUnit": on_case_refused_by_unit,
-    "ResultDrafted": on_result_drafted,
-    "ResultApproved": on_result_approved,
-    "ResultReturned": on_result_returned,
+    handling_ev.CaseAssigned: on_case_assigned,
+    handling_ev.CaseRefusedByAgency: on_case_refused_by_agency,
+    handling_ev.CaseRefusedByUnit: on_case_refused_by_unit,
+    handling_ev.ResultDrafted: on_result_drafted,
+    handling_ev.ResultApproved: on_result_approved,
+    handling_ev.ResultReturned: on_result_returned,
 }
