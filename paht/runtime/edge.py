@@ -119,6 +119,9 @@ def _lifespan(edge: Edge):
 
 
 def run_edge(settings: Settings) -> None:
+    from paht.runtime.telemetry import setup_logging
+
+    setup_logging("edge", settings.log_level)
     upstreams = json.loads(os.environ["PAHT_EDGE_UPSTREAMS"])
     monitor = os.environ.get("PAHT_EDGE_NATS_MONITOR") or None
-    uvicorn.run(build_edge_app(upstreams, monitor), host=os.environ.get("PAHT_EDGE_HOST", "127.0.0.1"), port=settings.port, log_level="warning", access_log=False)
+    uvicorn.run(build_edge_app(upstreams, monitor), host=os.environ.get("PAHT_EDGE_HOST", "127.0.0.1"), port=settings.port, log_config=None, access_log=False)

@@ -68,7 +68,8 @@ def start_paht(data: Path, env_extra: dict | None = None, timeout: float = 90.0)
     log = (data.parent / f"{data.name}-up.log").open("ab")
     t0 = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "paht.runtime.cli", "up", "--port", str(port), "--data", str(data)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True)  # its own process group, like a terminal's foreground job
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -84,9 +85,13 @@ def start_paht(data: Path, env_extra: dict | None = None, timeout: float = 90.0)
     raise AssertionError("paht up did not become healthy in time")
 
 
-def stop_paht(running: Running) -> None:
+def stop_paht(running: Running, ctrl_c: bool = False) -> None:
+    """Stop with SIGTERM to `paht up`, or like Ctrl-C in a terminal (SIGINT to the whole process group)."""
     pids = running.pids() if (running.data / "run.json").exists() else []
-    running.proc.send_signal(signal.SIGTERM)
+    if ctrl_c:
+        os.killpg(running.proc.pid, signal.SIGINT)
+    else:
+        running.proc.send_signal(signal.SIGTERM)
     running.proc.wait(timeout=30)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(alive(p) for p in pids):

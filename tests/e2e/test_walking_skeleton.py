@@ -120,7 +120,7 @@ def test_out_of_order_step_is_refused_with_409(paht):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_second_run_keeps_the_data_and_sigterm_leaves_nothing_behind(tmp_path, backend):
+def test_second_run_keeps_the_data_and_ctrl_c_or_sigterm_leave_nothing_behind(tmp_path, backend):
     data = tmp_path / "data"
     tag = "e" + uuid.uuid4().hex[:8]
     env = backend_env(backend, tag)
@@ -130,7 +130,7 @@ def test_second_run_keeps_the_data_and_sigterm_leaves_nothing_behind(tmp_path, b
         rid = c.post("/api/intake/v1/reports", json=REPORT).json()["id"]
         c.wait_for(f"/api/publication/v1/reports/{rid}")
     finally:
-        stop_paht(first)
+        stop_paht(first, ctrl_c=True)
     second = start_paht(data, env)
     try:
         c = Client(second.url)

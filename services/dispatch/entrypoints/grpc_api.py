@@ -28,6 +28,13 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
             unit = await asyncio.to_thread(directory.get_unit, self.ctx.uow(), request.id)
         except DomainError as exc:
             await context.abort(domain_error_to_status(exc), exc.detail_en)
+        if request.as_of:
+            try:
+                on = date.fromisoformat(request.as_of[:10])
+            except ValueError:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "as_of must be a date (YYYY-MM-DD)")
+            if not unit.in_force(on):
+                await context.abort(grpc.StatusCode.NOT_FOUND, f"{unit.id} is not in force on {on.isoformat()}")
         return _unit(unit)
 
     async def ListChildren(self, request, context):
@@ -35,7 +42,8 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
             as_of = date.fromisoformat(request.as_of[:10]) if request.as_of else None
         except ValueError:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "as_of must be a date (YYYY-MM-DD)")
-        units = await asyncio.to_thread(directory.list_units, self.ctx.uow(), request.parent_id or None, as_of)
+        # no parent: the top of the tree (the province), never the whole directory
+        units = await asyncio.to_thread(directory.list_units, self.ctx.uow(), request.parent_id or None, as_of, False, not request.parent_id)
         return directory_pb2.ListChildrenResponse(units=[_unit(u) for u in units])
 
     async def ListTopics(self, request, context):

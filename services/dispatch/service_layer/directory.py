@@ -14,6 +14,7 @@ from services.dispatch.adapters.orm import accounts
 from services.dispatch.domain.directory import OrgUnit, Topic
 
 SEED = Path(__file__).resolve().parents[1] / "seed"
+_DUMMY_HASH = hash_password("not-a-real-password")
 
 
 def today() -> date:
@@ -31,12 +32,14 @@ def get_unit(uow: UnitOfWork, unit_id: str) -> OrgUnit:
         return unit
 
 
-def list_units(uow: UnitOfWork, parent_id: str | None, as_of: date | None, lead_only: bool = False) -> list[OrgUnit]:
+def list_units(uow: UnitOfWork, parent_id: str | None, as_of: date | None, lead_only: bool = False, roots_only: bool = False) -> list[OrgUnit]:
     on = as_of or today()
     with uow:
         q = select(OrgUnit).order_by(OrgUnit.kind, OrgUnit.name)
         if parent_id:
             q = q.where(OrgUnit.parent_id == parent_id)
+        elif roots_only:
+            q = q.where(OrgUnit.parent_id.is_(None))
         if lead_only:
             q = q.where(OrgUnit.can_lead.is_(True))
         return [u for u in uow.session.execute(q).scalars() if u.in_force(on)]
@@ -87,6 +90,8 @@ def sign_in(uow: UnitOfWork, issuer: TokenIssuer, username: str, password: str) 
     """Check a staff member's password and return (token, account)."""
     with uow:
         row = uow.session.execute(select(accounts).where(accounts.c.username == username.strip().lower())).first()
+    if row is None:
+        check_password(_DUMMY_HASH, password)  # same work whether or not the name exists
     if row is None or not row.active or not check_password(row.password_hash, password):
         raise Unauthorized("Wrong username or password.", "Sai tên đăng nhập hoặc mật khẩu.")
     token = issuer.issue(row.username, row.display_name, list(row.roles), row.org_unit_id)
