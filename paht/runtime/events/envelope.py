@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.message import Message
 
-CONTENT_TYPE = "application/x-protobuf"
+CONTENT_TYPE = "application/protobuf"
 # Generated modules holding event bodies, imported so that their types can be decoded by name.
 EVENT_MODULES = [
     "paht.intake.v1.events_pb2",
@@ -62,9 +62,13 @@ class Envelope:
             "ce-type": self.type,
             "ce-subject": self.subject,
             "ce-time": self.time,
-            "content-type": CONTENT_TYPE,
-            "paht-report-id": self.report_id,
-            "paht-report-version": str(self.report_version),
+            # NATS binding, binary mode: every attribute is a ce- header, datacontenttype included
+            # (a plain content-type header would announce structured mode).
+            "ce-datacontenttype": CONTENT_TYPE,
+            "ce-dataschema": f"proto:{self.type}",
+            # CloudEvents extension attributes of PAHT (lower-case letters only, as the spec requires)
+            "ce-reportid": self.report_id,
+            "ce-reportversion": str(self.report_version),
         }
         if self.traceparent:
             headers["traceparent"] = self.traceparent
@@ -75,7 +79,7 @@ class Envelope:
     @classmethod
     def from_nats(cls, headers: dict[str, str] | None, data: bytes) -> "Envelope":
         h = headers or {}
-        missing = [k for k in ("ce-id", "ce-type", "ce-source", "paht-report-id", "paht-report-version") if k not in h]
+        missing = [k for k in ("ce-id", "ce-type", "ce-source", "ce-reportid", "ce-reportversion") if k not in h]
         if missing:
             raise ValueError(f"not a PAHT event: missing headers {missing}")
         return cls(
@@ -84,8 +88,8 @@ class Envelope:
             type=h["ce-type"],
             subject=h.get("ce-subject", ""),
             time=h.get("ce-time", ""),
-            report_id=h["paht-report-id"],
-            report_version=int(h["paht-report-version"]),
+            report_id=h["ce-reportid"],
+            report_version=int(h["ce-reportversion"]),
             data=data,
             traceparent=h.get("traceparent", ""),
             tracestate=h.get("tracestate", ""),
