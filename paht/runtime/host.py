@@ -6,6 +6,7 @@ import contextlib
 import logging
 import signal
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Callable
 
@@ -176,6 +177,7 @@ async def _run_events(ctx: ServiceContext, grpc_server: GrpcServer, tasks: list[
             await asyncio.sleep(1.0)
     ctx.status["nats"] = True
     relay = OutboxRelay(ctx.engine, ctx.spec.event_tables["outbox"], js, poll_s=ctx.settings.relay_poll_s)
+    relay.keep = timedelta(days=ctx.settings.outbox_keep_days)
     ctx.notifier.subscribe(relay.wake_threadsafe)
     ctx.relay = relay
     tasks.append(asyncio.create_task(relay.run(), name="relay"))

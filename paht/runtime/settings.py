@@ -56,6 +56,7 @@ class Settings(BaseSettings):
 
     # Events
     relay_poll_s: float = 0.5
+    outbox_keep_days: float = 7.0  # published outbox rows are deleted after this (JetStream keeps the events)
     nats_duplicate_window_s: int = 600
 
     @model_validator(mode="after")

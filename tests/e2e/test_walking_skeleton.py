@@ -40,6 +40,9 @@ def test_one_report_travels_through_every_service(paht):
     # the citizen's portal shows it too
     page = httpx.get(f"{paht.url}/reports/{w.report_id}", timeout=10)
     assert page.status_code == 200 and REPORT["title"] in page.text
+    # and no log line of any process carries the reporter's personal data
+    logs = "\n".join(f.read_text(errors="ignore") for f in (paht.data / "logs").glob("*.log"))
+    assert logs and all(secret not in logs for secret in (REPORT["reporter"]["phone"], REPORT["reporter"]["email"]))
 
 
 def test_one_trace_follows_a_submission_across_services(paht, tmp_path):
@@ -67,6 +70,8 @@ def test_one_trace_follows_a_submission_across_services(paht, tmp_path):
     else:
         pytest.fail(f"no single trace crossed HTTP → gRPC → NATS → consumer: {dict(services) if spans else 'no spans'}")
     assert "PRODUCER" in services["paht-intake"]  # the relay's publish span
+    dump = json.dumps(spans, ensure_ascii=False)
+    assert REPORT["reporter"]["phone"] not in dump and REPORT["reporter"]["email"] not in dump
     assert "CLIENT" in services["paht-intake"]    # the gRPC call to dispatch
 
 

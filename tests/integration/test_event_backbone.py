@@ -160,3 +160,16 @@ def test_outbox_waits_while_nats_is_down_and_flows_when_it_is_back(contexts, set
         await nc2.close()
 
     asyncio.run(scenario())
+
+
+def test_published_outbox_rows_are_purged_after_the_keep_period_and_unpublished_never(contexts):
+    from datetime import datetime, timedelta, timezone
+
+    i, _ = contexts
+    old, pending = submit(i), submit(i, "Cây đổ chắn ngang đường Lý Thường Kiệt")
+    outbox = i.spec.event_tables["outbox"]
+    with i.engine.begin() as conn:
+        conn.execute(outbox.update().where(outbox.c.report_id == old.id).values(published_at=datetime.now(timezone.utc) - timedelta(days=8)))
+    relay = OutboxRelay(i.engine, outbox, js=None)
+    assert relay.purge_published(timedelta(days=7)) == 1
+    assert [e.report_id for e in outbox_envelopes(i)] == [pending.id]

@@ -149,17 +149,35 @@ class EventConsumer:
                 try:
                     outcome = await asyncio.to_thread(self._applier.apply, envelope, self._sub.handlers)
                 except Exception:
-                    log.exception("handling %s %s failed; will be redelivered", envelope.type, envelope.id)
+                    attempts = _deliveries(msg)
+                    log.exception("handling %s failed (attempt %s); will be redelivered", envelope.type, attempts,
+                                  extra={"report_id": envelope.report_id, "event_id": envelope.id})
                     span.set_status(trace.Status(trace.StatusCode.ERROR))
-                    await msg.nak(delay=2.0)
+                    await msg.nak(delay=_backoff(attempts, 2.0))
                     return
                 span.set_attribute("paht.outcome", outcome.value)
                 _handled.add(1, {"paht.consumer": self._service, "paht.event_type": envelope.type, "paht.outcome": outcome.value})
         finally:
             otel_context.detach(token)
         if outcome is Outcome.EARLY:
-            await msg.nak(delay=0.5)
+            attempts = _deliveries(msg)
+            if attempts == 20:
+                log.error("an earlier event of this report has not arrived after 20 tries; later ones wait",
+                          extra={"report_id": envelope.report_id, "event_id": envelope.id})
+            await msg.nak(delay=_backoff(attempts, 0.5, cap=5.0))  # the missing one is usually seconds away
         else:
             if outcome is Outcome.APPLIED:
                 self.applied += 1
             await msg.ack()
+
+
+def _deliveries(msg) -> int:
+    try:
+        return int(msg.metadata.num_delivered)
+    except Exception:  # not a JetStream message (tests)
+        return 1
+
+
+def _backoff(attempts: int, first: float, cap: float = 60.0) -> float:
+    """Wait longer after each failed try so a stuck event cannot spin."""
+    return min(cap, first * 2 ** max(0, attempts - 1))

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timezone
+import time
+from datetime import datetime, timedelta, timezone
 
 from nats.js import JetStreamContext
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
-from sqlalchemy import Engine, Table, select, text, update
+from sqlalchemy import Engine, Table, delete, select, text, update
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("paht.relay")
@@ -27,6 +28,8 @@ class OutboxRelay:
         self.published = 0
         self._leader_conn = None
         self._leader = False
+        self.keep: timedelta | None = None  # how long published rows stay; None keeps them
+        self._next_purge = 0.0
 
     def wake_threadsafe(self) -> None:
         """Ask the relay to look now (callable from any thread)."""
@@ -54,6 +57,11 @@ class OutboxRelay:
                 continue
             if sent:
                 continue  # more may be waiting
+            if self.keep is not None and time.monotonic() >= self._next_purge:
+                self._next_purge = time.monotonic() + 3600
+                purged = await asyncio.to_thread(self.purge_published, self.keep)
+                if purged:
+                    log.info("purged %s published outbox rows", purged)
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_s)
             except asyncio.TimeoutError:
@@ -133,6 +141,15 @@ class OutboxRelay:
                 await asyncio.to_thread(self._mark_published, done)
         self.published += len(done)
         return len(done)
+
+    def purge_published(self, older_than: timedelta) -> int:
+        """Delete outbox rows published long ago (JetStream keeps the events); return how many."""
+        cutoff = datetime.now(timezone.utc) - older_than
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                delete(self._outbox).where(self._outbox.c.published_at.is_not(None), self._outbox.c.published_at < cutoff)
+            )
+        return result.rowcount or 0
 
     def _mark_published(self, seqs: list[int]) -> None:
         with self._engine.begin() as conn:
