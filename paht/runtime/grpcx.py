@@ -117,3 +117,15 @@ def domain_error_to_status(exc: Exception) -> grpc.StatusCode:
         StateConflict: grpc.StatusCode.FAILED_PRECONDITION,
         InvalidInput: grpc.StatusCode.INVALID_ARGUMENT,
     }.get(type(exc), grpc.StatusCode.INVALID_ARGUMENT)
+
+
+async def run_use_case(context: grpc.aio.ServicerContext, use_case, *args):
+    """Run a (blocking) use case for a servicer; a rule it breaks ends the call with the matching status."""
+    import asyncio
+
+    from paht.runtime.errors import DomainError
+
+    try:
+        return await asyncio.to_thread(use_case, *args)
+    except DomainError as exc:
+        await context.abort(domain_error_to_status(exc), exc.detail_en)

@@ -128,3 +128,48 @@ def test_two_people_changing_one_report_at_once_gives_a_409_not_a_500(app, setti
 
     r = TestClient(probe).get("/race")
     assert r.status_code == 409 and r.json()["error"]["message"]["vi"]
+
+
+def test_reporter_contact_over_grpc_needs_an_ioc_token_and_is_audited(app, settings):
+    import asyncio
+
+    import grpc
+
+    from paht.intake.v1 import intake_pb2, intake_pb2_grpc
+    from paht.runtime.grpcx import GrpcServer, open_channel
+    from paht.runtime.supervisor import free_port
+    from services.intake.entrypoints.grpc_api import register
+
+    ctx, client = app
+    rid = client.post("/api/intake/v1/reports", json=GOOD).json()["id"]
+
+    async def scenario():
+        server = GrpcServer(settings)
+        register(ctx, server)
+        port = await server.start("127.0.0.1", free_port())
+        channel = open_channel(settings, f"127.0.0.1:{port}")
+        stub = intake_pb2_grpc.IntakeServiceStub(channel)
+        request = intake_pb2.GetReporterContactRequest(report_id=rid, purpose="Gọi lại cho người phản ánh")
+        try:
+            with pytest.raises(grpc.aio.AioRpcError) as no_token:
+                await stub.GetReporterContact(request)
+            assert no_token.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            staff = [("authorization", "Bearer " + token_for(settings, "canbo", ["staff"], "so-gtvt-kcht"))]
+            with pytest.raises(grpc.aio.AioRpcError) as wrong_role:
+                await stub.GetReporterContact(request, metadata=staff)
+            assert wrong_role.value.code() == grpc.StatusCode.PERMISSION_DENIED
+            ioc = [("authorization", "Bearer " + token_for(settings, "ioc", ["ioc_operator"], "ioc-tinh"))]
+            contact = await stub.GetReporterContact(request, metadata=ioc)
+            assert contact.phone == "0912345678" and contact.audit_id
+            summary = await stub.GetReport(intake_pb2.GetReportRequest(report_id=rid))
+            assert summary.status == "submitted" and summary.received_at.seconds > 0
+            with pytest.raises(grpc.aio.AioRpcError) as missing:
+                await stub.GetReport(intake_pb2.GetReportRequest(report_id="không-có"))
+            assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+        finally:
+            await channel.close()
+            await server.stop(0)
+
+    asyncio.run(scenario())
+    with ctx.engine.connect() as conn:
+        assert len(conn.execute(select(contact_audit)).all()) == 1

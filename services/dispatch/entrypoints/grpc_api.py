@@ -7,8 +7,7 @@ from datetime import date
 import grpc
 
 from paht.dispatch.v1 import directory_pb2, directory_pb2_grpc
-from paht.runtime.errors import DomainError
-from paht.runtime.grpcx import domain_error_to_status
+from paht.runtime.grpcx import run_use_case
 from services.dispatch.service_layer import directory
 
 
@@ -24,10 +23,7 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
         self.ctx = ctx
 
     async def GetOrgUnit(self, request, context):
-        try:
-            unit = await asyncio.to_thread(directory.get_unit, self.ctx.uow(), request.id)
-        except DomainError as exc:
-            await context.abort(domain_error_to_status(exc), exc.detail_en)
+        unit = await run_use_case(context, directory.get_unit, self.ctx.uow(), request.id)
         if request.as_of:
             try:
                 on = date.fromisoformat(request.as_of[:10])

@@ -1,11 +1,8 @@
 """Handling's gRPC servicer: where a case stands, for other services (no personal data)."""
 from __future__ import annotations
 
-import asyncio
-
 from paht.handling.v1 import handling_pb2, handling_pb2_grpc
-from paht.runtime.errors import DomainError
-from paht.runtime.grpcx import domain_error_to_status
+from paht.runtime.grpcx import run_use_case
 from services.handling.service_layer import handlers
 
 
@@ -14,10 +11,7 @@ class HandlingServicer(handling_pb2_grpc.HandlingServiceServicer):
         self.ctx = ctx
 
     async def GetCase(self, request, context):
-        try:
-            c = await asyncio.to_thread(handlers.find_case, self.ctx.uow(), request.report_id)
-        except DomainError as exc:
-            await context.abort(domain_error_to_status(exc), exc.detail_en)
+        c = await run_use_case(context, handlers.find_case, self.ctx.uow(), request.report_id)
         return handling_pb2.CaseView(
             report_id=c.report_id,
             status=c.status,

@@ -1,13 +1,11 @@
 """Intake's gRPC servicer: non-personal summaries, and audited release of a reporter's contact."""
 from __future__ import annotations
 
-import asyncio
 import grpc
 
 from paht.intake.v1 import intake_pb2, intake_pb2_grpc
 from paht.runtime.auth import TokenError
-from paht.runtime.errors import DomainError
-from paht.runtime.grpcx import domain_error_to_status
+from paht.runtime.grpcx import run_use_case
 from services.intake.service_layer import handlers
 
 
@@ -16,10 +14,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         self.ctx = ctx
 
     async def GetReport(self, request, context):
-        try:
-            r = await asyncio.to_thread(handlers.get_report, self.ctx.uow(), request.report_id)
-        except DomainError as exc:
-            await context.abort(domain_error_to_status(exc), exc.detail_en)
+        r = await run_use_case(context, handlers.get_report, self.ctx.uow(), request.report_id)
         reply = intake_pb2.ReportSummary(
             report_id=r.id,
             tracking_code=r.tracking_code,
@@ -41,10 +36,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             user = self.ctx.verifier.verify(token.removeprefix("Bearer ").strip())
         except TokenError as exc:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"staff token required: {exc}")
-        try:
-            reporter, audit_id = await asyncio.to_thread(handlers.release_contact, self.ctx.uow(), user, request.report_id, request.purpose)
-        except DomainError as exc:
-            await context.abort(domain_error_to_status(exc), exc.detail_en)
+        reporter, audit_id = await run_use_case(context, handlers.release_contact, self.ctx.uow(), user, request.report_id, request.purpose)
         return intake_pb2.ReporterContact(reporter_ref=reporter.id, name=reporter.name, phone=reporter.phone, email=reporter.email, audit_id=audit_id)
 
 

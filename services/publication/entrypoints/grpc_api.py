@@ -1,11 +1,8 @@
 """Publication's gRPC servicer: the public view of a report for other services and partners."""
 from __future__ import annotations
 
-import asyncio
-
 from paht.publication.v1 import publication_pb2, publication_pb2_grpc
-from paht.runtime.errors import DomainError
-from paht.runtime.grpcx import domain_error_to_status
+from paht.runtime.grpcx import run_use_case
 from paht.runtime.web import translate
 from services.publication.entrypoints.api import iso
 from services.publication.service_layer import handlers
@@ -16,10 +13,7 @@ class PublicationServicer(publication_pb2_grpc.PublicationServiceServicer):
         self.ctx = ctx
 
     async def GetPublicReport(self, request, context):
-        try:
-            r, timeline = await asyncio.to_thread(handlers.get_public_report, self.ctx.uow(), request.report_id)
-        except DomainError as exc:
-            await context.abort(domain_error_to_status(exc), exc.detail_en)
+        r, timeline = await run_use_case(context, handlers.get_public_report, self.ctx.uow(), request.report_id)
         return publication_pb2.PublicReport(
             report_id=r.report_id,
             tracking_code=r.tracking_code,
