@@ -62,8 +62,7 @@ def cmd_serve(args) -> int:
     if args.grpc_port:
         overrides["grpc_port"] = args.grpc_port
     settings = _settings(**overrides)
-    asyncio.run(serve(spec_of(args.service), settings))
-    return 0
+    return asyncio.run(serve(spec_of(args.service), settings))
 
 
 def cmd_edge(args) -> int:

@@ -100,7 +100,8 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def serve(spec: ServiceSpec, settings: Settings) -> None:
+async def serve(spec: ServiceSpec, settings: Settings) -> int:
+    """Run the service until SIGTERM/SIGINT; return the process exit code (non-zero after a fatal error)."""
     setup_logging(spec.name, settings.log_level)
     setup_telemetry(spec.name, settings.otel_exporter, settings.node_id)
     ctx = build_context(spec, settings)
@@ -122,11 +123,12 @@ async def serve(spec: ServiceSpec, settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
 
     tasks: list[asyncio.Task] = []
-    http_task = asyncio.create_task(server.serve(), name="http")
+    http_task = asyncio.create_task(_serve_http(server), name="http")
     events_task = asyncio.create_task(_run_events(ctx, grpc_server, tasks), name="events")
     db_task = asyncio.create_task(_watch_database(ctx), name="db-watch")
     stop_task = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait({http_task, stop_task, events_task}, return_when=asyncio.FIRST_COMPLETED)
+    failed = stop_task not in done  # the HTTP server or the event loop ended by itself
     for t in done:
         if t is not stop_task and t.exception():
             log.error("service %s stopping after a fatal error", spec.name, exc_info=t.exception())
@@ -148,6 +150,15 @@ async def serve(spec: ServiceSpec, settings: Settings) -> None:
             await asyncio.wait_for(nc.close(), timeout=2)
     ctx.engine.dispose()
     shutdown_telemetry()
+    return 1 if failed else 0
+
+
+async def _serve_http(server: uvicorn.Server) -> None:
+    """Serve HTTP; uvicorn exits the process when it cannot bind, which would skip our orderly stop."""
+    try:
+        await server.serve()
+    except SystemExit as exc:
+        raise RuntimeError(f"the HTTP server could not start (exit {exc.code})") from None
 
 
 async def _watch_database(ctx: ServiceContext) -> None:

@@ -16,6 +16,16 @@ log = logging.getLogger(__name__)
 
 async def connect(url: str, name: str) -> Client:
     """Connect with endless reconnects: a broker outage must delay events, never drop the service."""
+
+    async def on_error(exc: Exception) -> None:  # one line per failure, not a traceback every half second
+        log.warning("NATS: %s", exc.__class__.__name__ if not str(exc) else exc)
+
+    async def on_disconnected() -> None:
+        log.warning("NATS connection lost; events wait in the outbox")
+
+    async def on_reconnected() -> None:
+        log.info("NATS connection back")
+
     return await nats.connect(
         url,
         name=name,
@@ -23,6 +33,9 @@ async def connect(url: str, name: str) -> Client:
         reconnect_time_wait=0.5,
         connect_timeout=2,
         allow_reconnect=True,
+        error_cb=on_error,
+        disconnected_cb=on_disconnected,
+        reconnected_cb=on_reconnected,
     )
 
 
