@@ -39,5 +39,5 @@ def test_utc_input_keeps_its_zone():
 def test_five_working_days_skip_the_weekend_and_not_the_start_day():
     # Thursday 5 March 2026 -> Fri, Mon, Tue, Wed, Thu -> ends Thursday 12 March, end of day
     due = handling_due(vn(2026, 3, 5, 10, 0))
-    assert due == vn(2026, 3, 12, 23, 59, ) + timedelta(seconds=59)
+    assert due == vn(2026, 3, 12, 23, 59) + timedelta(seconds=59)
     assert WorkingCalendar().add_working_days(vn(2026, 3, 6, 16, 0), 1).date() == vn(2026, 3, 9, 0).date()
