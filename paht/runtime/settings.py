@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -74,14 +73,3 @@ class Settings(BaseSettings):
         if not value:
             raise RuntimeError(f"PAHT_GRPC_{service.upper()} is not set: where does {service} listen?")
         return value
-
-    def http_address(self, service: str) -> str:
-        value = os.environ.get(f"PAHT_HTTP_{service.upper()}")
-        if not value:
-            raise RuntimeError(f"PAHT_HTTP_{service.upper()} is not set")
-        return value
-
-
-@lru_cache
-def get_settings() -> Settings:
-    return Settings()

@@ -105,9 +105,8 @@ class Plan:
         env.pop("PAHT_TOKEN_PRIVATE_KEY_FILE", None)
         if name == "dispatch":  # only the built-in issuer holds the signing key
             env["PAHT_TOKEN_PRIVATE_KEY_FILE"] = str(keys / "token.pem")
-        for other, (h, g) in self.ports.items():
+        for other, (_http, g) in self.ports.items():
             env[f"PAHT_GRPC_{other.upper()}"] = f"127.0.0.1:{g}"
-            env[f"PAHT_HTTP_{other.upper()}"] = f"http://127.0.0.1:{h}"
         return env
 
 

@@ -11,8 +11,16 @@ from sqlalchemy import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from paht.common.v1 import common_pb2
+from paht.runtime.auth import Principal
 from paht.runtime.events.envelope import Envelope, now_rfc3339, subject_for
 from paht.runtime.ids import new_id
+
+
+def actor_of(user: Principal | None) -> common_pb2.Actor:
+    """The staff member behind an event, or the citizen (who is never named in events)."""
+    if user is None:
+        return common_pb2.Actor(subject="citizen", role="reporter")
+    return common_pb2.Actor(subject=user.subject, role=",".join(sorted(user.roles)), org_unit_id=user.org_unit)
 
 
 class Notifier:

@@ -11,7 +11,7 @@ from paht.dispatch.v1 import events_pb2 as ev
 from paht.runtime.auth import Principal
 from paht.runtime.errors import NotFound
 from paht.runtime.events.envelope import Envelope
-from paht.runtime.uow import UnitOfWork
+from paht.runtime.uow import UnitOfWork, actor_of
 from services.dispatch.domain import deadlines
 from services.dispatch.domain.directory import OrgUnit
 from services.dispatch.domain.dispatching import DispatchItem, Status
@@ -56,8 +56,7 @@ def dispatch_to_lead_agency(uow: UnitOfWork, user: Principal, report_id: str, ag
         )
         event.dispatch_due.FromDatetime(item.dispatch_due)
         event.handling_due.FromDatetime(deadlines.handling_due(now))
-        actor = common_pb2.Actor(subject=user.subject, role=",".join(sorted(user.roles)), org_unit_id=user.org_unit)
-        uow.emit(event, report_id=report_id, version=item.next_version(), actor=actor)
+        uow.emit(event, report_id=report_id, version=item.next_version(), actor=actor_of(user))
         uow.commit()
         return item
 

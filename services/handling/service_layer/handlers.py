@@ -15,14 +15,10 @@ from paht.runtime.auth import Principal
 from paht.runtime.errors import NotFound, StateConflict
 from paht.runtime.events.envelope import Envelope
 from paht.runtime.ids import new_id
-from paht.runtime.uow import UnitOfWork
+from paht.runtime.uow import UnitOfWork, actor_of
 from services.handling.domain.case import IOC_ROLES, CandidateUnit, Case
 
 log = logging.getLogger(__name__)
-
-
-def actor_of(user: Principal) -> common_pb2.Actor:
-    return common_pb2.Actor(subject=user.subject, role=",".join(sorted(user.roles)), org_unit_id=user.org_unit)
 
 
 def _load(uow: UnitOfWork, report_id: str) -> Case:

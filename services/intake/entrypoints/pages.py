@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
 from paht.runtime.errors import DomainError
-from paht.runtime.web import Pages, pick_language
+from paht.runtime.web import Pages
 from services.intake.service_layer import handlers
 
 pages = Pages([Path(__file__).parent / "templates"])
@@ -64,6 +64,6 @@ def build_router(ctx) -> APIRouter:
         if user is None or not user.has("ioc_operator", "ioc_admin"):
             return RedirectResponse("/auth/login?next=/intake/queue", status_code=303)
         reports = await asyncio.to_thread(handlers.list_reports, ctx.uow(), "submitted", 100)
-        return pages.render(request, "queue.html", user=user, reports=reports, lang_code=pick_language(request))
+        return pages.render(request, "queue.html", user=user, reports=reports)
 
     return router

@@ -6,12 +6,11 @@ from datetime import datetime, timezone
 
 from sqlalchemy import select
 
-from paht.common.v1 import common_pb2
 from paht.intake.v1 import events_pb2 as ev
 from paht.runtime.auth import Principal
 from paht.runtime.errors import Forbidden, NotFound
 from paht.runtime.ids import new_id, new_tracking_code
-from paht.runtime.uow import UnitOfWork
+from paht.runtime.uow import UnitOfWork, actor_of
 from services.intake.adapters.orm import contact_audit
 from services.intake.domain.report import CHANNELS, Report, Reporter, Status
 
@@ -47,12 +46,6 @@ class SubmitReport:
     private_result: bool = False
     urgent: bool = False
     channel: str = "web"
-
-
-def actor_of(user: Principal | None) -> common_pb2.Actor:
-    if user is None:
-        return common_pb2.Actor(subject="citizen", role="reporter")
-    return common_pb2.Actor(subject=user.subject, role=",".join(sorted(user.roles)), org_unit_id=user.org_unit)
 
 
 def submit_report(uow: UnitOfWork, cmd: SubmitReport) -> Report:

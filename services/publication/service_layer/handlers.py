@@ -5,11 +5,10 @@ from datetime import datetime, timezone
 
 from sqlalchemy import func, select
 
-from paht.common.v1 import common_pb2
 from paht.publication.v1 import events_pb2 as ev
 from paht.runtime.auth import Principal
 from paht.runtime.errors import NotFound
-from paht.runtime.uow import UnitOfWork
+from paht.runtime.uow import UnitOfWork, actor_of
 from services.publication.domain.public_report import PublicReport, Status, TimelineEntry, Visibility
 from services.publication.service_layer.read_model import add_step
 
@@ -18,10 +17,6 @@ _VISIBILITY = {
     Visibility.REPORTER_ONLY.value: ev.VISIBILITY_REPORTER_ONLY,
     Visibility.STATE_SECRET.value: ev.VISIBILITY_STATE_SECRET,
 }
-
-
-def actor_of(user: Principal) -> common_pb2.Actor:
-    return common_pb2.Actor(subject=user.subject, role=",".join(sorted(user.roles)), org_unit_id=user.org_unit)
 
 
 def _not_found(report_id: str) -> NotFound:
