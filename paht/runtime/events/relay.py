@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -28,6 +29,7 @@ class OutboxRelay:
         self.published = 0
         self._leader_conn = None
         self._leader = False
+        self._leader_lock = threading.Lock()  # the check runs in a worker thread, close() in the loop
         self.keep: timedelta | None = None  # how long published rows stay; None keeps them
         self._next_purge = 0.0
 
@@ -82,6 +84,10 @@ class OutboxRelay:
 
     def close(self) -> None:
         """Give up relay leadership (PostgreSQL) so another process can take over at once."""
+        with self._leader_lock:
+            self._close_leader()
+
+    def _close_leader(self) -> None:
         if self._leader_conn is not None:
             self._leader_conn.invalidate()  # a pooled connection would keep the session lock
             self._leader_conn.close()
@@ -92,6 +98,10 @@ class OutboxRelay:
         """On PostgreSQL only one replica relays at a time, so order holds; SQLite has one process per file."""
         if self._engine.dialect.name != "postgresql":
             return True
+        with self._leader_lock:
+            return self._check_leadership()
+
+    def _check_leadership(self) -> bool:
         try:
             if self._leader_conn is not None and self._leader:
                 self._leader_conn.execute(text("SELECT 1"))  # a lost connection means a lost lock
@@ -107,10 +117,7 @@ class OutboxRelay:
             return self._leader
         except Exception:
             log.exception("relay leadership check failed")
-            if self._leader_conn is not None:
-                self._leader_conn.invalidate()
-                self._leader_conn = None
-            self._leader = False
+            self._close_leader()
             return False
 
     async def publish_pending(self) -> int:
