@@ -107,16 +107,33 @@ def open_channel(s: Settings, address: str) -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(address, interceptors=interceptors)
 
 
-def domain_error_to_status(exc: Exception) -> grpc.StatusCode:
-    from paht.runtime.errors import Forbidden, InvalidInput, NotFound, StateConflict, Unauthorized
+def grpc_status(exc: Exception) -> grpc.StatusCode:
+    """Return the gRPC status of a domain error, walking its class hierarchy (a subclass takes its nearest ancestor's)."""
+    from paht.runtime.errors import (
+        DomainError,
+        Forbidden,
+        InvalidInput,
+        NotFound,
+        StateConflict,
+        TooManyRequests,
+        Unauthorized,
+        Unavailable,
+    )
 
-    return {
+    table = {
         NotFound: grpc.StatusCode.NOT_FOUND,
         Forbidden: grpc.StatusCode.PERMISSION_DENIED,
         Unauthorized: grpc.StatusCode.UNAUTHENTICATED,
         StateConflict: grpc.StatusCode.FAILED_PRECONDITION,
         InvalidInput: grpc.StatusCode.INVALID_ARGUMENT,
-    }.get(type(exc), grpc.StatusCode.INVALID_ARGUMENT)
+        TooManyRequests: grpc.StatusCode.RESOURCE_EXHAUSTED,
+        Unavailable: grpc.StatusCode.UNAVAILABLE,
+        DomainError: grpc.StatusCode.INVALID_ARGUMENT,
+    }
+    for cls in type(exc).__mro__:
+        if cls in table:
+            return table[cls]
+    return grpc.StatusCode.INTERNAL
 
 
 async def run_use_case(context: grpc.aio.ServicerContext, use_case, *args):
@@ -128,4 +145,4 @@ async def run_use_case(context: grpc.aio.ServicerContext, use_case, *args):
     try:
         return await asyncio.to_thread(use_case, *args)
     except DomainError as exc:
-        await context.abort(domain_error_to_status(exc), exc.detail_en)
+        await context.abort(grpc_status(exc), exc.detail_en)

@@ -13,7 +13,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from paht.runtime.auth import Principal, TokenError, TokenVerifier
-from paht.runtime.errors import DomainError, Forbidden, Unauthorized
+from paht.runtime.errors import (
+    ConcurrentChange,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    StateConflict,
+    TooManyRequests,
+    Unauthorized,
+    Unavailable,
+)
 from paht.runtime.web import error_body
 
 log = logging.getLogger(__name__)
@@ -30,6 +40,28 @@ _STATUS_KEYS = {
     422: "error.validation",
     503: "error.unavailable",
 }
+
+
+# Each kind of domain error has one HTTP status; a subclass takes its nearest ancestor's.
+HTTP_STATUS: dict[type, int] = {
+    DomainError: 400,
+    InvalidInput: 422,
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    StateConflict: 409,
+    ConcurrentChange: 409,
+    TooManyRequests: 429,
+    Unavailable: 503,
+}
+
+
+def http_status(exc: DomainError) -> int:
+    """Return the HTTP status of a domain error, walking its class hierarchy."""
+    for cls in type(exc).__mro__:
+        if cls in HTTP_STATUS:
+            return HTTP_STATUS[cls]
+    return 400
 
 
 def problem(status: int, key: str, detail_en: str | None = None, detail_vi: str | None = None, **params) -> JSONResponse:
@@ -101,12 +133,17 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_req: Request, exc: DomainError):
-        return problem(exc.status, exc.key, exc.detail_en, exc.detail_vi, **exc.params)
+        response = problem(http_status(exc), exc.key, exc.detail_en, exc.detail_vi, **exc.params)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after_s)
+        elif isinstance(exc, Unavailable):
+            response.headers["Retry-After"] = "5"
+        return response
 
     @app.exception_handler(StaleDataError)
     async def _stale(_req: Request, exc: StaleDataError):
-        return problem(409, "error.conflict_state", "Someone else changed this report at the same moment; reload and try again.",
-                       "Phản ánh vừa được người khác cập nhật; vui lòng tải lại và thử lại.", current="changed", action="update")
+        return problem(409, ConcurrentChange.key, "Someone else acted on this report at the same moment; reload it to see what they did.",
+                       "Phản ánh vừa được người khác xử lý cùng lúc; vui lòng tải lại để xem thay đổi.")
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_req: Request, exc: RequestValidationError):

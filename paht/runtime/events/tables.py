@@ -1,7 +1,7 @@
-"""Outbox, inbox and per-report positions: the same three tables in every service's schema."""
+"""Outbox, inbox, per-report positions and dead letters: the same four tables in every service's schema."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, Integer, LargeBinary, MetaData, String, Table
+from sqlalchemy import JSON, BigInteger, Column, Integer, LargeBinary, MetaData, String, Table, Text
 
 from paht.runtime.db import UtcDateTime
 
@@ -37,4 +37,25 @@ def add_event_tables(metadata: MetaData) -> dict[str, Table]:
         Column("stream_key", String(120), primary_key=True),  # <producer>:<report id>
         Column("version", BigInteger, nullable=False),
     )
-    return {"outbox": outbox, "inbox": inbox, "event_positions": positions}
+    # Events a consumer could not apply and will not retry by itself: an operator sees them,
+    # fixes the cause and replays (or discards) them. Later events of the same report wait.
+    dead_letters = Table(
+        "dead_letters",
+        metadata,
+        Column("id", String(36), primary_key=True),
+        Column("consumer", String(100), nullable=False),
+        Column("event_id", String(36), nullable=False),
+        Column("ce_type", String(200), nullable=False),
+        Column("producer", String(40), nullable=False),
+        Column("report_id", String(36), nullable=False, index=True),
+        Column("report_version", BigInteger, nullable=False),
+        Column("payload", LargeBinary, nullable=False),
+        Column("headers", JSON, nullable=False),
+        Column("error", Text, nullable=False),
+        Column("attempts", Integer, nullable=False),
+        Column("status", String(20), nullable=False, index=True),  # parked | replayed | discarded
+        Column("parked_at", UtcDateTime(), nullable=False),
+        Column("resolved_at", UtcDateTime(), nullable=True),
+        Column("resolved_by", String(100), nullable=False, default=""),
+    )
+    return {"outbox": outbox, "inbox": inbox, "event_positions": positions, "dead_letters": dead_letters}

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
 from paht.runtime.auth import TokenIssuer
+from paht.runtime.http import http_status
 from paht.runtime.errors import DomainError, NotFound
 from paht.runtime.http import TOKEN_COOKIE
 from paht.runtime.web import Pages
@@ -73,7 +74,7 @@ def build_router(ctx) -> APIRouter:
         try:
             token, _account = await asyncio.to_thread(directory.sign_in, ctx.uow(), issuer, username, password)
         except DomainError as exc:
-            return pages.render(request, "login.html", exc.status, next=_safe_next(next), error={"vi": exc.detail_vi, "en": exc.detail_en}, user=None)
+            return pages.render(request, "login.html", http_status(exc), next=_safe_next(next), error={"vi": exc.detail_vi, "en": exc.detail_en}, user=None)
         response = RedirectResponse(_safe_next(next), status_code=303)
         response.set_cookie(TOKEN_COOKIE, token, max_age=issuer.ttl_s, httponly=True, samesite="lax", path="/")
         return response

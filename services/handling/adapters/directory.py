@@ -10,7 +10,7 @@ from typing import Callable, Protocol
 import grpc
 
 from paht.dispatch.v1 import directory_pb2, directory_pb2_grpc
-from paht.runtime.errors import DomainError
+from paht.runtime.errors import Unavailable
 from services.handling.domain.case import CandidateUnit
 
 log = logging.getLogger(__name__)
@@ -26,11 +26,8 @@ class OrgUnitInfo:
     kind: str
 
 
-class DirectoryUnavailable(DomainError):
+class DirectoryUnavailable(Unavailable):
     """Dispatch (the owner of the directory) did not answer, so a unit cannot be checked."""
-
-    status = 503
-    key = "error.unavailable"
 
 
 class OrgDirectory(Protocol):

@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
+from paht.runtime.http import http_status
 from paht.runtime.errors import DomainError
 from paht.runtime.web import Pages
 from services.intake.service_layer import handlers
@@ -55,7 +56,7 @@ def build_router(ctx) -> APIRouter:
         except ValueError:
             return pages.render(request, "report_form.html", 422, user=user, values=values, error={"vi": "Vĩ độ/kinh độ phải là số.", "en": "Latitude/longitude must be numbers."})
         except DomainError as exc:
-            return pages.render(request, "report_form.html", exc.status, user=user, values=values, error={"vi": exc.detail_vi, "en": exc.detail_en})
+            return pages.render(request, "report_form.html", http_status(exc), user=user, values=values, error={"vi": exc.detail_vi, "en": exc.detail_en})
         return pages.render(request, "report_done.html", 201, user=user, report=report)
 
     @router.get("/intake/queue")

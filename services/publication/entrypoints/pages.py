@@ -8,6 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
+from paht.runtime.http import http_status
 from paht.runtime.errors import DomainError
 from paht.runtime.web import Pages, pick_language
 from services.publication.domain.public_report import IOC_ROLES
@@ -73,7 +74,7 @@ def build_router(ctx) -> APIRouter:
         try:
             found, timeline = await asyncio.to_thread(handlers.get_public_report, ctx.uow(), report_id)
         except DomainError as exc:
-            return pages.error(request, exc.status, exc.key)
+            return pages.error(request, http_status(exc), exc.key)
         return render(request, "report.html", user=optional_user(request), report=found, timeline=timeline)
 
     @router.get("/track")
@@ -119,7 +120,7 @@ def build_router(ctx) -> APIRouter:
             else:
                 return pages.error(request, 404, "error.not_found")
         except DomainError as exc:
-            return await queue_page(request, user, exc.status, {"vi": exc.detail_vi, "en": exc.detail_en})
+            return await queue_page(request, user, http_status(exc), {"vi": exc.detail_vi, "en": exc.detail_en})
         return RedirectResponse("/publication/queue", status_code=303)
 
     return router

@@ -6,6 +6,7 @@ Create Date: ${create_date}
 """
 from alembic import op
 import sqlalchemy as sa
+import paht.runtime.db  # noqa: F401  (UtcDateTime columns)
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}
