@@ -60,7 +60,7 @@ def pytest_report_header(config):
 @pytest.fixture
 def settings(tmp_path):
     """Settings isolated per test: own data folder, own PostgreSQL schemas, own NATS subjects."""
-    from paht.runtime.testing import test_settings
+    from tests.support.services import test_settings
 
     tag = "t" + uuid.uuid4().hex[:8]
     yield test_settings(tmp_path, db_schema_prefix=f"{tag}_", node_id=tag)

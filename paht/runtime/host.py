@@ -41,6 +41,7 @@ class ServiceSpec:
     register_grpc: Callable[["ServiceContext", GrpcServer], None] = lambda ctx, server: None
     subscriptions: Callable[["ServiceContext"], list[Subscription]] = lambda ctx: []
     seed: Callable[["ServiceContext"], None] | None = None
+    repositories: dict[str, Callable] = field(default_factory=dict)  # attribute name on the unit of work -> factory(session)
 
 
 @dataclass
@@ -64,7 +65,8 @@ class ServiceContext:
         return self.spec.name
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions, self.spec.event_tables["outbox"], self.name, self.settings.node_id, self.notifier)
+        return UnitOfWork(self.sessions, self.spec.event_tables["outbox"], self.name, self.settings.node_id, self.notifier,
+                          self.spec.repositories)
 
     def channel(self, service: str):
         """Return a (cached) gRPC channel to another service."""

@@ -42,10 +42,16 @@ class Notifier:
 
 
 class UnitOfWork:
-    """Use as `with uow:`; nothing is written unless commit() is called."""
+    """Use as `with uow:`; nothing is written unless commit() is called.
 
-    def __init__(self, sessions: sessionmaker, outbox: Table, service: str, node_id: str, notifier: Notifier | None = None):
+    A service's repositories (one per aggregate, from its ServiceSpec) are attributes while it is
+    open, so use cases say `uow.cases.get(report_id)` and never write queries against the session.
+    """
+
+    def __init__(self, sessions: sessionmaker, outbox: Table, service: str, node_id: str, notifier: Notifier | None = None,
+                 repositories: dict[str, Callable[[Session], object]] | None = None):
         self._sessions = sessions
+        self._repositories = repositories or {}
         self._outbox = outbox
         self.service = service
         self.node_id = node_id
@@ -56,6 +62,8 @@ class UnitOfWork:
     def __enter__(self) -> "UnitOfWork":
         self.session = self._sessions()
         self._pending = []
+        for name, make in self._repositories.items():  # e.g. uow.cases, uow.reports: one per aggregate
+            setattr(self, name, make(self.session))
         return self
 
     def __exit__(self, *exc) -> None:

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from paht.dispatch.v1 import directory_pb2
-from paht.runtime.testing import deliver, migrated_context, outbox_envelopes, principal, token_for
+from tests.support.services import deliver, migrated_context, outbox_envelopes, principal, token_for
 from services.dispatch.bootstrap import SPEC, build_http, seed
 from services.dispatch.entrypoints.grpc_api import DirectoryServicer
 from services.intake.bootstrap import SPEC as INTAKE

@@ -9,7 +9,7 @@ from paht.runtime.events import bus
 from paht.runtime.events.consumer import EventApplier, EventConsumer, Outcome, Subscription
 from paht.runtime.events.envelope import stream_for
 from paht.runtime.events.relay import OutboxRelay
-from paht.runtime.testing import migrated_context, outbox_envelopes, principal
+from tests.support.services import migrated_context, outbox_envelopes, principal
 from services.dispatch.bootstrap import SPEC as DISPATCH
 from services.dispatch.domain.dispatching import DispatchItem
 from services.intake.bootstrap import SPEC as INTAKE

@@ -18,7 +18,7 @@ from paht.runtime.events.consumer import Outcome
 from paht.runtime.events.envelope import Envelope, now_rfc3339
 from paht.runtime.grpcx import GrpcServer, open_channel
 from paht.runtime.ids import new_id
-from paht.runtime.testing import deliver, migrated_context, outbox_envelopes, principal, token_for
+from tests.support.services import deliver, migrated_context, outbox_envelopes, principal, token_for
 from services.handling import bootstrap
 from services.handling.adapters.directory import DirectoryUnavailable, FakeOrgDirectory, GrpcOrgDirectory, candidate_unit
 from services.handling.domain.case import Case

@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from paht.runtime.testing import migrated_context, outbox_envelopes, token_for
+from tests.support.services import migrated_context, outbox_envelopes, token_for
 from services.intake.adapters.orm import contact_audit
 from services.intake.bootstrap import SPEC, build_http
 from services.intake.domain.report import Report

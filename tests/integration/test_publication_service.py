@@ -17,7 +17,7 @@ from paht.publication.v1 import publication_pb2
 from paht.runtime.events.consumer import Outcome
 from paht.runtime.events.envelope import Envelope
 from paht.runtime.ids import new_id
-from paht.runtime.testing import deliver, migrated_context, outbox_envelopes, principal, token_for
+from tests.support.services import deliver, migrated_context, outbox_envelopes, principal, token_for
 from services.publication import bootstrap
 from services.publication.entrypoints.grpc_api import PublicationServicer
 from services.publication.service_layer import handlers

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pytest
 
 from paht.runtime.errors import Forbidden, InvalidInput, OutOfScope, StateConflict
-from paht.runtime.testing import principal
+from tests.support.services import principal
 from services.handling.domain.case import CandidateUnit, Case, Status
 
 DUE = datetime(2025, 3, 14, 10, 0, tzinfo=timezone.utc)

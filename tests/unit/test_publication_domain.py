@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pytest
 
 from paht.runtime.errors import Forbidden, InvalidInput, StateConflict
-from paht.runtime.testing import principal
+from tests.support.services import principal
 from services.publication.domain.public_report import PublicReport, Status, Visibility
 
 NOW = datetime(2026, 5, 4, 9, 30, tzinfo=timezone.utc)
