@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from paht.runtime.settings import Settings
 
-ROLES = frozenset({"ioc_operator", "ioc_admin", "agency_coordinator", "unit_leader", "staff"})
+from paht.runtime.roles import ALL as ROLES  # noqa: E402  (re-exported for callers of this module)
 ALGORITHM = "ES256"
 _hasher = PasswordHasher()
 

@@ -49,6 +49,15 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
         )
 
 
+    async def GetPerson(self, request, context):
+        person = await run_use_case(context, directory.get_person, self.ctx.uow(), request.subject)
+        return directory_pb2.Person(**person)
+
+    async def ListPeople(self, request, context):
+        people = await asyncio.to_thread(directory.list_people, self.ctx.uow(), request.org_unit_id, request.role)
+        return directory_pb2.ListPeopleResponse(people=[directory_pb2.Person(**p) for p in people])
+
+
 def register(ctx, server) -> None:
     directory_pb2_grpc.add_DirectoryServiceServicer_to_server(DirectoryServicer(ctx), server.server)
     server.add([directory_pb2.DESCRIPTOR.services_by_name["DirectoryService"].full_name])

@@ -50,6 +50,28 @@ def list_topics(uow: UnitOfWork) -> list[Topic]:
         return list(uow.session.execute(select(Topic).order_by(Topic.group_code, Topic.code)).scalars())
 
 
+def get_person(uow: UnitOfWork, subject: str) -> dict:
+    """Return one staff member (no password hash, no contact data)."""
+    with uow:
+        row = uow.session.execute(select(accounts).where(accounts.c.username == subject.strip().lower())).first()
+    if row is None:
+        raise NotFound(f"No staff member '{subject}'.", f"Không có cán bộ '{subject}'.")
+    return _person(row)
+
+
+def list_people(uow: UnitOfWork, org_unit_id: str, role: str = "") -> list[dict]:
+    """Return the active people of one unit, optionally only those with a role."""
+    with uow:
+        rows = uow.session.execute(
+            select(accounts).where(accounts.c.org_unit_id == org_unit_id, accounts.c.active.is_(True)).order_by(accounts.c.username)
+        ).all()
+    return [_person(r) for r in rows if not role or role in (r.roles or [])]
+
+
+def _person(row) -> dict:
+    return {"subject": row.username, "name": row.display_name, "org_unit_id": row.org_unit_id, "roles": list(row.roles or []), "active": bool(row.active)}
+
+
 def seed_demo(uow: UnitOfWork, demo_password: str | None) -> dict[str, int]:
     """Load the organisation tree and topics, and demo accounts when a demo password is given; idempotent."""
     counts = {"org_units": 0, "topics": 0, "accounts": 0}
