@@ -29,6 +29,9 @@ def make_app(ctx: "ServiceContext", title: str, description: str) -> FastAPI:
     mount_static(app)
     app.add_middleware(BodyLimit, max_bytes=ctx.settings.max_body_bytes)
     app.state.ctx = ctx
+    from paht.runtime import ops
+
+    app.include_router(ops.build_router(ctx))
 
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 

@@ -93,6 +93,36 @@ def cmd_walkthrough(args) -> int:
     return 0
 
 
+def cmd_dead_letters(args) -> int:
+    """List, replay or discard the events a service could not apply."""
+    from paht.runtime.errors import DomainError
+    from paht.runtime.host import build_context
+    from paht.runtime.registry import spec_of
+
+    settings = _settings(data=args.data)
+    code = 0
+    for name in [args.service] if args.service else SERVICES:
+        ctx = build_context(spec_of(name), settings)
+        try:
+            dead = ctx.dead_letters()
+            if args.action == "list":
+                items, total = dead.list(None if args.all else "parked")
+                for d in items:
+                    print(f"{name:12s} {d.id} {d.status:9s} {d.ce_type} report {d.report_id} v{d.report_version}: {d.error.splitlines()[0][:120]}")
+                if total:
+                    print(f"{name}: {total} dead letter(s)")
+            elif args.action == "replay":
+                print(f"{name}: {dead.replay(args.id, 'cli').status}")
+            else:
+                print(f"{name}: {dead.discard(args.id, 'cli', args.reason or '').status}")
+        except DomainError as exc:
+            print(f"{name}: {exc.detail_en}", file=sys.stderr)
+            code = 1
+        finally:
+            ctx.engine.dispose()
+    return code
+
+
 def cmd_proto(args) -> int:
     root = Path(__file__).resolve().parents[2]
     sys.path.insert(0, str(root))
@@ -141,6 +171,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--url", default="http://127.0.0.1:8080")
     p.add_argument("--password", default=os.environ.get("PAHT_DEMO_PASSWORD", "paht-demo"))
     p.set_defaults(func=cmd_walkthrough)
+
+    p = sub.add_parser("dead-letters", help="(operators) list, replay or discard events a service could not apply")
+    p.add_argument("action", choices=["list", "replay", "discard"])
+    p.add_argument("id", nargs="?", help="dead letter id (replay, discard)")
+    p.add_argument("--service", choices=SERVICES, help="one service (required for replay and discard)")
+    p.add_argument("--reason", help="why it is discarded (discard)")
+    p.add_argument("--all", action="store_true", help="list replayed and discarded ones too")
+    p.add_argument("--data", type=Path)
+    p.set_defaults(func=cmd_dead_letters)
 
     p = sub.add_parser("proto", help="(developers) regenerate Python code from proto/")
     p.set_defaults(func=cmd_proto)

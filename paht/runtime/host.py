@@ -68,6 +68,16 @@ class ServiceContext:
         return UnitOfWork(self.sessions, self.spec.event_tables["outbox"], self.name, self.settings.node_id, self.notifier,
                           self.spec.repositories)
 
+    def applier(self) -> EventApplier:
+        """Return the object that applies this service's incoming events (consumers, replays, tests)."""
+        t = self.spec.event_tables
+        return EventApplier(self.name, self.uow, t["inbox"], t["event_positions"], t.get("dead_letters"))
+
+    def dead_letters(self):
+        from paht.runtime.events.dead_letters import DeadLetters
+
+        return DeadLetters(self.engine, self.spec.event_tables["dead_letters"], self.applier(), self.spec.subscriptions(self))
+
     def channel(self, service: str):
         """Return a (cached) gRPC channel to another service."""
         if service not in self._channels:
@@ -194,7 +204,7 @@ async def _run_events(ctx: ServiceContext, grpc_server: GrpcServer, tasks: list[
     ctx.notifier.subscribe(relay.wake_threadsafe)
     ctx.relay = relay
     tasks.append(asyncio.create_task(relay.run(), name="relay"))
-    applier = EventApplier(ctx.name, ctx.uow, ctx.spec.event_tables["inbox"], ctx.spec.event_tables["event_positions"])
+    applier = ctx.applier()
     window = ctx.settings.nats_duplicate_window_s
     consumers = [EventConsumer(js, ctx.settings.node_id, ctx.name, sub, applier, window) for sub in ctx.spec.subscriptions(ctx)]
     for consumer in consumers:

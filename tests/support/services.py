@@ -35,7 +35,7 @@ def principal(subject: str, roles: list[str], org_unit: str) -> Principal:
 
 def deliver(ctx: ServiceContext, envelope: Envelope) -> Outcome:
     """Apply an event to a service the way its consumer would (inbox, order, one transaction)."""
-    applier = EventApplier(ctx.name, ctx.uow, ctx.spec.event_tables["inbox"], ctx.spec.event_tables["event_positions"])
+    applier = ctx.applier()
     subs = {s.producer: s.handlers for s in ctx.spec.subscriptions(ctx)}
     return applier.apply(envelope, subs.get(envelope.producer, {}))
 

@@ -14,14 +14,22 @@ from nats.js import JetStreamContext
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
 from sqlalchemy import Table, select
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from paht.runtime.events.bus import ensure_consumer
+from paht.runtime.errors import DomainError
 from paht.runtime.events.envelope import Envelope
+from paht.runtime.ids import new_id
 from paht.runtime.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("paht.consumer")
 _handled = metrics.get_meter("paht.consumer").create_counter("paht.events.handled", unit="{event}", description="Events taken from JetStream, by outcome")
+# A handler that fails this many deliveries in a row with an unexpected error is parked too.
+MAX_ATTEMPTS = 8
+# Errors that retrying can never cure: a rule refused the event, or the database refuses its data.
+PERMANENT = (DomainError, DataError, IntegrityError)
+BLOCKED_RETRY_S = 60.0  # how often an event waiting behind a parked one is offered again
 
 Handler = Callable[[UnitOfWork, Message, Envelope], None]
 
@@ -30,6 +38,8 @@ class Outcome(str, Enum):
     APPLIED = "applied"
     DUPLICATE = "duplicate"  # seen before: acknowledge, change nothing
     EARLY = "early"          # an earlier version of this report is still missing: redeliver later
+    PARKED = "parked"        # could not be applied: kept in dead_letters for an operator; acknowledge
+    BLOCKED = "blocked"      # the version before it is parked: wait (long) until an operator resolves it
 
 
 @dataclass
@@ -52,11 +62,13 @@ class Subscription:
 class EventApplier:
     """Apply one envelope inside one transaction: handler, inbox row and position move together."""
 
-    def __init__(self, consumer: str, uow_factory: Callable[[], UnitOfWork], inbox: Table, positions: Table):
+    def __init__(self, consumer: str, uow_factory: Callable[[], UnitOfWork], inbox: Table, positions: Table,
+                 dead_letters: Table | None = None):
         self.consumer = consumer
         self._uow_factory = uow_factory
         self._inbox = inbox
         self._positions = positions
+        self._dead = dead_letters
 
     def apply(self, envelope: Envelope, handlers: dict[str, Handler]) -> Outcome:
         key = f"{envelope.producer}:{envelope.report_id}"
@@ -78,25 +90,81 @@ class EventApplier:
             if envelope.report_version <= last:
                 return Outcome.DUPLICATE
             if envelope.report_version > last + 1:
-                return Outcome.EARLY
+                return Outcome.BLOCKED if self._parked_at(s, envelope, last + 1) else Outcome.EARLY
             handler = handlers.get(envelope.type)
             if handler is not None:
                 handler(uow, envelope.decode(), envelope)
-            if row:
-                s.execute(
-                    self._positions.update()
-                    .where(self._positions.c.consumer == self.consumer, self._positions.c.stream_key == key)
-                    .values(version=envelope.report_version)
-                )
-            else:
-                s.execute(self._positions.insert().values(consumer=self.consumer, stream_key=key, version=envelope.report_version))
-            s.execute(
-                self._inbox.insert().values(
-                    consumer=self.consumer, event_id=envelope.id, ce_type=envelope.type, handled_at=datetime.now(timezone.utc)
-                )
-            )
+            self._advance(s, key, row is not None, envelope)
             uow.commit()
             return Outcome.APPLIED
+
+    def _advance(self, s, key: str, exists: bool, envelope: Envelope) -> None:
+        """Move the report's position to this event and remember the event as handled."""
+        if exists:
+            s.execute(
+                self._positions.update()
+                .where(self._positions.c.consumer == self.consumer, self._positions.c.stream_key == key)
+                .values(version=envelope.report_version)
+            )
+        else:
+            s.execute(self._positions.insert().values(consumer=self.consumer, stream_key=key, version=envelope.report_version))
+        s.execute(
+            self._inbox.insert().values(
+                consumer=self.consumer, event_id=envelope.id, ce_type=envelope.type, handled_at=datetime.now(timezone.utc)
+            )
+        )
+
+    def _parked_at(self, s, envelope: Envelope, version: int) -> bool:
+        if self._dead is None:
+            return False
+        d = self._dead.c
+        return s.execute(
+            select(d.id).where(d.consumer == self.consumer, d.producer == envelope.producer, d.report_id == envelope.report_id,
+                               d.report_version == version, d.status == "parked")
+        ).first() is not None
+
+    def park(self, envelope: Envelope, error: BaseException, attempts: int) -> str | None:
+        """Keep an event that cannot be applied, once, for an operator; return its dead-letter id."""
+        if self._dead is None:
+            return None
+        d = self._dead.c
+        text = f"{type(error).__name__}: {getattr(error, 'detail_en', None) or error}"[:4000]
+        with self._uow_factory() as uow:
+            s = uow.session
+            existing = s.execute(select(d.id).where(d.consumer == self.consumer, d.event_id == envelope.id, d.status == "parked")).first()
+            if existing:
+                s.execute(self._dead.update().where(d.id == existing.id).values(error=text, attempts=attempts))
+                uow.commit()
+                return existing.id
+            dead_id = new_id()
+            s.execute(self._dead.insert().values(
+                id=dead_id, consumer=self.consumer, event_id=envelope.id, ce_type=envelope.type, producer=envelope.producer,
+                report_id=envelope.report_id, report_version=envelope.report_version, payload=envelope.data,
+                headers=envelope.headers(), error=text, attempts=attempts, status="parked",
+                parked_at=datetime.now(timezone.utc), resolved_at=None, resolved_by="",
+            ))
+            uow.commit()
+            return dead_id
+
+    def discard(self, envelope: Envelope) -> None:
+        """Skip a parked event on an operator's word: its report's later events may flow."""
+        key = f"{envelope.producer}:{envelope.report_id}"
+        with self._uow_factory() as uow:
+            s = uow.session
+            row = s.execute(
+                select(self._positions.c.version)
+                .where(self._positions.c.consumer == self.consumer, self._positions.c.stream_key == key)
+                .with_for_update()
+            ).first()
+            if (row.version if row else 0) + 1 != envelope.report_version:
+                return  # not the next one (already applied, or an earlier one is still missing): nothing to skip
+            self._advance(s, key, row is not None, envelope)
+            uow.commit()
+
+
+def is_permanent(error: BaseException) -> bool:
+    """Say whether retrying cannot help (the lost database connection is never permanent)."""
+    return isinstance(error, PERMANENT) and not isinstance(error, OperationalError)
 
 
 class EventConsumer:
@@ -148,13 +216,17 @@ class EventConsumer:
                 span.set_attribute("paht.consumer", self._service)
                 try:
                     outcome = await asyncio.to_thread(self._applier.apply, envelope, self._sub.handlers)
-                except Exception:
+                except Exception as exc:
                     attempts = _deliveries(msg)
-                    log.exception("handling %s failed (attempt %s); will be redelivered", envelope.type, attempts,
-                                  extra={"report_id": envelope.report_id, "event_id": envelope.id})
                     span.set_status(trace.Status(trace.StatusCode.ERROR))
-                    await msg.nak(delay=_backoff(attempts, 2.0))
-                    return
+                    parked = await self._park(envelope, exc, attempts) if is_permanent(exc) or attempts >= MAX_ATTEMPTS else None
+                    if parked is not None:
+                        outcome = parked
+                    else:
+                        log.exception("handling %s failed (attempt %s); will be redelivered", envelope.type, attempts,
+                                      extra={"report_id": envelope.report_id, "event_id": envelope.id})
+                        await msg.nak(delay=_backoff(attempts, 2.0))
+                        return
                 span.set_attribute("paht.outcome", outcome.value)
                 _handled.add(1, {"paht.consumer": self._service, "paht.event_type": envelope.type, "paht.outcome": outcome.value})
         finally:
@@ -165,10 +237,25 @@ class EventConsumer:
                 log.error("an earlier event of this report has not arrived after 20 tries; later ones wait",
                           extra={"report_id": envelope.report_id, "event_id": envelope.id})
             await msg.nak(delay=_backoff(attempts, 0.5, cap=5.0))  # the missing one is usually seconds away
+        elif outcome is Outcome.BLOCKED:
+            await msg.nak(delay=BLOCKED_RETRY_S)  # until an operator replays or discards the parked one
         else:
             if outcome is Outcome.APPLIED:
                 self.applied += 1
             await msg.ack()
+
+    async def _park(self, envelope: Envelope, exc: BaseException, attempts: int) -> Outcome | None:
+        try:
+            dead_id = await asyncio.to_thread(self._applier.park, envelope, exc, attempts)
+        except Exception:  # the database is away too: the caller retries the delivery later
+            log.exception("could not park %s", envelope.type, extra={"report_id": envelope.report_id, "event_id": envelope.id})
+            return None
+        if dead_id is None:
+            return None
+        log.error("parked %s as dead letter %s after %s attempt(s): %s; an operator must replay or discard it",
+                  envelope.type, dead_id, attempts, type(exc).__name__,
+                  extra={"report_id": envelope.report_id, "event_id": envelope.id}, exc_info=exc)
+        return Outcome.PARKED
 
 
 def _deliveries(msg) -> int:
