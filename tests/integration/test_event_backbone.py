@@ -14,6 +14,7 @@ from services.dispatch.bootstrap import SPEC as DISPATCH
 from services.dispatch.domain.dispatching import DispatchItem
 from services.intake.bootstrap import SPEC as INTAKE
 from services.intake.service_layer import handlers as intake
+from tests.support.taxonomy import FakeTaxonomy
 
 pytestmark = pytest.mark.integration
 IOC = principal("ioc", ["ioc_operator"], "ioc-tinh")
@@ -22,7 +23,7 @@ IOC = principal("ioc", ["ioc_operator"], "ioc-tinh")
 def submit(ctx, title="Đèn đường hỏng ở phường Đồng Phú"):
     cmd = intake.SubmitReport(name="Trần Văn Bình", phone="0905123456", email="binh@example.vn", title=title,
                               description="Ba cột đèn liền nhau không sáng từ tối qua.", lat=17.47, lon=106.62)
-    return intake.submit_report(ctx.uow(), cmd)
+    return intake.submit_report(ctx.uow(), FakeTaxonomy(), cmd)
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def test_state_change_and_event_commit_together_or_not_at_all(contexts):
     i, _ = contexts
     report = submit(i)
     with pytest.raises(Exception):
-        intake.accept_report(i.uow(), IOC, report.id, "", "", None, "")  # refused by the rule: nothing written
+        intake.accept_report(i.uow(), FakeTaxonomy(), IOC, report.id, "", None, "")  # refused by the rule: nothing written
     envs = outbox_envelopes(i)
     assert [e.type for e in envs] == ["paht.intake.v1.ReportSubmitted"]
     decoded = envs[0].decode()
@@ -81,7 +82,7 @@ def _counter(reader, name: str) -> dict:
 def test_events_flow_from_intake_outbox_to_dispatch_exactly_once(contexts, settings, nats_url, metric_reader):
     i, d = contexts
     report = submit(i)
-    intake.accept_report(i.uow(), IOC, report.id, "trat-tu-giao-thong", "an-ninh", False, "")
+    intake.accept_report(i.uow(), FakeTaxonomy(), IOC, report.id, "trat-tu-giao-thong", False, "")
 
     async def scenario():
         nc = await bus.connect(nats_url, "test")
@@ -126,7 +127,7 @@ def test_events_flow_from_intake_outbox_to_dispatch_exactly_once(contexts, setti
 def test_events_apply_in_per_report_order(contexts):
     i, d = contexts
     report = submit(i)
-    intake.accept_report(i.uow(), IOC, report.id, "trat-tu-giao-thong", "an-ninh", False, "")
+    intake.accept_report(i.uow(), FakeTaxonomy(), IOC, report.id, "trat-tu-giao-thong", False, "")
     submitted, accepted = outbox_envelopes(i)
     applier = EventApplier("dispatch", d.uow, d.spec.event_tables["inbox"], d.spec.event_tables["event_positions"])
     handlers = {s.producer: s.handlers for s in d.spec.subscriptions(d)}["intake"]
