@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from tests.support.services import migrated_context, outbox_envelopes, token_for
+from tests.support.taxonomy import FakeTaxonomy
 from services.intake.adapters.orm import contact_audit
 from services.intake.bootstrap import SPEC, build_http
 from services.intake.domain.report import Report
@@ -25,7 +26,7 @@ GOOD = {
 @pytest.fixture
 def app(settings):
     ctx = migrated_context(SPEC, settings)
-    client = TestClient(build_http(ctx))
+    client = TestClient(build_http(ctx, FakeTaxonomy()))
     yield ctx, client
     ctx.engine.dispose()
 
@@ -79,7 +80,7 @@ def test_step_one_needs_an_ioc_operator_and_follows_the_procedure(app, settings)
     ioc = auth(settings)
     r = client.post(f"/api/intake/v1/reports/{rid}/refuse", json={"reason": "unclear_or_test", "reason_text": "Nội dung không rõ ràng, không xác định được vị trí."}, headers=ioc)
     assert r.status_code == 200 and r.json()["status"] == "refused"
-    again = client.post(f"/api/intake/v1/reports/{rid}/accept", json={"topic_code": "x"}, headers=ioc)
+    again = client.post(f"/api/intake/v1/reports/{rid}/accept", json={"topic_code": "traffic-safety"}, headers=ioc)
     assert again.status_code == 409 and again.json()["error"]["code"] == "error.conflict_state"
     assert [e.type.rsplit(".", 1)[1] for e in outbox_envelopes(ctx)] == ["ReportSubmitted", "ReportRefused"]
     assert [e.report_version for e in outbox_envelopes(ctx)] == [1, 2]
@@ -107,7 +108,7 @@ def test_two_people_changing_one_report_at_once_gives_a_409_not_a_500(app, setti
         b = second.session.get(Report, rid)
         second.session.commit()  # b stays loaded, as on a screen someone left open
         a = first.session.get(Report, rid)
-        a.accept("trat-tu-giao-thong", "an-ninh", None, "")
+        a.accept(FakeTaxonomy().find("trat-tu-giao-thong"), None, "")
         a.next_version()
         first.commit()
         b.refuse("duplicate", "Trùng với phản ánh khác")
@@ -173,3 +174,167 @@ def test_reporter_contact_over_grpc_needs_an_ioc_token_and_is_audited(app, setti
     asyncio.run(scenario())
     with ctx.engine.connect() as conn:
         assert len(conn.execute(select(contact_audit)).all()) == 1
+
+
+def stored_counts(ctx) -> tuple[int, int, int, int]:
+    """(reporters, reports, contact releases, events) in intake's database."""
+    from sqlalchemy import func
+
+    from services.intake.adapters.orm import reporters, reports
+
+    with ctx.engine.connect() as conn:
+        count = lambda t: conn.execute(select(func.count()).select_from(t)).scalar_one()  # noqa: E731
+        return count(reporters), count(reports), count(contact_audit), count(ctx.spec.event_tables["outbox"])
+
+
+def with_text(path: str, text: str) -> dict:
+    """GOOD with the text at path (e.g. "reporter.name") replaced."""
+    body = {**GOOD, "reporter": dict(GOOD["reporter"])}
+    *parents, last = path.split(".")
+    target = body
+    for p in parents:
+        target = target[p]
+    target[last] = text
+    return body
+
+
+SUBMITTED_TEXTS = {"reporter.name": "Phan Thị Thu", "reporter.phone": "0912345678", "reporter.email": "thu@example.vn",
+                   "title": "Rác thải đổ trộm ven sông", "description": "Nhiều bao rác sinh hoạt bị đổ trộm.",
+                   "topic_code": "waste-dumping", "address_text": "Chân cầu Nhật Lệ 2", "area_code": "19000"}
+
+
+@pytest.mark.parametrize("path", list(SUBMITTED_TEXTS))
+@pytest.mark.parametrize("bad", ["\x00", "\u202e", "\u2067"])
+def test_nul_or_a_direction_override_in_any_submitted_text_is_a_422_and_nothing_is_stored(app, path, bad):
+    ctx, client = app
+    good = SUBMITTED_TEXTS[path]
+    r = client.post("/api/intake/v1/reports", json=with_text(path, good[:4] + bad + good[4:]))
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["detail"]["vi"] and bad not in r.text
+    assert stored_counts(ctx) == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize("title", ["\u200b" * 10, "\u0300\u0301\u0303\u0309\u0323" * 2, "\u200b\u0301" * 5])
+def test_a_title_without_a_letter_or_digit_is_refused(app, title):
+    ctx, client = app
+    r = client.post("/api/intake/v1/reports", json={**GOOD, "title": title})
+    assert r.status_code == 422 and "chữ cái" in r.json()["error"]["detail"]["vi"]
+    assert stored_counts(ctx) == (0, 0, 0, 0)
+
+
+def test_nul_in_any_text_of_step_one_is_a_422_and_changes_nothing(app, settings):
+    ctx, client = app
+    rid = client.post("/api/intake/v1/reports", json=GOOD).json()["id"]
+    before = stored_counts(ctx)
+    base = f"/api/intake/v1/reports/{rid}"
+    ioc = auth(settings)
+    for url, body in [(f"{base}/accept", {"topic_code": "road\x00damage"}), (f"{base}/accept", {"topic_code": "road-damage", "note": "ghi\x00chú"}),
+                      (f"{base}/refuse", {"reason": "duplicate", "reason_text": "Trùng\x00 phản ánh"}),
+                      (f"{base}/refuse", {"reason": "duplicate\x00", "reason_text": "Trùng phản ánh"}),
+                      (f"{base}/contact", {"purpose": "Gọi\x00 xác minh"})]:
+        r = client.post(url, json=body, headers=ioc)
+        assert r.status_code == 422, (url, body, r.text)
+    # in the address: refused at the transport edge (400) or by the use case (422), never a 500
+    for url in ["/api/intake/v1/reports/r%00", "/api/intake/v1/reports?status=%00", "/api/intake/v1/reports?cursor=%00",
+                "/api/intake/v1/reports?cursor=" + "A" * 40]:
+        r = client.get(url, headers=ioc)
+        assert r.status_code in (400, 422), (url, r.text)
+    assert client.post("/api/intake/v1/reports/r%00/accept", json={"topic_code": "road-damage"}, headers=ioc).status_code in (400, 422)
+    assert stored_counts(ctx) == before
+    assert client.get(base, headers=ioc).json()["status"] == "submitted"
+
+
+def test_nul_in_the_form_is_refused_on_the_page_and_never_written_back(app):
+    ctx, client = app
+    form = {"name": "Phan Thị Thu", "phone": "0912345678", "email": "thu@example.vn", "title": "Rác thải\x00 ven sông",
+            "description": "Nhiều bao rác sinh hoạt bị đổ trộm.", "address_text": "Cầu\u202e Nhật Lệ"}
+    import re
+
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/intake/report").text).group(1)
+    r = client.post("/intake/report", data={**form, "csrf_token": token})
+    assert r.status_code == 422 and "U+0000" in r.text
+    assert "\x00" not in r.text and "\u202e" not in r.text and "Rác thải ven sông" in r.text  # the rest is kept for the citizen
+    assert stored_counts(ctx) == (0, 0, 0, 0)
+
+
+def test_accept_files_under_a_known_topic_and_the_group_is_the_taxonomy_s(app, settings):
+    ctx, client = app
+    rid = client.post("/api/intake/v1/reports", json=GOOD).json()["id"]
+    ioc = auth(settings)
+    unknown = client.post(f"/api/intake/v1/reports/{rid}/accept", json={"topic_code": "no-such-topic"}, headers=ioc)
+    assert unknown.status_code == 422 and "no-such-topic" in unknown.json()["error"]["detail"]["en"]
+    made_up = client.post(f"/api/intake/v1/reports/{rid}/accept", json={"topic_code": "road-damage", "group_code": "my-own"}, headers=ioc)
+    assert made_up.status_code == 422
+    assert [e.type for e in outbox_envelopes(ctx)] == ["paht.intake.v1.ReportSubmitted"]
+    r = client.post(f"/api/intake/v1/reports/{rid}/accept", json={"topic_code": "road-damage"}, headers=ioc)
+    assert r.status_code == 200 and (r.json()["topic_code"], r.json()["group_code"]) == ("road-damage", "infrastructure")
+    from paht.intake.v1 import events_pb2 as ev
+
+    accepted = ev.ReportAccepted.FromString(outbox_envelopes(ctx)[-1].data)
+    assert (accepted.topic_code, accepted.group_code) == ("road-damage", "infrastructure")
+
+
+def test_a_submission_suggesting_an_unknown_topic_is_refused(app):
+    ctx, client = app
+    r = client.post("/api/intake/v1/reports", json={**GOOD, "topic_code": "no-such-topic"})
+    assert r.status_code == 422 and stored_counts(ctx) == (0, 0, 0, 0)
+
+
+def submit_many(ctx, count: int, urgent_every: int) -> list[str]:
+    """Submit reports through the use case (faster than HTTP); every urgent_every-th one urgent."""
+    from services.intake.service_layer import handlers
+
+    ids = []
+    for i in range(count):
+        cmd = handlers.SubmitReport(name="Người phản ánh", phone=f"09{i:08d}", email=f"r{i}@example.vn", title=f"Phản ánh số {i}",
+                                    description="Nội dung phản ánh để kiểm tra danh sách.", urgent=i % urgent_every == 0)
+        ids.append(handlers.submit_report(ctx.uow(), FakeTaxonomy(), cmd).id)
+    return ids
+
+
+def test_the_step_one_work_list_pages_through_every_waiting_report_urgent_first_then_oldest(app, settings):
+    ctx, client = app
+    ids = submit_many(ctx, 230, urgent_every=7)
+    ioc = auth(settings)
+    done = client.post(f"/api/intake/v1/reports/{ids[1]}/refuse", json={"reason": "duplicate", "reason_text": "Trùng phản ánh"}, headers=ioc)
+    assert done.status_code == 200
+    seen, cursor, pages = [], None, 0
+    while True:
+        r = client.get("/api/intake/v1/reports", params={"limit": 100, **({"cursor": cursor} if cursor else {})}, headers=ioc)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["total"] == 229 and body["limit"] == 100
+        seen += body["items"]
+        pages += 1
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    assert pages == 3 and len(seen) == 229 and len({i["id"] for i in seen}) == 229
+    assert {i["id"] for i in seen} == set(ids) - {ids[1]}
+    urgent = [i for i in seen if i["urgent"]]
+    assert seen[: len(urgent)] == urgent and len(urgent) == 33  # urgent first
+    rest = seen[len(urgent):]
+    assert [i["received_at"] for i in rest] == sorted(i["received_at"] for i in rest)  # then the oldest
+    assert rest[0]["id"] == ids[2]
+    refused = client.get("/api/intake/v1/reports", params={"status": "refused"}, headers=ioc).json()
+    assert refused["total"] == 1 and refused["items"][0]["id"] == ids[1]
+    for bad in [{"limit": 0}, {"limit": 201}, {"limit": "99999999999999999999"}, {"status": "nope"}]:
+        assert client.get("/api/intake/v1/reports", params=bad, headers=ioc).status_code == 422, bad
+
+
+def test_the_queue_screen_shows_how_many_wait_and_links_to_the_next_page(app, settings):
+    import re
+
+    ctx, client = app
+    ids = submit_many(ctx, 55, urgent_every=1000)  # the first one is urgent
+    client.cookies.set("paht_token", token_for(settings, "ioc", ["ioc_operator"], "ioc-tinh"))
+    first = client.get("/intake/queue")
+    assert first.status_code == 200 and "55" in first.text.split('id="queue-total"')[1].split("</p>")[0]
+    titles = re.findall(r"Phản ánh số (\d+)", first.text)
+    assert titles[:3] == ["0", "1", "2"] and len(titles) == 50
+    link = re.search(r'id="next-page" rel="next" href="\?cursor=([^"]+)"', first.text)
+    second = client.get("/intake/queue", params={"cursor": link.group(1).replace("%3D", "=")})
+    assert second.status_code == 200
+    assert re.findall(r"Phản ánh số (\d+)", second.text) == [str(i) for i in range(50, 55)] and 'id="next-page"' not in second.text
+    assert client.get("/intake/queue", params={"cursor": "broken"}).status_code == 422
+    assert len(ids) == 55

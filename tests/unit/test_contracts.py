@@ -44,3 +44,18 @@ def test_every_event_has_meta_first_and_a_versioned_package():
     # drafted/approved/returned, clarification given, published, publication returned, rated,
     # clarification requested, ownership granted/recalled
     assert count == 26
+
+
+def test_intake_channels_and_refusal_reasons_match_their_proto_enums_both_ways():
+    from paht.intake.v1 import events_pb2 as ev
+    from services.intake.domain.vocabulary import Channel, RefusalReason
+    from services.intake.service_layer.events import from_proto, to_proto
+
+    for kind, proto_enum, field in [(Channel, ev.Channel, ev.ReportSubmitted.DESCRIPTOR.fields_by_name["channel"]),
+                                    (RefusalReason, ev.RefusalReason, ev.ReportRefused.DESCRIPTOR.fields_by_name["reason"])]:
+        assert field.enum_type.full_name == proto_enum.DESCRIPTOR.full_name
+        for value in kind:
+            assert from_proto(kind, to_proto(value)) is value
+        specified = [n for n in proto_enum.values() if n != 0]  # 0 is UNSPECIFIED: never sent
+        assert sorted(to_proto(from_proto(kind, n)) for n in specified) == sorted(specified)
+        assert len(specified) == len(kind)

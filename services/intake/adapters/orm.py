@@ -1,7 +1,7 @@
 """Intake's tables, mapped onto the domain classes without the domain knowing."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Float, ForeignKey, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Float, ForeignKey, Index, MetaData, String, Table, Text
 from sqlalchemy.orm import registry
 
 from paht.runtime.db import UtcDateTime
@@ -16,9 +16,12 @@ reporters = Table(
     metadata,
     Column("id", String(36), primary_key=True),
     Column("name", String(200), nullable=False),
-    Column("phone", String(20), nullable=False, index=True),
+    Column("phone", String(20), nullable=False),
     Column("email", String(254), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
+    # one person, one row: concurrent first submissions find each other (look-up-or-create);
+    # a unique index rather than a constraint, so SQLite adds it without rebuilding the table
+    Index("uq_reporters_phone_email", "phone", "email", unique=True),
 )
 
 reports = Table(
@@ -56,6 +59,17 @@ contact_audit = Table(
     Column("staff_org_unit", String(100), nullable=False),
     Column("purpose", String(300), nullable=False),
     Column("released_at", UtcDateTime(), nullable=False),
+)
+
+# intake's copy of dispatch's taxonomy: topics are checked against it when dispatch does not answer
+taxonomy_topics = Table(
+    "taxonomy_topics",
+    metadata,
+    Column("code", String(60), primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("group_code", String(60), nullable=False),
+    Column("group_name", String(300), nullable=False),
+    Column("copied_at", UtcDateTime(), nullable=False),
 )
 
 _mapper = registry()

@@ -2,19 +2,16 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-from typing import Literal
 
-import grpc
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from paht.dispatch.v1 import directory_pb2, directory_pb2_grpc
+from paht.runtime import roles
 from paht.runtime.auth import Principal
-from paht.runtime.errors import InvalidInput
+from paht.runtime.paging import MAX_LIMIT
+from services.intake.domain.taxonomy import Taxonomy
+from services.intake.domain.vocabulary import Channel, RefusalReason, Status
 from services.intake.service_layer import handlers
-
-log = logging.getLogger(__name__)
 
 
 class Strict(BaseModel):
@@ -42,7 +39,7 @@ class ReportIn(Strict):
     area_code: str = Field(default="", max_length=20)
     private_result: bool = False
     urgent: bool = False
-    channel: Literal["app", "web", "call_center", "partner_app", "open311"] = "web"
+    channel: Channel = Channel.WEB
 
 
 class ReportCreated(BaseModel):
@@ -53,14 +50,15 @@ class ReportCreated(BaseModel):
 
 
 class AcceptIn(Strict):
+    """The group is the taxonomy's group of the topic: it is not sent."""
+
     topic_code: str = Field(min_length=1, max_length=60)
-    group_code: str = Field(default="", max_length=60)
     urgent: bool | None = None
     note: str = Field(default="", max_length=2000)
 
 
 class RefuseIn(Strict):
-    reason: Literal["duplicate", "unclear_or_test", "verification_failed", "edit_not_done", "out_of_scope"]
+    reason: RefusalReason
     reason_text: str = Field(max_length=2000)
 
 
@@ -89,32 +87,13 @@ def report_view(r) -> dict:
     }
 
 
-async def topic_group(ctx, topic_code: str) -> str | None:
-    """Ask dispatch (the owner of categories) which group a topic is in; None when dispatch cannot answer."""
-    try:
-        stub = directory_pb2_grpc.DirectoryServiceStub(ctx.channel("dispatch"))
-        reply = await stub.ListTopics(directory_pb2.ListTopicsRequest(), timeout=ctx.settings.grpc_timeout_s)
-    except grpc.aio.AioRpcError as exc:
-        log.warning("dispatch could not list topics (%s); topic checked later at step 1", exc.code().name)
-        return None
-    except RuntimeError as exc:  # no address for dispatch: a citizen's report must still be taken
-        log.error("cannot reach dispatch: %s", exc)
-        return None
-    for topic in reply.topics:
-        if topic.code == topic_code:
-            return topic.group_code
-    raise InvalidInput(f"Unknown topic '{topic_code}'.", f"Lĩnh vực '{topic_code}' không tồn tại.")
-
-
-def build_router(ctx) -> APIRouter:
+def build_router(ctx, taxonomy: Taxonomy) -> APIRouter:
     optional_user, current_user, require = ctx.auth
-    operator = Depends(require("ioc_operator", "ioc_admin"))
+    operator = Depends(require(*roles.IOC))
     router = APIRouter(prefix="/api/intake/v1", tags=["intake"])
 
     @router.post("/reports", status_code=201, response_model=ReportCreated, summary="Submit a field report")
-    async def submit(body: ReportIn, request: Request):
-        if body.topic_code:
-            await topic_group(ctx, body.topic_code)
+    async def submit(body: ReportIn):
         cmd = handlers.SubmitReport(
             name=body.reporter.name,
             phone=body.reporter.phone,
@@ -128,24 +107,26 @@ def build_router(ctx) -> APIRouter:
             area_code=body.area_code,
             private_result=body.private_result,
             urgent=body.urgent,
-            channel=body.channel,
+            channel=body.channel.value,
         )
-        report = await asyncio.to_thread(handlers.submit_report, ctx.uow(), cmd)
+        report = await asyncio.to_thread(handlers.submit_report, ctx.uow(), taxonomy, cmd)
         return ReportCreated(id=report.id, tracking_code=report.tracking_code, status=report.status, received_at=report.received_at.isoformat())
 
-    @router.get("/reports", summary="List reports for the IOC (step 1 queue)")
-    async def list_reports(user: Principal = operator, status: str | None = Query(default=None, max_length=20), limit: int = Query(default=100, ge=1, le=500)):
-        reports = await asyncio.to_thread(handlers.list_reports, ctx.uow(), status, limit)
-        return {"items": [report_view(r) for r in reports]}
+    @router.get("/reports", summary="Step 1 work list: urgent first, then oldest; one page at a time with the total")
+    async def list_reports(user: Principal = operator,
+                           status: Status | None = Query(default=None, description="only this status; default: the reports waiting for step 1"),
+                           cursor: str | None = Query(default=None, max_length=500),
+                           limit: int | None = Query(default=None, ge=1, le=MAX_LIMIT)):
+        page = await asyncio.to_thread(handlers.work_list, ctx.uow(), status, cursor, limit)
+        return page.as_json(report_view)
 
     @router.get("/reports/{report_id}", summary="One report (no personal data)")
     async def get_report(report_id: str, user: Principal = operator):
         return report_view(await asyncio.to_thread(handlers.get_report, ctx.uow(), report_id))
 
-    @router.post("/reports/{report_id}/accept", summary="Step 1: accept a report")
+    @router.post("/reports/{report_id}/accept", summary="Step 1: accept a report under a topic (its group is the taxonomy's)")
     async def accept(report_id: str, body: AcceptIn, user: Principal = operator):
-        group = await topic_group(ctx, body.topic_code) or body.group_code
-        report = await asyncio.to_thread(handlers.accept_report, ctx.uow(), user, report_id, body.topic_code, group, body.urgent, body.note)
+        report = await asyncio.to_thread(handlers.accept_report, ctx.uow(), taxonomy, user, report_id, body.topic_code, body.urgent, body.note)
         return report_view(report)
 
     @router.post("/reports/{report_id}/refuse", summary="Step 1: refuse a report (published as not eligible)")

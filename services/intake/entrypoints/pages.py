@@ -4,12 +4,16 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse
 
+from paht.runtime import roles
 from paht.runtime.http import http_status
 from paht.runtime.errors import DomainError
+from paht.runtime.text import is_clean
 from paht.runtime.web import Pages
+from services.intake.domain.taxonomy import Taxonomy
+from services.intake.domain.vocabulary import Channel
 from services.intake.service_layer import handlers
 
 pages = Pages([Path(__file__).parent / "templates"])
@@ -21,7 +25,12 @@ def _number(text: str) -> float | None:
     return float(text) if text else None
 
 
-def build_router(ctx) -> APIRouter:
+def _echo(text: str) -> str:
+    """What the form shows back after a refusal: the text as typed, minus the characters refused in it."""
+    return "".join(ch for ch in text if is_clean(ch))
+
+
+def build_router(ctx, taxonomy: Taxonomy) -> APIRouter:
     optional_user, _current, _require = ctx.auth
     router = APIRouter(include_in_schema=False)
 
@@ -43,16 +52,16 @@ def build_router(ctx) -> APIRouter:
         private_result: bool = Form(False),
         urgent: bool = Form(False),
     ):
-        values = {"name": name, "phone": phone, "email": email, "title": title, "description": description, "address_text": address_text, "lat": lat, "lon": lon,
-                  "private_result": private_result, "urgent": urgent}
+        values = {"name": name, "phone": phone, "email": email, "title": title, "description": description, "address_text": address_text, "lat": lat, "lon": lon}
+        values = {k: _echo(v) for k, v in values.items()} | {"private_result": private_result, "urgent": urgent}
         user = optional_user(request)
         try:
             cmd = handlers.SubmitReport(
                 name=name, phone=phone, email=email, title=title, description=description, address_text=address_text,
                 lat=_number(lat), lon=_number(lon),
-                private_result=private_result, urgent=urgent, channel="web",
+                private_result=private_result, urgent=urgent, channel=Channel.WEB.value,
             )
-            report = await asyncio.to_thread(handlers.submit_report, ctx.uow(), cmd)
+            report = await asyncio.to_thread(handlers.submit_report, ctx.uow(), taxonomy, cmd)
         except ValueError:
             return pages.render(request, "report_form.html", 422, user=user, values=values, error={"vi": "Vĩ độ/kinh độ phải là số.", "en": "Latitude/longitude must be numbers."})
         except DomainError as exc:
@@ -60,11 +69,14 @@ def build_router(ctx) -> APIRouter:
         return pages.render(request, "report_done.html", 201, user=user, report=report)
 
     @router.get("/intake/queue")
-    async def queue(request: Request):
+    async def queue(request: Request, cursor: str | None = Query(default=None, max_length=500)):
         user = optional_user(request)
-        if user is None or not user.has("ioc_operator", "ioc_admin"):
+        if user is None or not user.has(*roles.IOC):
             return RedirectResponse("/auth/login?next=/intake/queue", status_code=303)
-        reports = await asyncio.to_thread(handlers.list_reports, ctx.uow(), "submitted", 100)
-        return pages.render(request, "queue.html", user=user, reports=reports)
+        try:
+            page = await asyncio.to_thread(handlers.work_list, ctx.uow(), None, cursor, None)
+        except DomainError as exc:  # a cursor that was not ours
+            return pages.error(request, http_status(exc), exc.key)
+        return pages.render(request, "queue.html", user=user, page=page)
 
     return router

@@ -1,0 +1,67 @@
+"""Intake's repositories, one per aggregate: the only place that writes queries against the session."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from paht.runtime.paging import Page, SortKey, fetch_page
+from services.intake.adapters.orm import contact_audit, reporters, reports
+from services.intake.domain.report import ContactRelease, Report, Reporter
+from services.intake.domain.vocabulary import Status
+
+# Step 1's work list: urgent first, then the oldest (the nearest to its deadline), then id.
+WORK_ORDER = (
+    SortKey(reports.c.urgent, descending=True, kind="bool"),
+    SortKey(reports.c.received_at, kind="datetime"),
+    SortKey(reports.c.id),
+)
+
+
+class SqlReports:
+    """Reports, loaded and stored as domain objects."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, report: Report) -> None:
+        self.session.add(report)
+
+    def get(self, report_id: str) -> Report | None:
+        return self.session.get(Report, report_id)
+
+    def work_list(self, statuses: tuple[Status, ...], cursor: str | None, limit: int | None) -> Page[Report]:
+        """Return one page of the reports in these statuses, in work order, with their total."""
+        query = select(Report).where(reports.c.status.in_([s.value for s in statuses]))
+        return fetch_page(self.session, query, WORK_ORDER, cursor, limit)
+
+
+class SqlReporters:
+    """Reporters, identified by their (phone, e-mail) pair; and the audit of every contact release."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def find_or_add(self, reporter: Reporter) -> Reporter:
+        """Return the stored reporter with this phone and e-mail, adding this one if there is none.
+
+        INSERT … ON CONFLICT DO NOTHING then SELECT, in the caller's transaction: of two first
+        submissions at once, one inserts and the other waits for it and then finds its row.
+        """
+        insert = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        values = {"id": reporter.id, "name": reporter.name, "phone": reporter.phone, "email": reporter.email,
+                  "created_at": reporter.created_at}
+        self.session.execute(insert(reporters).values(**values).on_conflict_do_nothing(index_elements=["phone", "email"]))
+        return self.session.execute(
+            select(Reporter).where(reporters.c.phone == reporter.phone, reporters.c.email == reporter.email)
+        ).scalar_one()
+
+    def get(self, reporter_id: str) -> Reporter | None:
+        return self.session.get(Reporter, reporter_id)
+
+    def record_release(self, release: ContactRelease) -> None:
+        """Keep the audit record of one release of a reporter's contact."""
+        self.session.execute(contact_audit.insert().values(
+            id=release.id, report_id=release.report_id, reporter_id=release.reporter_id, staff_subject=release.staff_subject,
+            staff_org_unit=release.staff_org_unit, purpose=release.purpose, released_at=release.released_at,
+        ))

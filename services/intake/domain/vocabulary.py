@@ -1,0 +1,90 @@
+"""Intake's vocabulary, defined once: channels, step-1 refusal reasons and a report's statuses.
+
+Each term is its stored value with its (English, Vietnamese) wording. API models, pages and the proto
+enum mappings derive from these enums (tests/unit/test_contracts.py checks that the proto enums
+agree); nothing else spells a channel or a reason.
+"""
+from __future__ import annotations
+
+from enum import Enum
+
+from paht.runtime.errors import InvalidInput
+
+
+class Term(str, Enum):
+    """A term of the procedure: `value` is stored and sent, `label` is (English, Vietnamese) for people."""
+
+    def __new__(cls, value: str, en: str, vi: str):
+        term = str.__new__(cls, value)
+        term._value_ = value
+        term.label = (en, vi)
+        return term
+
+    @classmethod
+    def kind(cls) -> tuple[str, str]:
+        """(English, Vietnamese) name of this kind of term, for error messages."""
+        return cls.__name__, cls.__name__
+
+    @classmethod
+    def parse(cls, value: "str | Term"):
+        """Return the term with this value, or raise InvalidInput listing the values there are."""
+        try:
+            return cls(value)
+        except ValueError:
+            en, vi = cls.kind()
+            known = ", ".join(t.value for t in cls)
+            raise InvalidInput(f"Unknown {en} '{value}' (one of: {known}).", f"{vi.capitalize()} '{value}' không hợp lệ (chọn một trong: {known}).") from None
+
+
+class Channel(Term):
+    """How a report reached PAHT."""
+
+    APP = "app", "mobile app", "ứng dụng di động"
+    WEB = "web", "web form", "biểu mẫu trên cổng thông tin"
+    CALL_CENTER = "call_center", "call centre", "tổng đài"
+    PARTNER_APP = "partner_app", "partner app", "ứng dụng của đơn vị đối tác"
+    OPEN311 = "open311", "Open311 interface", "giao diện Open311"
+
+    @classmethod
+    def kind(cls) -> tuple[str, str]:
+        return "channel", "kênh tiếp nhận"
+
+
+class RefusalReason(Term):
+    """Why the IOC refuses a report at step 1 (the reason and its text are published)."""
+
+    DUPLICATE = "duplicate", "a duplicate of an earlier report by the same person", "trùng với phản ánh đã gửi trước đó"
+    UNCLEAR_OR_TEST = "unclear_or_test", "unclear, sent by mistake or a test", "nội dung không rõ ràng, gửi nhầm hoặc thử nghiệm"
+    VERIFICATION_FAILED = "verification_failed", "the reporter could not be verified", "không xác minh được người phản ánh"
+    EDIT_NOT_DONE = "edit_not_done", "not completed within 2 days of being asked", "không bổ sung, chỉnh sửa trong 2 ngày theo yêu cầu"
+    OUT_OF_SCOPE = "out_of_scope", "not a matter this system handles", "không thuộc phạm vi tiếp nhận của hệ thống"
+
+    @classmethod
+    def kind(cls) -> tuple[str, str]:
+        return "refusal reason", "lý do từ chối"
+
+
+class Status(Term):
+    """Where a report stands in intake; the label completes "the report is …" / "phản ánh …"."""
+
+    SUBMITTED = "submitted", "waiting for the IOC's check (step 1)", "đang chờ Trung tâm IOC kiểm tra, tiếp nhận (bước 1)"
+    EDIT_REQUESTED = "edit_requested", "waiting for the reporter to complete it", "đang chờ người phản ánh bổ sung, chỉnh sửa"
+    ACCEPTED = "accepted", "already accepted by the IOC", "đã được Trung tâm IOC tiếp nhận"
+    REFUSED = "refused", "already refused as not eligible", "đã bị từ chối vì không đủ điều kiện tiếp nhận"
+    CANCELLED = "cancelled", "cancelled", "đã bị hủy"
+
+    @classmethod
+    def kind(cls) -> tuple[str, str]:
+        return "status", "trạng thái"
+
+
+# Step 1's work list: the reports the IOC still has to check.
+WAITING: tuple[Status, ...] = (Status.SUBMITTED, Status.EDIT_REQUESTED)
+
+
+def describe_status(value: str) -> tuple[str, str]:
+    """Return the (English, Vietnamese) description of a stored status (for the transition guard)."""
+    try:
+        return Status(value).label
+    except ValueError:
+        return value, value

@@ -1,0 +1,63 @@
+"""Intake's events, built from the domain; the proto enums are mapped from the domain's by name.
+
+A domain value X of Channel is the proto value CHANNEL_X (RefusalReason: REFUSAL_REASON_X), so a
+new channel or reason needs its proto value and nothing else here.
+"""
+from __future__ import annotations
+
+from enum import Enum
+from typing import TypeVar
+
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
+
+from paht.intake.v1 import events_pb2 as ev
+from services.intake.domain.report import Report
+from services.intake.domain.vocabulary import Channel, RefusalReason
+
+E = TypeVar("E", bound=Enum)
+PROTO_ENUMS: dict[type[Enum], tuple[EnumTypeWrapper, str]] = {
+    Channel: (ev.Channel, "CHANNEL_"),
+    RefusalReason: (ev.RefusalReason, "REFUSAL_REASON_"),
+}
+
+
+def to_proto(value: Enum) -> int:
+    """Return the proto enum number of a domain value."""
+    enum, prefix = PROTO_ENUMS[type(value)]
+    return enum.Value(prefix + value.name)
+
+
+def from_proto(kind: type[E], number: int) -> E:
+    """Return the domain value of a proto enum number (KeyError for UNSPECIFIED or an unknown name)."""
+    enum, prefix = PROTO_ENUMS[kind]
+    return kind[enum.Name(number).removeprefix(prefix)]
+
+
+def submitted(report: Report) -> ev.ReportSubmitted:
+    """The announcement of a new report: no personal data, the reporter only as a reference."""
+    event = ev.ReportSubmitted(
+        tracking_code=report.tracking_code,
+        reporter_ref=report.reporter_id,
+        channel=to_proto(Channel(report.channel)),
+        title=report.title,
+        description=report.description,
+        topic_code=report.topic_code,
+        address_text=report.address_text,
+        area_code=report.area_code,
+        private_result=report.private_result,
+        urgent=report.urgent,
+    )
+    if report.lat is not None:
+        event.location.lat, event.location.lon = report.lat, report.lon
+    event.received_at.FromDatetime(report.received_at)
+    return event
+
+
+def accepted(report: Report) -> ev.ReportAccepted:
+    event = ev.ReportAccepted(topic_code=report.topic_code, group_code=report.group_code, urgent=report.urgent, note=report.decision_note)
+    event.received_at.FromDatetime(report.received_at)
+    return event
+
+
+def refused(report: Report) -> ev.ReportRefused:
+    return ev.ReportRefused(reason=to_proto(RefusalReason(report.refusal_reason)), reason_text=report.decision_note)
