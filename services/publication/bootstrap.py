@@ -7,6 +7,7 @@ from paht.runtime.app import make_app
 from paht.runtime.events.consumer import Subscription
 from paht.runtime.host import ServiceSpec
 from services.publication.adapters.orm import event_tables, metadata
+from services.publication.adapters.repositories import SqlPublicReports, SqlTimeline
 from services.publication.service_layer import read_model
 
 
@@ -41,4 +42,5 @@ SPEC = ServiceSpec(
     build_http=build_http,
     register_grpc=register_grpc,
     subscriptions=subscriptions,
+    repositories={"reports": SqlPublicReports, "timeline": SqlTimeline},
 )

@@ -8,6 +8,7 @@ from paht.runtime.app import make_app
 from paht.runtime.events.consumer import Subscription
 from paht.runtime.host import ServiceSpec
 from services.sync.adapters.orm import event_tables, metadata
+from services.sync.adapters.repositories import SqlOwnerships
 
 
 def build_http(ctx):
@@ -38,4 +39,5 @@ SPEC = ServiceSpec(
     build_http=build_http,
     register_grpc=register_grpc,
     subscriptions=subscriptions,
+    repositories={"ownerships": SqlOwnerships},
 )

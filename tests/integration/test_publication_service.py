@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime, timedelta, timezone
 
 import grpc
@@ -17,6 +18,7 @@ from paht.publication.v1 import publication_pb2
 from paht.runtime.events.consumer import Outcome
 from paht.runtime.events.envelope import Envelope
 from paht.runtime.ids import new_id
+from paht.runtime.host import build_context
 from tests.support.services import deliver, migrated_context, outbox_envelopes, principal, token_for
 from services.publication import bootstrap
 from services.publication.entrypoints.grpc_api import PublicationServicer
@@ -49,8 +51,9 @@ def org(name: str) -> common_pb2.OrgRef:
     return common_pb2.OrgRef(id=new_id(), code=name[:10], name=name)
 
 
-def story(node: str, report_id: str, title: str = "Đèn đường hỏng ở phường Đồng Phú", private: bool = False) -> dict:
-    """Return every producer's events, step 1 to step 7, each list in its producer's order."""
+def story(node: str, report_id: str, title: str = "Đèn đường hỏng ở phường Đồng Phú", private: bool = False, urgent: bool = False,
+          approved_at: int = 60) -> dict:
+    """Return every producer's events, step 1 to step 7, each list in its producer's order (approval at T0 + approved_at min)."""
     intake, dispatch, handling = (Producer(node, n, report_id) for n in ("intake", "dispatch", "handling"))
     submitted = intake_ev.ReportSubmitted(tracking_code="QB-" + report_id[-8:-4].upper() + "-" + report_id[-4:].upper(),
                                           reporter_ref="rep-1", title=title, description="Ba cột đèn liền nhau không sáng.",
@@ -59,13 +62,13 @@ def story(node: str, report_id: str, title: str = "Đèn đường hỏng ở ph
     submitted.received_at.FromDatetime(T0)
     agency, unit = org("Công ty Môi trường và Phát triển đô thị"), org("Đội chiếu sáng công cộng")
     return {
-        "intake": [intake(submitted, 0), intake(intake_ev.ReportAccepted(topic_code="dien-nuoc-chieu-sang"), 10)],
+        "intake": [intake(submitted, 0), intake(intake_ev.ReportAccepted(topic_code="dien-nuoc-chieu-sang", urgent=urgent), 10)],
         "dispatch": [dispatch(dispatch_ev.ReportDispatched(lead_agency=agency, round=1), 20)],
         "handling": [
             handling(handling_ev.CaseAssigned(level=handling_ev.ASSIGNMENT_LEVEL_UNIT, agency=agency, unit=unit), 30),
             handling(handling_ev.CaseAssigned(level=handling_ev.ASSIGNMENT_LEVEL_STAFF, agency=agency, unit=unit, staff_subject=STAFF), 40),
             handling(handling_ev.ResultDrafted(draft_id="d1", answer_text="Bản nháp nội bộ", unit=unit), 50),
-            handling(handling_ev.ResultApproved(draft_id="d1", answer_text=ANSWER, unit=unit, agency=agency), 60),
+            handling(handling_ev.ResultApproved(draft_id="d1", answer_text=ANSWER, unit=unit, agency=agency), approved_at),
         ],
     }
 
@@ -92,7 +95,7 @@ def approved_report(ctx, settings, **kw) -> str:
 
 def test_full_path_then_publish_gives_the_public_view_and_timeline(ctx, settings, client):
     report_id = approved_report(ctx, settings)
-    assert [r.report_id for r in handlers.editorial_queue(ctx.uow())] == [report_id]
+    assert [r.report_id for r in handlers.editorial_queue(ctx.uow()).items] == [report_id]
     handlers.publish_result(ctx.uow(), IOC, report_id, None)
 
     view = client.get(f"/api/publication/v1/reports/{report_id}").json()
@@ -108,7 +111,7 @@ def test_full_path_then_publish_gives_the_public_view_and_timeline(ctx, settings
     body = published.decode()
     assert published.report_version == 1 and body.meta.report_version == 1
     assert body.answer_text == ANSWER and body.visibility == pub_ev.VISIBILITY_PUBLIC and body.on_time
-    assert body.meta.actor.subject == "op1" and handlers.editorial_queue(ctx.uow()) == []
+    assert body.meta.actor.subject == "op1" and handlers.editorial_queue(ctx.uow()).items == []
 
 
 def test_events_from_different_producers_in_any_order_end_the_same(ctx, settings, client):
@@ -117,7 +120,7 @@ def test_events_from_different_producers_in_any_order_end_the_same(ctx, settings
     for envelope in events["handling"]:  # handling's ResultApproved lands before intake's ReportSubmitted
         assert deliver(ctx, envelope) is Outcome.APPLIED
     assert client.get(f"/api/publication/v1/reports/{report_id}").status_code == 404  # no content yet
-    assert handlers.editorial_queue(ctx.uow()) == []  # nothing to publish before the privacy flag is known
+    assert handlers.editorial_queue(ctx.uow()).items == []  # nothing to publish before the privacy flag is known
     for envelope in events["intake"] + events["dispatch"]:
         assert deliver(ctx, envelope) is Outcome.APPLIED
 
@@ -174,7 +177,13 @@ def test_a_refused_report_is_listed_as_not_eligible_with_its_reason(ctx, setting
     [item] = client.get("/api/publication/v1/not-eligible").json()["items"]
     assert item["id"] == report_id and item["status"] == "refused" and item["reason"] == "Nội dung không rõ ràng."
     assert "Nội dung không rõ ràng." in client.get("/not-eligible").text
-    assert client.get("/api/publication/v1/reports").json()["items"][0]["status"] == "refused"
+    assert client.get("/api/publication/v1/reports").json()["total"] == 0  # listed only as not eligible
+    assert "Nội dung không rõ ràng." in client.get(f"/reports/{report_id}").text  # its page, with the public reason
+
+
+def csrf(client) -> str:
+    """Return the CSRF token of the signed-in IOC's queue screen (its forms carry it)."""
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get("/publication/queue").text).group(1)
 
 
 def auth(settings, *roles: str) -> dict:
@@ -199,10 +208,11 @@ def test_http_roles_errors_and_pagination(ctx, settings, client):
     assert client.post(f"{url}/return", json={"reason": "abc"}, headers=auth(settings, "ioc_operator")).status_code == 422
 
     returned = client.post(f"{url}/return", json={"reason": "Cần bổ sung ảnh sau khi sửa."}, headers=auth(settings, "ioc_admin"))
-    assert returned.status_code == 200 and returned.json()["status"] == "returned"
+    assert returned.status_code == 200 and returned.json()["status"] == "returned_by_ioc"
+    assert returned.json()["status_label"]["vi"] == "Trung tâm IOC trả lại để bổ sung"
     conflict = client.post(f"{url}/publish", json={}, headers=auth(settings, "ioc_operator"))
     assert conflict.status_code == 409 and conflict.json()["error"]["code"] == "error.conflict_state"
-    assert "returned" in conflict.json()["error"]["message"]["en"] and conflict.json()["error"]["message"]["vi"]
+    assert "already been returned" in conflict.json()["error"]["detail"]["en"] and conflict.json()["error"]["detail"]["vi"]
     [back] = [e.decode() for e in outbox_envelopes(ctx) if e.type == "paht.publication.v1.PublicationReturned"]
     assert back.reason == "Cần bổ sung ảnh sau khi sửa." and back.meta.report_version == 1
 
@@ -233,7 +243,7 @@ def test_pages_render(ctx, settings, client):
     client.cookies.set("paht_token", token_for(settings, "op1", ["ioc_operator"], "ioc-tinh"))
     queue = client.get("/publication/queue")
     assert queue.status_code == 200 and "Đèn đường hỏng ở phường Đồng Phú" in queue.text and ANSWER in queue.text
-    done = client.post(f"/publication/reports/{report_id}/publish", data={"answer_text": ANSWER}, follow_redirects=False)
+    done = client.post(f"/publication/reports/{report_id}/publish", data={"answer_text": ANSWER, "csrf_token": csrf(client)}, follow_redirects=False)
     assert done.status_code == 303
     assert ANSWER in client.get(f"/reports/{report_id}").text
 
@@ -266,12 +276,13 @@ def test_grpc_public_report_and_not_found(ctx, settings):
 def test_real_intake_events_fill_the_public_record_without_personal_data(ctx, settings):
     from services.intake.bootstrap import SPEC as INTAKE
     from services.intake.service_layer import handlers as intake
+    from tests.support.taxonomy import FakeTaxonomy
 
     i = migrated_context(INTAKE, settings)
     try:
         cmd = intake.SubmitReport(name="Trần Văn Bình", phone="0905123456", email="binh@example.vn", title="Rác thải ven sông Nhật Lệ",
                                   description="Rác đổ thành đống lớn ven bờ sông.", lat=17.47, lon=106.62, private_result=True)
-        report = intake.submit_report(i.uow(), cmd)
+        report = intake.submit_report(i.uow(), FakeTaxonomy(), cmd)
         intake.refuse_report(i.uow(), IOC, report.id, "unclear_or_test", "Phản ánh thử nghiệm.")
         for envelope in outbox_envelopes(i):
             assert deliver(ctx, envelope) is Outcome.APPLIED
@@ -282,3 +293,193 @@ def test_real_intake_events_fill_the_public_record_without_personal_data(ctx, se
     with ctx.engine.connect() as conn:
         dump = str([tuple(r) for r in conn.exec_driver_sql("SELECT * FROM public_reports").all()])
     assert "Trần Văn Bình" not in dump and "0905123456" not in dump and "binh@example.vn" not in dump
+
+
+def test_a_report_is_public_only_once_step_1_accepted_it(ctx, settings, client):
+    report_id = new_id()
+    [submitted, accepted] = story(settings.node_id, report_id, title="Cống thoát nước bị tắc trên đường Hữu Nghị")["intake"]
+    assert deliver(ctx, submitted) is Outcome.APPLIED
+    code = submitted.decode().tracking_code
+    title, description, place = "Cống thoát nước bị tắc", "Ba cột đèn liền nhau", "Lý Thường Kiệt"
+
+    assert client.get("/api/publication/v1/reports").json() == {"items": [], "total": 0, "limit": 20, "offset": 0}
+    assert client.get(f"/api/publication/v1/reports/{report_id}").status_code == 404
+    assert client.get(f"/reports/{report_id}").status_code == 404
+    assert client.get("/api/publication/v1/not-eligible").json()["total"] == 0
+    for page in ("/?lang=en", "/not-eligible", "/?lang=vi"):
+        assert title not in client.get(page).text
+    with pytest.raises(_Aborted):
+        grpc_report(ctx, report_id)
+    # Its reporter sees, by tracking code, that it awaits review, and nothing a guesser could use.
+    tracked = client.get(f"/api/publication/v1/track/{code.lower()}")
+    assert tracked.status_code == 200
+    assert tracked.json() == {"tracking_code": code, "received_at": T0.isoformat(), "status": "submitted",
+                              "status_label": {"vi": "Chờ tiếp nhận", "en": "Awaiting review"}}
+    page = client.get(f"/track?code={code}", follow_redirects=False)
+    assert page.status_code == 200 and code in page.text and "Chờ tiếp nhận" in page.text
+    assert "Awaiting review" in client.get(f"/track?code={code}&lang=en").text
+    for secret in (title, description, place, report_id):
+        assert secret not in page.text and secret not in tracked.text
+
+    assert deliver(ctx, accepted) is Outcome.APPLIED
+    [item] = client.get("/api/publication/v1/reports").json()["items"]
+    assert item["id"] == report_id and item["status"] == "accepted" and item["title"].startswith(title)
+    assert title in client.get("/").text and title in client.get(f"/reports/{report_id}").text
+    assert client.get(f"/api/publication/v1/track/{code}").json()["title"].startswith(title)
+    assert client.get(f"/track?code={code}", follow_redirects=False).headers["location"] == f"/reports/{report_id}"
+    assert grpc_report(ctx, report_id).status == "accepted"
+
+
+def test_overflowing_pages_and_weird_ids_are_a_clear_4xx_never_a_500(ctx, settings, client):
+    report_id = approved_report(ctx, settings)
+    huge = "99999999999999999999"
+    for path in (f"/api/publication/v1/reports?offset={huge}", f"/api/publication/v1/not-eligible?offset={huge}",
+                 "/api/publication/v1/reports?offset=100001", f"/api/publication/v1/reports?limit={huge}"):
+        r = client.get(path)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "error.validation", path
+    assert client.get("/api/publication/v1/reports?offset=100000").json()["items"] == []
+    # A page past the end shows the last page (here the only one), with the report on it.
+    for path in (f"/?page={huge}", "/?page=-3", "/?page=abc", f"/not-eligible?page={huge}", "/?page=" + "9" * 5000):
+        r = client.get(path)
+        assert r.status_code == 200, path
+    assert "Đèn đường hỏng ở phường Đồng Phú" in client.get(f"/?page={huge}").text
+    for weird in ("%00", "x" * 37, "a%20b", "%E2%80%AE", "..%2F..%2Fetc"):
+        api = client.get(f"/api/publication/v1/reports/{weird}")
+        assert api.status_code in (400, 404, 422) and api.json()["error"]["message"]["vi"], weird
+        assert client.get(f"/reports/{weird}").status_code in (400, 404), weird
+        publish = client.post(f"/api/publication/v1/reports/{weird}/publish", json={}, headers=auth(settings, "ioc_operator"))
+        assert publish.status_code in (400, 404, 422), weird
+    for code in ("%00", "Q" * 20_000, "QB-%E2%80%AE"):  # 400 (NUL) and 414 (too long) come from the shared guards
+        assert client.get(f"/api/publication/v1/track/{code}").status_code in (400, 404, 414, 422), code[:10]
+        page = client.get(f"/track?code={code}")
+        assert page.status_code in (400, 414, 422) and "\x00" not in page.text, code[:10]
+    for code in ("Q" * 1000, "QB-%E2%80%AE", "QB-AAAA-BBBB-CCCC-DDDD"):  # past the edge's own guard: the service says why
+        page = client.get(f"/track?code={code}")
+        assert page.status_code == 422 and "QB-XXXX-XXXX" in page.text, code[:10]
+    assert client.get(f"/reports/{report_id}").status_code == 200
+
+
+@pytest.mark.parametrize("reason", ["Cần bổ sung\x00 ảnh sau khi sửa.", "Cần bổ sung \u202eảnh sau khi sửa.", "\u200b\u200b\u200b\u200b\u200b"])
+def test_a_return_reason_or_answer_with_control_characters_never_reaches_handling(ctx, settings, client, reason):
+    report_id = approved_report(ctx, settings)
+    url = f"/api/publication/v1/reports/{report_id}"
+    returned = client.post(f"{url}/return", json={"reason": reason}, headers=auth(settings, "ioc_operator"))
+    assert returned.status_code == 422 and set(returned.json()["error"]["detail"]) == {"vi", "en"}
+    client.cookies.set("paht_token", token_for(settings, "op1", ["ioc_operator"], "ioc-tinh"))
+    form = client.post(f"/publication/reports/{report_id}/return", data={"reason": reason, "csrf_token": csrf(client)}, follow_redirects=False)
+    assert form.status_code == 422
+    assert not [e for e in outbox_envelopes(ctx) if e.type == "paht.publication.v1.PublicationReturned"]
+    assert client.get(url).json()["status"] == "approved"
+    published = client.post(f"{url}/publish", json={"answer_text": ANSWER + reason}, headers=auth(settings, "ioc_operator"))
+    assert published.status_code == 422 or "\u200b" in reason  # zero-width spaces inside a real answer are harmless
+
+
+def test_the_step_8_queue_is_urgent_first_then_oldest_approval_one_page_at_a_time(ctx, settings, client, monkeypatch):
+    late = approved_report(ctx, settings, approved_at=300)
+    early = approved_report(ctx, settings, approved_at=100)
+    urgent = approved_report(ctx, settings, approved_at=400, urgent=True)
+    tie = sorted([approved_report(ctx, settings, approved_at=200), approved_report(ctx, settings, approved_at=200)])
+    expected = [urgent, early, *tie, late]
+    ioc = auth(settings, "ioc_operator")
+
+    first = client.get("/api/publication/v1/queue?limit=2", headers=ioc).json()
+    assert first["total"] == 5 and first["limit"] == 2 and [i["id"] for i in first["items"]] == expected[:2]
+    assert first["items"][0]["urgent"] and first["items"][1]["approved_at"] == (T0 + timedelta(minutes=100)).isoformat()
+    seen, cursor = [i["id"] for i in first["items"]], first["next_cursor"]
+    while cursor:
+        page = client.get("/api/publication/v1/queue", params={"limit": 2, "cursor": cursor}, headers=ioc).json()
+        seen += [i["id"] for i in page["items"]]
+        cursor = page["next_cursor"]
+    assert seen == expected
+    for bad in ("limit=0", "limit=201", "cursor=not-a-cursor", "cursor=%00", "cursor=" + "A" * 501):
+        r = client.get(f"/api/publication/v1/queue?{bad}", headers=ioc)
+        assert r.status_code in (400, 422) and r.json()["error"]["message"]["en"], bad
+
+    from services.publication.entrypoints import pages
+
+    monkeypatch.setattr(pages, "QUEUE_PAGE_SIZE", 2)
+    client.cookies.set("paht_token", token_for(settings, "op1", ["ioc_operator"], "ioc-tinh"))
+    screen = client.get("/publication/queue")
+    assert screen.status_code == 200 and '<strong id="queue-total">5</strong>' in screen.text
+    assert screen.text.index(urgent) < screen.text.index(early) and late not in screen.text
+    next_href = screen.text.split('id="queue-next"')[0].rsplit('href="', 1)[1].split('"')[0]
+    assert next_href.startswith("/publication/queue?cursor=")
+    second = client.get(next_href.replace("&amp;", "&"))
+    assert second.status_code == 200 and tie[0] in second.text and urgent not in second.text
+    assert client.get("/publication/queue?cursor=nonsense").status_code == 422  # a bad cursor: back to the first page, said
+    done = client.post(f"/publication/reports/{urgent}/publish", data={"answer_text": ANSWER, "csrf_token": csrf(client)}, follow_redirects=False)
+    assert done.status_code == 303 and client.get("/api/publication/v1/queue", headers=ioc).json()["total"] == 4
+
+
+def test_migration_names_the_returns_apart_and_dates_stored_approvals(settings):
+    from sqlalchemy import text
+
+    from paht.runtime import db, migrations
+
+    spec = bootstrap.SPEC
+    migrations.upgrade(spec.migrations, settings, "publication", spec.metadata, revision="505430b7ade0")
+    engine = db.make_engine(settings, "publication")
+    at = [(T0 + timedelta(minutes=m)).replace(tzinfo=None) for m in range(10)]
+    try:
+        with engine.begin() as conn:
+            for rid, status in (("r-ioc", "returned"), ("r-approved", "approved"), ("r-bare", "approved")):
+                conn.execute(text(
+                    "INSERT INTO public_reports (report_id, tracking_code, title, description, topic_code, lat, lon, address_text, "
+                    "area_code, private_result, urgent, status, received_at, lead_agency_name, lead_unit_name, answer_text, "
+                    "published_at, refusal_text, visibility, version) VALUES (:id, 'QB-AAAA-AAAA', 't', 'd', '', NULL, NULL, '', '', "
+                    "false, false, :status, :received, '', '', 'a', NULL, '', 'public', 0)"), {"id": rid, "status": status, "received": at[0]})
+            steps = [("r-ioc", "drafted", 1), ("r-ioc", "returned", 2), ("r-ioc", "drafted", 3), ("r-ioc", "approved", 4),
+                     ("r-ioc", "returned", 5), ("r-approved", "approved", 6)]
+            for i, (rid, kind, minute) in enumerate(steps):
+                conn.execute(text("INSERT INTO timeline_entries (id, report_id, kind, at, note) VALUES (:id, :rid, :kind, :at, '')"),
+                             {"id": f"t{i}", "rid": rid, "kind": kind, "at": at[minute]})
+        migrations.upgrade(spec.migrations, settings, "publication", spec.metadata)
+        c = build_context(spec, settings)
+        try:
+            with c.uow() as uow:
+                assert [e.kind for e in uow.timeline.of_report("r-ioc")] == [
+                    "drafted", "returned_to_staff", "drafted", "approved", "returned_by_ioc"]
+                assert uow.reports.get("r-ioc").status == "returned_by_ioc"
+                assert uow.reports.get("r-approved").approved_at == T0 + timedelta(minutes=6)
+                assert uow.reports.get("r-bare").approved_at == T0  # no approval step stored: its receipt time
+        finally:
+            c.engine.dispose()
+    finally:
+        engine.dispose()
+
+
+def test_concurrent_step_8_decisions_leave_one_winner_and_tell_the_others_what_happened(ctx, settings):
+    """Real concurrent requests (PostgreSQL in CI): several IOC operators publish or return the same answer at once."""
+    import threading
+
+    import httpx
+
+    from tests.support.live_server import live_server
+
+    report_id = approved_report(ctx, settings)
+    threads, start, answers, lock = 8, threading.Barrier(8), [], threading.Lock()
+    ioc = auth(settings, "ioc_operator")
+
+    def operator(url: str, n: int) -> None:
+        with httpx.Client(base_url=url, timeout=60) as http:
+            start.wait()
+            if n % 2:
+                r = http.post(f"/api/publication/v1/reports/{report_id}/publish", json={}, headers=ioc)
+            else:
+                r = http.post(f"/api/publication/v1/reports/{report_id}/return", json={"reason": f"Cần bổ sung ảnh, lần {n}."}, headers=ioc)
+            with lock:
+                answers.append(r)
+
+    with live_server(bootstrap.build_http(ctx)) as url:
+        workers = [threading.Thread(target=operator, args=(url, n)) for n in range(threads)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(timeout=60)
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [200] + [409] * (threads - 1), codes
+    events = [e for e in outbox_envelopes(ctx) if e.type.startswith("paht.publication.v1.")]
+    assert len(events) == 1 and events[0].report_version == 1
+    for lost in (r for r in answers if r.status_code == 409):
+        detail = lost.json()["error"]["detail"]["en"]
+        assert "already been published" in detail or "already been returned" in detail or "same moment" in detail, detail

@@ -47,8 +47,8 @@ def test_refusal_by_the_agency_reopens_step_two_on_a_new_clock():
     item = DispatchItem.accepted("r1", NOW, False, "t", "g")
     item.dispatch_to_lead_agency(agency(), NOW, "")
     later = NOW + timedelta(hours=3)
-    item.return_from_agency(later)
-    assert item.status == Status.RETURNED.value and item.dispatch_due == later + timedelta(hours=1)
+    item.refused_by_agency(later)
+    assert item.status == Status.REFUSED_BY_AGENCY.value and item.dispatch_due == later + timedelta(hours=1)
     item.dispatch_to_lead_agency(agency(id="so-xd"), later, "")
     assert item.round == 2
 
@@ -62,3 +62,16 @@ def test_ownership_follows_dispatch_with_fenced_epochs():
     recalled, granted = own.follow_dispatch("", "so-xd")
     assert recalled == ("donghoi", 1) and granted is None
     assert not own.accepts("donghoi", 1) and own.epoch == 2
+
+
+def test_ownership_is_seen_by_the_ioc_and_by_its_lead_agency_only():
+    from tests.support.services import principal
+
+    own = Ownership(report_id="r1")
+    own.follow_dispatch("", "so-gtvt")
+    assert own.visible_to(principal("ioc", ["ioc_operator"], "ioc-tinh"))
+    assert own.visible_to(principal("admin", ["ioc_admin"], "ioc-tinh"))
+    assert own.visible_to(principal("sogtvt", ["agency_coordinator"], "so-gtvt"))
+    assert not own.visible_to(principal("capnuoc", ["agency_coordinator"], "cty-capnuoc"))
+    assert not own.visible_to(principal("canbo", ["staff"], "so-gtvt-kcht"))
+    assert not Ownership(report_id="r2").visible_to(principal("nobody", ["staff"], ""))  # no lead agency yet: nobody's but the IOC's

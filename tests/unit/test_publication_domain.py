@@ -1,4 +1,4 @@
-"""Check the public record's rules: forward-only status, step 8 (publish / return), private answers."""
+"""Check the public record's rules: forward-only status, who sees what when, step 8 (publish / return), the vocabulary."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -7,67 +7,115 @@ import pytest
 
 from paht.runtime.errors import Forbidden, InvalidInput, StateConflict
 from tests.support.services import principal
-from services.publication.domain.public_report import PublicReport, Status, Visibility
+from services.publication.domain.public_report import (
+    LISTED,
+    PUBLIC_FIELDS,
+    STATUSES,
+    SUBMISSION_FIELDS,
+    TRACKING_FIELDS,
+    PublicReport,
+    Step,
+    Submission,
+    Visibility,
+    clean_tracking_code,
+)
 
 NOW = datetime(2026, 5, 4, 9, 30, tzinfo=timezone.utc)
 IOC = principal("op1", ["ioc_operator"], "ioc")
 LEADER = principal("lead1", ["unit_leader"], "unit-1")
 ANSWER = "Đơn vị đã vá ổ gà trên đường Quang Trung ngày 03/5."
+CONTENT = Submission(tracking_code="QB-AAAA-BBBB", title="Ổ gà lớn", description="Ổ gà sâu giữa đường.", topic_code="",
+                     lat=17.468, lon=106.622, address_text="Quang Trung", area_code="18880",
+                     private_result=False, urgent=False, received_at=NOW)
 
 
 def submitted(private: bool = False) -> PublicReport:
     report = PublicReport.placeholder("r1")
-    report.record_submission(
-        tracking_code="QB-AAAA-BBBB", title="Ổ gà lớn", description="Ổ gà sâu giữa đường.", topic_code="",
-        lat=17.468, lon=106.622, address_text="Quang Trung", area_code="18880",
-        private_result=private, urgent=False, received_at=NOW,
-    )
+    report.record_submission(Submission(**{**CONTENT.__dict__, "private_result": private}))
     return report
 
 
 def approved(private: bool = False) -> PublicReport:
     report = submitted(private)
-    report.record_approved_answer(ANSWER)
+    report.record_approved_answer(ANSWER, NOW)
     return report
 
 
 def test_status_only_moves_forward_whatever_order_events_arrive_in():
     report = PublicReport.placeholder("r1")
-    assert report.advance(Status.DRAFTED)
-    assert not report.advance(Status.ACCEPTED)
-    assert not report.advance(Status.DISPATCHED)
+    assert report.advance(Step.DRAFTED)
+    assert not report.advance(Step.ACCEPTED)
+    assert not report.advance(Step.DISPATCHED)
     assert report.status == "drafted"
-    assert report.advance(Status.APPROVED)
-    assert not report.advance(Status.IN_PROGRESS)
+    assert report.advance(Step.APPROVED)
+    assert not report.advance(Step.IN_PROGRESS)
     assert report.status == "approved"
 
 
 def test_refused_is_terminal():
     report = submitted()
-    assert report.advance(Status.REFUSED)
-    assert not report.advance(Status.APPROVED)
+    assert report.advance(Step.REFUSED)
+    assert not report.advance(Step.APPROVED)
     assert report.status == "refused"
+
+
+def test_a_submission_fills_every_field_of_the_content():
+    report = submitted()
+    assert {name: getattr(report, name) for name in SUBMISSION_FIELDS} == CONTENT.__dict__
+    assert set(PUBLIC_FIELDS) <= set(SUBMISSION_FIELDS) and set(TRACKING_FIELDS) <= set(PUBLIC_FIELDS)
+    assert "area_code" not in PUBLIC_FIELDS and "private_result" not in PUBLIC_FIELDS
+
+
+def test_a_report_is_public_only_once_step_1_accepted_it():
+    report = submitted()
+    assert report.is_trackable and not report.is_listed and not report.is_public_record
+    report.advance(Step.ACCEPTED)
+    assert report.is_listed and report.is_public_record
+
+
+def test_a_refused_report_is_public_but_not_listed():
+    report = submitted()
+    report.advance(Step.REFUSED)
+    assert report.is_public_record and not report.is_listed
+
+
+def test_a_cancelled_report_is_never_public():
+    report = submitted()
+    report.advance(Step.CANCELLED)
+    assert not report.is_public_record and report.is_trackable
+
+
+def test_a_later_step_arriving_first_implies_acceptance():
+    report = submitted()
+    report.advance(Step.DISPATCHED)  # dispatch's event came before intake's ReportAccepted
+    assert report.is_listed
 
 
 def test_approved_answer_arriving_before_the_content_is_kept():
     report = PublicReport.placeholder("r1")
-    report.record_approved_answer(ANSWER)
+    report.record_approved_answer(ANSWER, NOW)
     assert report.status == "approved" and report.answer_text == ANSWER and not report.has_content
-    report.record_submission(
-        tracking_code="QB-AAAA-BBBB", title="Ổ gà lớn", description="Ổ gà sâu giữa đường.", topic_code="",
-        lat=None, lon=None, address_text="", area_code="", private_result=False, urgent=False, received_at=NOW,
-    )
-    report.advance(Status.SUBMITTED)
-    assert report.status == "approved" and report.has_content
+    assert report.approved_at == NOW
+    report.record_submission(CONTENT)
+    report.advance(Step.SUBMITTED)
+    assert report.status == "approved" and report.has_content and report.is_listed
 
 
-def test_publish_only_from_approved():
+def test_publish_only_from_approved_says_where_the_report_is():
     report = submitted()
-    report.advance(Status.DRAFTED)
+    report.advance(Step.DRAFTED)
     with pytest.raises(StateConflict) as err:
         report.publish(IOC, None, NOW)
-    assert err.value.status == 409 and err.value.params == {"current": "drafted", "action": "publish"}
-    assert "Không thể" in err.value.detail_vi
+    assert err.value.params == {"current": "drafted", "action": "publish"}
+    assert "Answer drafted" in err.value.detail_en and "Đã có dự thảo kết quả" in err.value.detail_vi
+
+
+def test_a_second_publish_is_told_the_answer_is_already_published():
+    report = approved()
+    report.publish(IOC, None, NOW)
+    with pytest.raises(StateConflict) as err:
+        report.publish(IOC, None, NOW)
+    assert err.value.detail_en == "The answer has already been published."
 
 
 def test_publish_needs_an_ioc_role():
@@ -95,9 +143,20 @@ def test_publish_refuses_an_empty_answer():
     assert report.status == "approved"
 
 
+@pytest.mark.parametrize("bad", ["Kết quả\x00 đã xử lý xong.", "Kết quả \u202eđã xử lý xong.", "Kết quả \x07 đã xử lý."])
+def test_publish_and_return_refuse_control_characters(bad):
+    report = approved()
+    with pytest.raises(InvalidInput) as err:
+        report.publish(IOC, bad, NOW)
+    assert err.value.key == "error.bad_character"
+    with pytest.raises(InvalidInput):
+        report.return_to_unit(IOC, bad)
+    assert report.status == "approved" and report.answer_text == ANSWER
+
+
 def test_publish_waits_for_the_content():
     report = PublicReport.placeholder("r1")
-    report.record_approved_answer(ANSWER)
+    report.record_approved_answer(ANSWER, NOW)
     with pytest.raises(StateConflict):
         report.publish(IOC, None, NOW)
 
@@ -118,7 +177,7 @@ def test_answer_is_not_public_before_publication():
 def test_published_is_final_and_keeps_its_answer():
     report = approved()
     report.publish(IOC, None, NOW)
-    report.record_approved_answer("Một bản nháp cũ đến muộn, không được ghi đè.")
+    report.record_approved_answer("Một bản nháp cũ đến muộn, không được ghi đè.", NOW)
     assert report.status == "published" and report.answer_text == ANSWER
 
 
@@ -129,9 +188,10 @@ def test_return_only_from_approved_with_a_reason():
     with pytest.raises(Forbidden):
         report.return_to_unit(LEADER, "Cần bổ sung ảnh.")
     assert report.return_to_unit(IOC, " Cần bổ sung ảnh. ") == "Cần bổ sung ảnh."
-    assert report.status == "returned"
-    with pytest.raises(StateConflict):
+    assert report.status == "returned_by_ioc"
+    with pytest.raises(StateConflict) as err:
         report.return_to_unit(IOC, "Cần bổ sung ảnh.")
+    assert "already been returned" in err.value.detail_en
     with pytest.raises(StateConflict):
         report.publish(IOC, None, NOW)
 
@@ -139,14 +199,39 @@ def test_return_only_from_approved_with_a_reason():
 def test_after_a_return_only_the_units_rework_moves_the_report_on():
     report = approved()
     report.return_to_unit(IOC, "Cần bổ sung ảnh.")
-    assert not report.advance(Status.DISPATCHED)  # a late event from an earlier step
-    assert report.advance(Status.DRAFTED)
-    report.record_approved_answer("Đã bổ sung ảnh chụp sau khi vá.")
-    assert report.status == "approved" and report.answer_text == "Đã bổ sung ảnh chụp sau khi vá."
+    assert not report.advance(Step.DISPATCHED)  # a late event from an earlier step
+    assert report.advance(Step.DRAFTED)
+    later = datetime(2026, 5, 5, 8, 0, tzinfo=timezone.utc)
+    report.record_approved_answer("Đã bổ sung ảnh chụp sau khi vá.", later)
+    assert report.status == "approved" and report.answer_text == "Đã bổ sung ảnh chụp sau khi vá." and report.approved_at == later
 
 
 def test_state_secret_is_not_a_public_record():
     report = submitted()
+    report.advance(Step.ACCEPTED)
     assert report.is_public_record
     report.visibility = Visibility.STATE_SECRET.value
-    assert not report.is_public_record
+    assert not report.is_public_record and not report.is_listed and not report.is_trackable
+
+
+def test_the_three_returns_have_three_names_and_every_step_has_bilingual_wording():
+    returns = {Step.AGENCY_REFUSED, Step.RETURNED_TO_STAFF, Step.RETURNED_BY_IOC}
+    assert len({s.value for s in returns}) == 3 and "returned" not in {s.value for s in Step}
+    for step in Step:
+        assert step.event_label.en and step.event_label.vi
+    for step in STATUSES:
+        assert step.status_label.en and step.status_label.vi
+    assert Step.RETURNED_BY_IOC in STATUSES and Step.RETURNED_TO_STAFF not in STATUSES
+    assert LISTED <= STATUSES and Step.SUBMITTED not in LISTED and Step.REFUSED not in LISTED
+    with pytest.raises(ValueError):
+        Step.AGENCY_REFUSED.status_label
+
+
+@pytest.mark.parametrize("code", ["", "x" * 21, "QB-\x00AAA-BBBB", "QB AAAA", "QB-ÀAAA-BBBB", "9" * 100_000])
+def test_a_tracking_code_that_cannot_be_one_is_refused(code):
+    with pytest.raises(InvalidInput):
+        clean_tracking_code(code)
+
+
+def test_a_tracking_code_is_read_in_upper_case():
+    assert clean_tracking_code(" qb-7k3m-9xtp ") == "QB-7K3M-9XTP"

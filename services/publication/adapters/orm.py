@@ -31,6 +31,7 @@ public_reports = Table(
     Column("lead_agency_name", String(300), nullable=False),
     Column("lead_unit_name", String(300), nullable=False),
     Column("answer_text", Text, nullable=False),
+    Column("approved_at", UtcDateTime(), nullable=True),  # set with the approved answer: the step 8 queue's order
     Column("published_at", UtcDateTime(), nullable=True),
     Column("refusal_text", Text, nullable=False),
     Column("visibility", String(20), nullable=False),

@@ -1,26 +1,99 @@
 """The public record of a report and step 8 of the procedure (edit and publish, or return). No I/O here."""
 from __future__ import annotations
 
-import unicodedata
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import Enum
 
+from paht.runtime import roles
+from paht.runtime.aggregate import Versioned, require_state
 from paht.runtime.errors import Forbidden, InvalidInput, StateConflict
+from paht.runtime.text import Label, clean_text
 
 
-class Status(str, Enum):
+class Step(str, Enum):
+    """The one public vocabulary: what happened to a report (its timeline) and where it is now (its status).
+
+    The three "returns" of the procedure are named apart: the lead agency refusing at step 3
+    (AGENCY_REFUSED), the unit leader sending a draft back to staff at step 7 (RETURNED_TO_STAFF),
+    and the IOC sending an approved answer back to the lead unit at step 8 (RETURNED_BY_IOC).
+    """
+
     SUBMITTED = "submitted"
     ACCEPTED = "accepted"
-    DISPATCHED = "dispatched"
-    ASSIGNED = "assigned"
-    IN_PROGRESS = "in_progress"
-    DRAFTED = "drafted"
-    APPROVED = "approved"
-    PUBLISHED = "published"
-    RETURNED = "returned"
     REFUSED = "refused"
     CANCELLED = "cancelled"
+    DISPATCHED = "dispatched"
+    AGENCY_REFUSED = "agency_refused"
+    ASSIGNED = "assigned"
+    UNIT_REFUSED = "unit_refused"
+    IN_PROGRESS = "in_progress"
+    DRAFTED = "drafted"
+    RETURNED_TO_STAFF = "returned_to_staff"
+    APPROVED = "approved"
+    RETURNED_BY_IOC = "returned_by_ioc"
+    PUBLISHED = "published"
+
+    @property
+    def event_label(self) -> Label:
+        """What happened, as the public timeline says it."""
+        return WORDING[self].event
+
+    @property
+    def status_label(self) -> Label:
+        """Where the report is now, as its status badge says it (only for steps that are a status)."""
+        wording = WORDING[self].status
+        if wording is None:
+            raise ValueError(f"{self.value} is a timeline step, never a report's status")
+        return wording
+
+
+@dataclass(frozen=True)
+class Wording:
+    event: Label              # in the timeline: what happened
+    status: Label | None = None  # as a status: where the report is; None when the step is never a status
+
+
+WORDING: dict[Step, Wording] = {
+    Step.SUBMITTED: Wording(Label("Report submitted", "Gửi phản ánh"), Label("Awaiting review", "Chờ tiếp nhận")),
+    Step.ACCEPTED: Wording(Label("Accepted by the provincial IOC", "Trung tâm IOC tỉnh tiếp nhận"), Label("Accepted", "Đã tiếp nhận")),
+    Step.REFUSED: Wording(Label("Refused by the provincial IOC", "Trung tâm IOC tỉnh từ chối tiếp nhận"),
+                          Label("Not eligible", "Không đủ điều kiện tiếp nhận")),
+    Step.CANCELLED: Wording(Label("Report cancelled", "Hủy phản ánh"), Label("Cancelled", "Đã hủy")),
+    Step.DISPATCHED: Wording(Label("Sent to the lead agency", "Phân phối cho cơ quan đầu mối xử lý"),
+                             Label("Sent to the responsible agency", "Đã chuyển cơ quan xử lý")),
+    Step.AGENCY_REFUSED: Wording(Label("Refused by the lead agency, returned to the provincial IOC",
+                                       "Cơ quan đầu mối từ chối, trả lại Trung tâm IOC tỉnh")),
+    Step.ASSIGNED: Wording(Label("Assigned to a unit and staff", "Phân công đơn vị, cán bộ xử lý"), Label("Assigned", "Đã giao xử lý")),
+    Step.UNIT_REFUSED: Wording(Label("Refused by the lead unit, returned to the lead agency", "Đơn vị chủ trì từ chối, trả lại cơ quan đầu mối")),
+    Step.IN_PROGRESS: Wording(Label("In progress", "Đang xử lý"), Label("In progress", "Đang xử lý")),
+    Step.DRAFTED: Wording(Label("Result reported with a draft answer", "Báo cáo kết quả và dự thảo nội dung trả lời"),
+                          Label("Answer drafted", "Đã có dự thảo kết quả")),
+    Step.RETURNED_TO_STAFF: Wording(Label("Returned by the unit leader to staff for completion",
+                                          "Lãnh đạo đơn vị trả lại cán bộ xử lý để bổ sung, hoàn thiện")),
+    Step.APPROVED: Wording(Label("Result approved by the unit leader", "Lãnh đạo đơn vị phê duyệt kết quả"),
+                           Label("Answer approved", "Đã phê duyệt kết quả")),
+    Step.RETURNED_BY_IOC: Wording(Label("Returned by the provincial IOC to the lead unit for completion",
+                                        "Trung tâm IOC tỉnh trả lại đơn vị chủ trì để bổ sung, hoàn thiện"),
+                                  Label("Returned by the IOC for completion", "Trung tâm IOC trả lại để bổ sung")),
+    Step.PUBLISHED: Wording(Label("Answer published", "Công khai kết quả xử lý"), Label("Answer published", "Đã công khai kết quả")),
+}
+STATUSES = frozenset(s for s in Step if WORDING[s].status is not None)
+
+# Events of intake, dispatch and handling arrive in any relative order: the status only ever climbs.
+RANK = {s: i for i, s in enumerate((
+    Step.SUBMITTED, Step.ACCEPTED, Step.DISPATCHED, Step.ASSIGNED,
+    Step.IN_PROGRESS, Step.DRAFTED, Step.APPROVED, Step.PUBLISHED,
+))}
+FINAL = {Step.PUBLISHED, Step.REFUSED, Step.CANCELLED}
+# After the IOC returns a result (step 8), only the lead unit's rework moves the report on.
+REWORK = {Step.ASSIGNED, Step.IN_PROGRESS, Step.DRAFTED, Step.APPROVED}
+# Listed publicly (home page, API lists) only once step 1 accepted the report; every later status
+# implies that acceptance (dispatch and handling only ever act on accepted reports).
+LISTED = frozenset({*(s for s in RANK if RANK[s] >= RANK[Step.ACCEPTED]), Step.RETURNED_BY_IOC})
+# Refused reports are public too, but only in the "not eligible" list, with the public reason.
+NOT_ELIGIBLE = frozenset({Step.REFUSED})
 
 
 class Visibility(str, Enum):
@@ -29,15 +102,71 @@ class Visibility(str, Enum):
     STATE_SECRET = "state_secret"    # never published (state-secret law); set by a later issue
 
 
-# Events of intake, dispatch and handling arrive in any relative order: the status only ever climbs.
-RANK = {s: i for i, s in enumerate((
-    Status.SUBMITTED, Status.ACCEPTED, Status.DISPATCHED, Status.ASSIGNED,
-    Status.IN_PROGRESS, Status.DRAFTED, Status.APPROVED, Status.PUBLISHED,
-))}
-FINAL = {Status.PUBLISHED, Status.REFUSED, Status.CANCELLED}
-# After the IOC returns a result (step 8), only the lead unit's rework moves the report on.
-REWORK = {Status.ASSIGNED, Status.IN_PROGRESS, Status.DRAFTED, Status.APPROVED}
-IOC_ROLES = ("ioc_operator", "ioc_admin")
+@dataclass(frozen=True)
+class Submission:
+    """A report's content as intake received it (intake's events carry no personal data).
+
+    One definition for the read model (it fills a record from ReportSubmitted field by field, by
+    name) and for the record itself; add a field here, to PUBLIC_FIELDS if anyone may read it, and a
+    column in adapters/orm.py.
+    """
+
+    tracking_code: str
+    title: str
+    description: str
+    topic_code: str
+    address_text: str
+    area_code: str
+    private_result: bool
+    urgent: bool
+    received_at: datetime
+    lat: float | None = None
+    lon: float | None = None
+
+
+SUBMISSION_FIELDS = tuple(f.name for f in fields(Submission))
+# What anyone may read of a listed report's content (area_code stays internal; the privacy flag,
+# urgency and place are shown through the answer rule, the badge and the location).
+PUBLIC_FIELDS = ("tracking_code", "title", "description", "topic_code", "address_text", "received_at")
+# What a reporter sees by tracking code before step 1: nothing that helps someone who guessed a code.
+TRACKING_FIELDS = ("tracking_code", "received_at")
+
+ANSWER = Label("The answer", "Nội dung trả lời")
+RETURN_REASON = Label("What the lead unit must complete", "Nội dung đơn vị chủ trì cần bổ sung")
+TRACKING_CODE = re.compile(r"[A-Z0-9-]{1,20}")
+REPORT_ID = r"^[0-9A-Za-z-]{1,36}$"  # what a report id may look like (UUIDs); anything else is unknown
+
+
+def is_report_id(value: str) -> bool:
+    return re.fullmatch(REPORT_ID, value or "") is not None
+
+
+def clean_tracking_code(value: str | None) -> str:
+    """Return a tracking code as stored (upper case), or raise InvalidInput for one that cannot be a code."""
+    code = (value or "").strip().upper()
+    if TRACKING_CODE.fullmatch(code) is None:
+        raise InvalidInput("A tracking code looks like QB-XXXX-XXXX (letters, digits and hyphens, at most 20).",
+                           "Mã tra cứu có dạng QB-XXXX-XXXX (chữ cái, chữ số và dấu gạch ngang, tối đa 20 ký tự).")
+    return code
+
+
+def describe(status: str) -> tuple[str, str]:
+    """Say where a report is, in the procedure's words (for refusals of a step)."""
+    try:
+        label = Step(status).status_label
+    except ValueError:
+        return (f"“{status}”", f"ở trạng thái “{status}”")
+    return (f"at the stage “{label.en}”", f"đang ở trạng thái “{label.vi}”")
+
+
+def explain(current: str, action: str) -> tuple[str, str] | None:
+    """Say what happened when step 8 lost a race or comes too late."""
+    if current == Step.PUBLISHED.value:
+        return ("The answer has already been published.", "Kết quả xử lý đã được công khai.")
+    if current == Step.RETURNED_BY_IOC.value:
+        return ("The answer has already been returned to the lead unit; wait for its new answer.",
+                "Kết quả đã được trả lại đơn vị chủ trì; vui lòng chờ kết quả mới.")
+    return None
 
 
 @dataclass
@@ -50,11 +179,15 @@ class TimelineEntry:
     at: datetime
     note: str = ""
 
+    @property
+    def step(self) -> Step:
+        return Step(self.kind)
+
 
 @dataclass
-class PublicReport:
+class PublicReport(Versioned):
     report_id: str
-    status: str = Status.SUBMITTED.value
+    status: str = Step.SUBMITTED.value
     tracking_code: str = ""
     title: str = ""
     description: str = ""
@@ -69,6 +202,7 @@ class PublicReport:
     lead_agency_name: str = ""
     lead_unit_name: str = ""
     answer_text: str = ""  # the approved draft until published, then the published answer
+    approved_at: datetime | None = None  # when the unit leader approved: the step 8 clock runs from here
     published_at: datetime | None = None
     refusal_text: str = ""
     visibility: str = Visibility.PUBLIC.value
@@ -79,44 +213,51 @@ class PublicReport:
         """Start a record from whichever producer's event arrives first."""
         return cls(report_id=report_id)
 
-    def next_version(self) -> int:
-        self.version += 1
-        return self.version
+    @property
+    def step(self) -> Step:
+        return Step(self.status)
 
     @property
     def has_content(self) -> bool:
         return self.received_at is not None
 
     @property
+    def is_listed(self) -> bool:
+        """Whether the report is on the public lists: content known, accepted at step 1, not secret."""
+        return self.has_content and self.visibility != Visibility.STATE_SECRET.value and self.step in LISTED
+
+    @property
     def is_public_record(self) -> bool:
+        """Whether anyone may open the report: listed, or refused (its reason is public by the procedure)."""
+        return self.is_listed or (self.has_content and self.visibility != Visibility.STATE_SECRET.value and self.step in NOT_ELIGIBLE)
+
+    @property
+    def is_trackable(self) -> bool:
+        """Whether its reporter finds it by tracking code (before step 1 only as "awaiting review")."""
         return self.has_content and self.visibility != Visibility.STATE_SECRET.value
 
     @property
     def public_answer(self) -> str | None:
         """Return the answer the public may read, or None (not published yet, or private)."""
-        if self.status != Status.PUBLISHED.value or self.private_result or self.visibility != Visibility.PUBLIC.value:
+        if self.status != Step.PUBLISHED.value or self.private_result or self.visibility != Visibility.PUBLIC.value:
             return None
         return self.answer_text
 
-    def record_submission(self, *, tracking_code: str, title: str, description: str, topic_code: str,
-                          lat: float | None, lon: float | None, address_text: str, area_code: str,
-                          private_result: bool, urgent: bool, received_at: datetime) -> None:
+    def record_submission(self, submission: Submission) -> None:
         """Fill the content from intake (no personal data: there is none in its events)."""
-        self.tracking_code, self.title, self.description, self.topic_code = tracking_code, title, description, topic_code
-        self.lat, self.lon = lat, lon
-        self.address_text, self.area_code = address_text, area_code
-        self.private_result, self.urgent, self.received_at = private_result, urgent, received_at
-        if private_result and self.visibility == Visibility.PUBLIC.value:
+        for name in SUBMISSION_FIELDS:
+            setattr(self, name, getattr(submission, name))
+        if self.private_result and self.visibility == Visibility.PUBLIC.value:
             self.visibility = Visibility.REPORTER_ONLY.value
 
-    def advance(self, status: Status) -> bool:
+    def advance(self, status: Step) -> bool:
         """Move the status forward; an older event arriving late never moves it back."""
-        current = Status(self.status)
+        current = self.step
         if current in FINAL:
             return False
-        if status in (Status.REFUSED, Status.CANCELLED):
+        if status in (Step.REFUSED, Step.CANCELLED):
             moved = True
-        elif current == Status.RETURNED:
+        elif current == Step.RETURNED_BY_IOC:
             moved = status in REWORK
         else:
             moved = status in RANK and RANK[status] > RANK[current]
@@ -124,30 +265,22 @@ class PublicReport:
             self.status = status.value
         return moved
 
-    def record_approved_answer(self, answer_text: str) -> None:
+    def record_approved_answer(self, answer_text: str, at: datetime) -> None:
         """Keep the unit leader's approved answer as the draft the IOC will edit and publish."""
-        self.advance(Status.APPROVED)
-        if self.status == Status.APPROVED.value:
+        self.advance(Step.APPROVED)
+        if self.status == Step.APPROVED.value:
             self.answer_text = answer_text
-
-    def _require(self, action: str, *allowed: Status) -> None:
-        if self.status not in {s.value for s in allowed}:
-            raise StateConflict(
-                f"Cannot {action} a report that is {self.status}.",
-                f"Không thể thực hiện '{action}' với phản ánh đang ở trạng thái '{self.status}'.",
-                current=self.status,
-                action=action,
-            )
+            self.approved_at = at
 
     @staticmethod
     def _require_ioc(user) -> None:
-        if not user.has(*IOC_ROLES):
+        if not user.has(*roles.IOC):
             raise Forbidden("Only IOC operators edit and publish results.", "Chỉ cán bộ Trung tâm IOC được biên tập và công khai kết quả.")
 
     def publish(self, user, edited_text: str | None, at: datetime) -> None:
         """Step 8: the IOC checks, edits and publishes the approved answer."""
         self._require_ioc(user)
-        self._require("publish", Status.APPROVED)
+        require_state(self.status, (Step.APPROVED,), "publish", describe, explain)
         if not self.has_content:
             raise StateConflict(
                 "The report's content has not arrived from intake yet; publish it a little later.",
@@ -155,21 +288,16 @@ class PublicReport:
                 current=self.status,
                 action="publish",
             )
-        text = unicodedata.normalize("NFC", (edited_text if edited_text is not None else self.answer_text) or "").strip()
-        if len(text) < 10:
-            raise InvalidInput("The answer is too short to publish (at least 10 characters).", "Nội dung trả lời quá ngắn (tối thiểu 10 ký tự).")
-        self.answer_text = text
+        self.answer_text = clean_text(edited_text if edited_text is not None else self.answer_text, ANSWER, 10, 10000)
         if self.private_result and self.visibility == Visibility.PUBLIC.value:
             self.visibility = Visibility.REPORTER_ONLY.value
         self.published_at = at
-        self.status = Status.PUBLISHED.value
+        self.status = Step.PUBLISHED.value
 
     def return_to_unit(self, user, reason: str) -> str:
-        """Step 8: send the answer back to the lead unit to complete."""
+        """Step 8: send the answer back to the lead unit to complete; return the cleaned reason."""
         self._require_ioc(user)
-        self._require("return", Status.APPROVED)
-        reason = unicodedata.normalize("NFC", reason or "").strip()
-        if len(reason) < 5:
-            raise InvalidInput("Say what the lead unit must complete (at least 5 characters).", "Cần nêu rõ nội dung đơn vị cần bổ sung (tối thiểu 5 ký tự).")
-        self.status = Status.RETURNED.value
+        require_state(self.status, (Step.APPROVED,), "return", describe, explain)
+        reason = clean_text(reason, RETURN_REASON, 5, 2000)
+        self.status = Step.RETURNED_BY_IOC.value
         return reason

@@ -3,14 +3,22 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timezone
-from fastapi import APIRouter, Depends, Query
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from paht.runtime import roles
 from paht.runtime.auth import Principal
-from paht.runtime.errors import Forbidden
-from paht.runtime.web import translate
-from services.publication.domain.public_report import IOC_ROLES
+from paht.runtime.paging import DEFAULT_LIMIT, MAX_LIMIT
+from paht.runtime.text import Label
+from services.publication.domain.public_report import PUBLIC_FIELDS, REPORT_ID, TRACKING_FIELDS, PublicReport
 from services.publication.service_layer import handlers
+
+MAX_OFFSET = 100_000  # deeper than anyone reads a public list; beyond it a 422, never a database overflow
+ReportId = Annotated[str, Path(max_length=36, pattern=REPORT_ID, description="The report's id (a UUID)")]
+Limit = Annotated[int, Query(ge=1, le=100)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
 class Strict(BaseModel):
@@ -31,28 +39,32 @@ def iso(value: datetime | None) -> str | None:
     return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
 
 
+def plain(value):
+    return iso(value) if isinstance(value, datetime) else value
+
+
+def both(label: Label) -> dict:
+    return {"vi": label.vi, "en": label.en}
+
+
 def step_view(entry) -> dict:
-    return {
-        "kind": entry.kind,
-        "at": iso(entry.at),
-        "label_vi": translate("vi", f"timeline.{entry.kind}"),
-        "label_en": translate("en", f"timeline.{entry.kind}"),
-        "note": entry.note or None,
-    }
+    label = entry.step.event_label
+    return {"kind": entry.kind, "at": iso(entry.at), "label_vi": label.vi, "label_en": label.en, "note": entry.note or None}
 
 
-def public_view(r, timeline=None) -> dict:
+def tracking_view(r: PublicReport) -> dict:
+    """What a reporter sees by tracking code before step 1 decided: the code, when it arrived, its status."""
+    return {**{name: plain(getattr(r, name)) for name in TRACKING_FIELDS}, "status": r.status, "status_label": both(r.step.status_label)}
+
+
+def public_view(r: PublicReport, timeline=None) -> dict:
     """Public view of a report: never a private answer, never personal data."""
     view = {
         "id": r.report_id,
-        "tracking_code": r.tracking_code,
         "status": r.status,
-        "title": r.title,
-        "description": r.description,
-        "topic_code": r.topic_code,
+        "status_label": both(r.step.status_label),
+        **{name: plain(getattr(r, name)) for name in PUBLIC_FIELDS},
         "location": {"lat": r.lat, "lon": r.lon} if r.lat is not None else None,
-        "address_text": r.address_text,
-        "received_at": iso(r.received_at),
         "lead_agency": r.lead_agency_name or None,
         "answer": r.public_answer,
         "published_at": iso(r.published_at),
@@ -62,13 +74,15 @@ def public_view(r, timeline=None) -> dict:
     return view
 
 
-def editorial_view(r) -> dict:
+def editorial_view(r: PublicReport) -> dict:
     """IOC view of an answer waiting for step 8 (the draft is visible to the IOC only)."""
     return {
         **public_view(r),
         "draft_answer": r.answer_text,
         "lead_unit": r.lead_unit_name or None,
         "private_result": r.private_result,
+        "urgent": r.urgent,
+        "approved_at": iso(r.approved_at),
         "visibility": r.visibility,
         "version": r.version,
     }
@@ -76,43 +90,46 @@ def editorial_view(r) -> dict:
 
 def build_router(ctx) -> APIRouter:
     optional_user, current_user, require = ctx.auth
-    operator = require(*IOC_ROLES)
+    operator = require(*roles.IOC)
     router = APIRouter(prefix="/api/publication/v1", tags=["publication"])
 
-    @router.get("/reports", summary="Public reports, newest first")
-    async def list_reports(limit: int = Query(default=20, ge=1, le=100), offset: int = Query(default=0, ge=0)):
+    @router.get("/reports", summary="Public reports (accepted at step 1), newest first")
+    async def list_reports(limit: Limit = 20, offset: Offset = 0):
         reports, total = await asyncio.to_thread(handlers.list_public_reports, ctx.uow(), limit, offset)
         return {"items": [public_view(r) for r in reports], "total": total, "limit": limit, "offset": offset}
 
     @router.get("/reports/{report_id}", summary="One public report with its timeline")
-    async def get_report(report_id: str):
+    async def get_report(report_id: ReportId):
         report, timeline = await asyncio.to_thread(handlers.get_public_report, ctx.uow(), report_id)
         return public_view(report, timeline)
 
     @router.get("/not-eligible", summary="Reports refused at step 1, with their public reason")
-    async def not_eligible(limit: int = Query(default=20, ge=1, le=100), offset: int = Query(default=0, ge=0)):
-        reports = await asyncio.to_thread(handlers.list_not_eligible, ctx.uow(), limit, offset)
+    async def not_eligible(limit: Limit = 20, offset: Offset = 0):
+        reports, total = await asyncio.to_thread(handlers.list_not_eligible, ctx.uow(), limit, offset)
         items = [{**public_view(r), "reason": r.refusal_text} for r in reports]
-        return {"items": items, "limit": limit, "offset": offset}
+        return {"items": items, "total": total, "limit": limit, "offset": offset}
 
-    @router.get("/track/{tracking_code}", summary="Find a report by its tracking code")
-    async def track(tracking_code: str):
+    @router.get("/track/{tracking_code}", summary="Find a report by its tracking code (before step 1: only that it awaits review)")
+    async def track(tracking_code: Annotated[str, Path(max_length=40)]):
         report = await asyncio.to_thread(handlers.find_by_tracking_code, ctx.uow(), tracking_code)
+        if not report.is_public_record:
+            return tracking_view(report)
         report, timeline = await asyncio.to_thread(handlers.get_public_report, ctx.uow(), report.report_id)
         return public_view(report, timeline)
 
-    @router.get("/queue", summary="Step 8: approved answers waiting for the IOC")
-    async def queue(user: Principal = Depends(operator)):
-        reports = await asyncio.to_thread(handlers.editorial_queue, ctx.uow())
-        return {"items": [editorial_view(r) for r in reports]}
+    @router.get("/queue", summary="Step 8: approved answers waiting for the IOC, urgent first, then oldest approval")
+    async def queue(cursor: str | None = Query(default=None, max_length=500), limit: int = Query(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+                    user: Principal = Depends(operator)):
+        page = await asyncio.to_thread(handlers.editorial_queue, ctx.uow(), cursor, limit)
+        return page.as_json(editorial_view)
 
     @router.post("/reports/{report_id}/publish", summary="Step 8: publish the answer (edited or as approved)")
-    async def publish(report_id: str, body: PublishIn, user: Principal = Depends(operator)):
+    async def publish(report_id: ReportId, body: PublishIn, user: Principal = Depends(operator)):
         report = await asyncio.to_thread(handlers.publish_result, ctx.uow(), user, report_id, body.answer_text)
         return editorial_view(report)
 
     @router.post("/reports/{report_id}/return", summary="Step 8: return the answer to the lead unit")
-    async def return_(report_id: str, body: ReturnIn, user: Principal = Depends(operator)):
+    async def return_(report_id: ReportId, body: ReturnIn, user: Principal = Depends(operator)):
         report = await asyncio.to_thread(handlers.return_result, ctx.uow(), user, report_id, body.reason)
         return editorial_view(report)
 

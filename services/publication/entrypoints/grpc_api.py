@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from paht.publication.v1 import publication_pb2, publication_pb2_grpc
 from paht.runtime.grpcx import run_use_case
-from paht.runtime.web import translate
 from services.publication.entrypoints.api import iso
 from services.publication.service_layer import handlers
 
@@ -21,7 +20,7 @@ class PublicationServicer(publication_pb2_grpc.PublicationServiceServicer):
             title=r.title,
             answer_text=r.public_answer or "",
             timeline=[
-                publication_pb2.TimelineEntry(kind=e.kind, at=iso(e.at), label=translate("vi", f"timeline.{e.kind}"))
+                publication_pb2.TimelineEntry(kind=e.kind, at=iso(e.at), label=e.step.event_label.vi)
                 for e in timeline
             ],
         )

@@ -8,55 +8,59 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
+from paht.runtime import roles
 from paht.runtime.http import http_status
-from paht.runtime.errors import DomainError
+from paht.runtime.errors import DomainError, InvalidInput
+from paht.runtime.text import is_clean
 from paht.runtime.web import Pages, pick_language
-from services.publication.domain.public_report import IOC_ROLES
+from services.publication.domain.public_report import Step
 from services.publication.service_layer import handlers
 
 pages = Pages([Path(__file__).parent / "templates"])
 PAGE_SIZE = 20
-# Labels only these pages use; the shared catalogs hold everything else.
-LABELS = {
-    "vi": {
-        "recent": "Phản ánh mới nhất",
-        "none": "Chưa có phản ánh nào.",
-        "newer": "Trang trước",
-        "older": "Trang sau",
-        "received": "Thời gian gửi",
-        "lead_agency": "Cơ quan đầu mối xử lý",
-        "lead_unit": "Đơn vị chủ trì xử lý",
-        "answer": "Kết quả xử lý",
-        "private_answer": "Người phản ánh đề nghị không công khai: kết quả chỉ gửi cho người phản ánh.",
-        "reason": "Lý do",
-        "draft": "Nội dung trả lời (biên tập trước khi công khai)",
-        "publish": "Công khai kết quả",
-        "return": "Trả lại đơn vị chủ trì",
-        "return_reason": "Nội dung cần bổ sung, hoàn thiện",
-        "private_flag": "Chỉ gửi người phản ánh",
-    },
-    "en": {
-        "recent": "Latest reports",
-        "none": "No reports yet.",
-        "newer": "Newer",
-        "older": "Older",
-        "received": "Received",
-        "lead_agency": "Lead agency",
-        "lead_unit": "Lead unit",
-        "answer": "Result",
-        "private_answer": "The reporter asked for privacy: the result is sent to them only.",
-        "reason": "Reason",
-        "draft": "Answer (edit before publishing)",
-        "publish": "Publish the result",
-        "return": "Return to the lead unit",
-        "return_reason": "What must be completed",
-        "private_flag": "Reporter only",
-    },
-}
+MAX_PAGE = 5_000  # 100,000 reports back: deeper than anyone reads; a bigger ?page= shows the last page
+QUEUE_PAGE_SIZE = 20  # answers on one screen of the step 8 queue (each carries two forms)
+
+
+def says(step: str, lang: str, as_status: bool = True) -> str:
+    """Return a step's public wording (its status badge, or its timeline entry) in a language."""
+    label = Step(step).status_label if as_status else Step(step).event_label
+    return label.vi if lang == "vi" else label.en
+
+
+pages.env.globals["says"] = says
+
+
+def page_number(raw: str) -> int:
+    """Read ?page= as a citizen typed or bookmarked it: unreadable or below 1 is page 1, at most MAX_PAGE."""
+    try:
+        number = int(raw)
+    except ValueError:
+        return 1
+    return min(max(number, 1), MAX_PAGE)
+
+
+async def newest_page(use_case, uow_factory, raw_page: str):
+    """Return (reports, page, more) for a public list; a page past the end shows the last page.
+
+    A citizen following an old link or editing the number expects reports, not an error page; the
+    last page with working "newer" links is what is there.
+    """
+    page = page_number(raw_page)
+    reports, total = await asyncio.to_thread(use_case, uow_factory(), PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    last = max(1, -(-total // PAGE_SIZE))
+    if page > last:
+        page = last
+        reports, total = await asyncio.to_thread(use_case, uow_factory(), PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    return reports, page, page * PAGE_SIZE < total
+
+
+def timeline_view(timeline, lang: str) -> list[dict]:
+    return [{"kind": e.kind, "at": e.at, "note": e.note, "label": says(e.kind, lang, as_status=False)} for e in timeline]
 
 
 def render(request: Request, template: str, status_code: int = 200, **context):
-    return pages.render(request, template, status_code, labels=LABELS[pick_language(request)], **context)
+    return pages.render(request, template, status_code, **context)
 
 
 def build_router(ctx) -> APIRouter:
@@ -64,10 +68,9 @@ def build_router(ctx) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     @router.get("/")
-    async def home(request: Request, page: int = 1):
-        page = max(page, 1)
-        reports, total = await asyncio.to_thread(handlers.list_public_reports, ctx.uow(), PAGE_SIZE, (page - 1) * PAGE_SIZE)
-        return render(request, "home.html", user=optional_user(request), reports=reports, page=page, more=page * PAGE_SIZE < total)
+    async def home(request: Request, page: str = ""):
+        reports, number, more = await newest_page(handlers.list_public_reports, ctx.uow, page)
+        return render(request, "home.html", user=optional_user(request), reports=reports, page=number, more=more)
 
     @router.get("/reports/{report_id}")
     async def report(request: Request, report_id: str):
@@ -75,37 +78,48 @@ def build_router(ctx) -> APIRouter:
             found, timeline = await asyncio.to_thread(handlers.get_public_report, ctx.uow(), report_id)
         except DomainError as exc:
             return pages.error(request, http_status(exc), exc.key)
-        return render(request, "report.html", user=optional_user(request), report=found, timeline=timeline)
+        return render(request, "report.html", user=optional_user(request), report=found,
+                      timeline=timeline_view(timeline, pick_language(request)))
 
     @router.get("/track")
     async def track(request: Request, code: str = ""):
         if not code.strip():
             return render(request, "track.html", user=optional_user(request), code="", not_found=False)
+        shown = code.strip()[:40] if is_clean(code) else ""  # never write control characters back into the page
         try:
-            found = await asyncio.to_thread(handlers.find_by_tracking_code, ctx.uow(), code[:40])
+            found = await asyncio.to_thread(handlers.find_by_tracking_code, ctx.uow(), code)
+        except InvalidInput as exc:  # cannot be a code: say so rather than search for it
+            return render(request, "track.html", 422, user=optional_user(request), code=shown, not_found=False, error=exc.detail)
         except DomainError:
-            return render(request, "track.html", 404, user=optional_user(request), code=code[:40], not_found=True)
+            return render(request, "track.html", 404, user=optional_user(request), code=shown, not_found=True)
+        if not found.is_public_record:  # before step 1: only that it awaits review, nothing a guesser could use
+            return render(request, "track.html", user=optional_user(request), code=found.tracking_code, not_found=False, awaiting=found)
         return RedirectResponse(f"/reports/{quote(found.report_id)}", status_code=303)
 
     @router.get("/not-eligible")
-    async def not_eligible(request: Request):
-        reports = await asyncio.to_thread(handlers.list_not_eligible, ctx.uow(), 100, 0)
-        return render(request, "not_eligible.html", user=optional_user(request), reports=reports)
+    async def not_eligible(request: Request, page: str = ""):
+        reports, number, more = await newest_page(handlers.list_not_eligible, ctx.uow, page)
+        return render(request, "not_eligible.html", user=optional_user(request), reports=reports, page=number, more=more)
 
     def ioc_user(request: Request):
         user = optional_user(request)
-        return user if user is not None and user.has(*IOC_ROLES) else None
+        return user if user is not None and user.has(*roles.IOC) else None
 
-    async def queue_page(request: Request, user, status_code: int = 200, error: dict | None = None):
-        reports = await asyncio.to_thread(handlers.editorial_queue, ctx.uow())
-        return render(request, "editorial_queue.html", status_code, user=user, reports=reports, error=error)
+    async def queue_page(request: Request, user, status_code: int = 200, error: dict | None = None, cursor: str | None = None):
+        try:
+            page = await asyncio.to_thread(handlers.editorial_queue, ctx.uow(), cursor, QUEUE_PAGE_SIZE)
+        except InvalidInput as exc:  # a cursor from nowhere: start again at the first page
+            page = await asyncio.to_thread(handlers.editorial_queue, ctx.uow(), None, QUEUE_PAGE_SIZE)
+            status_code, error = 422, exc.detail
+        return render(request, "editorial_queue.html", status_code, user=user, reports=page.items, total=page.total,
+                      next_cursor=page.next_cursor, error=error)
 
     @router.get("/publication/queue")
-    async def queue(request: Request):
+    async def queue(request: Request, cursor: str = ""):
         user = ioc_user(request)
         if user is None:
             return RedirectResponse("/auth/login?next=/publication/queue", status_code=303)
-        return await queue_page(request, user)
+        return await queue_page(request, user, cursor=cursor[:500] or None)
 
     @router.post("/publication/reports/{report_id}/{action}")
     async def decide(request: Request, report_id: str, action: str, answer_text: str = Form(""), reason: str = Form("")):

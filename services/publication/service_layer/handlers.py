@@ -3,13 +3,19 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import func, select
-
 from paht.publication.v1 import events_pb2 as ev
 from paht.runtime.auth import Principal
 from paht.runtime.errors import NotFound
+from paht.runtime.paging import Page
 from paht.runtime.uow import UnitOfWork, actor_of
-from services.publication.domain.public_report import PublicReport, Status, TimelineEntry, Visibility
+from services.publication.domain.public_report import (
+    PublicReport,
+    Step,
+    TimelineEntry,
+    Visibility,
+    clean_tracking_code,
+    is_report_id,
+)
 from services.publication.service_layer.read_model import add_step
 
 _VISIBILITY = {
@@ -20,11 +26,12 @@ _VISIBILITY = {
 
 
 def _not_found(report_id: str) -> NotFound:
-    return NotFound(f"No public report {report_id}.", f"Không tìm thấy phản ánh {report_id}.")
+    shown = report_id if is_report_id(report_id) else "?"  # never echo what could not be an id
+    return NotFound(f"No public report {shown}.", f"Không tìm thấy phản ánh {shown}.")
 
 
 def _load(uow: UnitOfWork, report_id: str) -> PublicReport:
-    report = uow.session.get(PublicReport, report_id, with_for_update=True)
+    report = uow.reports.get(report_id, for_update=True) if is_report_id(report_id) else None
     if report is None:
         raise _not_found(report_id)
     return report
@@ -39,7 +46,7 @@ def publish_result(uow: UnitOfWork, user: Principal, report_id: str, edited_text
         event = ev.ResultPublished(answer_text=report.answer_text, visibility=_VISIBILITY[report.visibility], on_time=True)
         event.published_at.FromDatetime(now)
         uow.emit(event, report_id=report.report_id, version=report.next_version(), actor=actor_of(user))
-        add_step(uow, report.report_id, "published", now)
+        add_step(uow, report.report_id, Step.PUBLISHED, now)
         uow.commit()
         return report
 
@@ -51,76 +58,43 @@ def return_result(uow: UnitOfWork, user: Principal, report_id: str, reason: str)
         report = _load(uow, report_id)
         reason = report.return_to_unit(user, reason)
         uow.emit(ev.PublicationReturned(reason=reason), report_id=report.report_id, version=report.next_version(), actor=actor_of(user))
-        add_step(uow, report.report_id, "returned", now)
+        add_step(uow, report.report_id, Step.RETURNED_BY_IOC, now)
         uow.commit()
         return report
 
 
-def _public():
-    """Rows the public may see: content known, and not under state secret."""
-    return (PublicReport.received_at.is_not(None), PublicReport.visibility != Visibility.STATE_SECRET.value)
-
-
 def list_public_reports(uow: UnitOfWork, limit: int = 20, offset: int = 0) -> tuple[list[PublicReport], int]:
-    """Return one page of public reports, newest first, and how many there are in all."""
+    """Return one page of the reports step 1 accepted, newest first, and how many there are in all."""
     with uow:
-        total = uow.session.execute(select(func.count()).select_from(PublicReport).where(*_public())).scalar_one()
-        q = (
-            select(PublicReport)
-            .where(*_public())
-            .order_by(PublicReport.received_at.desc(), PublicReport.report_id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
-        return (list(uow.session.execute(q).scalars()), total)
+        return uow.reports.listed(limit, offset)
 
 
-def list_not_eligible(uow: UnitOfWork, limit: int = 20, offset: int = 0) -> list[PublicReport]:
-    """Return refused reports with their public reason, newest first."""
+def list_not_eligible(uow: UnitOfWork, limit: int = 20, offset: int = 0) -> tuple[list[PublicReport], int]:
+    """Return one page of the reports refused at step 1 (their reason is public), newest first, and the total."""
     with uow:
-        q = (
-            select(PublicReport)
-            .where(*_public(), PublicReport.status == Status.REFUSED.value)
-            .order_by(PublicReport.received_at.desc(), PublicReport.report_id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
-        return list(uow.session.execute(q).scalars())
-
-
-def timeline_of(uow: UnitOfWork, report_id: str) -> list[TimelineEntry]:
-    q = select(TimelineEntry).where(TimelineEntry.report_id == report_id).order_by(TimelineEntry.at, TimelineEntry.id)
-    return list(uow.session.execute(q).scalars())
+        return uow.reports.not_eligible(limit, offset)
 
 
 def get_public_report(uow: UnitOfWork, report_id: str) -> tuple[PublicReport, list[TimelineEntry]]:
-    """Return one public report and its timeline in event-time order."""
+    """Return one public report and its timeline in event-time order (unknown until step 1 decided)."""
     with uow:
-        report = uow.session.get(PublicReport, report_id)
+        report = uow.reports.get(report_id) if is_report_id(report_id) else None
         if report is None or not report.is_public_record:
             raise _not_found(report_id)
-        return (report, timeline_of(uow, report_id))
+        return (report, uow.timeline.of_report(report_id))
 
 
 def find_by_tracking_code(uow: UnitOfWork, code: str) -> PublicReport:
-    """Find a public report by the code the citizen was given."""
-    code = (code or "").strip().upper()
+    """Find a report by the code its reporter was given (callers show little unless it is a public record)."""
+    code = clean_tracking_code(code)
     with uow:
-        report = uow.session.execute(
-            select(PublicReport).where(PublicReport.tracking_code == code, *_public())
-        ).scalars().first()
-        if not code or report is None:
+        report = uow.reports.by_tracking_code(code)
+        if report is None or not report.is_trackable:
             raise NotFound(f"No report with tracking code {code}.", f"Không tìm thấy phản ánh có mã tra cứu {code}.")
         return report
 
 
-def editorial_queue(uow: UnitOfWork, limit: int = 100) -> list[PublicReport]:
-    """Return approved answers waiting for the IOC's edit, oldest first (their clock runs)."""
+def editorial_queue(uow: UnitOfWork, cursor: str | None = None, limit: int | None = None) -> Page[PublicReport]:
+    """Return one page of approved answers waiting for the IOC's edit: urgent first, then oldest approval."""
     with uow:
-        q = (
-            select(PublicReport)
-            .where(PublicReport.status == Status.APPROVED.value, PublicReport.received_at.is_not(None))
-            .order_by(PublicReport.received_at, PublicReport.report_id)
-            .limit(limit)
-        )
-        return list(uow.session.execute(q).scalars())
+        return uow.reports.editorial_queue(cursor, limit)

@@ -1,7 +1,8 @@
 """Keep the public record up to date from intake, dispatch and handling events (any relative order).
 
-Each function runs inside the consumer's open unit of work: it uses uow.session, never commits.
-Events carry no personal data, and nothing here adds any: staff subjects are never stored.
+Each function runs inside the consumer's open unit of work: it goes through uow.reports and
+uow.timeline, never commits. Events carry no personal data, and nothing here adds any: staff
+subjects are never stored.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from paht.intake.v1 import events_pb2 as intake_ev
 from paht.runtime.events.envelope import Envelope
 from paht.runtime.ids import new_id
 from paht.runtime.uow import UnitOfWork
-from services.publication.domain.public_report import PublicReport, Status, TimelineEntry
+from services.publication.domain.public_report import SUBMISSION_FIELDS, Step, Submission, TimelineEntry
 
 
 def event_time(event: Message, envelope: Envelope) -> datetime:
@@ -28,119 +29,109 @@ def event_time(event: Message, envelope: Envelope) -> datetime:
         return datetime.now(timezone.utc)
 
 
-def record_for(uow: UnitOfWork, report_id: str) -> PublicReport:
-    """Load the report's row for update, or start a placeholder when this is the first event seen."""
-    report = uow.session.get(PublicReport, report_id, with_for_update=True)
-    if report is None:
-        report = PublicReport.placeholder(report_id)
-        uow.session.add(report)
-    return report
+def add_step(uow: UnitOfWork, report_id: str, step: Step, at: datetime, note: str = "") -> None:
+    uow.timeline.add(TimelineEntry(id=new_id(), report_id=report_id, kind=step.value, at=at.astimezone(timezone.utc), note=note))
 
 
-def add_step(uow: UnitOfWork, report_id: str, kind: str, at: datetime, note: str = "") -> None:
-    uow.session.add(TimelineEntry(id=new_id(), report_id=report_id, kind=kind, at=at.astimezone(timezone.utc), note=note))
+def submission_of(event: intake_ev.ReportSubmitted, envelope: Envelope) -> Submission:
+    """Read the content from intake's event: every Submission field by its name, except those shaped otherwise."""
+    located = event.HasField("location")
+    shaped = {
+        "lat": event.location.lat if located else None,
+        "lon": event.location.lon if located else None,
+        "received_at": event.received_at.ToDatetime(tzinfo=timezone.utc) if event.HasField("received_at") else event_time(event, envelope),
+    }
+    return Submission(**{name: shaped[name] if name in shaped else getattr(event, name) for name in SUBMISSION_FIELDS})
 
 
 def on_report_submitted(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
-    """Intake received a report: fill in its public content."""
-    report = record_for(uow, envelope.report_id)
-    received = event.received_at.ToDatetime(tzinfo=timezone.utc) if event.HasField("received_at") else event_time(event, envelope)
-    located = event.HasField("location")
-    report.record_submission(
-        tracking_code=event.tracking_code,
-        title=event.title,
-        description=event.description,
-        topic_code=event.topic_code,
-        lat=event.location.lat if located else None,
-        lon=event.location.lon if located else None,
-        address_text=event.address_text,
-        area_code=event.area_code,
-        private_result=event.private_result,
-        urgent=event.urgent,
-        received_at=received,
-    )
-    report.advance(Status.SUBMITTED)
-    add_step(uow, report.report_id, "submitted", received)
+    """Intake received a report: fill in its content (listed publicly only once step 1 accepts it)."""
+    report = uow.reports.get_or_start(envelope.report_id)
+    submission = submission_of(event, envelope)
+    report.record_submission(submission)
+    report.advance(Step.SUBMITTED)
+    add_step(uow, report.report_id, Step.SUBMITTED, submission.received_at)
 
 
 def on_report_accepted(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
-    """Step 1: the IOC accepted the report and normalised its topic."""
-    report = record_for(uow, envelope.report_id)
+    """Step 1: the IOC accepted the report and normalised its topic; from now on it is public."""
+    report = uow.reports.get_or_start(envelope.report_id)
     report.topic_code = event.topic_code or report.topic_code
     report.urgent = event.urgent
-    report.advance(Status.ACCEPTED)
-    add_step(uow, report.report_id, "accepted", event_time(event, envelope))
+    report.advance(Step.ACCEPTED)
+    add_step(uow, report.report_id, Step.ACCEPTED, event_time(event, envelope))
 
 
 def on_report_refused(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
     """Step 1: not eligible; the reason is public by the procedure."""
-    report = record_for(uow, envelope.report_id)
+    report = uow.reports.get_or_start(envelope.report_id)
     report.refusal_text = event.reason_text
-    report.advance(Status.REFUSED)
-    add_step(uow, report.report_id, "refused", event_time(event, envelope), event.reason_text)
+    report.advance(Step.REFUSED)
+    add_step(uow, report.report_id, Step.REFUSED, event_time(event, envelope), event.reason_text)
 
 
 def on_report_cancelled(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
     """Step 1: cancelled; its reason is not marked public, so only the fact is shown."""
-    report = record_for(uow, envelope.report_id)
-    report.advance(Status.CANCELLED)
-    add_step(uow, report.report_id, "cancelled", event_time(event, envelope))
+    report = uow.reports.get_or_start(envelope.report_id)
+    report.advance(Step.CANCELLED)
+    add_step(uow, report.report_id, Step.CANCELLED, event_time(event, envelope))
 
 
 def on_report_dispatched(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
     """Step 2: the IOC sent the report to its one lead agency (a later round replaces the agency)."""
-    report = record_for(uow, envelope.report_id)
+    report = uow.reports.get_or_start(envelope.report_id)
     report.lead_agency_name = event.lead_agency.name
-    report.advance(Status.DISPATCHED)
-    add_step(uow, report.report_id, "dispatched", event_time(event, envelope), event.lead_agency.name)
+    report.advance(Step.DISPATCHED)
+    add_step(uow, report.report_id, Step.DISPATCHED, event_time(event, envelope), event.lead_agency.name)
 
 
 def on_case_assigned(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
     """Steps 3-4: a unit, then a member of its staff, took the case (the staff member stays unnamed)."""
-    report = record_for(uow, envelope.report_id)
+    report = uow.reports.get_or_start(envelope.report_id)
     at = event_time(event, envelope)
     if event.level == handling_ev.ASSIGNMENT_LEVEL_STAFF:
-        report.advance(Status.IN_PROGRESS)
-        add_step(uow, report.report_id, "in_progress", at)
+        report.advance(Step.IN_PROGRESS)
+        add_step(uow, report.report_id, Step.IN_PROGRESS, at)
         return
     report.lead_unit_name = event.unit.name or report.lead_unit_name
     report.lead_agency_name = report.lead_agency_name or event.agency.name
-    report.advance(Status.ASSIGNED)
-    add_step(uow, report.report_id, "assigned", at, event.unit.name)
+    report.advance(Step.ASSIGNED)
+    add_step(uow, report.report_id, Step.ASSIGNED, at, event.unit.name)
 
 
 def on_case_refused_by_agency(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
     """Step 3 refused: shown in the timeline; the internal reason is not published."""
-    record_for(uow, envelope.report_id)
-    add_step(uow, envelope.report_id, "agency_refused", event_time(event, envelope), event.agency.name)
+    uow.reports.get_or_start(envelope.report_id)
+    add_step(uow, envelope.report_id, Step.AGENCY_REFUSED, event_time(event, envelope), event.agency.name)
 
 
 def on_case_refused_by_unit(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
     """Step 4 refused: shown in the timeline; the internal reason is not published."""
-    record_for(uow, envelope.report_id)
-    add_step(uow, envelope.report_id, "unit_refused", event_time(event, envelope), event.unit.name)
+    uow.reports.get_or_start(envelope.report_id)
+    add_step(uow, envelope.report_id, Step.UNIT_REFUSED, event_time(event, envelope), event.unit.name)
 
 
 def on_result_drafted(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
     """Step 6: staff reported the result with a draft answer (the draft itself stays internal)."""
-    report = record_for(uow, envelope.report_id)
-    report.advance(Status.DRAFTED)
-    add_step(uow, report.report_id, "drafted", event_time(event, envelope))
+    report = uow.reports.get_or_start(envelope.report_id)
+    report.advance(Step.DRAFTED)
+    add_step(uow, report.report_id, Step.DRAFTED, event_time(event, envelope))
 
 
 def on_result_approved(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
-    """Step 7: the unit leader approved; the answer waits for the IOC's edit (step 8)."""
-    report = record_for(uow, envelope.report_id)
+    """Step 7: the unit leader approved; the answer waits for the IOC's edit (step 8), its clock running."""
+    report = uow.reports.get_or_start(envelope.report_id)
+    at = event_time(event, envelope)
     report.lead_unit_name = event.unit.name or report.lead_unit_name
     report.lead_agency_name = report.lead_agency_name or event.agency.name
-    report.record_approved_answer(event.answer_text)
-    add_step(uow, report.report_id, "approved", event_time(event, envelope))
+    report.record_approved_answer(event.answer_text, at)
+    add_step(uow, report.report_id, Step.APPROVED, at)
 
 
 def on_result_returned(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
     """Step 7: the leader sent the draft back to staff; the status never moves back."""
-    record_for(uow, envelope.report_id)
-    add_step(uow, envelope.report_id, "returned", event_time(event, envelope))
+    uow.reports.get_or_start(envelope.report_id)
+    add_step(uow, envelope.report_id, Step.RETURNED_TO_STAFF, event_time(event, envelope))
 
 
 INTAKE = {

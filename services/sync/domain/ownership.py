@@ -3,20 +3,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from paht.runtime import roles
+from paht.runtime.aggregate import Versioned
+
 PROVINCE = "province"
 
 
 @dataclass
-class Ownership:
+class Ownership(Versioned):
     report_id: str
     node_id: str = PROVINCE
     epoch: int = 0
     lead_agency_id: str = ""
     version: int = 0
-
-    def next_version(self) -> int:
-        self.version += 1
-        return self.version
 
     def follow_dispatch(self, hub_node: str, lead_agency_id: str) -> tuple[tuple[str, int] | None, tuple[str, int] | None]:
         """Move ownership to the lead agency's node; return (recalled (node, epoch), granted (node, epoch))."""
@@ -36,3 +35,7 @@ class Ownership:
     def accepts(self, node_id: str, epoch: int) -> bool:
         """Fencing: only the current owner at the current epoch may write."""
         return node_id == self.node_id and epoch == self.epoch
+
+    def visible_to(self, user) -> bool:
+        """Whether a person may see who owns the report: the IOC, or a person of its lead agency."""
+        return user.has(*roles.IOC) or (bool(self.lead_agency_id) and user.org_unit == self.lead_agency_id)

@@ -1,8 +1,7 @@
 """SyncService over gRPC."""
 from __future__ import annotations
 
-import asyncio
-
+from paht.runtime.grpcx import run_use_case
 from paht.sync.v1 import sync_pb2, sync_pb2_grpc
 from services.sync.service_layer import handlers
 
@@ -12,7 +11,7 @@ class SyncServicer(sync_pb2_grpc.SyncServiceServicer):
         self.ctx = ctx
 
     async def GetOwnership(self, request, context):
-        own = await asyncio.to_thread(handlers.get_ownership, self.ctx.uow(), request.report_id)
+        own = await run_use_case(context, handlers.ownership_of, self.ctx.uow(), request.report_id)
         return sync_pb2.Ownership(report_id=own.report_id, node_id=own.node_id, epoch=own.epoch)
 
 

@@ -1,24 +1,25 @@
 """Sync's use cases: follow dispatch decisions with ownership grants and recalls; report status."""
 from __future__ import annotations
 
+import re
+
 from google.protobuf.message import Message
-from sqlalchemy import func, select
 
 from paht.common.v1 import common_pb2
+from paht.runtime.auth import Principal
+from paht.runtime.errors import NotFound
 from paht.runtime.events.envelope import Envelope
 from paht.runtime.uow import UnitOfWork
 from paht.sync.v1 import events_pb2 as ev
 from services.sync.domain.ownership import Ownership
 
 SYSTEM = common_pb2.Actor(subject="system", role="sync")
+REPORT_ID = r"^[0-9A-Za-z-]{1,36}$"  # what a report id may look like (UUIDs); anything else is unknown
 
 
 def on_report_dispatched(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
     """Grant the lead agency's hub node the handling steps (and recall them from any earlier hub)."""
-    own = uow.session.get(Ownership, envelope.report_id)
-    if own is None:
-        own = Ownership(report_id=envelope.report_id)
-        uow.session.add(own)
+    own = uow.ownerships.get_or_start(envelope.report_id)
     recalled, granted = own.follow_dispatch(event.hub_node, event.lead_agency.id)
     if recalled:
         uow.emit(
@@ -31,12 +32,28 @@ def on_report_dispatched(uow: UnitOfWork, event: Message, envelope: Envelope) ->
         uow.emit(msg, report_id=own.report_id, version=own.next_version(), actor=SYSTEM, epoch=granted[1])
 
 
-def get_ownership(uow: UnitOfWork, report_id: str) -> Ownership:
+def _not_found() -> NotFound:
+    # The same answer for unknown and for hidden: a person outside the lead agency learns nothing.
+    return NotFound("No ownership is known for this report.", "Không có thông tin quyền xử lý của phản ánh này.")
+
+
+def ownership_of(uow: UnitOfWork, report_id: str) -> Ownership:
+    """Return a dispatched report's ownership, for services (no person's scope applies)."""
     with uow:
-        return uow.session.get(Ownership, report_id) or Ownership(report_id=report_id)
+        own = uow.ownerships.get(report_id) if re.fullmatch(REPORT_ID, report_id or "") else None
+    if own is None:
+        raise _not_found()
+    return own
+
+
+def get_ownership(uow: UnitOfWork, user: Principal, report_id: str) -> Ownership:
+    """Return a report's ownership to a person who may see it: the IOC, or people of its lead agency."""
+    own = ownership_of(uow, report_id)
+    if not own.visible_to(user):
+        raise _not_found()
+    return own
 
 
 def status(uow: UnitOfWork) -> dict:
     with uow:
-        rows = uow.session.execute(select(Ownership.node_id, func.count()).group_by(Ownership.node_id)).all()
-    return {"reports_by_node": {node: n for node, n in rows}}
+        return {"reports_by_node": uow.ownerships.count_by_node()}

@@ -1,0 +1,82 @@
+"""Publication's repositories: the queries behind the use cases, one repository per aggregate."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from paht.runtime.paging import Page, SortKey, fetch_page
+from services.publication.domain.public_report import LISTED, NOT_ELIGIBLE, PublicReport, Step, TimelineEntry, Visibility
+
+# Step 8 work list: urgent first, then the oldest approval (the nearest publish deadline), then id.
+EDITORIAL_ORDER = (
+    SortKey(PublicReport.urgent, descending=True, kind="bool"),
+    SortKey(PublicReport.approved_at, kind="datetime"),
+    SortKey(PublicReport.report_id),
+)
+
+
+def _shown(*steps: Step) -> tuple:
+    """Rows the public may see in a list: content known, not under state secret, in one of these steps."""
+    return (
+        PublicReport.received_at.is_not(None),
+        PublicReport.visibility != Visibility.STATE_SECRET.value,
+        PublicReport.status.in_(sorted(s.value for s in steps)),
+    )
+
+
+class SqlPublicReports:
+    """The public record of each report (uow.reports)."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def get(self, report_id: str, *, for_update: bool = False) -> PublicReport | None:
+        return self.session.get(PublicReport, report_id, with_for_update=for_update)
+
+    def get_or_start(self, report_id: str) -> PublicReport:
+        """Load the report's row for update, or start a placeholder when this is the first event seen."""
+        report = self.get(report_id, for_update=True)
+        if report is None:
+            report = PublicReport.placeholder(report_id)
+            self.session.add(report)
+        return report
+
+    def by_tracking_code(self, code: str) -> PublicReport | None:
+        q = select(PublicReport).where(PublicReport.tracking_code == code, PublicReport.received_at.is_not(None))
+        return self.session.execute(q.order_by(PublicReport.report_id)).scalars().first()
+
+    def _newest_first(self, where: tuple, limit: int, offset: int) -> tuple[list[PublicReport], int]:
+        total = self.session.execute(select(func.count()).select_from(PublicReport).where(*where)).scalar_one()
+        q = select(PublicReport).where(*where).order_by(PublicReport.received_at.desc(), PublicReport.report_id.desc())
+        return list(self.session.execute(q.limit(limit).offset(offset)).scalars()), total
+
+    def listed(self, limit: int, offset: int) -> tuple[list[PublicReport], int]:
+        """One page of the reports step 1 accepted, newest first, and how many there are."""
+        return self._newest_first(_shown(*LISTED), limit, offset)
+
+    def not_eligible(self, limit: int, offset: int) -> tuple[list[PublicReport], int]:
+        """One page of the reports refused at step 1, newest first, and how many there are."""
+        return self._newest_first(_shown(*NOT_ELIGIBLE), limit, offset)
+
+    def editorial_queue(self, cursor: str | None, limit: int | None) -> Page[PublicReport]:
+        """Approved answers waiting for step 8, in EDITORIAL_ORDER (content known: the privacy flag decides)."""
+        q = select(PublicReport).where(
+            PublicReport.status == Step.APPROVED.value,
+            PublicReport.received_at.is_not(None),
+            PublicReport.approved_at.is_not(None),
+        )
+        return fetch_page(self.session, q, EDITORIAL_ORDER, cursor, limit)
+
+
+class SqlTimeline:
+    """The public steps of every report (uow.timeline)."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, entry: TimelineEntry) -> None:
+        self.session.add(entry)
+
+    def of_report(self, report_id: str) -> list[TimelineEntry]:
+        q = select(TimelineEntry).where(TimelineEntry.report_id == report_id).order_by(TimelineEntry.at, TimelineEntry.id)
+        return list(self.session.execute(q).scalars())
