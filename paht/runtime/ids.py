@@ -6,6 +6,9 @@ import secrets
 import time
 import uuid
 
+# What an id made by new_id may look like (a UUID); anything else names nothing, so callers answer 404/422
+# before it reaches a query.
+ID_PATTERN = r"^[0-9A-Za-z-]{1,36}$"
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud over the phone
 
 
@@ -21,3 +24,10 @@ def new_tracking_code() -> str:
     """Return a code like QB-7K3M-9XTP that a citizen can read over the phone."""
     body = "".join(secrets.choice(_ALPHABET) for _ in range(8))
     return f"QB-{body[:4]}-{body[4:]}"
+
+
+def looks_like_id(value: str | None) -> bool:
+    """Say whether a string could be an id made by new_id (cheap check before any query)."""
+    import re
+
+    return re.fullmatch(ID_PATTERN, value or "") is not None

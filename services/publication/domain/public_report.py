@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import Enum
 
 from paht.runtime import roles
+from paht.runtime.ids import ID_PATTERN, looks_like_id
 from paht.runtime.aggregate import Versioned, require_state
 from paht.runtime.errors import Forbidden, InvalidInput, StateConflict
 from paht.runtime.text import Label, clean_text
@@ -134,11 +135,8 @@ TRACKING_FIELDS = ("tracking_code", "received_at")
 ANSWER = Label("The answer", "Nội dung trả lời")
 RETURN_REASON = Label("What the lead unit must complete", "Nội dung đơn vị chủ trì cần bổ sung")
 TRACKING_CODE = re.compile(r"[A-Z0-9-]{1,20}")
-REPORT_ID = r"^[0-9A-Za-z-]{1,36}$"  # what a report id may look like (UUIDs); anything else is unknown
-
-
-def is_report_id(value: str) -> bool:
-    return re.fullmatch(REPORT_ID, value or "") is not None
+REPORT_ID = ID_PATTERN  # what a report id may look like (UUIDs); anything else is unknown
+is_report_id = looks_like_id
 
 
 def clean_tracking_code(value: str | None) -> str:

@@ -1,7 +1,6 @@
 """Sync's use cases: follow dispatch decisions with ownership grants and recalls; report status."""
 from __future__ import annotations
 
-import re
 
 from google.protobuf.message import Message
 
@@ -9,12 +8,13 @@ from paht.common.v1 import common_pb2
 from paht.runtime.auth import Principal
 from paht.runtime.errors import NotFound
 from paht.runtime.events.envelope import Envelope
+from paht.runtime.ids import ID_PATTERN, looks_like_id
 from paht.runtime.uow import UnitOfWork
 from paht.sync.v1 import events_pb2 as ev
 from services.sync.domain.ownership import Ownership
 
 SYSTEM = common_pb2.Actor(subject="system", role="sync")
-REPORT_ID = r"^[0-9A-Za-z-]{1,36}$"  # what a report id may look like (UUIDs); anything else is unknown
+REPORT_ID = ID_PATTERN
 
 
 def on_report_dispatched(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
@@ -40,7 +40,7 @@ def _not_found() -> NotFound:
 def ownership_of(uow: UnitOfWork, report_id: str) -> Ownership:
     """Return a dispatched report's ownership, for services (no person's scope applies)."""
     with uow:
-        own = uow.ownerships.get(report_id) if re.fullmatch(REPORT_ID, report_id or "") else None
+        own = uow.ownerships.get(report_id) if looks_like_id(report_id) else None
     if own is None:
         raise _not_found()
     return own
