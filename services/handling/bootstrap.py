@@ -9,6 +9,7 @@ from paht.runtime.app import make_app
 from paht.runtime.events.consumer import Subscription
 from paht.runtime.host import ServiceSpec
 from services.handling.adapters.orm import event_tables, metadata
+from services.handling.adapters.repository import SqlCaseRepository
 
 
 def build_http(ctx, directory=None):
@@ -35,7 +36,7 @@ def subscriptions(ctx) -> list[Subscription]:
 
     return [
         Subscription("dispatch", {dispatch_ev.ReportDispatched: handlers.open_case_on_dispatch}),
-        Subscription("publication", {publication_ev.PublicationReturned: handlers.reopen_on_publication_return}),
+        Subscription("publication", {publication_ev.PublicationReturned: handlers.reopen_on_return_by_ioc}),
     ]
 
 
@@ -47,4 +48,5 @@ SPEC = ServiceSpec(
     build_http=build_http,
     register_grpc=register_grpc,
     subscriptions=subscriptions,
+    repositories={"cases": SqlCaseRepository},
 )

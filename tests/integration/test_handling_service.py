@@ -2,37 +2,34 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import timedelta, timezone
 
 import grpc
 import pytest
 from fastapi.testclient import TestClient
 
-from paht.common.v1 import common_pb2
-from paht.dispatch.v1 import events_pb2 as dispatch_ev
 from paht.handling.v1 import events_pb2 as ev
 from paht.handling.v1 import handling_pb2
-from paht.publication.v1 import events_pb2 as publication_ev
-from paht.runtime.errors import OutOfScope
+from paht.runtime.errors import InvalidInput, NotFound, OutOfScope, StateConflict
 from paht.runtime.events.consumer import Outcome
-from paht.runtime.events.envelope import Envelope, now_rfc3339
 from paht.runtime.grpcx import GrpcServer, open_channel
 from paht.runtime.ids import new_id
+from tests.support.handling import DUE, FakeOrgDirectory, dispatched, envelope, returned_by_ioc
 from tests.support.services import deliver, migrated_context, outbox_envelopes, principal, token_for
 from services.handling import bootstrap
-from services.handling.adapters.directory import DirectoryUnavailable, FakeOrgDirectory, GrpcOrgDirectory, candidate_unit
+from services.handling.adapters.directory import DirectoryUnavailable, GrpcOrgDirectory, candidate_unit
+from services.handling.adapters.repository import visible_to
 from services.handling.domain.case import Case
 from services.handling.entrypoints.grpc_api import HandlingServicer
 from services.handling.service_layer import handlers
 
-DUE = datetime(2025, 3, 14, 10, 0, tzinfo=timezone.utc)
-GTVT = ("so-gtvt", "Sở Giao thông vận tải")
 ANSWER = "Đã vá ổ gà trên đường Quang Trung ngày 12/3."
 
 coordinator = principal("sogtvt", ["agency_coordinator"], "so-gtvt")
 leader = principal("truongphong", ["unit_leader"], "so-gtvt-kcht")
 staff = principal("canbo", ["staff"], "so-gtvt-kcht")
-directory = FakeOrgDirectory.from_seed()
+ioc = principal("ioc", ["ioc_operator"], "ioc-tinh")
+directory = FakeOrgDirectory()
 
 
 @pytest.fixture
@@ -42,37 +39,20 @@ def ctx(settings):
     context.engine.dispose()
 
 
-def envelope(ctx, producer: str, msg, report_id: str, version: int) -> Envelope:
-    """Build the envelope another service's unit of work would have put in its outbox."""
-    msg.meta.report_id, msg.meta.report_version = report_id, version
-    return Envelope(
-        id=new_id(),
-        source=f"/paht/{ctx.settings.node_id}/{producer}",
-        type=msg.DESCRIPTOR.full_name,
-        subject=f"reports/{report_id}",
-        time=now_rfc3339(),
-        report_id=report_id,
-        report_version=version,
-        data=msg.SerializeToString(),
-    )
+def assign_unit(ctx, user, rid: str, unit_id: str) -> Case:
+    return asyncio.run(handlers.assign_unit(ctx.uow(), directory, user, rid, unit_id))
 
 
-def dispatched(ctx, report_id: str, version: int = 1, agency=GTVT, round: int = 1) -> Envelope:
-    msg = dispatch_ev.ReportDispatched(lead_agency=common_pb2.OrgRef(id=agency[0], name=agency[1]), round=round)
-    msg.handling_due.FromDatetime(DUE)
-    return envelope(ctx, "dispatch", msg, report_id, version)
-
-
-def returned_by_ioc(ctx, report_id: str, version: int) -> Envelope:
-    return envelope(ctx, "publication", publication_ev.PublicationReturned(reason="Cần nêu rõ thời gian hoàn thành"), report_id, version)
-
-
-def unit(unit_id: str):
-    return asyncio.run(candidate_unit(directory, unit_id))
+def assign_staff(ctx, user, rid: str, subject: str) -> Case:
+    return asyncio.run(handlers.assign_staff(ctx.uow(), directory, user, rid, subject))
 
 
 def case_of(ctx, report_id: str) -> Case:
     return handlers.find_case(ctx.uow(), report_id)
+
+
+def ids(ctx, user, **kw) -> set[str]:
+    return {c.report_id for c in handlers.work_list(ctx.uow(), user, **kw).items}
 
 
 def events_of(ctx) -> list[tuple[str, int]]:
@@ -87,14 +67,17 @@ def test_a_case_goes_from_dispatch_to_approval_with_events_in_order(ctx):
     assert (case.status, case.lead_agency_id, case.version, case.handling_due) == ("awaiting_agency", "so-gtvt", 0, DUE)
     assert deliver(ctx, first) is Outcome.DUPLICATE
 
-    handlers.assign_unit(ctx.uow(), coordinator, rid, unit("so-gtvt-kcht"))
-    handlers.assign_staff(ctx.uow(), leader, rid, "canbo")
+    assign_unit(ctx, coordinator, rid, "so-gtvt-kcht")
+    assign_staff(ctx, leader, rid, "canbo")
     handlers.draft_result(ctx.uow(), staff, rid, ANSWER)
-    handlers.return_result(ctx.uow(), leader, rid, "Bổ sung hình ảnh sau khi vá")
+    handlers.return_to_staff(ctx.uow(), leader, rid, "Bổ sung hình ảnh sau khi vá")
+    assert (case_of(ctx, rid).status, case_of(ctx, rid).leader_return_reason) == ("returned_to_staff", "Bổ sung hình ảnh sau khi vá")
     handlers.draft_result(ctx.uow(), staff, rid, ANSWER + " Có ảnh kèm theo.")
     handlers.approve_result(ctx.uow(), leader, rid, ANSWER + " Trân trọng./.")
     assert deliver(ctx, returned_by_ioc(ctx, rid, 1)) is Outcome.APPLIED
-    assert case_of(ctx, rid).status == "in_progress"
+    back = case_of(ctx, rid)
+    assert (back.status, back.ioc_return_reason, back.leader_return_reason) == (
+        "returned_by_ioc", "Cần nêu rõ thời gian hoàn thành", "Bổ sung hình ảnh sau khi vá")
     handlers.draft_result(ctx.uow(), staff, rid, ANSWER + " Hoàn thành ngày 15/3.")
     final = handlers.approve_result(ctx.uow(), leader, rid)
 
@@ -119,9 +102,9 @@ def test_redelivery_changes_nothing_and_a_later_version_waits_for_the_earlier(ct
     rid = new_id()
     v1, v2, v3 = dispatched(ctx, rid, 1), dispatched(ctx, rid, 2, round=2), dispatched(ctx, rid, 3, ("so-xd", "Sở Xây dựng"), round=3)
     assert deliver(ctx, v2) is Outcome.EARLY
-    assert handlers.list_cases(ctx.uow(), principal("ioc", ["ioc_operator"], "ioc-tinh")) == []
+    assert ids(ctx, ioc) == set()
     assert deliver(ctx, v1) is Outcome.APPLIED
-    handlers.assign_unit(ctx.uow(), coordinator, rid, unit("so-gtvt-kcht"))
+    assign_unit(ctx, coordinator, rid, "so-gtvt-kcht")
     before = case_of(ctx, rid)
     assert deliver(ctx, v1) is Outcome.DUPLICATE
     assert deliver(ctx, v3) is Outcome.EARLY
@@ -137,7 +120,7 @@ def test_redelivery_changes_nothing_and_a_later_version_waits_for_the_earlier(ct
 def test_refusals_send_the_case_back_and_a_new_round_reaches_another_agency(ctx):
     rid = new_id()
     deliver(ctx, dispatched(ctx, rid))
-    handlers.assign_unit(ctx.uow(), coordinator, rid, unit("so-gtvt-kcht"))
+    assign_unit(ctx, coordinator, rid, "so-gtvt-kcht")
     handlers.refuse_by_unit(ctx.uow(), leader, rid, "Không thuộc chức năng của phòng")
     assert (case_of(ctx, rid).status, case_of(ctx, rid).lead_unit_id) == ("awaiting_agency", "")
     handlers.refuse_by_agency(ctx.uow(), coordinator, rid, "Không thuộc thẩm quyền của Sở")
@@ -149,34 +132,163 @@ def test_refusals_send_the_case_back_and_a_new_round_reaches_another_agency(ctx)
 
     assert deliver(ctx, dispatched(ctx, rid, 2, ("so-xd", "Sở Xây dựng"), round=2)) is Outcome.APPLIED
     with pytest.raises(OutOfScope):
-        handlers.assign_unit(ctx.uow(), coordinator, rid, unit("so-gtvt-kcht"))
+        assign_unit(ctx, coordinator, rid, "so-gtvt-kcht")
     xd = principal("soxd", ["agency_coordinator"], "so-xd")
-    case = handlers.assign_unit(ctx.uow(), xd, rid, unit("so-xd"))  # the agency handles it directly
+    case = assign_unit(ctx, xd, rid, "so-xd")  # the agency handles it directly
     assert (case.status, case.lead_unit_id, case.version) == ("awaiting_unit_leader", "so-xd", 4)
 
 
-def test_stale_or_unmatched_events_are_applied_without_changing_the_case(ctx):
+def test_an_older_dispatch_round_is_ignored_and_the_case_stays_in_its_round(ctx):
     rid = new_id()
     deliver(ctx, dispatched(ctx, rid, 1, round=2))
     assert deliver(ctx, dispatched(ctx, rid, 2, ("so-xd", "Sở Xây dựng"), round=1)) is Outcome.APPLIED
     assert (case_of(ctx, rid).lead_agency_id, case_of(ctx, rid).round) == ("so-gtvt", 2)
-    assert deliver(ctx, returned_by_ioc(ctx, rid, 1)) is Outcome.APPLIED  # nothing approved yet
-    assert case_of(ctx, rid).status == "awaiting_agency"
-    assert deliver(ctx, returned_by_ioc(ctx, new_id(), 1)) is Outcome.APPLIED  # no case here
     assert outbox_envelopes(ctx) == []
+
+
+@pytest.mark.parametrize("stage", ["awaiting_agency", "in_progress", "drafted", "returned_by_ioc"])
+def test_a_return_by_the_ioc_of_a_case_that_is_not_approved_is_refused_not_swallowed(ctx, stage):
+    rid = new_id()
+    deliver(ctx, dispatched(ctx, rid))
+    if stage != "awaiting_agency":
+        assign_unit(ctx, coordinator, rid, "so-gtvt-kcht")
+        assign_staff(ctx, leader, rid, "canbo")
+    if stage in ("drafted", "returned_by_ioc"):
+        handlers.draft_result(ctx.uow(), staff, rid, ANSWER)
+    if stage == "returned_by_ioc":
+        handlers.approve_result(ctx.uow(), leader, rid)
+        assert deliver(ctx, returned_by_ioc(ctx, rid, 1)) is Outcome.APPLIED
+    before = case_of(ctx, rid)
+    with pytest.raises(StateConflict) as exc:  # the consumer parks it for an operator
+        deliver(ctx, returned_by_ioc(ctx, rid, 2 if stage == "returned_by_ioc" else 1, "Bổ sung lần hai"))
+    assert "approved" not in exc.value.detail_en.split(":")[0]
+    after = case_of(ctx, rid)
+    assert (after.status, after.version, after.ioc_return_reason) == (before.status, before.version, before.ioc_return_reason)
+    assert (after.status, len(outbox_envelopes(ctx))) == (stage, before.version)
+
+
+def test_events_that_cannot_be_applied_raise_and_change_nothing(ctx):
+    with pytest.raises(NotFound):  # publication returned a report handling never had: a disagreement
+        deliver(ctx, returned_by_ioc(ctx, new_id(), 1))
+    rid = new_id()
+    with pytest.raises(InvalidInput):
+        deliver(ctx, dispatched(ctx, rid, agency=("", "")))
+    no_due = dispatched(ctx, rid)
+    msg = no_due.decode()
+    msg.ClearField("handling_due")
+    with pytest.raises(InvalidInput):
+        deliver(ctx, envelope(ctx, "dispatch", msg, rid, 1))
+    with pytest.raises(NotFound):
+        case_of(ctx, rid)
+    approved = new_id()
+    deliver(ctx, dispatched(ctx, approved))
+    assign_unit(ctx, coordinator, approved, "so-gtvt-kcht")
+    assign_staff(ctx, leader, approved, "canbo")
+    handlers.draft_result(ctx.uow(), staff, approved, ANSWER)
+    handlers.approve_result(ctx.uow(), leader, approved)
+    with pytest.raises(InvalidInput):  # a reason that can never be stored is parked, not retried for ever
+        deliver(ctx, returned_by_ioc(ctx, approved, 1, "Cần\x00 bổ sung"))
+    assert case_of(ctx, approved).status == "approved"
+    assert deliver(ctx, returned_by_ioc(ctx, approved, 1)) is Outcome.APPLIED  # after a fix, the replay applies
+
+
+def test_the_unit_leader_assigns_only_people_of_the_lead_unit(ctx):
+    rid = new_id()
+    deliver(ctx, dispatched(ctx, rid))
+    assign_unit(ctx, coordinator, rid, "so-gtvt-kcht")
+    before = case_of(ctx, rid)
+    for subject in ("ghost-nobody", "canbo-tt", "nghihuu", "vanthu", "sogtvt"):
+        with pytest.raises(InvalidInput):
+            assign_staff(ctx, leader, rid, subject)
+    after = case_of(ctx, rid)
+    assert (after.status, after.staff_subject, after.version) == (before.status, "", before.version)
+    assert outbox_envelopes(ctx)[-1].report_version == before.version
+    people = asyncio.run(handlers.assignable_people(ctx.uow(), directory, leader, rid))
+    assert [p.subject for p in people] == ["canbo", "canbo2", "truongphong"]
+
+
+def test_the_leader_re_assigns_from_in_progress_and_drafted_and_only_the_new_person_drafts(ctx):
+    rid = new_id()
+    deliver(ctx, dispatched(ctx, rid))
+    assign_unit(ctx, coordinator, rid, "so-gtvt-kcht")
+    assign_staff(ctx, leader, rid, "canbo")
+    canbo2 = principal("canbo2", ["staff"], "so-gtvt-kcht")
+    case = assign_staff(ctx, leader, rid, "canbo2")  # from in progress
+    assert (case.status, case.staff_subject) == ("in_progress", "canbo2")
+    with pytest.raises(StateConflict):
+        handlers.draft_result(ctx.uow(), staff, rid, ANSWER)
+    handlers.draft_result(ctx.uow(), canbo2, rid, ANSWER)
+    case = assign_staff(ctx, leader, rid, "canbo")  # from drafted: the draft is withdrawn
+    assert (case.status, case.staff_subject, case.draft_id) == ("in_progress", "canbo", "")
+    with pytest.raises(StateConflict):
+        handlers.approve_result(ctx.uow(), leader, rid)
+    with pytest.raises(StateConflict):
+        handlers.draft_result(ctx.uow(), canbo2, rid, ANSWER)
+    handlers.draft_result(ctx.uow(), staff, rid, ANSWER + " Đã kiểm tra lại.")
+    assert handlers.approve_result(ctx.uow(), leader, rid).status == "approved"
+    assigned = [e.decode() for e in outbox_envelopes(ctx) if e.type.endswith("CaseAssigned")]
+    assert [(a.level, a.staff_subject) for a in assigned] == [
+        (ev.ASSIGNMENT_LEVEL_UNIT, ""), (ev.ASSIGNMENT_LEVEL_STAFF, "canbo"), (ev.ASSIGNMENT_LEVEL_STAFF, "canbo2"), (ev.ASSIGNMENT_LEVEL_STAFF, "canbo")]
 
 
 def test_scoped_queries(ctx):
     mine, theirs = new_id(), new_id()
     deliver(ctx, dispatched(ctx, mine))
     deliver(ctx, dispatched(ctx, theirs, agency=("so-xd", "Sở Xây dựng")))
-    handlers.assign_unit(ctx.uow(), coordinator, mine, unit("so-gtvt-kcht"))
-    handlers.assign_staff(ctx.uow(), leader, mine, "canbo")
-    ids = lambda user, **kw: {c.report_id for c in handlers.list_cases(ctx.uow(), user, **kw)}  # noqa: E731
-    assert ids(principal("ioc", ["ioc_operator"], "ioc-tinh")) == {mine, theirs}
-    assert ids(coordinator) == ids(leader) == ids(staff) == {mine}
-    assert ids(principal("canbo2", ["staff"], "so-gtvt-kcht")) == set()
-    assert ids(coordinator, status="awaiting_agency") == set()
+    assign_unit(ctx, coordinator, mine, "so-gtvt-kcht")
+    assign_staff(ctx, leader, mine, "canbo")
+    assert ids(ctx, ioc) == {mine, theirs}
+    assert ids(ctx, coordinator) == ids(ctx, leader) == ids(ctx, staff) == {mine}
+    assert ids(ctx, principal("canbo2", ["staff"], "so-gtvt-kcht")) == set()
+    assert ids(ctx, coordinator, status="awaiting_agency") == set()
+
+
+def test_the_sql_and_the_python_visibility_agree(ctx):
+    """Both come from domain/visibility.py: every person sees in SQL exactly what case.visible_to says."""
+    from sqlalchemy import select
+
+    rids = [new_id() for _ in range(4)]
+    deliver(ctx, dispatched(ctx, rids[0]))
+    deliver(ctx, dispatched(ctx, rids[1], agency=("so-xd", "Sở Xây dựng")))
+    deliver(ctx, dispatched(ctx, rids[2]))
+    deliver(ctx, dispatched(ctx, rids[3]))
+    assign_unit(ctx, coordinator, rids[2], "so-gtvt-kcht")
+    assign_unit(ctx, coordinator, rids[3], "so-gtvt-kcht")
+    assign_staff(ctx, leader, rids[3], "truongphong")
+    people = [ioc, principal("admin", ["ioc_admin"], "ioc-tinh"), coordinator, leader, staff, principal("canbo2", ["staff"], "so-gtvt-kcht"),
+              principal("soxd", ["agency_coordinator"], "so-xd"), principal("nobody", [], "so-gtvt"), principal("x", ["staff", "agency_coordinator"], "so-xd")]
+    with ctx.uow() as uow:
+        cases = [uow.cases.get(r) for r in rids]
+        for person in people:
+            in_sql = set(uow.session.execute(select(Case.report_id).where(visible_to(person), Case.report_id.in_(rids))).scalars())
+            assert in_sql == {c.report_id for c in cases if c.visible_to(person)}, person.subject
+    assert ids(ctx, leader) == {rids[2], rids[3]}
+
+
+def test_the_work_list_is_urgent_first_then_nearest_deadline_one_page_at_a_time(ctx):
+    base = DUE
+    due = {new_id(): base + timedelta(days=d) for d in (5, 1, 3, 1, 8, 2, 4)}
+    for rid, at in due.items():
+        deliver(ctx, dispatched(ctx, rid, due=at))
+    urgent = list(due)[4]  # the furthest deadline, but urgent
+    with ctx.uow() as uow:
+        uow.cases.get(urgent).urgent = True
+        uow.commit()
+    expected = [urgent] + sorted((r for r in due if r != urgent), key=lambda r: (due[r], r))
+    seen, cursor, totals = [], None, set()
+    while True:
+        page = handlers.work_list(ctx.uow(), coordinator, cursor=cursor, limit=3)
+        seen += [c.report_id for c in page.items]
+        totals.add(page.total)
+        assert len(page.items) <= 3
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == expected and totals == {7}
+    with pytest.raises(InvalidInput):
+        handlers.work_list(ctx.uow(), coordinator, cursor="not-a-cursor", limit=3)
+    with pytest.raises(InvalidInput):
+        handlers.work_list(ctx.uow(), coordinator, limit=201)
 
 
 # --- HTTP ---------------------------------------------------------------------------------------
@@ -215,6 +327,7 @@ def test_http_drives_the_case_and_refuses_what_the_procedure_does_not_allow(ctx,
     assert r.status_code == 422 and "priority" in bilingual(r)["detail"]["en"]
     assert client.post(f"{base}/assign-unit", json={"unit_id": "so-xd-qhkt"}, headers=agency).status_code == 422
     assert client.post(f"{base}/assign-unit", json={"unit_id": "no-such-unit"}, headers=agency).status_code == 422
+    assert client.post(f"{base}/assign-unit", json={"unit_id": "so-gtvt\x00kcht"}, headers=agency).status_code == 422
     assert client.post(f"{base}/draft", json={"answer_text": "x" * 10001}, headers=worker).status_code == 422
 
     r = client.post(f"{base}/assign-unit", json={"unit_id": "so-gtvt-kcht"}, headers=agency)
@@ -222,20 +335,53 @@ def test_http_drives_the_case_and_refuses_what_the_procedure_does_not_allow(ctx,
     r = client.post(f"{base}/refuse", json={"reason": "Không thuộc thẩm quyền"}, headers=agency)
     assert r.status_code == 409
     error = bilingual(r)
-    assert error["code"] == "error.conflict_state" and "awaiting_unit_leader" in error["message"]["en"]
+    assert error["code"] == "error.conflict_state"
+    assert error["detail"]["en"] == "This step is not possible now: the report is waiting for the lead unit's leader to accept it and assign a staff member."
+
+    for ghost in ("ghost-nobody", "canbo-tt"):  # unknown; a staff member of another unit
+        r = client.post(f"{base}/assign-staff", json={"staff_subject": ghost}, headers=unit_leader)
+        assert r.status_code == 422 and bilingual(r)["detail"]["vi"] and ghost in r.json()["error"]["detail"]["en"]
+    unchanged = client.get(base, headers=unit_leader).json()
+    assert (unchanged["status"], unchanged["staff_subject"], unchanged["version"]) == ("awaiting_unit_leader", None, 1)
+    r = client.get(f"{base}/assignable-people", headers=unit_leader)
+    assert r.status_code == 200 and [p["subject"] for p in r.json()["items"]] == ["canbo", "canbo2", "truongphong"]
+    assert client.get(f"{base}/assignable-people", headers=worker).status_code == 403
+
     assert client.post(f"{base}/assign-staff", json={"staff_subject": "canbo"}, headers=unit_leader).json()["status"] == "in_progress"
     assert client.post(f"{base}/draft", json={"answer_text": ANSWER}, headers=worker).json()["status"] == "drafted"
+    r = client.post(f"{base}/return-to-staff", json={"reason": "Bổ sung hình ảnh"}, headers=unit_leader)
+    assert (r.status_code, r.json()["status"], r.json()["leader_return_reason"], r.json()["ioc_return_reason"]) == (
+        200, "returned_to_staff", "Bổ sung hình ảnh", None)
+    assert r.json()["status_label"] == {"en": "Returned to staff by the unit leader", "vi": "Lãnh đạo đơn vị trả lại cán bộ"}
+    assert client.post(f"{base}/draft", json={"answer_text": ANSWER + " Có ảnh."}, headers=worker).json()["status"] == "drafted"
     r = client.post(f"{base}/approve", json={"answer_text": ANSWER + " Trân trọng./."}, headers=unit_leader)
-    assert r.status_code == 200 and (r.json()["status"], r.json()["edited_by_leader"], r.json()["version"]) == ("approved", True, 4)
-    assert client.post(f"{base}/return", json={"reason": "Bổ sung hình ảnh"}, headers=unit_leader).status_code == 409
+    assert r.status_code == 200 and (r.json()["status"], r.json()["edited_by_leader"], r.json()["version"]) == ("approved", True, 6)
+    r = client.post(f"{base}/return-to-staff", json={"reason": "Bổ sung hình ảnh"}, headers=unit_leader)
+    assert r.status_code == 409 and "waiting for the IOC to publish" in bilingual(r)["detail"]["en"]
 
-    assert [c["report_id"] for c in client.get("/api/handling/v1/cases", headers=worker).json()["items"]] == [rid]
+    page = client.get("/api/handling/v1/cases", headers=worker).json()
+    assert ([c["report_id"] for c in page["items"]], page["total"], page["next_cursor"], page["limit"]) == ([rid], 1, None, 50)
     other = bearer(settings, "canbo2", "staff", "so-gtvt-kcht")
     assert client.get("/api/handling/v1/cases", headers=other).json()["items"] == []
     assert client.get(base, headers=other).status_code == 404
     got = client.get(base, headers=bearer(settings, "ioc", "ioc_operator", "ioc-tinh"))
     assert got.status_code == 200 and got.json()["lead_agency"]["id"] == "so-gtvt" and got.json()["handling_due"] == DUE.isoformat()
     assert client.get("/api/handling/v1/cases?status=bogus", headers=worker).status_code == 422
+    assert client.get("/api/handling/v1/cases?limit=201", headers=worker).status_code == 422
+    assert client.get("/api/handling/v1/cases?cursor=bogus", headers=worker).status_code == 422
+    assert client.get("/api/handling/v1/cases?cursor=" + "x" * 1000, headers=worker).status_code == 422
+
+
+def test_the_work_list_api_pages_with_a_cursor_and_the_total(ctx, client, settings):
+    rids = [new_id() for _ in range(5)]
+    for n, rid in enumerate(rids):
+        deliver(ctx, dispatched(ctx, rid, due=DUE + timedelta(hours=5 - n)))
+    agency = bearer(settings, "sogtvt", "agency_coordinator", "so-gtvt")
+    first = client.get("/api/handling/v1/cases?limit=2", headers=agency).json()
+    second = client.get(f"/api/handling/v1/cases?limit=2&cursor={first['next_cursor']}", headers=agency).json()
+    third = client.get(f"/api/handling/v1/cases?limit=2&cursor={second['next_cursor']}", headers=agency).json()
+    assert (first["total"], second["total"], third["total"], third["next_cursor"]) == (5, 5, 5, None)
+    assert [c["report_id"] for c in first["items"] + second["items"] + third["items"]] == rids[::-1]
 
 
 def test_handling_page_lists_my_cases(ctx, client, settings):
@@ -245,8 +391,38 @@ def test_handling_page_lists_my_cases(ctx, client, settings):
     assert r.status_code == 303 and r.headers["location"] == "/auth/login?next=/handling/"
     r = client.get("/handling/?lang=en", headers=bearer(settings, "sogtvt", "agency_coordinator", "so-gtvt"))
     assert r.status_code == 200 and rid in r.text and "Sở Giao thông vận tải" in r.text and "Lead agency" in r.text
+    assert "Waiting for the lead agency" in r.text and "Total: 1" in r.text and 'rel="next"' not in r.text
     r = client.get("/handling/?lang=vi", headers=bearer(settings, "canbo", "staff", "so-gtvt-kcht"))
     assert r.status_code == 200 and rid not in r.text and "Chưa có hồ sơ" in r.text
+
+
+def test_handling_page_names_the_three_returns_apart_and_pages(ctx, client, settings):
+    agency_refused, leader_returned, ioc_returned = new_id(), new_id(), new_id()
+    for rid in (agency_refused, leader_returned, ioc_returned):
+        deliver(ctx, dispatched(ctx, rid))
+    handlers.refuse_by_agency(ctx.uow(), coordinator, agency_refused, "Không thuộc thẩm quyền")
+    for rid in (leader_returned, ioc_returned):
+        assign_unit(ctx, coordinator, rid, "so-gtvt-kcht")
+        assign_staff(ctx, leader, rid, "canbo")
+        handlers.draft_result(ctx.uow(), staff, rid, ANSWER)
+    handlers.return_to_staff(ctx.uow(), leader, leader_returned, "Bổ sung hình ảnh")
+    handlers.approve_result(ctx.uow(), leader, ioc_returned)
+    deliver(ctx, returned_by_ioc(ctx, ioc_returned, 1))
+    ioc_token = bearer(settings, "ioc", "ioc_operator", "ioc-tinh")
+    text = client.get("/handling/?lang=en", headers=ioc_token).text
+    assert "case-refused_by_agency" in text and "Refused by the lead agency" in text
+    assert "case-returned_to_staff" in text and "Returned to staff by the unit leader" in text
+    assert "case-returned_by_ioc" in text and "Returned by the IOC" in text
+    for n in range(60):  # more than one page (50)
+        deliver(ctx, dispatched(ctx, new_id()))
+    first = client.get("/handling/?lang=en", headers=ioc_token)
+    assert "Total: 63" in first.text and 'rel="next"' in first.text
+    import re
+
+    href = re.search(r'rel="next" href="([^"]+)"', first.text).group(1).replace("&amp;", "&")
+    second = client.get(href, headers=ioc_token)
+    assert second.status_code == 200 and "Total: 63" in second.text and 'rel="next"' not in second.text
+    assert second.text.count("<tr>") - 1 == 13
 
 
 # --- gRPC ---------------------------------------------------------------------------------------
@@ -274,11 +450,12 @@ def test_grpc_get_case(ctx):
     assert context.code == grpc.StatusCode.NOT_FOUND
 
 
-def test_grpc_directory_asks_dispatch_for_a_unit_and_its_ancestors(settings):
+def test_grpc_directory_asks_dispatch_for_units_and_people(settings):
     from services.dispatch import bootstrap as dispatch
+    from services.dispatch.service_layer.directory import seed_demo
 
     dispatch_ctx = migrated_context(dispatch.SPEC, settings)
-    dispatch.SPEC.seed(dispatch_ctx)
+    seed_demo(dispatch_ctx.uow(), "demo-password-for-tests")
 
     async def scenario():
         server = GrpcServer(settings)
@@ -287,17 +464,20 @@ def test_grpc_directory_asks_dispatch_for_a_unit_and_its_ancestors(settings):
         channel = open_channel(settings, f"127.0.0.1:{port}")
         try:
             real = GrpcOrgDirectory(lambda: channel, 5.0)
-            return await candidate_unit(real, "so-gtvt-kcht"), await candidate_unit(real, "no-such-unit")
+            return (await candidate_unit(real, "so-gtvt-kcht"), await candidate_unit(real, "no-such-unit"),
+                    await real.get_person("canbo"), await real.get_person("ghost-nobody"), await real.list_people("so-gtvt-kcht"))
         finally:
             await channel.close()
             await server.stop(0)
 
     try:
-        found, missing = asyncio.run(scenario())
+        found, missing, person, ghost, people = asyncio.run(scenario())
     finally:
         dispatch_ctx.engine.dispose()
     assert (found.id, found.name, found.ancestor_ids[0]) == ("so-gtvt-kcht", "Phòng Quản lý kết cấu hạ tầng giao thông", "so-gtvt")
-    assert missing is None
+    assert missing is None and ghost is None
+    assert (person.subject, person.org_unit_id, person.roles, person.active) == ("canbo", "so-gtvt-kcht", ("staff",), True)
+    assert {p.subject for p in people} >= {"canbo", "truongphong"}
 
 
 def test_an_unreachable_directory_is_a_503_not_a_guess(settings):
@@ -308,6 +488,5 @@ def test_an_unreachable_directory_is_a_503_not_a_guess(settings):
         finally:
             await channel.close()
 
-    with pytest.raises(DirectoryUnavailable) as exc:
+    with pytest.raises(DirectoryUnavailable):
         asyncio.run(scenario())
-    assert exc.value.status == 503

@@ -7,7 +7,8 @@ import pytest
 
 from paht.runtime.errors import Forbidden, InvalidInput, OutOfScope, StateConflict
 from tests.support.services import principal
-from services.handling.domain.case import CandidateUnit, Case, Status
+from services.handling.domain.case import CandidatePerson, CandidateUnit, Case, Status
+from services.handling.domain.status import STATUS_TEXT
 
 DUE = datetime(2025, 3, 14, 10, 0, tzinfo=timezone.utc)
 KCHT = CandidateUnit("so-gtvt-kcht", "Phòng Quản lý kết cấu hạ tầng giao thông", ("so-gtvt", "province-quangbinh"))
@@ -23,6 +24,9 @@ other_staff = principal("canbo2", ["staff"], "so-gtvt-kcht")
 ioc = principal("ioc", ["ioc_operator"], "ioc-tinh")
 
 ANSWER = "Đã vá ổ gà trên đường Quang Trung ngày 12/3."
+
+CANBO = CandidatePerson("canbo", "Cán bộ 1", "so-gtvt-kcht", ("staff",), True)
+CANBO2 = CandidatePerson("canbo2", "Cán bộ 2", "so-gtvt-kcht", ("staff",), True)
 
 
 def new_case() -> Case:
@@ -40,20 +44,26 @@ def at(status: Status) -> Case:
     case.assign_unit(coordinator, KCHT)
     if status is Status.AWAITING_UNIT_LEADER:
         return case
-    case.assign_staff(leader, "canbo")
+    case.assign_staff(leader, CANBO)
     if status is Status.IN_PROGRESS:
         return case
     case.draft_result(staff, ANSWER, "d-1")
     if status is Status.DRAFTED:
         return case
+    if status is Status.RETURNED_TO_STAFF:
+        case.return_to_staff(leader, "Bổ sung hình ảnh")
+        return case
     case.approve_result(leader)
+    if status is Status.RETURNED_BY_IOC:
+        case.return_by_ioc("Cần nêu rõ thời gian")
     return case
 
 
 def assert_conflict(exc_info, current: Status, action: str) -> None:
     exc = exc_info.value
-    assert exc.status == 409 and exc.params == {"current": current.value, "action": action}
+    assert type(exc) is StateConflict and exc.params == {"current": current.value, "action": action}
     assert exc.detail_vi != exc.detail_en
+    assert "_" not in exc.detail_en, "the procedure's words, not status or action codes"
 
 
 def assert_wrong_role(exc_info, role: str) -> None:
@@ -83,7 +93,7 @@ def test_only_the_lead_agencys_coordinator_assigns_or_refuses():
     case = new_case()
     with pytest.raises(OutOfScope) as exc:
         case.assign_unit(other_coordinator, KCHT)
-    assert exc.value.status == 403 and exc.value.detail_vi != exc.value.detail_en
+    assert exc.value.detail_vi != exc.value.detail_en
     with pytest.raises(OutOfScope):
         case.refuse_by_agency(other_coordinator, "Không thuộc thẩm quyền")
     for user in (leader, staff, ioc):
@@ -101,7 +111,7 @@ def test_agency_refuses_with_a_reason_and_the_case_goes_back_to_the_ioc():
     assert (case.status, case.agency_refusal_reason) == ("refused_by_agency", "Không thuộc thẩm quyền")
 
 
-@pytest.mark.parametrize("status", [Status.AWAITING_UNIT_LEADER, Status.IN_PROGRESS, Status.APPROVED, Status.REFUSED_BY_AGENCY])
+@pytest.mark.parametrize("status", [s for s in Status if s is not Status.AWAITING_AGENCY])
 def test_step_3_is_only_possible_while_the_agency_decides(status):
     case = at(status)
     with pytest.raises(StateConflict) as exc:
@@ -114,24 +124,79 @@ def test_step_3_is_only_possible_while_the_agency_decides(status):
 
 def test_unit_leader_assigns_staff():
     case = at(Status.AWAITING_UNIT_LEADER)
-    with pytest.raises(InvalidInput):
-        case.assign_staff(leader, "   ")
-    case.assign_staff(leader, "canbo")
+    case.assign_staff(leader, CANBO)
     assert (case.status, case.staff_subject) == ("in_progress", "canbo")
+
+
+@pytest.mark.parametrize("person, why", [
+    (None, "No staff account 'ghost-nobody' is known"),
+    (CandidatePerson("nghihuu", "Đã nghỉ", "so-gtvt-kcht", ("staff",), False), "no longer active"),
+    (CandidatePerson("canbo-tt", "Thanh tra", "so-gtvt-thanhtra", ("staff",), True), "not a member of the lead unit so-gtvt-kcht"),
+    (CandidatePerson("vanthu", "Văn thư", "so-gtvt-kcht", ("clerk",), True), "neither a staff member nor the leader"),
+], ids=["unknown", "inactive", "other-unit", "no-staff-role"])
+def test_only_an_active_staff_member_of_the_lead_unit_can_be_assigned(person, why):
+    case = at(Status.AWAITING_UNIT_LEADER)
+    with pytest.raises(InvalidInput) as exc:
+        case.assign_staff(leader, person, "ghost-nobody")
+    assert why in exc.value.detail_en and exc.value.detail_vi != exc.value.detail_en
+    assert (case.status, case.staff_subject) == ("awaiting_unit_leader", "")
+
+
+def test_the_leader_may_take_the_case_in_person():
+    case = at(Status.AWAITING_UNIT_LEADER)
+    case.assign_staff(leader, CandidatePerson("truongphong", "Trưởng phòng", "so-gtvt-kcht", ("unit_leader",), True))
+    case.draft_result(leader, ANSWER, "d-1")
+    assert (case.status, case.staff_subject) == ("drafted", "truongphong")
+    assert case.visible_to(principal("truongphong", ["unit_leader"], "so-gtvt-kcht"))
+
+
+@pytest.mark.parametrize("status", [Status.IN_PROGRESS, Status.DRAFTED, Status.RETURNED_TO_STAFF, Status.RETURNED_BY_IOC])
+def test_the_leader_re_assigns_before_approval_and_only_the_new_person_drafts(status):
+    case = at(status)
+    answer_before = case.answer_text
+    case.assign_staff(leader, CANBO2)
+    assert (case.status, case.staff_subject, case.draft_id, case.answer_text) == ("in_progress", "canbo2", "", answer_before)
+    with pytest.raises(StateConflict) as exc:  # the old assignee lost the case a moment ago: say so
+        case.draft_result(staff, ANSWER, "d-9")
+    assert "re-assigned" in exc.value.detail_en
+    with pytest.raises(OutOfScope):  # someone who never had the case
+        case.draft_result(principal("canbo3", ["staff"], "so-gtvt-kcht"), ANSWER, "d-9")
+    case.draft_result(other_staff, ANSWER, "d-2")
+    assert (case.status, case.draft_id) == ("drafted", "d-2")
+    assert case.visible_to(other_staff) and not case.visible_to(staff)
+
+
+def test_a_withdrawn_draft_cannot_be_approved():
+    case = at(Status.DRAFTED)
+    case.assign_staff(leader, CANBO2)
+    with pytest.raises(StateConflict):
+        case.approve_result(leader)
+
+
+def test_re_assigning_to_the_same_person_or_after_approval_is_refused():
+    case = at(Status.IN_PROGRESS)
+    with pytest.raises(StateConflict) as exc:
+        case.assign_staff(leader, CANBO)
+    assert "already assigned to canbo" in exc.value.detail_en
+    approved = at(Status.APPROVED)
+    with pytest.raises(StateConflict) as exc:
+        approved.assign_staff(leader, CANBO2)
+    assert_conflict(exc, Status.APPROVED, "assign_staff")
+    assert approved.staff_subject == "canbo"
 
 
 def test_only_the_lead_units_leader_acts_at_step_4():
     case = at(Status.AWAITING_UNIT_LEADER)
     with pytest.raises(OutOfScope):
-        case.assign_staff(other_leader, "canbo")
+        case.assign_staff(other_leader, CANBO)
     with pytest.raises(OutOfScope):
         case.refuse_by_unit(other_leader, "Không thuộc chức năng")
     for user in (coordinator, staff):
         with pytest.raises(Forbidden) as exc:
-            case.assign_staff(user, "canbo")
+            case.assign_staff(user, CANBO)
         assert_wrong_role(exc, "unit_leader")
     with pytest.raises(OutOfScope):  # before step 3 no unit is in charge yet
-        new_case().assign_staff(leader, "canbo")
+        new_case().assign_staff(leader, CANBO)
 
 
 def test_unit_refuses_and_the_agency_chooses_again():
@@ -141,18 +206,35 @@ def test_unit_refuses_and_the_agency_chooses_again():
     case.refuse_by_unit(leader, "Không thuộc chức năng của phòng")
     assert (case.status, case.lead_unit_id, case.lead_unit_name) == ("awaiting_agency", "", "")
     assert case.unit_refusal_reason == "Không thuộc chức năng của phòng"
-    with pytest.raises(OutOfScope):  # the unit that refused is no longer in charge
-        case.assign_staff(leader, "canbo")
+    with pytest.raises(StateConflict) as exc:  # a late step of the unit that refused: say what happened
+        case.assign_staff(leader, CANBO)
+    assert exc.value.detail_en == "The lead unit has already refused this case; it is back with the lead agency."
+    with pytest.raises(OutOfScope):  # a leader who never had the case still may not touch it
+        case.assign_staff(other_leader, CANBO)
     case.assign_unit(coordinator, CandidateUnit("so-gtvt-thanhtra", "Thanh tra Sở", ("so-gtvt",)))
     assert (case.status, case.lead_unit_id) == ("awaiting_unit_leader", "so-gtvt-thanhtra")
-
-
-@pytest.mark.parametrize("status", [Status.IN_PROGRESS, Status.DRAFTED, Status.APPROVED])
-def test_step_4_is_only_possible_while_the_leader_decides(status):
-    case = at(status)
     with pytest.raises(StateConflict) as exc:
-        case.assign_staff(leader, "canbo")
-    assert_conflict(exc, status, "assign_staff")
+        case.refuse_by_unit(leader, "Không thuộc chức năng")
+    assert exc.value.detail_en.startswith("The lead unit has already refused this case; the report is now waiting for the lead unit's leader")
+
+
+def test_a_refusal_that_came_too_late_says_the_unit_already_accepted():
+    case = at(Status.IN_PROGRESS)
+    with pytest.raises(StateConflict) as exc:
+        case.refuse_by_unit(leader, "Không thuộc chức năng")
+    assert "already accepted this case and assigned a staff member" in exc.value.detail_en
+
+
+def test_every_status_is_described_in_both_languages():
+    assert set(STATUS_TEXT) == set(Status)
+    for status in Status:
+        (label_en, label_vi), (phrase_en, phrase_vi) = status.label, status.phrase
+        assert label_en and label_vi and phrase_en and phrase_vi and label_en != label_vi and phrase_en != phrase_vi
+
+
+@pytest.mark.parametrize("status", [Status.IN_PROGRESS, Status.DRAFTED, Status.APPROVED, Status.RETURNED_TO_STAFF, Status.RETURNED_BY_IOC])
+def test_the_unit_refuses_only_while_the_leader_decides(status):
+    case = at(status)
     with pytest.raises(StateConflict) as exc:
         case.refuse_by_unit(leader, "Không thuộc chức năng")
     assert_conflict(exc, status, "refuse_by_unit")
@@ -170,9 +252,18 @@ def test_only_the_assigned_staff_member_drafts():
     case = at(Status.IN_PROGRESS)
     with pytest.raises(OutOfScope):
         case.draft_result(other_staff, ANSWER, "d-1")
-    with pytest.raises(Forbidden) as exc:
+    with pytest.raises(OutOfScope):  # a leader may draft only a case assigned to them in person
         case.draft_result(leader, ANSWER, "d-1")
+    with pytest.raises(Forbidden) as exc:
+        case.draft_result(coordinator, ANSWER, "d-1")
     assert_wrong_role(exc, "staff")
+
+
+def test_staff_drafts_again_after_a_return():
+    for status in (Status.RETURNED_TO_STAFF, Status.RETURNED_BY_IOC):
+        case = at(status)
+        case.draft_result(staff, ANSWER + " Bổ sung.", "d-2")
+        assert (case.status, case.draft_id) == ("drafted", "d-2")
 
 
 @pytest.mark.parametrize("status", [Status.DRAFTED, Status.APPROVED])
@@ -203,9 +294,9 @@ def test_leader_may_edit_the_answer_when_approving():
 def test_leader_returns_the_draft_and_staff_drafts_again():
     case = at(Status.DRAFTED)
     with pytest.raises(InvalidInput):
-        case.return_result(leader, "x")
-    case.return_result(leader, "Bổ sung hình ảnh sau khi vá")
-    assert (case.status, case.return_reason) == ("in_progress", "Bổ sung hình ảnh sau khi vá")
+        case.return_to_staff(leader, "x")
+    case.return_to_staff(leader, "Bổ sung hình ảnh sau khi vá")
+    assert (case.status, case.leader_return_reason, case.ioc_return_reason) == ("returned_to_staff", "Bổ sung hình ảnh sau khi vá", "")
     case.draft_result(staff, ANSWER + " Có ảnh.", "d-2")
     assert (case.status, case.draft_id) == ("drafted", "d-2")
 
@@ -215,37 +306,41 @@ def test_only_the_lead_units_leader_acts_at_step_7():
     with pytest.raises(OutOfScope):
         case.approve_result(other_leader)
     with pytest.raises(OutOfScope):
-        case.return_result(other_leader, "Bổ sung hình ảnh")
+        case.return_to_staff(other_leader, "Bổ sung hình ảnh")
     for user in (staff, coordinator):
         with pytest.raises(Forbidden) as exc:
             case.approve_result(user)
         assert_wrong_role(exc, "unit_leader")
 
 
-@pytest.mark.parametrize("status", [Status.IN_PROGRESS, Status.APPROVED])
+@pytest.mark.parametrize("status", [Status.IN_PROGRESS, Status.APPROVED, Status.RETURNED_TO_STAFF, Status.RETURNED_BY_IOC])
 def test_step_7_is_only_possible_on_a_draft(status):
     case = at(status)
     with pytest.raises(StateConflict) as exc:
         case.approve_result(leader)
     assert_conflict(exc, status, "approve_result")
     with pytest.raises(StateConflict) as exc:
-        case.return_result(leader, "Bổ sung hình ảnh")
-    assert_conflict(exc, status, "return_result")
+        case.return_to_staff(leader, "Bổ sung hình ảnh")
+    assert_conflict(exc, status, "return_to_staff")
 
 
 def test_ioc_returning_the_approved_result_reopens_the_case():
     case = at(Status.APPROVED)
-    case.reopen_after_publication_return("Cần nêu rõ thời gian hoàn thành")
-    assert (case.status, case.return_reason, case.staff_subject) == ("in_progress", "Cần nêu rõ thời gian hoàn thành", "canbo")
+    with pytest.raises(InvalidInput):  # a reason that cannot be stored is refused, not cut or stored raw
+        case.return_by_ioc("Cần\x00 nêu rõ")
+    assert case.status == "approved"
+    case.return_by_ioc("Cần nêu rõ thời gian hoàn thành")
+    assert (case.status, case.ioc_return_reason, case.leader_return_reason, case.staff_subject) == (
+        "returned_by_ioc", "Cần nêu rõ thời gian hoàn thành", "", "canbo")
     case.draft_result(staff, ANSWER + " Hoàn thành 15/3.", "d-3")
     assert case.status == "drafted"
 
 
-@pytest.mark.parametrize("status", [Status.AWAITING_AGENCY, Status.IN_PROGRESS, Status.DRAFTED])
+@pytest.mark.parametrize("status", [Status.AWAITING_AGENCY, Status.IN_PROGRESS, Status.DRAFTED, Status.RETURNED_BY_IOC])
 def test_only_an_approved_result_can_come_back_from_the_ioc(status):
     with pytest.raises(StateConflict) as exc:
-        at(status).reopen_after_publication_return("Cần bổ sung")
-    assert_conflict(exc, status, "reopen_after_publication_return")
+        at(status).return_by_ioc("Cần bổ sung")
+    assert_conflict(exc, status, "return_by_ioc")
 
 
 @pytest.mark.parametrize("status", list(Status))
@@ -255,17 +350,16 @@ def test_a_new_dispatch_round_starts_over_at_the_new_agency(status):
     case.open_round("so-xd", "Sở Xây dựng", 2, later, epoch=3)
     assert (case.status, case.lead_agency_id, case.round, case.handling_due, case.epoch) == ("awaiting_agency", "so-xd", 2, later, 3)
     assert (case.lead_unit_id, case.staff_subject, case.draft_id, case.answer_text, case.edited_by_leader) == ("", "", "", "", False)
+    assert (case.refused_unit_id, case.former_staff_subject, case.leader_return_reason, case.ioc_return_reason) == ("", "", "", "")
     with pytest.raises(OutOfScope):
         case.assign_unit(coordinator, KCHT)
     case.assign_unit(other_coordinator, XD_QHKT)
 
 
-def test_an_older_dispatch_round_is_refused():
+def test_an_older_dispatch_round_is_recognised():
     case = at(Status.REFUSED_BY_AGENCY)
-    case.open_round("so-xd", "Sở Xây dựng", 2, None)
-    with pytest.raises(StateConflict):
-        case.open_round("so-gtvt", "Sở Giao thông vận tải", 1, DUE)
-    assert (case.lead_agency_id, case.round) == ("so-xd", 2)
+    case.open_round("so-xd", "Sở Xây dựng", 2, DUE)
+    assert case.is_older_round(1) and not case.is_older_round(2) and not case.is_older_round(3)
 
 
 def test_who_sees_a_case():

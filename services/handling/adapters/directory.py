@@ -1,20 +1,18 @@
-"""The organisation directory as handling sees it: a port, dispatch's gRPC adapter and an in-memory fake."""
+"""The organisation directory as handling sees it: a port, dispatch's gRPC adapter, and the look-ups
+the service layer makes through it (a unit with its ancestors, a person)."""
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Protocol
 
 import grpc
 
 from paht.dispatch.v1 import directory_pb2, directory_pb2_grpc
 from paht.runtime.errors import Unavailable
-from services.handling.domain.case import CandidateUnit
+from services.handling.domain.case import CandidatePerson, CandidateUnit
 
 log = logging.getLogger(__name__)
-SEED = Path(__file__).resolve().parents[2] / "dispatch" / "seed" / "org_units.json"
 MAX_DEPTH = 12  # deeper than any real tree; stops a cycle in bad data
 
 
@@ -27,11 +25,27 @@ class OrgUnitInfo:
 
 
 class DirectoryUnavailable(Unavailable):
-    """Dispatch (the owner of the directory) did not answer, so a unit cannot be checked."""
+    """Dispatch (the owner of the directory) did not answer, so a unit or person cannot be checked."""
 
 
 class OrgDirectory(Protocol):
     async def get_unit(self, unit_id: str) -> OrgUnitInfo | None: ...
+
+    async def get_person(self, subject: str) -> CandidatePerson | None: ...
+
+    async def list_people(self, org_unit_id: str, role: str = "") -> list[CandidatePerson]: ...
+
+
+def _unavailable(what: str, exc: grpc.aio.AioRpcError) -> DirectoryUnavailable:
+    log.warning("dispatch could not answer a directory look-up of a %s (%s)", what, exc.code().name)
+    return DirectoryUnavailable(
+        "The organisation directory is not reachable; try again shortly.",
+        "Không truy cập được danh bạ tổ chức; vui lòng thử lại sau ít phút.",
+    )
+
+
+def _person(p: directory_pb2.Person) -> CandidatePerson:
+    return CandidatePerson(subject=p.subject, name=p.name, org_unit_id=p.org_unit_id, roles=tuple(p.roles), active=p.active)
 
 
 class GrpcOrgDirectory:
@@ -41,35 +55,33 @@ class GrpcOrgDirectory:
         self._channel = channel
         self._timeout = timeout_s
 
+    def _stub(self) -> directory_pb2_grpc.DirectoryServiceStub:
+        return directory_pb2_grpc.DirectoryServiceStub(self._channel())
+
     async def get_unit(self, unit_id: str) -> OrgUnitInfo | None:
-        stub = directory_pb2_grpc.DirectoryServiceStub(self._channel())
         try:
-            reply = await stub.GetOrgUnit(directory_pb2.GetOrgUnitRequest(id=unit_id), timeout=self._timeout)
+            reply = await self._stub().GetOrgUnit(directory_pb2.GetOrgUnitRequest(id=unit_id), timeout=self._timeout)
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 return None
-            log.warning("dispatch could not resolve unit %s (%s)", unit_id, exc.code().name)
-            raise DirectoryUnavailable(
-                "The organisation directory is not reachable; try again shortly.",
-                "Không truy cập được danh bạ tổ chức; vui lòng thử lại sau ít phút.",
-            ) from exc
+            raise _unavailable("unit", exc) from exc
         return OrgUnitInfo(id=reply.id, name=reply.name, parent_id=reply.parent_id, kind=reply.kind)
 
+    async def get_person(self, subject: str) -> CandidatePerson | None:
+        try:
+            reply = await self._stub().GetPerson(directory_pb2.GetPersonRequest(subject=subject), timeout=self._timeout)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise _unavailable("person", exc) from exc
+        return _person(reply)
 
-class FakeOrgDirectory:
-    """An in-memory directory for tests, by default the demo organisation tree of dispatch's seed."""
-
-    def __init__(self, units: dict[str, OrgUnitInfo]):
-        self.units = units
-
-    @classmethod
-    def from_seed(cls, path: Path = SEED) -> "FakeOrgDirectory":
-        data = json.loads(path.read_text(encoding="utf-8"))
-        units = {u["id"]: OrgUnitInfo(u["id"], u["name"], u.get("parent_id") or "", u["kind"]) for u in data["units"]}
-        return cls(units)
-
-    async def get_unit(self, unit_id: str) -> OrgUnitInfo | None:
-        return self.units.get(unit_id)
+    async def list_people(self, org_unit_id: str, role: str = "") -> list[CandidatePerson]:
+        try:
+            reply = await self._stub().ListPeople(directory_pb2.ListPeopleRequest(org_unit_id=org_unit_id, role=role), timeout=self._timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise _unavailable("unit's people", exc) from exc
+        return [_person(p) for p in reply.people]
 
 
 async def candidate_unit(directory: OrgDirectory, unit_id: str) -> CandidateUnit | None:

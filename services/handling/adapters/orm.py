@@ -20,20 +20,23 @@ cases = Table(
     Column("lead_agency_name", String(300), nullable=False),
     Column("lead_unit_id", String(100), nullable=False, index=True),
     Column("lead_unit_name", String(300), nullable=False),
+    Column("refused_unit_id", String(100), nullable=False),
     Column("staff_subject", String(100), nullable=False, index=True),
+    Column("former_staff_subject", String(100), nullable=False),
     Column("round", Integer, nullable=False),
     Column("epoch", BigInteger, nullable=False),
-    Column("handling_due", UtcDateTime(), nullable=True),
+    Column("urgent", Boolean, nullable=False),
+    Column("handling_due", UtcDateTime(), nullable=False, index=True),
     Column("draft_id", String(36), nullable=False),
     Column("answer_text", Text, nullable=False),
     Column("edited_by_leader", Boolean, nullable=False),
     Column("agency_refusal_reason", Text, nullable=False),
     Column("unit_refusal_reason", Text, nullable=False),
-    Column("return_reason", Text, nullable=False),
+    Column("leader_return_reason", Text, nullable=False),
+    Column("ioc_return_reason", Text, nullable=False),
     Column("updated_at", UtcDateTime(), nullable=True, index=True),
     Column("version", BigInteger, nullable=False),
 )
 
 _mapper = registry()
 _mapper.map_imperatively(Case, cases, version_id_col=cases.c.version, version_id_generator=False)
-

@@ -4,19 +4,20 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 
+from paht.runtime.errors import InvalidInput
 from paht.runtime.web import Pages, pick_language
+from services.handling.domain.case import Status
 from services.handling.service_layer import handlers
 
 pages = Pages([Path(__file__).parent / "templates"])
-# Handling statuses shown with the shared catalog's closest status label.
-BADGE = {"awaiting_agency": "dispatched", "awaiting_unit_leader": "assigned", "refused_by_agency": "returned"}
-# Column labels not yet in the shared catalogs (vi/en).
-LABELS = {
-    "vi": {"report": "Phản ánh", "agency": "Cơ quan chủ trì", "unit": "Đơn vị chủ trì", "staff": "Cán bộ xử lý", "status": "Trạng thái", "empty": "Chưa có hồ sơ nào được giao cho bạn."},
-    "en": {"report": "Report", "agency": "Lead agency", "unit": "Lead unit", "staff": "Staff", "status": "Status", "empty": "No cases are assigned to you yet."},
+# The colour of each status's badge (the shared style sheet's classes); the words come from the domain.
+BADGE_STYLE = {
+    Status.AWAITING_AGENCY: "dispatched", Status.AWAITING_UNIT_LEADER: "assigned", Status.IN_PROGRESS: "in_progress",
+    Status.DRAFTED: "drafted", Status.RETURNED_TO_STAFF: "returned", Status.APPROVED: "approved",
+    Status.RETURNED_BY_IOC: "returned", Status.REFUSED_BY_AGENCY: "refused",
 }
 
 
@@ -25,11 +26,21 @@ def build_router(ctx) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     @router.get("/handling/")
-    async def my_cases(request: Request):
+    async def my_cases(request: Request, cursor: str | None = Query(default=None, max_length=500)):
         user = optional_user(request)
         if user is None:
             return RedirectResponse("/auth/login?next=/handling/", status_code=303)
-        cases = await asyncio.to_thread(handlers.list_cases, ctx.uow(), user, None, 200)
-        return pages.render(request, "cases.html", user=user, cases=cases, badge=BADGE, labels=LABELS[pick_language(request)])
+        lang = pick_language(request)
+        try:
+            page = await asyncio.to_thread(handlers.work_list, ctx.uow(), user, None, cursor, None)
+        except InvalidInput:
+            return RedirectResponse("/handling/", status_code=303)  # a stale or mangled cursor: start again
+        index = 0 if lang == "en" else 1
+
+        def badge(status: str) -> tuple[str, str]:
+            known = Status(status)
+            return BADGE_STYLE[known], known.label[index]
+
+        return pages.render(request, "cases.html", user=user, page=page, badge=badge)
 
     return router

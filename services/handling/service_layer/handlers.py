@@ -1,30 +1,39 @@
-"""Handling's use cases: steps 3 to 7, and the dispatch and publication events that open and reopen a case."""
+"""Handling's use cases: steps 3 to 7, and the dispatch and publication events that open and reopen a case.
+
+Use cases reach cases only through `uow.cases` (adapters/repository.py) and the organisation
+directory only through the OrgDirectory port (adapters/directory.py). Those that ask the directory
+are coroutines: they ask first, outside any transaction, then change the case in a worker thread.
+"""
 from __future__ import annotations
 
-import logging
+import asyncio
 from datetime import datetime, timezone
+from typing import Callable
 
 from google.protobuf.message import Message
-from sqlalchemy import false, or_, select, true
 
 from paht.common.v1 import common_pb2
 from paht.dispatch.v1 import events_pb2 as dispatch_ev
 from paht.handling.v1 import events_pb2 as ev
 from paht.publication.v1 import events_pb2 as publication_ev
 from paht.runtime.auth import Principal
-from paht.runtime.errors import NotFound, StateConflict
+from paht.runtime.errors import InvalidInput, NotFound
 from paht.runtime.events.envelope import Envelope
 from paht.runtime.ids import new_id
+from paht.runtime.paging import Page
 from paht.runtime.uow import UnitOfWork, actor_of
-from services.handling.domain.case import IOC_ROLES, CandidateUnit, Case
+from services.handling.adapters.directory import OrgDirectory, candidate_unit
+from services.handling.domain.case import Case, CandidatePerson, clean_subject, clean_unit_id
 
-log = logging.getLogger(__name__)
+
+def _not_found(report_id: str) -> NotFound:
+    return NotFound(f"No case for report {report_id}.", f"Không tìm thấy hồ sơ xử lý của phản ánh {report_id}.")
 
 
-def _load(uow: UnitOfWork, report_id: str) -> Case:
-    case = uow.session.get(Case, report_id)
+def _load(uow: UnitOfWork, report_id: str, for_change: bool = False) -> Case:
+    case = uow.cases.get(report_id, for_change=for_change)
     if case is None:
-        raise NotFound(f"No case for report {report_id}.", f"Không tìm thấy hồ sơ xử lý của phản ánh {report_id}.")
+        raise _not_found(report_id)
     return case
 
 
@@ -36,159 +45,154 @@ def _unit(case: Case) -> common_pb2.OrgRef:
     return common_pb2.OrgRef(id=case.lead_unit_id, name=case.lead_unit_name)
 
 
-def _announce(uow: UnitOfWork, case: Case, user: Principal, event: Message) -> None:
-    """Stage the event of a step with the case's next version and the ownership epoch it holds."""
-    case.updated_at = datetime.now(timezone.utc)
-    uow.emit(event, report_id=case.report_id, version=case.next_version(), actor=actor_of(user), epoch=case.epoch)
-
-
 def _assigned(case: Case, level: int) -> ev.CaseAssigned:
     event = ev.CaseAssigned(level=level, agency=_agency(case), unit=_unit(case), staff_subject=case.staff_subject)
-    if case.handling_due is not None:
-        event.due_at.FromDatetime(case.handling_due)
+    event.due_at.FromDatetime(case.handling_due)
     return event
 
 
-def assign_unit(uow: UnitOfWork, user: Principal, report_id: str, unit: CandidateUnit) -> Case:
-    """Step 3: the lead agency accepts the case and names its lead unit."""
+def _change(uow: UnitOfWork, user: Principal, report_id: str, step: Callable[[Case], Message]) -> Case:
+    """Apply one step to a case and stage its event with the next version, in one unit of work.
+
+    The case's row is locked while the step decides (repository), so of two people acting at once the
+    second decides on what the first left, and a refusal tells them what happened.
+    """
     with uow:
-        case = _load(uow, report_id)
-        case.assign_unit(user, unit)
-        _announce(uow, case, user, _assigned(case, ev.ASSIGNMENT_LEVEL_UNIT))
+        case = _load(uow, report_id, for_change=True)
+        event = step(case)
+        case.updated_at = datetime.now(timezone.utc)
+        uow.emit(event, report_id=case.report_id, version=case.next_version(), actor=actor_of(user), epoch=case.epoch)
         uow.commit()
         return case
+
+
+# --- steps 3 to 7 -------------------------------------------------------------------------------
+
+
+async def assign_unit(uow: UnitOfWork, directory: OrgDirectory, user: Principal, report_id: str, unit_id: str) -> Case:
+    """Step 3: the lead agency accepts the case and names its lead unit (checked in the directory)."""
+    asked = clean_unit_id(unit_id)
+    unit = await candidate_unit(directory, asked)
+
+    def step(case: Case) -> Message:
+        case.assign_unit(user, unit, asked)
+        return _assigned(case, ev.ASSIGNMENT_LEVEL_UNIT)
+
+    return await asyncio.to_thread(_change, uow, user, report_id, step)
 
 
 def refuse_by_agency(uow: UnitOfWork, user: Principal, report_id: str, reason: str) -> Case:
     """Step 3: the lead agency refuses; the case goes back to the IOC for step 2."""
-    with uow:
-        case = _load(uow, report_id)
+
+    def step(case: Case) -> Message:
         case.refuse_by_agency(user, reason)
-        _announce(uow, case, user, ev.CaseRefusedByAgency(agency=_agency(case), reason=case.agency_refusal_reason))
-        uow.commit()
-        return case
+        return ev.CaseRefusedByAgency(agency=_agency(case), reason=case.agency_refusal_reason)
+
+    return _change(uow, user, report_id, step)
 
 
-def assign_staff(uow: UnitOfWork, user: Principal, report_id: str, staff_subject: str) -> Case:
-    """Step 4: the unit leader accepts the case and names the staff member who handles it."""
-    with uow:
-        case = _load(uow, report_id)
-        case.assign_staff(user, staff_subject)
-        _announce(uow, case, user, _assigned(case, ev.ASSIGNMENT_LEVEL_STAFF))
-        uow.commit()
-        return case
+async def assign_staff(uow: UnitOfWork, directory: OrgDirectory, user: Principal, report_id: str, staff_subject: str) -> Case:
+    """Step 4: the unit leader accepts the case and names who handles it; later, until approval, re-assigns it."""
+    asked = clean_subject(staff_subject)
+    person = await directory.get_person(asked)
+
+    def step(case: Case) -> Message:
+        case.assign_staff(user, person, asked)
+        return _assigned(case, ev.ASSIGNMENT_LEVEL_STAFF)
+
+    return await asyncio.to_thread(_change, uow, user, report_id, step)
 
 
 def refuse_by_unit(uow: UnitOfWork, user: Principal, report_id: str, reason: str) -> Case:
     """Step 4: the lead unit refuses; the lead agency chooses another unit (step 3 again)."""
-    with uow:
-        case = _load(uow, report_id)
+
+    def step(case: Case) -> Message:
         unit = _unit(case)
         case.refuse_by_unit(user, reason)
-        _announce(uow, case, user, ev.CaseRefusedByUnit(unit=unit, reason=case.unit_refusal_reason))
-        uow.commit()
-        return case
+        return ev.CaseRefusedByUnit(unit=unit, reason=case.unit_refusal_reason)
+
+    return _change(uow, user, report_id, step)
 
 
 def draft_result(uow: UnitOfWork, user: Principal, report_id: str, answer_text: str) -> Case:
-    """Step 6: the staff member reports the result with a draft answer for the leader."""
-    with uow:
-        case = _load(uow, report_id)
+    """Step 6: the assigned person reports the result with a draft answer for the leader."""
+
+    def step(case: Case) -> Message:
         case.draft_result(user, answer_text, new_id())
         # approval_due (1 working day) is left to dispatch, which owns every deadline and the calendar.
-        _announce(uow, case, user, ev.ResultDrafted(draft_id=case.draft_id, answer_text=case.answer_text, unit=_unit(case)))
-        uow.commit()
-        return case
+        return ev.ResultDrafted(draft_id=case.draft_id, answer_text=case.answer_text, unit=_unit(case))
+
+    return _change(uow, user, report_id, step)
 
 
 def approve_result(uow: UnitOfWork, user: Principal, report_id: str, edited_text: str | None = None) -> Case:
     """Step 7: the unit leader approves the answer (possibly edited) and sends it to the IOC."""
-    with uow:
-        case = _load(uow, report_id)
+
+    def step(case: Case) -> Message:
         case.approve_result(user, edited_text)
-        event = ev.ResultApproved(
-            draft_id=case.draft_id,
-            answer_text=case.answer_text,
-            unit=_unit(case),
-            agency=_agency(case),
-            edited_by_leader=case.edited_by_leader,
-        )
-        _announce(uow, case, user, event)
-        uow.commit()
-        return case
+        return ev.ResultApproved(draft_id=case.draft_id, answer_text=case.answer_text, unit=_unit(case), agency=_agency(case),
+                                 edited_by_leader=case.edited_by_leader)
+
+    return _change(uow, user, report_id, step)
 
 
-def return_result(uow: UnitOfWork, user: Principal, report_id: str, reason: str) -> Case:
+def return_to_staff(uow: UnitOfWork, user: Principal, report_id: str, reason: str) -> Case:
     """Step 7: the unit leader returns the draft to the staff member to complete."""
-    with uow:
-        case = _load(uow, report_id)
-        case.return_result(user, reason)
-        _announce(uow, case, user, ev.ResultReturned(draft_id=case.draft_id, reason=case.return_reason))
-        uow.commit()
-        return case
+
+    def step(case: Case) -> Message:
+        case.return_to_staff(user, reason)
+        return ev.ResultReturned(draft_id=case.draft_id, reason=case.leader_return_reason)
+
+    return _change(uow, user, report_id, step)
 
 
 # --- events from other services: run inside the consumer's unit of work, which commits ---------
+# A handler that cannot apply an event raises: the consumer parks it as a dead letter for an operator.
+
+
+def _urgent(msg: dispatch_ev.ReportDispatched) -> bool | None:
+    """Return the report's urgency when dispatch says it (the field is planned in ReportDispatched)."""
+    return msg.urgent if "urgent" in msg.DESCRIPTOR.fields_by_name else None
 
 
 def open_case_on_dispatch(uow: UnitOfWork, msg: dispatch_ev.ReportDispatched, envelope: Envelope) -> None:
     """Open the case at its lead agency, or start a new round when the IOC dispatches it again."""
     agency = msg.lead_agency
     if not agency.id:
-        log.error("ReportDispatched %s for report %s names no lead agency; ignored", envelope.id, envelope.report_id)
-        return
-    due = msg.handling_due.ToDatetime(tzinfo=timezone.utc) if msg.HasField("handling_due") else None
-    case = uow.session.get(Case, envelope.report_id)
+        raise InvalidInput("The dispatch names no lead agency.", "Lượt phân công không nêu cơ quan chủ trì.")
+    if not msg.HasField("handling_due"):
+        raise InvalidInput("The dispatch gives no handling deadline.", "Lượt phân công không nêu hạn xử lý.")
+    due = msg.handling_due.ToDatetime(tzinfo=timezone.utc)
+    case = uow.cases.get(envelope.report_id, for_change=True)
     if case is None:
-        case = Case.open(envelope.report_id, agency.id, agency.name, msg.round, due, msg.meta.epoch)
-        uow.session.add(case)
+        case = Case.open(envelope.report_id, agency.id, agency.name, msg.round, due, msg.meta.epoch, bool(_urgent(msg)))
+        uow.cases.add(case)
+    elif case.is_older_round(msg.round):
+        # Ignoring is right: the case already follows a later dispatch of the same report, and applying
+        # the older one would send it back to an agency the IOC has since replaced.
+        return
     else:
-        try:
-            case.open_round(agency.id, agency.name, msg.round, due, msg.meta.epoch)
-        except StateConflict:
-            log.warning("stale dispatch round %s for report %s (case at round %s); ignored", msg.round, envelope.report_id, case.round)
-            return
+        case.open_round(agency.id, agency.name, msg.round, due, msg.meta.epoch, _urgent(msg))
     case.updated_at = datetime.now(timezone.utc)
 
 
-def reopen_on_publication_return(uow: UnitOfWork, msg: publication_ev.PublicationReturned, envelope: Envelope) -> None:
-    """Give the case back to its staff member when the IOC returns the approved result (step 8)."""
-    case = uow.session.get(Case, envelope.report_id)
+def reopen_on_return_by_ioc(uow: UnitOfWork, msg: publication_ev.PublicationReturned, envelope: Envelope) -> None:
+    """Step 8: the IOC returned the approved answer; give the case back to its staff member."""
+    case = uow.cases.get(envelope.report_id, for_change=True)
     if case is None:
-        log.warning("publication returned report %s, which has no case here; ignored", envelope.report_id)
-        return
-    try:
-        case.reopen_after_publication_return(msg.reason)
-    except StateConflict:
-        log.warning("publication returned report %s while its case is %s; ignored", envelope.report_id, case.status)
-        return
+        raise _not_found(envelope.report_id)
+    case.return_by_ioc(msg.reason)  # raises StateConflict unless approved: publication and handling disagree
     case.updated_at = datetime.now(timezone.utc)
 
 
 # --- queries -------------------------------------------------------------------------------------
 
 
-def _visible_to(user: Principal):
-    """Return the SQL condition matching Case.visible_to: the IOC sees all, others their own cases."""
-    if user.has(*IOC_ROLES):
-        return true()
-    clauses = []
-    if user.has("agency_coordinator") and user.org_unit:
-        clauses.append(Case.lead_agency_id == user.org_unit)
-    if user.has("unit_leader") and user.org_unit:
-        clauses.append(Case.lead_unit_id == user.org_unit)
-    if user.has("staff") and user.subject:
-        clauses.append(Case.staff_subject == user.subject)
-    return or_(*clauses) if clauses else false()
-
-
-def list_cases(uow: UnitOfWork, user: Principal, status: str | None = None, limit: int = 100) -> list[Case]:
-    """List the cases a person may see, most recently changed first."""
+def work_list(uow: UnitOfWork, user: Principal, status: str | None = None, cursor: str | None = None,
+              limit: int | None = None) -> Page[Case]:
+    """Return one page of the cases a person may see: urgent first, then nearest deadline, then id."""
     with uow:
-        q = select(Case).where(_visible_to(user)).order_by(Case.updated_at.desc(), Case.report_id.desc()).limit(limit)
-        if status:
-            q = q.where(Case.status == status)
-        return list(uow.session.execute(q).scalars())
+        return uow.cases.work_list(user, status, cursor, limit)
 
 
 def get_case(uow: UnitOfWork, user: Principal, report_id: str) -> Case:
@@ -196,8 +200,17 @@ def get_case(uow: UnitOfWork, user: Principal, report_id: str) -> Case:
     with uow:
         case = _load(uow, report_id)
         if not case.visible_to(user):
-            raise NotFound(f"No case for report {report_id}.", f"Không tìm thấy hồ sơ xử lý của phản ánh {report_id}.")
+            raise _not_found(report_id)
         return case
+
+
+async def assignable_people(uow: UnitOfWork, directory: OrgDirectory, user: Principal, report_id: str) -> list[CandidatePerson]:
+    """Return who the case may be assigned to: the active staff and leaders of its lead unit."""
+    case = await asyncio.to_thread(get_case, uow, user, report_id)
+    if not case.lead_unit_id:
+        return []
+    people = await directory.list_people(case.lead_unit_id)
+    return [p for p in people if case.why_not_assignable(p) is None]
 
 
 def find_case(uow: UnitOfWork, report_id: str) -> Case:

@@ -1,0 +1,47 @@
+"""Cases as the service layer sees them: load, add, and the work list of the cases a person may see."""
+from __future__ import annotations
+
+from sqlalchemy import false, or_, select, true
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
+
+from paht.runtime.paging import Page, SortKey, fetch_page
+from services.handling.adapters.orm import cases
+from services.handling.domain import visibility
+from services.handling.domain.case import WORK_ORDER, Case, Person
+
+_KINDS = {"urgent": "bool", "handling_due": "datetime"}
+WORK_LIST = [SortKey(cases.c[name], descending=desc, kind=_KINDS.get(name, "str")) for name, desc in WORK_ORDER]
+
+
+def visible_to(person: Person) -> ColumnElement:
+    """Return the SQL condition of the one visibility rule (domain/visibility.py)."""
+    lines = visibility.sight_lines(person)
+    if lines is None:
+        return true()
+    return or_(*(cases.c[attribute] == value for attribute, value in lines)) if lines else false()
+
+
+class SqlCaseRepository:
+    """Handling's cases in its own tables; one per unit of work (`uow.cases`)."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def get(self, report_id: str, *, for_change: bool = False) -> Case | None:
+        """Return a case, or None; `for_change` locks its row until the unit of work ends.
+
+        The lock makes a concurrent step wait for the one before it and then decide on what that
+        step left, so the loser of a race hears what happened instead of a bare "changed meanwhile".
+        """
+        return self.session.get(Case, report_id, with_for_update=for_change or None)
+
+    def add(self, case: Case) -> None:
+        self.session.add(case)
+
+    def work_list(self, person: Person, status: str | None, cursor: str | None, limit: int | None) -> Page[Case]:
+        """Return one page of the cases a person may see: urgent first, then nearest deadline, then id."""
+        query = select(Case).where(visible_to(person))
+        if status:
+            query = query.where(cases.c.status == status)
+        return fetch_page(self.session, query, WORK_LIST, cursor, limit)

@@ -1,0 +1,83 @@
+"""Where a case stands (steps 3 to 7), each status with its words for people. No I/O here.
+
+Three different things send a case "back", and each has its own name everywhere in handling:
+the lead agency refuses it at step 3 (REFUSED_BY_AGENCY: back to the IOC for step 2), the unit
+leader returns the draft to the staff member at step 7 (RETURNED_TO_STAFF), and the IOC returns
+the approved answer at step 8 (RETURNED_BY_IOC).
+"""
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Status(str, Enum):
+    AWAITING_AGENCY = "awaiting_agency"            # step 3: the agency accepts and names a lead unit
+    AWAITING_UNIT_LEADER = "awaiting_unit_leader"  # step 4: the unit leader accepts and names staff
+    IN_PROGRESS = "in_progress"                    # steps 5-6: the assigned staff member handles it
+    DRAFTED = "drafted"                            # step 7: the leader approves or returns the draft
+    RETURNED_TO_STAFF = "returned_to_staff"        # step 7: the leader returned the draft to complete
+    APPROVED = "approved"                          # with the IOC for step 8
+    RETURNED_BY_IOC = "returned_by_ioc"            # step 8: the IOC returned the approved answer
+    REFUSED_BY_AGENCY = "refused_by_agency"        # step 3 refused: back to the IOC for step 2
+
+    @property
+    def label(self) -> tuple[str, str]:
+        """(English, Vietnamese) short name, as a badge shows it."""
+        return STATUS_TEXT[self][0]
+
+    @property
+    def phrase(self) -> tuple[str, str]:
+        """(English, Vietnamese) where the report stands, to follow "the report is …" / "phản ánh …"."""
+        return STATUS_TEXT[self][1]
+
+
+STATUS_TEXT: dict[Status, tuple[tuple[str, str], tuple[str, str]]] = {
+    Status.AWAITING_AGENCY: (
+        ("Waiting for the lead agency", "Chờ cơ quan chủ trì tiếp nhận"),
+        ("waiting for the lead agency to accept it and name a lead unit", "đang chờ cơ quan chủ trì tiếp nhận và giao đơn vị chủ trì"),
+    ),
+    Status.AWAITING_UNIT_LEADER: (
+        ("Waiting for the lead unit", "Chờ đơn vị chủ trì tiếp nhận"),
+        ("waiting for the lead unit's leader to accept it and assign a staff member",
+         "đang chờ lãnh đạo đơn vị chủ trì tiếp nhận và giao cán bộ xử lý"),
+    ),
+    Status.IN_PROGRESS: (
+        ("In progress", "Đang xử lý"),
+        ("being handled by its assigned staff member", "đang được cán bộ được giao xử lý"),
+    ),
+    Status.DRAFTED: (
+        ("Draft awaiting approval", "Dự thảo chờ duyệt"),
+        ("waiting for the unit leader to approve the draft answer", "đang chờ lãnh đạo đơn vị duyệt dự thảo trả lời"),
+    ),
+    Status.RETURNED_TO_STAFF: (
+        ("Returned to staff by the unit leader", "Lãnh đạo đơn vị trả lại cán bộ"),
+        ("back with its staff member: the unit leader returned the draft for completion",
+         "đã được lãnh đạo đơn vị trả lại cán bộ xử lý để hoàn thiện dự thảo"),
+    ),
+    Status.APPROVED: (
+        ("Approved, with the IOC", "Đã duyệt, chờ Trung tâm IOC"),
+        ("approved by the unit leader and waiting for the IOC to publish the answer",
+         "đã được lãnh đạo đơn vị duyệt và đang chờ Trung tâm IOC công khai kết quả"),
+    ),
+    Status.RETURNED_BY_IOC: (
+        ("Returned by the IOC", "Trung tâm IOC trả lại"),
+        ("back with its staff member: the IOC returned the approved answer for completion",
+         "đã được Trung tâm IOC trả lại cán bộ xử lý để hoàn thiện kết quả"),
+    ),
+    Status.REFUSED_BY_AGENCY: (
+        ("Refused by the lead agency", "Cơ quan chủ trì từ chối"),
+        ("back with the IOC to be dispatched again: the lead agency refused it",
+         "đã bị cơ quan chủ trì từ chối và được chuyển lại Trung tâm IOC để phân công lại"),
+    ),
+}
+
+
+def describe(status: str) -> tuple[str, str]:
+    """Return where a report with this status stands, in the procedure's words (en, vi)."""
+    return Status(status).phrase
+
+
+# The case is with its staff member: they may (re)draft, and the leader may re-assign.
+WITH_STAFF = (Status.IN_PROGRESS, Status.RETURNED_TO_STAFF, Status.RETURNED_BY_IOC)
+# Accepted by the unit at step 4 and not yet approved.
+HANDLED = (*WITH_STAFF, Status.DRAFTED)
