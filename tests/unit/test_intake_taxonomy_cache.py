@@ -101,3 +101,15 @@ def test_the_keeper_s_refresh_says_whether_dispatch_answered():
     assert taxonomy.refresh() is True
     dispatch.up = False
     assert taxonomy.refresh() is False and taxonomy.find("road-damage") is not None
+
+
+def test_without_any_copy_dispatch_is_asked_again_at_once_when_it_comes_up():
+    """Just after a start, dispatch may still be starting: the first report after it answers is taken."""
+    dispatch, copy, clock = Dispatch(), Copy(), Clock()
+    dispatch.up = False
+    taxonomy = make(dispatch, copy, clock)
+    with pytest.raises(Unavailable):
+        taxonomy.find("road-damage")
+    dispatch.up = True
+    clock.now += 1  # well inside the 10 s back-off that applies once a copy exists
+    assert taxonomy.find("road-damage").group_code == "infrastructure"

@@ -125,6 +125,10 @@ class CachedTaxonomy:
         if close is not None:
             close()
 
+    @property
+    def has_topics(self) -> bool:
+        return self._topics is not None
+
     def refresh(self) -> bool:
         """Ask dispatch now; True when the topics came from it (the keeper's periodic call)."""
         with self._lock:
@@ -140,10 +144,11 @@ class CachedTaxonomy:
         if not self._lock.acquire(blocking=self._topics is None):
             return self._topics
         try:
-            if not self._fresh() and self._clock() >= self._next_attempt:
-                self._refresh()
             if self._topics is None:
                 self._topics = self._copy.load() or None
+            # With no copy at all, ask dispatch on every lookup: backing off would refuse reports for nothing.
+            if not self._fresh() and (self._topics is None or self._clock() >= self._next_attempt):
+                self._refresh()
             if self._topics is None:
                 raise Unavailable(
                     "Topics cannot be checked now: the directory service does not answer and intake has no copy of its topics yet. Try again in a minute.",
@@ -178,4 +183,5 @@ async def keep_fresh(taxonomy: CachedTaxonomy, every_s: float = MAX_AGE_S) -> No
         except Exception:  # a broken database must not end the loop; the next round tries again
             log.exception("could not refresh intake's copy of the taxonomy")
             ok = False
-        await asyncio.sleep(every_s if ok else RETRY_S)
+        # without any copy yet (dispatch still starting), try again soon
+        await asyncio.sleep(every_s if ok else (RETRY_S if taxonomy.has_topics else 1.0))
