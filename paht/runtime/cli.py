@@ -185,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_proto)
 
     args = parser.parse_args(argv)
+    if args.func in (cmd_up, cmd_serve, cmd_edge, cmd_migrate, cmd_seed):
+        # Files these create in the data folder (SQLite databases and their WAL, keys, logs) are the owner's only.
+        os.umask(0o077)
     try:
         return args.func(args) or 0
     except KeyboardInterrupt:

@@ -26,9 +26,12 @@ class UtcDateTime(TypeDecorator):
         return value.astimezone(timezone.utc)
 
     def process_result_value(self, value: datetime | None, dialect):
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
-        return value
+        # PostgreSQL answers in the session's time zone (+07:00 on a server set to Asia/Ho_Chi_Minh).
+        return value.astimezone(timezone.utc)
 
 
 def schema_for(settings: Settings, service: str) -> str | None:

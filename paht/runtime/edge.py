@@ -30,6 +30,15 @@ ROUTES: list[tuple[str, str]] = sorted(
     key=lambda r: -len(r[0]),
 )
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers", "transfer-encoding", "upgrade", "host"}
+# The edge is the outermost proxy: whatever a client claims about forwarding is dropped, the edge says its own.
+CLIENT_FORWARDING = {"forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "x-forwarded-prefix", "x-real-ip"}
+# Upstream's own `server` must not show, and uvicorn adds the edge's `date`.
+UPSTREAM_ONLY = {"server", "date"}
+UVICORN_OPTIONS = {
+    "server_header": False,
+    "proxy_headers": False,  # the edge is the outermost proxy: a client's X-Forwarded-* never changes who it is
+    "h11_max_incomplete_event_size": 256 * 1024,  # long URLs reach the app (a bilingual 414), not h11's bare 400
+}
 
 
 def route_for(path: str) -> str:
@@ -40,33 +49,62 @@ def route_for(path: str) -> str:
 
 
 class Edge:
-    def __init__(self, upstreams: dict[str, str], nats_monitor: str | None):
+    def __init__(self, upstreams: dict[str, str], nats_monitor: str | None, max_body_bytes: int = 1_000_000):
         self.upstreams = upstreams  # service -> http://127.0.0.1:port
         self.nats_monitor = nats_monitor
+        self.max_body_bytes = max_body_bytes
         # One client serves every visitor: its cookie jar must never keep anything, or one person's
         # sign-in cookie would be sent on behalf of the next.
         no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=2.0), follow_redirects=False, cookies=no_cookies)
+        # Resends go on a new connection: a second pooled one may have been closed just the same.
+        self.fresh = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=2.0), follow_redirects=False, cookies=no_cookies,
+                                       limits=httpx.Limits(max_keepalive_connections=0))
 
     async def proxy(self, request: Request) -> Response:
         service = route_for(request.url.path)
-        base = self.upstreams[service]
-        url = httpx.URL(base + request.url.path, query=request.url.query.encode())
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
+        # The path as the client encoded it (/a%2Fb stays one segment); the service judges its characters.
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        try:
+            url = httpx.URL(self.upstreams[service] + raw_path.decode("latin-1"), query=request.scope.get("query_string", b""))
+        except (httpx.InvalidURL, UnicodeError):
+            return _problem(400, "error.bad_request")
+        body = await _read_body(request, self.max_body_bytes)
+        if body is None:
+            return _problem(413, "error.body_too_large")
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP | CLIENT_FORWARDING]
         client_host = request.client.host if request.client else ""
         headers += [("x-forwarded-for", client_host), ("x-forwarded-proto", request.url.scheme), ("x-forwarded-host", request.headers.get("host", ""))]
-        upstream_request = self.client.build_request(request.method, url, headers=headers, content=request.stream())
         try:
-            upstream = await self.client.send(upstream_request, stream=True)
+            upstream = await self._send(request.method, url, headers, body)
+        except httpx.InvalidURL:
+            return _problem(400, "error.bad_request")
         except httpx.TransportError:
-            body = error_body(None, 503, "error.unavailable")
-            return JSONResponse(body, status_code=503, headers={"Retry-After": "2"})
+            return _problem(503, "error.unavailable", {"Retry-After": "2"})
         response = StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code, background=_closer(upstream))
         # keep every header as sent, several Set-Cookie lines included
         response.raw_headers = [
-            (k.encode("latin-1"), v.encode("latin-1")) for k, v in upstream.headers.multi_items() if k.lower() not in HOP_BY_HOP
+            (k.encode("latin-1"), v.encode("latin-1")) for k, v in upstream.headers.multi_items() if k.lower() not in HOP_BY_HOP | UPSTREAM_ONLY
         ]
         return response
+
+    async def _send(self, method: str, url: httpx.URL, headers: list, body: bytes) -> httpx.Response:
+        """Send once more, on a new connection, when the service closed the connection before answering.
+
+        A service closes a keep-alive connection after some answers (a crash after a 500, a restart),
+        and the pool may already have handed it to the next request, which then fails without being
+        read. The whole body is in memory, so it can be sent again. A service that died while working
+        on a request is not there for the resend either (it is restarted in no less than 0.2 s), so
+        that resend gets a 503 and never a second copy of the work.
+        """
+        for attempt, client in ((1, self.client), (2, self.fresh)):
+            request = client.build_request(method, url, headers=headers, content=body)
+            try:
+                return await client.send(request, stream=True)
+            except (httpx.RemoteProtocolError, httpx.ReadError):
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     async def healthz(self, request: Request) -> Response:
         """200 only when every service and NATS are ready."""
@@ -87,14 +125,38 @@ class Edge:
         return JSONResponse({"status": "ready" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
 
+def _problem(status: int, key: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse(error_body(None, status, key), status_code=status, headers=headers)
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """Read the request body into memory (so it can be resent); None when it is above the limit."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, seen = [], 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _closer(upstream: httpx.Response):
     from starlette.background import BackgroundTask
 
     return BackgroundTask(upstream.aclose)
 
 
-def build_edge_app(upstreams: dict[str, str], nats_monitor: str | None) -> Starlette:
-    edge = Edge(upstreams, nats_monitor)
+def build_edge_app(upstreams: dict[str, str], nats_monitor: str | None, settings: Settings | None = None) -> Starlette:
+    from starlette.middleware import Middleware
+
+    from paht.runtime.http import CatchAll, RefuseBadRequests
+    from paht.runtime.web.security import SecurityHeaders
+
+    settings = settings or Settings()
+    edge = Edge(upstreams, nats_monitor, settings.max_body_bytes)
 
     app = Starlette(
         routes=[
@@ -103,6 +165,11 @@ def build_edge_app(upstreams: dict[str, str], nats_monitor: str | None) -> Starl
             Route("/{path:path}", edge.proxy, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]),
         ],
         lifespan=_lifespan(edge),
+        middleware=[  # outermost first
+            Middleware(SecurityHeaders, secure_cookies=bool(settings.secure_cookies), hsts=bool(settings.hsts)),
+            Middleware(CatchAll),
+            Middleware(RefuseBadRequests),
+        ],
     )
     return app
 
@@ -114,6 +181,7 @@ def _lifespan(edge: Edge):
     async def lifespan(app):
         yield
         await edge.client.aclose()
+        await edge.fresh.aclose()
 
     return lifespan
 
@@ -124,4 +192,5 @@ def run_edge(settings: Settings) -> None:
     setup_logging("edge", settings.log_level)
     upstreams = json.loads(os.environ["PAHT_EDGE_UPSTREAMS"])
     monitor = os.environ.get("PAHT_EDGE_NATS_MONITOR") or None
-    uvicorn.run(build_edge_app(upstreams, monitor), host=os.environ.get("PAHT_EDGE_HOST", "127.0.0.1"), port=settings.port, log_config=None, access_log=False)
+    uvicorn.run(build_edge_app(upstreams, monitor, settings), host=os.environ.get("PAHT_EDGE_HOST", "127.0.0.1"), port=settings.port,
+                log_config=None, access_log=False, **UVICORN_OPTIONS)

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, MetaData, Table
 from sqlalchemy.orm import sessionmaker
 
-from paht.runtime import db
+from paht.runtime import db, revocation
 from paht.runtime.auth import TokenVerifier
 from paht.runtime.events import bus
 from paht.runtime.events.consumer import EventApplier, EventConsumer, Subscription
@@ -42,6 +42,8 @@ class ServiceSpec:
     subscriptions: Callable[["ServiceContext"], list[Subscription]] = lambda ctx: []
     seed: Callable[["ServiceContext"], None] | None = None
     repositories: dict[str, Callable] = field(default_factory=dict)  # attribute name on the unit of work -> factory(session)
+    # Jobs that need JetStream, started once NATS is connected: {name: factory(ctx, js) -> coroutine}, restarted if they fail.
+    background: dict[str, Callable] = field(default_factory=dict)
 
 
 @dataclass
@@ -121,7 +123,9 @@ async def serve(spec: ServiceSpec, settings: Settings) -> int:
     ctx.status.update({"database": False, "nats": False, "grpc": False, "consumers": False})
 
     app = spec.build_http(ctx)
-    config = uvicorn.Config(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False, lifespan="on")
+    config = uvicorn.Config(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False, lifespan="on",
+                            server_header=False,  # no `server` header: it only helps attackers pick exploits
+                            proxy_headers=False)  # PAHT_TRUSTED_PROXIES decides (paht.runtime.http.client_address)
     server = _Server(config)
 
     grpc_server = GrpcServer(settings)
@@ -204,6 +208,11 @@ async def _run_events(ctx: ServiceContext, grpc_server: GrpcServer, tasks: list[
     ctx.notifier.subscribe(relay.wake_threadsafe)
     ctx.relay = relay
     tasks.append(asyncio.create_task(relay.run(), name="relay"))
+    revoked = ctx.verifier.revoked  # every service refuses signed-out tokens as soon as dispatch publishes them
+    tasks.append(asyncio.create_task(_forever(lambda: revocation.watch(js, ctx.settings.node_id, ctx.settings.token_ttl_s, revoked),
+                                              "revocation watcher"), name="revocations"))
+    for what, job in ctx.spec.background.items():
+        tasks.append(asyncio.create_task(_forever(lambda job=job: job(ctx, js), what), name=what))
     applier = ctx.applier()
     window = ctx.settings.nats_duplicate_window_s
     consumers = [EventConsumer(js, ctx.settings.node_id, ctx.name, sub, applier, window) for sub in ctx.spec.subscriptions(ctx)]

@@ -1,9 +1,13 @@
-"""The HTTP side every service shares: errors in two languages, body limits, health, staff auth."""
+"""The HTTP side every service shares: errors in two languages, refused URLs and bodies, body limits,
+the public address behind trusted proxies, health, staff auth."""
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
-from typing import Awaitable, Callable
+import re
+from typing import TYPE_CHECKING, Awaitable, Callable
+from urllib.parse import unquote_plus, unquote_to_bytes
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,19 +29,28 @@ from paht.runtime.errors import (
     Unavailable,
 )
 from paht.runtime.web import error_body
+from paht.runtime.web.security import FORM_TYPES, CsrfGuard, SecurityHeaders
+
+if TYPE_CHECKING:
+    from paht.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 TOKEN_COOKIE = "paht_token"
+MAX_URL_BYTES = 8 * 1024  # path + query; what common proxies accept, far above any link PAHT makes
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 
 _STATUS_KEYS = {
-    400: "error.malformed_json",
+    400: "error.bad_request",
     401: "error.unauthorized",
     403: "error.forbidden",
     404: "error.not_found",
     405: "error.method_not_allowed",
     409: "error.conflict_state",
     413: "error.body_too_large",
+    414: "error.uri_too_long",
     422: "error.validation",
+    429: "error.too_many_requests",
     503: "error.unavailable",
 }
 
@@ -71,6 +84,129 @@ def problem(status: int, key: str, detail_en: str | None = None, detail_vi: str 
         body["error"]["detail"] = {"vi": detail_vi or detail_en, "en": detail_en}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def is_trusted_proxy(address: str, settings: "Settings") -> bool:
+    """Tell whether an address is one of the configured proxies (PAHT_TRUSTED_PROXIES)."""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return False
+    return any(ip in network for network in settings.proxy_networks())
+
+
+def from_trusted_proxy(request: Request, settings: "Settings") -> bool:
+    """Tell whether the peer that sent this request is one of the configured proxies."""
+    return is_trusted_proxy(request.client.host if request.client else "", settings)
+
+
+def request_origin(request: Request, settings: "Settings") -> str:
+    """Return the origin this request was addressed to; X-Forwarded-* count only from a trusted proxy."""
+    scheme, host = request.url.scheme, request.headers.get("host") or request.url.netloc
+    if from_trusted_proxy(request, settings):
+        forwarded_host = request.headers.get("x-forwarded-host", "").split(",")[0].strip()
+        forwarded_proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+        if forwarded_host and _HOST.match(forwarded_host):
+            host = forwarded_host
+        if forwarded_proto in ("http", "https"):
+            scheme = forwarded_proto
+    return f"{scheme}://{host}"
+
+
+def public_base(request: Request, settings: "Settings") -> str:
+    """Return the address people use (no trailing slash): PAHT_PUBLIC_URL when set, else the request's origin."""
+    return settings.public_url or request_origin(request, settings)
+
+
+def client_address(request: Request, settings: "Settings") -> str:
+    """Return the client's address: the peer's, or X-Forwarded-For's last hop when the peer is a trusted proxy."""
+    peer = request.client.host if request.client else ""
+    if from_trusted_proxy(request, settings):
+        hops = [h.strip() for value in request.headers.getlist("x-forwarded-for") for h in value.split(",") if h.strip()]
+        if hops:
+            try:
+                return str(ipaddress.ip_address(hops[-1]))  # the hop our own proxy added; earlier ones are the client's word
+            except ValueError:
+                pass
+    return peer
+
+
+def site_origins(request: Request, settings: "Settings") -> set[str]:
+    """Return the origins a form of this site may be posted from."""
+    return {public_base(request, settings), request_origin(request, settings)}
+
+
+def refused_body_key(content_type: str, detail: str) -> tuple[int, str]:
+    """Name the refusal of an unreadable body by what the parser said (Starlette gives only a message)."""
+    if detail.startswith(("Too many fields", "Too many files")):
+        return 400, "error.too_many_fields"
+    if "exceeded maximum size" in detail:
+        return 413, "error.body_too_large"
+    if content_type.split(";")[0].strip().lower() in FORM_TYPES:
+        return 400, "error.malformed_form"
+    if detail == "There was an error parsing the body":
+        return 400, "error.malformed_json"
+    return 400, "error.bad_request"
+
+
+def refused_body_response(request: Request, detail: str) -> JSONResponse:
+    """Return the 4xx for a body the parser refused, with its own code."""
+    status, key = refused_body_key(request.headers.get("content-type", ""), detail)
+    return problem(status, key)
+
+
+def _has_control(text: str) -> bool:
+    return _CONTROL.search(text) is not None
+
+
+class RefuseBadRequests:
+    """Answer 414 for an over-long URL and 400 for a control character (NUL...) in the path or query, before any handler."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "replace")
+            query = scope.get("query_string", b"")
+            if len(raw_path) + len(query) > MAX_URL_BYTES:
+                return await problem(414, "error.uri_too_long", limit=MAX_URL_BYTES)(scope, receive, send)
+            path = unquote_to_bytes(raw_path).decode("utf-8", "replace")
+            if _has_control(path) or _has_control(unquote_plus(query.decode("utf-8", "replace"), errors="replace")):
+                return await problem(400, "error.bad_character")(scope, receive, send)
+        await self.app(scope, receive, send)
+
+
+class CatchAll:
+    """Turn any unexpected exception into the bilingual 500 without re-raising.
+
+    Starlette's outermost ServerErrorMiddleware answers 500 and then re-raises, and uvicorn then
+    closes the keep-alive connection: the edge, which had pooled it, answered the next, unrelated
+    request with 503 (issue 5, item 20). Answered here, the connection stays usable.
+    """
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def watch(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            # the JSON log line carries the trace id; the path holds ids only, never personal data
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise  # half an answer is out: only closing the connection can tell the client
+            await problem(500, "error.internal")(scope, receive, send)
 
 
 class BodyLimit:
@@ -152,7 +288,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem(400 if malformed else 422, "error.malformed_json" if malformed else "error.validation", en, vi)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_req: Request, exc: StarletteHTTPException):
+    async def _http(req: Request, exc: StarletteHTTPException):
+        if exc.status_code == 400 and isinstance(exc.detail, str):
+            return refused_body_response(req, exc.detail)
         key = _STATUS_KEYS.get(exc.status_code, "error.validation")
         detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail, ensure_ascii=False)
         return problem(exc.status_code, key, detail)
@@ -220,3 +358,18 @@ def add_health_routes(app: FastAPI, ready: ReadyCheck) -> None:
         checks = await ready()
         ok = all(checks.values())
         return JSONResponse({"status": "ready" if ok else "starting", "checks": checks}, status_code=200 if ok else 503)
+
+
+def install_protections(app: FastAPI, settings: "Settings") -> None:
+    """Install the errors and middlewares every service shares.
+
+    A request meets them in this order: security headers, catch-all 500, refused URLs, body limit,
+    CSRF guard (each add_middleware wraps the ones added before it).
+    """
+    install_error_handlers(app)
+    app.add_middleware(CsrfGuard, allowed_origins=lambda request: site_origins(request, settings), staff_cookie=TOKEN_COOKIE,
+                       refuse_body=refused_body_response)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RefuseBadRequests)
+    app.add_middleware(CatchAll)
+    app.add_middleware(SecurityHeaders, secure_cookies=bool(settings.secure_cookies), hsts=bool(settings.hsts))

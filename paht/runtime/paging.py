@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Sequence, TypeVar
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, literal, or_
 from sqlalchemy.sql import ColumnElement
 
 from paht.runtime.errors import InvalidInput
@@ -76,6 +76,7 @@ def order_by(keys: Sequence[SortKey]) -> list:
 def after(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement:
     """Return the condition "comes after this row" for a multi-column order (NULL-free columns)."""
     clauses = []
+    values = [literal(v) if isinstance(v, bool) else v for v in values]  # SQLAlchemy refuses `column < True` as written
     for i, key in enumerate(keys):
         equal = [keys[j].column == values[j] for j in range(i)]
         beyond = key.column < values[i] if key.descending else key.column > values[i]

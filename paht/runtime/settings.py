@@ -31,6 +31,14 @@ class Settings(BaseSettings):
     grpc_port: int = 50051
     max_body_bytes: int = 1_000_000
 
+    # The address people use (edge or ingress), e.g. https://paht.quangbinh.gov.vn; unset: taken from the request.
+    public_url: str | None = None
+    # Comma-separated CIDRs whose X-Forwarded-* headers are believed; anyone else's are ignored.
+    trusted_proxies: str = "127.0.0.1/32,::1/128"
+    # HTTPS only: the Secure flag on every cookie and Strict-Transport-Security. Unset: on in production.
+    secure_cookies: bool | None = None
+    hsts: bool | None = None
+
     # gRPC
     grpc_timeout_s: float = 5.0
     grpc_tls: Literal["off", "tls", "mtls"] = "off"
@@ -47,6 +55,9 @@ class Settings(BaseSettings):
     token_roles_claim: str = "roles"
     token_org_claim: str = "org_unit"
     token_ttl_s: int = 8 * 3600
+    # Password checks (argon2) run in their own pool: this many at once, this many more waiting; beyond, 503 at once.
+    sign_in_workers: int = 2
+    sign_in_queue: int = 8
     demo_password: str | None = None
 
     # Telemetry: none (silent) | console | otlp | jsonl:/path/file
@@ -57,6 +68,22 @@ class Settings(BaseSettings):
     relay_poll_s: float = 0.5
     outbox_keep_days: float = 7.0  # published outbox rows are deleted after this (JetStream keeps the events)
     nats_duplicate_window_s: int = 600
+
+    @model_validator(mode="after")
+    def _https_defaults(self) -> "Settings":
+        if self.secure_cookies is None:
+            self.secure_cookies = self.env == "production"
+        if self.hsts is None:
+            self.hsts = self.env == "production"
+        self.public_url = self.public_url.rstrip("/") if self.public_url else None
+        self.proxy_networks()  # a mistyped CIDR stops the process at start, not at the first request
+        return self
+
+    def proxy_networks(self) -> tuple:
+        """Return the trusted proxies as ip_network objects."""
+        import ipaddress
+
+        return tuple(ipaddress.ip_network(c.strip(), strict=False) for c in self.trusted_proxies.split(",") if c.strip())
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> "Settings":

@@ -144,14 +144,31 @@ def _wait_healthy(edge_port: int, children: list[Child], deadline_s: float = 60.
     return False
 
 
+PRIVATE_UMASK = 0o077  # the data folder holds reporters' names, phones and e-mails, and the signing key
+
+
+def tighten(data: Path) -> None:
+    """Make the data folder private to its owner: folders 0700, files 0600 (databases, WAL, keys, logs, NATS store)."""
+    for folder, dirs, files in os.walk(data):
+        os.chmod(folder, 0o700)
+        for name in files:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o600)
+
+
 def run_up(settings: Settings) -> int:
     t0 = time.monotonic()
+    os.umask(PRIVATE_UMASK)  # inherited by nats-server, migrate, seed, every service and the edge
     data = Path(settings.data).resolve()
     data.mkdir(parents=True, exist_ok=True)
     (data / "logs").mkdir(exist_ok=True)
+    tighten(data)  # a folder made by an older version, or copied in, was world-readable
     if not port_is_free(settings.port):
         _say(f"Port {settings.port} is taken. Choose another: paht up --port 8081 (or PAHT_PORT=8081).")
         return 2
+    # The address people use: OIDC discovery and the forms' origin check take it from here, never from a client's header.
+    os.environ.setdefault("PAHT_PUBLIC_URL", f"http://127.0.0.1:{settings.port}")
     embedded_nats = not settings.nats_url
     if embedded_nats:
         nats_port, monitor_port = free_port(), free_port()

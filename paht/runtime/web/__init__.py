@@ -5,14 +5,16 @@ Pages
     ``return pages.render(request, "report.html", report=report, user=user)``.
     Service folders are searched first, then ``paht/runtime/web/templates`` (``base.html``,
     ``_macros.html``, ``error.html``). Every template receives ``t(key, **fmt)``, ``lang``,
-    ``other_lang``, ``lang_switch_href``, ``request``, ``user`` (or None) and ``static_url(path)``.
+    ``other_lang``, ``lang_switch_href``, ``request``, ``user`` (or None), ``static_url(path)`` and
+    ``csrf_field()``, the hidden CSRF input every POST form must carry (see ``web/security.py``).
     Macros that translate need the context: ``{% import "_macros.html" as m with context %}``.
 
 Language
     ``pick_language`` takes ``?lang=vi|en`` first (``render`` then stores it in the ``paht_lang``
     cookie for a year), then the ``paht_lang`` cookie, then Accept-Language; default ``vi``.
-    Catalogs are flat JSON files in ``i18n/`` with identical key sets; a missing key falls back to
-    Vietnamese, then to the key itself.
+    Catalogs are gettext files ``i18n/<lang>/LC_MESSAGES/paht.po`` (msgid = the key, read with Babel)
+    with identical key sets; a missing key falls back to Vietnamese, then to the key itself.
+    Accept-Language is matched with Babel's ``negotiate_locale``.
 
 The JSON error body (every API answers 4xx/5xx with it)::
 
@@ -29,7 +31,9 @@ The JSON error body (every API answers 4xx/5xx with it)::
     ``error.wrong_role`` (role=) / ``error.out_of_scope``, 404 ``error.not_found``, 405
     ``error.method_not_allowed``, 409 ``error.conflict_state`` (current=, action=), 413
     ``error.body_too_large``, 422 ``error.validation``, 429 ``error.too_many_requests``, 500
-    ``error.internal``, 503 ``error.unavailable``.
+    ``error.internal``, 503 ``error.unavailable``. Refused requests: 400 ``error.bad_character``
+    (control character in the URL), ``error.malformed_form``, ``error.too_many_fields``,
+    ``error.bad_request``; 403 ``error.csrf``; 414 ``error.uri_too_long``.
 """
 from paht.runtime.web.language import (
     COOKIE_NAME,

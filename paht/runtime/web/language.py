@@ -1,11 +1,12 @@
 """Language choice, message catalogs and the bilingual JSON error body shared by every service."""
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from babel import negotiate_locale
+from babel.messages.pofile import read_po
 from starlette.requests import Request
 
 Lang = Literal["vi", "en"]
@@ -13,15 +14,23 @@ LANGUAGES: tuple[Lang, ...] = ("vi", "en")
 DEFAULT_LANG: Lang = "vi"
 COOKIE_NAME = "paht_lang"
 CATALOG_DIR = Path(__file__).resolve().parent / "i18n"
+DOMAIN = "paht"
+
+
+def catalog_path(lang: str) -> Path:
+    """Return the gettext catalog file of a language: i18n/<lang>/LC_MESSAGES/paht.po."""
+    return CATALOG_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
 @lru_cache(maxsize=None)
 def catalog(lang: str) -> dict[str, str]:
-    """Load the flat key → message catalog of one supported language."""
+    """Load the key → message catalog of one supported language (read once per process)."""
     if lang not in LANGUAGES:
         raise KeyError(f"unsupported language: {lang!r}")
-    with open(CATALOG_DIR / f"{lang}.json", encoding="utf-8") as f:
-        return json.load(f)
+    with open(catalog_path(lang), "rb") as f:
+        po = read_po(f, locale=lang, domain=DOMAIN)
+    # A fuzzy (unchecked) translation is never shown: the Vietnamese text stands in for it.
+    return {m.id: m.string for m in po if m.id and isinstance(m.id, str) and m.string and not m.fuzzy}
 
 
 def other_language(lang: str) -> Lang:
@@ -53,27 +62,20 @@ def translate(lang: str | None, key: str, **fmt: object) -> str:
 
 
 def _from_accept_language(header: str) -> Lang | None:
-    """Return the supported language with the highest q in an Accept-Language header."""
-    best: tuple[float, int, Lang] | None = None
+    """Return the supported language the Accept-Language header prefers (Babel does the matching)."""
+    ranked: list[tuple[float, int, str]] = []
     for position, part in enumerate(header.split(",")):
         tag, _, params = part.strip().partition(";")
-        primary = tag.strip().lower().split("-")[0]
-        if primary not in LANGUAGES:
-            continue
-        q = 1.0
-        for param in params.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        if q <= 0:
-            continue
-        candidate = (q, -position, primary)
-        if best is None or candidate > best:
-            best = candidate
-    return best[2] if best else None
+        name, _, value = params.strip().partition("=")
+        try:
+            q = float(value) if name.strip().lower() == "q" else 1.0
+        except ValueError:
+            q = 0.0
+        if tag.strip() and q > 0:
+            ranked.append((-q, position, tag.strip()))
+    preferred = [tag for _q, _pos, tag in sorted(ranked)]
+    chosen = negotiate_locale(preferred, list(LANGUAGES), sep="-")
+    return chosen.split("-")[0].lower() if chosen else None  # type: ignore[return-value]
 
 
 def query_language(request: Request) -> Lang | None:

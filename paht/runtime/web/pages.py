@@ -5,7 +5,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlencode
 
+from functools import lru_cache
+
 import jinja2
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
@@ -18,6 +21,7 @@ from paht.runtime.web.language import (
     query_language,
     translate,
 )
+from paht.runtime.web.security import CSRF_COOKIE, CSRF_FIELD, csrf_cookie_kwargs, is_csrf_token, new_csrf_token
 
 WEB_DIR = Path(__file__).resolve().parent
 SHARED_TEMPLATES = WEB_DIR / "templates"
@@ -81,7 +85,11 @@ class Pages:
     def render(self, request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
         """Render a template in the request's language and remember an explicit ?lang= choice."""
         lang = pick_language(request)
+        token = request.cookies.get(CSRF_COOKIE)
+        fresh_token = None if is_csrf_token(token) else new_csrf_token()
+        field = Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, escape(fresh_token or token))
         values = {
+            "csrf_field": lambda: field,
             "t": lambda key, **fmt: translate(lang, key, **fmt),
             "lang": lang,
             "other_lang": other_language(lang),
@@ -97,6 +105,8 @@ class Pages:
         response.headers["Vary"] = "Accept-Language, Cookie"
         if query_language(request):
             response.set_cookie(COOKIE_NAME, lang, max_age=COOKIE_MAX_AGE, path="/", samesite="lax")
+        if fresh_token:
+            response.set_cookie(**csrf_cookie_kwargs(fresh_token))
         return response
 
     def error(self, request: Request, status: int, key: str, **fmt) -> HTMLResponse:
@@ -108,3 +118,9 @@ class Pages:
 def mount_static(app) -> None:
     """Serve the shared static folder at /static on a FastAPI or Starlette app."""
     app.mount(STATIC_PREFIX.rstrip("/"), StaticFiles(directory=STATIC_DIR), name="static")
+
+
+@lru_cache(maxsize=1)
+def shared_pages() -> Pages:
+    """Return a page renderer with only the shared templates (error pages outside any service)."""
+    return Pages([])
