@@ -39,6 +39,9 @@ def make_app(ctx: "ServiceContext", title: str, description: str) -> FastAPI:
     add_docs_route(app, f"/api/{ctx.name}/docs", f"/api/{ctx.name}/openapi.json", title)
     mount_static(app)
     app.state.ctx = ctx
+    from paht.runtime import ops
+
+    app.include_router(ops.build_router(ctx))  # every service's dead letters, for operators
 
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
