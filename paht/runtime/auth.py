@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import jwt
 from argon2 import PasswordHasher
@@ -12,10 +14,12 @@ from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from paht.runtime.ids import new_id
 from paht.runtime.settings import Settings
 
 from paht.runtime.roles import ALL as ROLES  # noqa: E402  (re-exported for callers of this module)
 ALGORITHM = "ES256"
+REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]  # a token without any of these is refused, however well signed
 _hasher = PasswordHasher()
 
 
@@ -98,6 +102,7 @@ class TokenIssuer:
             "iat": now,
             "nbf": now - 5,
             "exp": now + self.ttl_s,
+            "jti": new_id(),  # what logout revokes
         }
         return jwt.encode(claims, self._private, algorithm=ALGORITHM, headers={"kid": self._kid})
 
@@ -108,10 +113,49 @@ class TokenIssuer:
         return {"keys": [jwk]}
 
 
-class TokenVerifier:
-    """Check a token's signature, issuer, audience and lifetime; map its claims to a Principal."""
+class RevocationList:
+    """Ids (jti) of tokens signed out before they expire: every service's verifier refuses them.
 
-    def __init__(self, s: Settings):
+    Fed by the revocation watcher (`paht.runtime.revocation`); dispatch, which keeps the revocations,
+    also consults its own table so that none of its replicas depends on the broker for this.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._until: dict[str, float] = {}  # jti -> expiry (epoch seconds); kept until the token would have expired anyway
+        self._ask: Callable[[str], bool] | None = None
+
+    def consult(self, ask: Callable[[str], bool]) -> None:
+        """Also ask `ask(jti)` (the source of truth) for ids not known here."""
+        self._ask = ask
+
+    def add(self, jti: str, expires_at: float) -> None:
+        now = time.time()
+        with self._lock:
+            self._until[jti] = expires_at
+            if len(self._until) % 256 == 0:
+                self._until = {k: v for k, v in self._until.items() if v > now}
+
+    def refuses(self, jti: str, expires_at: float) -> bool:
+        """Tell whether the token with this id (expiring then) was signed out."""
+        with self._lock:
+            if jti in self._until:
+                return True
+        if self._ask is not None and self._ask(jti):
+            self.add(jti, expires_at)  # remembered: the source of truth is asked once per revoked token
+            return True
+        return False
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._until)
+
+
+class TokenVerifier:
+    """Check a token's signature, issuer, audience, lifetime and revocation; map its claims to a Principal."""
+
+    def __init__(self, s: Settings, revoked: RevocationList | None = None):
+        self.revoked = revoked if revoked is not None else RevocationList()
         self._issuer = s.token_issuer
         self._audience = s.token_audience
         self._roles_claim = s.token_roles_claim
@@ -131,9 +175,12 @@ class TokenVerifier:
                 algorithms = [ALGORITHM]
             else:
                 raise TokenError("this service has no key to check tokens with")
-            claims = jwt.decode(token, key, algorithms=algorithms, audience=self._audience, issuer=self._issuer, leeway=10)
+            claims = jwt.decode(token, key, algorithms=algorithms, audience=self._audience, issuer=self._issuer, leeway=10,
+                                options={"require": REQUIRED_CLAIMS})
         except jwt.PyJWTError as exc:
             raise TokenError(str(exc)) from exc
+        if claims.get("jti") and self.revoked.refuses(str(claims["jti"]), float(claims["exp"])):
+            raise TokenError("this token was signed out")
         roles = _dig(claims, self._roles_claim) or []
         return Principal(
             subject=str(claims["sub"]),

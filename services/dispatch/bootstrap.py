@@ -1,4 +1,5 @@
-"""Wire dispatch: tables, migrations, HTTP (API + sign-in), the directory over gRPC, subscriptions, demo seed."""
+"""Wire dispatch: tables, repositories, migrations, HTTP (API + sign-in), the directory over gRPC, subscriptions,
+the publisher of revoked tokens, demo seed."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,6 +10,7 @@ from paht.runtime.app import make_app
 from paht.runtime.events.consumer import Subscription
 from paht.runtime.host import ServiceSpec
 from services.dispatch.adapters.orm import event_tables, metadata
+from services.dispatch.adapters.repositories import REPOSITORIES
 
 
 def build_http(ctx):
@@ -35,6 +37,12 @@ def subscriptions(ctx):
     ]
 
 
+async def publish_revocations(ctx, js):
+    from services.dispatch.entrypoints import revocations
+
+    await revocations.publish_revocations(ctx, js)
+
+
 def seed(ctx):
     from services.dispatch.service_layer import directory
 
@@ -50,4 +58,6 @@ SPEC = ServiceSpec(
     register_grpc=register_grpc,
     subscriptions=subscriptions,
     seed=seed,
+    repositories=REPOSITORIES,
+    background={"revocation publisher": publish_revocations},
 )

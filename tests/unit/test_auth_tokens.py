@@ -10,7 +10,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from paht.runtime.auth import TokenError, TokenIssuer, TokenVerifier, check_password, ensure_signing_key, hash_password
+from paht.runtime.auth import RevocationList, TokenError, TokenIssuer, TokenVerifier, check_password, ensure_signing_key, hash_password
 from paht.runtime.settings import Settings
 
 
@@ -100,3 +100,41 @@ def test_production_refuses_missing_backends_and_demo_passwords(monkeypatch):
         monkeypatch.setenv("DATABASE_URL", "postgresql://x")
         monkeypatch.setenv("NATS_URL", "nats://x")
         Settings(env="production", demo_password="paht-demo")
+
+
+def _signed(private, claims: dict) -> str:
+    return jwt.encode(claims, private.read_bytes(), algorithm="ES256")
+
+
+@pytest.mark.parametrize("missing", ["exp", "iat", "iss", "aud", "sub"])
+def test_a_well_signed_token_without_a_required_claim_is_refused(keys, missing):
+    private, public = keys
+    now = int(time.time())
+    claims = {"iss": "paht", "aud": "paht", "sub": "ioc", "roles": ["ioc_admin"], "org_unit": "ioc-tinh", "iat": now, "exp": now + 300}
+    verifier = TokenVerifier(Settings(env="test", token_public_key_file=public))
+    assert verifier.verify(_signed(private, claims)).subject == "ioc"
+    del claims[missing]
+    with pytest.raises(TokenError):
+        verifier.verify(_signed(private, claims))
+
+
+def test_each_token_has_its_own_id_and_a_revoked_one_is_refused(keys):
+    private, public = keys
+    s = Settings(env="test", token_private_key_file=private, token_public_key_file=public)
+    issuer, verifier = TokenIssuer.from_settings(s), TokenVerifier(s)
+    first, second = issuer.issue("ioc", "ioc", ["ioc_operator"], "ioc-tinh"), issuer.issue("ioc", "ioc", ["ioc_operator"], "ioc-tinh")
+    jti = verifier.verify(first).claims["jti"]
+    assert jti and jti != verifier.verify(second).claims["jti"]
+    verifier.revoked.add(jti, time.time() + 300)
+    with pytest.raises(TokenError):
+        verifier.verify(first)
+    assert verifier.verify(second).subject == "ioc"
+
+
+def test_the_revocation_list_asks_its_source_of_truth_for_ids_it_does_not_know():
+    revoked = RevocationList()
+    asked = []
+    revoked.consult(lambda jti: asked.append(jti) or jti == "signed-out")
+    later = time.time() + 300
+    assert revoked.refuses("signed-out", later) and not revoked.refuses("still-good", later)
+    assert revoked.refuses("signed-out", later) and asked == ["signed-out", "still-good"]  # remembered: not asked twice

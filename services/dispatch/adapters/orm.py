@@ -1,4 +1,4 @@
-"""Dispatch's tables: directory, topics, staff accounts, dispatch items; mapped onto the domain."""
+"""Dispatch's tables: directory, topics, staff accounts, dispatch items, sign-in counters and revoked tokens."""
 from __future__ import annotations
 
 from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, Integer, MetaData, String, Table, Text
@@ -6,7 +6,7 @@ from sqlalchemy.orm import registry
 
 from paht.runtime.db import UtcDateTime
 from paht.runtime.events.tables import add_event_tables
-from services.dispatch.domain.directory import OrgUnit, Topic
+from services.dispatch.domain.directory import Account, OrgUnit, Topic
 from services.dispatch.domain.dispatching import DispatchItem
 
 metadata = MetaData()
@@ -68,7 +68,45 @@ dispatch_items = Table(
     Column("version", BigInteger, nullable=False),
 )
 
+# One row per (scope, account, address) watched by the sign-in throttle; "" where a scope ignores one.
+sign_in_counters = Table(
+    "sign_in_counters",
+    metadata,
+    Column("scope", String(10), primary_key=True),
+    Column("username", String(100), primary_key=True),
+    Column("address", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("locked_until", UtcDateTime(), nullable=True),
+    Column("last_failure_at", UtcDateTime(), nullable=True, index=True),
+    Column("last_success_at", UtcDateTime(), nullable=True),
+)
+
+# Every lock the throttle set: who was tried, from where, what was locked and until when.
+sign_in_locks = Table(
+    "sign_in_locks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime(), nullable=False, index=True),
+    Column("scope", String(10), nullable=False),
+    Column("username", String(100), nullable=False, index=True),
+    Column("address", String(64), nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("locked_until", UtcDateTime(), nullable=False),
+)
+
+# Tokens signed out before they expire; published to every service (NATS key-value) until then.
+revoked_tokens = Table(
+    "revoked_tokens",
+    metadata,
+    Column("jti", String(64), primary_key=True),
+    Column("subject", String(100), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False, index=True),
+    Column("revoked_at", UtcDateTime(), nullable=False),
+    Column("published_at", UtcDateTime(), nullable=True, index=True),
+)
+
 _mapper = registry()
 _mapper.map_imperatively(OrgUnit, org_units)
 _mapper.map_imperatively(Topic, topics)
+_mapper.map_imperatively(Account, accounts)
 _mapper.map_imperatively(DispatchItem, dispatch_items, version_id_col=dispatch_items.c.version, version_id_generator=False)

@@ -7,7 +7,9 @@ from datetime import date
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from paht.runtime import roles
 from paht.runtime.auth import Principal
+from paht.runtime.paging import MAX_LIMIT
 from services.dispatch.service_layer import directory, handlers
 
 
@@ -42,12 +44,14 @@ def unit_view(u) -> dict:
 
 def build_router(ctx) -> APIRouter:
     _optional, _current, require = ctx.auth
-    operator = Depends(require("ioc_operator", "ioc_admin"))
+    operator = Depends(require(*roles.IOC))
     router = APIRouter(prefix="/api/dispatch/v1", tags=["dispatch"])
 
-    @router.get("/queue", summary="Reports waiting for step 2, soonest deadline first")
-    async def queue(user: Principal = operator):
-        return {"items": [item_view(i) for i in await asyncio.to_thread(handlers.dispatch_queue, ctx.uow())]}
+    @router.get("/queue", summary="Reports waiting for step 2: urgent first, then the nearest deadline; one page at a time")
+    async def queue(cursor: str | None = Query(default=None, max_length=500), limit: int | None = Query(default=None, ge=1, le=MAX_LIMIT),
+                    user: Principal = operator):
+        page = await asyncio.to_thread(handlers.dispatch_queue, ctx.uow(), cursor, limit)
+        return page.as_json(item_view)
 
     @router.get("/reports/{report_id}", summary="Where a report stands in step 2")
     async def get_item(report_id: str, user: Principal = operator):
