@@ -100,9 +100,12 @@ def _delete_streams(node_id: str) -> None:
 
         nc = await nats.connect(url)
         js = nc.jetstream()
-        for service in SERVICES:
+        from paht.runtime.revocation import bucket_name
+
+        names = [stream_for(node_id, service)[0] for service in SERVICES] + [f"KV_{bucket_name(node_id)}"]
+        for name in names:
             try:
-                await js.delete_stream(stream_for(node_id, service)[0])
+                await js.delete_stream(name)
             except NotFoundError:
                 pass  # never created by this test
         await nc.close()

@@ -15,6 +15,7 @@ from sqlalchemy import and_, literal, or_
 from sqlalchemy.sql import ColumnElement
 
 from paht.runtime.errors import InvalidInput
+from paht.runtime.text import is_clean
 
 T = TypeVar("T")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
@@ -62,7 +63,9 @@ def decode_cursor(cursor: str, keys: Sequence[SortKey]) -> list[Any]:
             elif key.kind == "int":
                 values.append(int(value))
             else:
-                values.append(str(value))
+                if not isinstance(value, str) or not is_clean(value):
+                    raise ValueError("not a clean string")
+                values.append(value)
         return values
     except (ValueError, TypeError, UnicodeDecodeError, json.JSONDecodeError):
         raise InvalidInput("The page cursor is not valid; start again from the first page.",

@@ -169,5 +169,10 @@ def test_directory_over_grpc_knows_validity_periods(dispatch):
         assert person.org_unit_id and "staff" in person.roles
         people = await servicer.ListPeople(directory_pb2.ListPeopleRequest(org_unit_id=person.org_unit_id, role="staff"), Context())
         assert "canbo" in [p.subject for p in people.people]
+        with pytest.raises(grpc.RpcError) as nobody:  # a NUL names nobody: NOT_FOUND, not a PostgreSQL error
+            await servicer.GetPerson(directory_pb2.GetPersonRequest(subject="canbo\x00"), Context())
+        assert nobody.value.args[0] == grpc.StatusCode.NOT_FOUND
+        empty = await servicer.ListPeople(directory_pb2.ListPeopleRequest(org_unit_id="so-gtvt\x00"), Context())
+        assert list(empty.people) == []
 
     asyncio.run(scenario())

@@ -490,3 +490,11 @@ def test_an_unreachable_directory_is_a_503_not_a_guess(settings):
 
     with pytest.raises(DirectoryUnavailable):
         asyncio.run(scenario())
+
+
+def test_an_urgent_dispatch_opens_an_urgent_case_that_leads_the_work_list(ctx):
+    deliver(ctx, dispatched(ctx, "r-calm", due=DUE))
+    deliver(ctx, dispatched(ctx, "r-urgent", due=DUE + timedelta(days=1), urgent=True))
+    assert case_of(ctx, "r-urgent").urgent and not case_of(ctx, "r-calm").urgent
+    page = handlers.work_list(ctx.uow(), principal("ioc", ["ioc_operator"], "ioc-tinh"))
+    assert [c.report_id for c in page.items][:2] == ["r-urgent", "r-calm"]

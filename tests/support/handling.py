@@ -106,8 +106,8 @@ def envelope(ctx, producer: str, msg, report_id: str, version: int) -> Envelope:
     )
 
 
-def dispatched(ctx, report_id: str, version: int = 1, agency=GTVT, round: int = 1, due: datetime = DUE) -> Envelope:
-    msg = dispatch_ev.ReportDispatched(lead_agency=common_pb2.OrgRef(id=agency[0], name=agency[1]), round=round)
+def dispatched(ctx, report_id: str, version: int = 1, agency=GTVT, round: int = 1, due: datetime = DUE, urgent: bool = False) -> Envelope:
+    msg = dispatch_ev.ReportDispatched(lead_agency=common_pb2.OrgRef(id=agency[0], name=agency[1]), round=round, urgent=urgent)
     msg.handling_due.FromDatetime(due)
     return envelope(ctx, "dispatch", msg, report_id, version)
 

@@ -55,6 +55,14 @@ def test_dispatch_emits_one_event_with_the_next_version():
     assert item.status == Status.DISPATCHED.value and event.meta.actor.subject == "ioc"
 
 
+def test_an_urgent_report_is_dispatched_as_urgent_so_handling_puts_it_first():
+    urgent = DispatchItem.accepted("r1", datetime.now(timezone.utc) - timedelta(minutes=5), True, "t", "g")
+    uow = FakeUnitOfWork(items=Items(urgent), directory=Directory(GTVT))
+    handlers.dispatch_to_lead_agency(uow, IOC, "r1", "so-gtvt", "")
+    ((event, _report_id, _version),) = uow.events
+    assert event.urgent
+
+
 def test_unknown_reports_and_agencies_are_not_found_and_nothing_is_emitted():
     uow = FakeUnitOfWork(items=Items(fresh_item()), directory=Directory(GTVT))
     with pytest.raises(NotFound):

@@ -74,3 +74,9 @@ def test_a_forged_cursor_is_a_clear_error():
     with pytest.raises(InvalidInput):
         decode_cursor(encode_cursor(["yes", T0, "r1"]), KEYS)  # wrong type for "urgent"
     assert decode_cursor(encode_cursor([True, T0, "r1"]), KEYS) == [True, T0, "r1"]
+
+
+def test_a_cursor_smuggling_control_characters_is_refused():
+    """A NUL inside a cursor would reach PostgreSQL (which cannot store it) as a query value."""
+    with pytest.raises(InvalidInput):
+        decode_cursor(encode_cursor([True, T0, "r\x001"]), KEYS)

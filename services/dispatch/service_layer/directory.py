@@ -43,8 +43,10 @@ def list_topics(uow: UnitOfWork) -> list[Topic]:
 
 def get_person(uow: UnitOfWork, subject: str) -> dict:
     """Return one staff member (no password hash, no contact data)."""
-    with uow:
-        row = uow.accounts.get(subject.strip().lower())
+    row = None
+    if is_clean(subject or "") and len(subject) <= 100:  # anything else names nobody (and PostgreSQL refuses NUL)
+        with uow:
+            row = uow.accounts.get(subject.strip().lower())
     if row is None:
         raise NotFound(f"No staff member '{subject}'.", f"Không có cán bộ '{subject}'.")
     return _person(row)
@@ -52,6 +54,8 @@ def get_person(uow: UnitOfWork, subject: str) -> dict:
 
 def list_people(uow: UnitOfWork, org_unit_id: str, role: str = "") -> list[dict]:
     """Return the active people of one unit, optionally only those with a role."""
+    if not is_clean(org_unit_id or "") or len(org_unit_id) > 80:
+        return []
     with uow:
         rows = uow.accounts.active_in_unit(org_unit_id)
     return [_person(r) for r in rows if not role or role in (r.roles or [])]

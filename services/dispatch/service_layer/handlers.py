@@ -55,6 +55,7 @@ def dispatch_to_lead_agency(uow: UnitOfWork, user: Principal, report_id: str, ag
             on_time=on_time,
             round=item.round,
             note=item.note,
+            urgent=item.urgent,
         )
         event.dispatch_due.FromDatetime(item.dispatch_due)
         event.handling_due.FromDatetime(deadlines.handling_due(now))

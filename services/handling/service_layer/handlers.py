@@ -150,11 +150,6 @@ def return_to_staff(uow: UnitOfWork, user: Principal, report_id: str, reason: st
 # A handler that cannot apply an event raises: the consumer parks it as a dead letter for an operator.
 
 
-def _urgent(msg: dispatch_ev.ReportDispatched) -> bool | None:
-    """Return the report's urgency when dispatch says it (the field is planned in ReportDispatched)."""
-    return msg.urgent if "urgent" in msg.DESCRIPTOR.fields_by_name else None
-
-
 def open_case_on_dispatch(uow: UnitOfWork, msg: dispatch_ev.ReportDispatched, envelope: Envelope) -> None:
     """Open the case at its lead agency, or start a new round when the IOC dispatches it again."""
     agency = msg.lead_agency
@@ -165,14 +160,14 @@ def open_case_on_dispatch(uow: UnitOfWork, msg: dispatch_ev.ReportDispatched, en
     due = msg.handling_due.ToDatetime(tzinfo=timezone.utc)
     case = uow.cases.get(envelope.report_id, for_change=True)
     if case is None:
-        case = Case.open(envelope.report_id, agency.id, agency.name, msg.round, due, msg.meta.epoch, bool(_urgent(msg)))
+        case = Case.open(envelope.report_id, agency.id, agency.name, msg.round, due, msg.meta.epoch, msg.urgent)
         uow.cases.add(case)
     elif case.is_older_round(msg.round):
         # Ignoring is right: the case already follows a later dispatch of the same report, and applying
         # the older one would send it back to an agency the IOC has since replaced.
         return
     else:
-        case.open_round(agency.id, agency.name, msg.round, due, msg.meta.epoch, _urgent(msg))
+        case.open_round(agency.id, agency.name, msg.round, due, msg.meta.epoch, msg.urgent)
     case.updated_at = datetime.now(timezone.utc)
 
 
