@@ -33,20 +33,18 @@ def from_proto(kind: type[E], number: int) -> E:
     return kind[enum.Name(number).removeprefix(prefix)]
 
 
+# ReportSubmitted fields filled otherwise than by copying the report's attribute of the same name.
+SHAPED = {"meta", "reporter_ref", "channel", "location", "media", "received_at"}
+
+
 def submitted(report: Report) -> ev.ReportSubmitted:
-    """The announcement of a new report: no personal data, the reporter only as a reference."""
-    event = ev.ReportSubmitted(
-        tracking_code=report.tracking_code,
-        reporter_ref=report.reporter_id,
-        channel=to_proto(Channel(report.channel)),
-        title=report.title,
-        description=report.description,
-        topic_code=report.topic_code,
-        address_text=report.address_text,
-        area_code=report.area_code,
-        private_result=report.private_result,
-        urgent=report.urgent,
-    )
+    """The announcement of a new report: no personal data, the reporter only as a reference.
+
+    Every other field of ReportSubmitted is the report's attribute of the same name, so a new report
+    field travels by adding it to the proto and to the domain, and nothing here.
+    """
+    plain = {f.name: getattr(report, f.name) for f in ev.ReportSubmitted.DESCRIPTOR.fields if f.name not in SHAPED}
+    event = ev.ReportSubmitted(reporter_ref=report.reporter_id, channel=to_proto(Channel(report.channel)), **plain)
     if report.lat is not None:
         event.location.lat, event.location.lon = report.lat, report.lon
     event.received_at.FromDatetime(report.received_at)
