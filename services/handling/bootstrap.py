@@ -9,7 +9,7 @@ from paht.runtime.app import make_app
 from paht.runtime.events.consumer import Subscription
 from paht.runtime.host import ServiceSpec
 from services.handling.adapters.orm import event_tables, metadata
-from services.handling.adapters.repository import SqlCaseRepository
+from services.handling.adapters.repositories import SqlCaseRepository
 
 
 def build_http(ctx, directory=None):

@@ -18,7 +18,7 @@ from tests.support.handling import DUE, FakeOrgDirectory, dispatched, envelope, 
 from tests.support.services import deliver, migrated_context, outbox_envelopes, principal, token_for
 from services.handling import bootstrap
 from services.handling.adapters.directory import DirectoryUnavailable, GrpcOrgDirectory, candidate_unit
-from services.handling.adapters.repository import visible_to
+from services.handling.adapters.repositories import visible_to
 from services.handling.domain.case import Case
 from services.handling.entrypoints.grpc_api import HandlingServicer
 from services.handling.service_layer import handlers

@@ -10,7 +10,7 @@ from paht.runtime.events.envelope import Envelope, now_rfc3339
 from paht.runtime.ids import new_id
 from paht.runtime.paging import Page, check_limit, decode_cursor, encode_cursor
 from services.handling.adapters.directory import OrgUnitInfo
-from services.handling.adapters.repository import WORK_LIST
+from services.handling.adapters.repositories import WORK_LIST
 from services.handling.domain.case import WORK_ORDER, CandidatePerson, Case
 from services.handling.domain import visibility
 

@@ -1,6 +1,6 @@
 """Handling's use cases: steps 3 to 7, and the dispatch and publication events that open and reopen a case.
 
-Use cases reach cases only through `uow.cases` (adapters/repository.py) and the organisation
+Use cases reach cases only through `uow.cases` (adapters/repositories.py) and the organisation
 directory only through the OrgDirectory port (adapters/directory.py). Those that ask the directory
 are coroutines: they ask first, outside any transaction, then change the case in a worker thread.
 """
