@@ -15,7 +15,7 @@ from paht.runtime.events.dead_letters import DeadLetters
 from paht.runtime.events.relay import OutboxRelay
 from services.dispatch.bootstrap import SPEC as DISPATCH
 from services.intake.bootstrap import SPEC as INTAKE
-from tests.support.services import migrated_context, outbox_envelopes, token_for
+from tests.support.services import eventually, migrated_context, outbox_envelopes, token_for
 
 pytestmark = pytest.mark.integration
 
@@ -62,15 +62,6 @@ def dead_letters(d, recorder) -> DeadLetters:
     return DeadLetters(d.engine, d.spec.event_tables["dead_letters"], d.applier(), [recorder.subscription()])
 
 
-async def _until(predicate, timeout=15.0) -> bool:
-    end = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < end:
-        if await asyncio.to_thread(predicate):
-            return True
-        await asyncio.sleep(0.05)
-    return False
-
-
 def run_consumer(i, d, settings, nats_url, recorder, scenario):
     async def main():
         nc = await bus.connect(nats_url, "test")
@@ -98,7 +89,7 @@ def test_a_refused_event_is_parked_at_once_and_replayed_after_the_fix(contexts, 
     dead = dead_letters(d, recorder)
 
     async def scenario(js):
-        assert await _until(lambda: dead.list()[1] == 1), "the failing event was never parked"
+        assert await eventually(lambda: dead.list()[1] == 1), "the failing event was never parked"
         await asyncio.sleep(1.0)
         # parked once (not retried for ever), and the later event of the same report waits behind it
         items, total = dead.list()
@@ -111,7 +102,7 @@ def test_a_refused_event_is_parked_at_once_and_replayed_after_the_fix(contexts, 
         recorder.fixed = True
         assert dead.replay(items[0].id, "admin").status == "replayed"
         # the waiting event is offered again and now applies
-        assert await _until(lambda: ("accepted", report_id) in recorder.applied), "the later event never flowed"
+        assert await eventually(lambda: ("accepted", report_id) in recorder.applied), "the later event never flowed"
 
     run_consumer(i, d, settings, nats_url, recorder, scenario)
     assert recorder.applied == [("submitted", report_id), ("accepted", report_id)]
@@ -127,13 +118,13 @@ def test_an_unexpected_error_is_retried_then_parked_and_can_be_discarded(context
     dead = dead_letters(d, recorder)
 
     async def scenario(js):
-        assert await _until(lambda: dead.list()[1] == 1, timeout=20), "the failing event was never parked"
+        assert await eventually(lambda: dead.list()[1] == 1, timeout=20), "the failing event was never parked"
         item = dead.list()[0][0]
         assert item.attempts == 2  # retried once (a passing fault would have been cured), then parked
         with pytest.raises(InvalidInput):
             dead.discard(item.id, "admin", "")  # a discard needs its reason
         assert dead.discard(item.id, "admin", "applied by hand after checking").status == "discarded"
-        assert await _until(lambda: ("accepted", report_id) in recorder.applied), "the later event never flowed"
+        assert await eventually(lambda: ("accepted", report_id) in recorder.applied), "the later event never flowed"
 
     run_consumer(i, d, settings, nats_url, recorder, scenario)
     assert ("submitted", report_id) not in recorder.applied

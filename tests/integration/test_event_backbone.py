@@ -9,7 +9,7 @@ from paht.runtime.events import bus
 from paht.runtime.events.consumer import EventApplier, EventConsumer, Outcome, Subscription
 from paht.runtime.events.envelope import stream_for
 from paht.runtime.events.relay import OutboxRelay
-from tests.support.services import migrated_context, outbox_envelopes, principal
+from tests.support.services import eventually, migrated_context, outbox_envelopes, principal
 from services.dispatch.bootstrap import SPEC as DISPATCH
 from services.dispatch.domain.dispatching import DispatchItem
 from services.intake.bootstrap import SPEC as INTAKE
@@ -44,15 +44,6 @@ def test_state_change_and_event_commit_together_or_not_at_all(contexts):
     decoded = envs[0].decode()
     assert decoded.reporter_ref and "0905123456" not in envs[0].data.decode("utf-8", "ignore")
     assert "binh@example.vn" not in envs[0].data.decode("utf-8", "ignore")
-
-
-async def _run_until(predicate, timeout=10.0):
-    end = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < end:
-        if await asyncio.to_thread(predicate):
-            return True
-        await asyncio.sleep(0.05)
-    return False
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +88,7 @@ def test_events_flow_from_intake_outbox_to_dispatch_exactly_once(contexts, setti
             def dispatched():
                 with d.uow() as uow:
                     return uow.session.get(DispatchItem, report.id) is not None
-            assert await _run_until(dispatched), "the accepted report never reached dispatch"
+            assert await eventually(dispatched), "the accepted report never reached dispatch"
             # publishing the same outbox rows again is dropped by JetStream (Nats-Msg-Id)
             name, _ = stream_for(settings.node_id, "intake")
             before = (await js.stream_info(name)).state.messages

@@ -46,3 +46,15 @@ def outbox_envelopes(ctx: ServiceContext) -> list[Envelope]:
     with ctx.engine.connect() as conn:
         rows = conn.execute(table.select().order_by(table.c.seq)).all()
     return [Envelope.from_nats(dict(r.headers), r.payload) for r in rows]
+
+
+async def eventually(predicate, timeout: float = 10.0) -> bool:
+    """Return True as soon as a blocking predicate holds (checked in a thread), False after the timeout."""
+    import asyncio
+
+    end = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < end:
+        if await asyncio.to_thread(predicate):
+            return True
+        await asyncio.sleep(0.05)
+    return False
