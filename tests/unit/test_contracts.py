@@ -59,3 +59,13 @@ def test_intake_channels_and_refusal_reasons_match_their_proto_enums_both_ways()
         specified = [n for n in proto_enum.values() if n != 0]  # 0 is UNSPECIFIED: never sent
         assert sorted(to_proto(from_proto(kind, n)) for n in specified) == sorted(specified)
         assert len(specified) == len(kind)
+
+
+def test_publication_visibilities_match_their_proto_enum_both_ways():
+    from paht.publication.v1 import events_pb2 as publication_ev
+    from services.publication.domain.public_report import Visibility
+    from services.publication.service_layer.handlers import visibility_to_proto
+
+    numbers = {visibility_to_proto(v.value) for v in Visibility}
+    named = {n for n in publication_ev.Visibility.keys() if n != "VISIBILITY_UNSPECIFIED"}
+    assert numbers == {publication_ev.Visibility.Value(n) for n in named}

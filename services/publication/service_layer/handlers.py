@@ -18,11 +18,11 @@ from services.publication.domain.public_report import (
 )
 from services.publication.service_layer.read_model import add_step
 
-_VISIBILITY = {
-    Visibility.PUBLIC.value: ev.VISIBILITY_PUBLIC,
-    Visibility.REPORTER_ONLY.value: ev.VISIBILITY_REPORTER_ONLY,
-    Visibility.STATE_SECRET.value: ev.VISIBILITY_STATE_SECRET,
-}
+
+
+def visibility_to_proto(value: str) -> int:
+    """Map a domain visibility to the proto enum by name (VISIBILITY_<NAME>), so neither side is restated."""
+    return ev.Visibility.Value("VISIBILITY_" + Visibility(value).name)
 
 
 def _not_found(report_id: str) -> NotFound:
@@ -43,7 +43,7 @@ def publish_result(uow: UnitOfWork, user: Principal, report_id: str, edited_text
     with uow:
         report = _load(uow, report_id)
         report.publish(user, edited_text, now)
-        event = ev.ResultPublished(answer_text=report.answer_text, visibility=_VISIBILITY[report.visibility], on_time=True)
+        event = ev.ResultPublished(answer_text=report.answer_text, visibility=visibility_to_proto(report.visibility), on_time=True)
         event.published_at.FromDatetime(now)
         uow.emit(event, report_id=report.report_id, version=report.next_version(), actor=actor_of(user))
         add_step(uow, report.report_id, Step.PUBLISHED, now)
