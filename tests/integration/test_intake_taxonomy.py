@@ -97,3 +97,25 @@ def test_without_any_address_for_dispatch_the_copy_still_serves(intake, settings
     client = started(intake)
     r = client.post(f"/api/intake/v1/reports/{rid}/accept", json={"topic_code": "traffic-safety"}, headers=ioc(settings))
     assert r.status_code == 200 and r.json()["group_code"] == "security"
+
+
+def test_with_no_copy_yet_a_lookup_waits_out_the_reconnect_back_off_of_a_dispatch_just_started(intake, settings, monkeypatch):
+    """Right after `paht up`, dispatch's gRPC port may open a moment after intake first asked: the next
+    report must not be refused because the channel is still backing off from that first failure."""
+    from paht.runtime.errors import Unavailable
+    from paht.runtime.supervisor import free_port
+    from services.intake.adapters.taxonomy import CachedTaxonomy, DispatchTopics, TaxonomyCopy
+
+    port = free_port()
+    monkeypatch.setenv("PAHT_GRPC_DISPATCH", f"127.0.0.1:{port}")
+    taxonomy = CachedTaxonomy(DispatchTopics(settings.model_copy(update={"grpc_timeout_s": 2.0})), TaxonomyCopy(intake.engine))
+    try:
+        with pytest.raises(Unavailable):
+            taxonomy.find("road-damage")  # nothing listens yet, and there is no copy
+        directory = FakeDirectory(port=port)
+        try:
+            assert taxonomy.find("road-damage").group_code == "infrastructure"
+        finally:
+            directory.stop()
+    finally:
+        taxonomy.close()

@@ -31,7 +31,7 @@ class FakeTaxonomy:
 class FakeDirectory:
     """dispatch's DirectoryService.ListTopics on a real gRPC port, serving TOPICS; stop() is dispatch going away."""
 
-    def __init__(self, topics=TOPICS):
+    def __init__(self, topics=TOPICS, port: int = 0):
         import grpc
         from concurrent import futures
 
@@ -44,7 +44,7 @@ class FakeDirectory:
 
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
         directory_pb2_grpc.add_DirectoryServiceServicer_to_server(Servicer(), self.server)
-        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.port = self.server.add_insecure_port(f"127.0.0.1:{port}")
         self.address = f"127.0.0.1:{self.port}"
         self.server.start()
 

@@ -35,7 +35,7 @@ class Dispatch:
     def __init__(self, topics=TOPICS):
         self.topics, self.up, self.calls = list(topics), True, 0
 
-    def __call__(self):
+    def __call__(self, wait=False):
         self.calls += 1
         if not self.up:
             raise TaxonomyUnreachable("UNAVAILABLE")

@@ -53,10 +53,12 @@ class DispatchTopics:
                 self._channel = _traced(channel)
             return directory_pb2_grpc.DirectoryServiceStub(self._channel)
 
-    def __call__(self) -> list[Topic]:
+    def __call__(self, wait: bool = False) -> list[Topic]:
+        """Ask dispatch; with `wait`, ride out the channel's reconnect back-off (up to the call's deadline)
+        instead of failing at once: used when intake has no copy to fall back on."""
         stub = self._stub()
         try:
-            reply = stub.ListTopics(directory_pb2.ListTopicsRequest(), timeout=self.settings.grpc_timeout_s)
+            reply = stub.ListTopics(directory_pb2.ListTopicsRequest(), timeout=self.settings.grpc_timeout_s, wait_for_ready=wait)
         except grpc.RpcError as exc:
             raise TaxonomyUnreachable(exc.code().name) from None
         return [Topic(code=t.code, name=t.name, group_code=t.group_code, group_name=t.group_name) for t in reply.topics]
@@ -160,7 +162,7 @@ class CachedTaxonomy:
 
     def _refresh(self) -> bool:
         try:
-            topics = self._fetch()
+            topics = self._fetch(wait=self._topics is None)
         except TaxonomyUnreachable as exc:
             log.warning("dispatch did not list its topics (%s); checking topics against intake's copy", exc)
             self._next_attempt = self._clock() + self._retry_s
