@@ -22,29 +22,26 @@ def alembic_config(migrations: Path, settings: Settings, service: str, metadata:
     return cfg
 
 
-def upgrade(migrations: Path, settings: Settings, service: str, metadata: MetaData, revision: str = "head") -> None:
+def _with_alembic(migrations: Path, settings: Settings, service: str, metadata: MetaData, run) -> None:
+    """Run an Alembic command on the service's schema (created if missing), in one transaction."""
     engine = db.make_engine(settings, service)
     try:
         db.ensure_schema(engine, db.schema_for(settings, service))
         cfg = alembic_config(migrations, settings, service, metadata)
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+            run(cfg)
     finally:
         engine.dispose()
+
+
+def upgrade(migrations: Path, settings: Settings, service: str, metadata: MetaData, revision: str = "head") -> None:
+    _with_alembic(migrations, settings, service, metadata, lambda cfg: command.upgrade(cfg, revision))
 
 
 def revision(migrations: Path, settings: Settings, service: str, metadata: MetaData, message: str) -> None:
     """Autogenerate a new revision by comparing the models with an up-to-date database (developers)."""
-    engine = db.make_engine(settings, service)
-    try:
-        db.ensure_schema(engine, db.schema_for(settings, service))
-        cfg = alembic_config(migrations, settings, service, metadata)
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.revision(cfg, message=message, autogenerate=True)
-    finally:
-        engine.dispose()
+    _with_alembic(migrations, settings, service, metadata, lambda cfg: command.revision(cfg, message=message, autogenerate=True))
 
 
 def run_env(context: EnvironmentContext) -> None:
