@@ -338,11 +338,13 @@ def test_overflowing_pages_and_weird_ids_are_a_clear_4xx_never_a_500(ctx, settin
         r = client.get(path)
         assert r.status_code == 422 and r.json()["error"]["code"] == "error.validation", path
     assert client.get("/api/publication/v1/reports?offset=100000").json()["items"] == []
-    # A page past the end shows the last page (here the only one), with the report on it.
-    for path in (f"/?page={huge}", "/?page=-3", "/?page=abc", f"/not-eligible?page={huge}", "/?page=" + "9" * 5000):
+    # A number that cannot be a page is a clear 400 page in both languages ...
+    for path in (f"/?page={huge}", "/?page=-3", "/?page=abc", "/?page=0", f"/not-eligible?page={huge}", "/?page=" + "9" * 5000):
         r = client.get(path)
-        assert r.status_code == 200, path
-    assert "Đèn đường hỏng ở phường Đồng Phú" in client.get(f"/?page={huge}").text
+        assert r.status_code == 400 and "There is no such page" in r.text and "Không có trang này" in r.text, path
+    # ... while a page past the end of the list shows the last page (here the only one), with the report on it.
+    r = client.get("/?page=4999")
+    assert r.status_code == 200 and "Đèn đường hỏng ở phường Đồng Phú" in r.text
     for weird in ("%00", "x" * 37, "a%20b", "%E2%80%AE", "..%2F..%2Fetc"):
         api = client.get(f"/api/publication/v1/reports/{weird}")
         assert api.status_code in (400, 404, 422) and api.json()["error"]["message"]["vi"], weird

@@ -18,7 +18,7 @@ from services.publication.service_layer import handlers
 
 pages = Pages([Path(__file__).parent / "templates"])
 PAGE_SIZE = 20
-MAX_PAGE = 5_000  # 100,000 reports back: deeper than anyone reads; a bigger ?page= shows the last page
+MAX_PAGE = 5_000  # 100,000 reports back: deeper than anyone reads
 QUEUE_PAGE_SIZE = 20  # answers on one screen of the step 8 queue (each carries two forms)
 
 
@@ -32,19 +32,20 @@ pages.env.globals["says"] = says
 
 
 def page_number(raw: str) -> int:
-    """Read ?page= as a citizen typed or bookmarked it: unreadable or below 1 is page 1, at most MAX_PAGE."""
-    try:
-        number = int(raw)
-    except ValueError:
+    """Read ?page=: absent is page 1; anything but a whole number from 1 to MAX_PAGE is refused (400)."""
+    if not raw:
         return 1
-    return min(max(number, 1), MAX_PAGE)
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6 and 1 <= int(raw) <= MAX_PAGE):
+        raise InvalidInput(f"There is no page '{raw[:20]}': pages are numbered from 1 to {MAX_PAGE}.",
+                           f"Không có trang '{raw[:20]}': số trang từ 1 đến {MAX_PAGE}.", key="error.bad_page")
+    return int(raw)
 
 
 async def newest_page(use_case, uow_factory, raw_page: str):
     """Return (reports, page, more) for a public list; a page past the end shows the last page.
 
-    A citizen following an old link or editing the number expects reports, not an error page; the
-    last page with working "newer" links is what is there.
+    A citizen following an old link expects the reports that are there now, not an error page; a
+    number that cannot be a page at all is a clear 400.
     """
     page = page_number(raw_page)
     reports, total = await asyncio.to_thread(use_case, uow_factory(), PAGE_SIZE, (page - 1) * PAGE_SIZE)
@@ -59,6 +60,11 @@ def timeline_view(timeline, lang: str) -> list[dict]:
     return [{"kind": e.kind, "at": e.at, "note": e.note, "label": says(e.kind, lang, as_status=False)} for e in timeline]
 
 
+def bad_page(request: Request, exc: InvalidInput):
+    """The shared error page for a page number that cannot be one, saying which numbers exist."""
+    return pages.error(request, 400, exc.key)
+
+
 def render(request: Request, template: str, status_code: int = 200, **context):
     return pages.render(request, template, status_code, **context)
 
@@ -69,7 +75,10 @@ def build_router(ctx) -> APIRouter:
 
     @router.get("/")
     async def home(request: Request, page: str = ""):
-        reports, number, more = await newest_page(handlers.list_public_reports, ctx.uow, page)
+        try:
+            reports, number, more = await newest_page(handlers.list_public_reports, ctx.uow, page)
+        except InvalidInput as exc:
+            return bad_page(request, exc)
         return render(request, "home.html", user=optional_user(request), reports=reports, page=number, more=more)
 
     @router.get("/reports/{report_id}")
@@ -98,7 +107,10 @@ def build_router(ctx) -> APIRouter:
 
     @router.get("/not-eligible")
     async def not_eligible(request: Request, page: str = ""):
-        reports, number, more = await newest_page(handlers.list_not_eligible, ctx.uow, page)
+        try:
+            reports, number, more = await newest_page(handlers.list_not_eligible, ctx.uow, page)
+        except InvalidInput as exc:
+            return bad_page(request, exc)
         return render(request, "not_eligible.html", user=optional_user(request), reports=reports, page=number, more=more)
 
     def ioc_user(request: Request):
