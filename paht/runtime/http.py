@@ -12,6 +12,7 @@ from urllib.parse import unquote_plus, unquote_to_bytes
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -280,6 +281,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _stale(_req: Request, exc: StaleDataError):
         return problem(409, ConcurrentChange.key, "Someone else acted on this report at the same moment; reload it to see what they did.",
                        "Phản ánh vừa được người khác xử lý cùng lúc; vui lòng tải lại để xem thay đổi.")
+
+    @app.exception_handler(DataError)
+    async def _unstorable(_req: Request, exc: DataError):
+        # The net behind the text cleaner: the database refused a value (nothing was written: the unit
+        # of work rolled back). Logged, because some boundary let it through.
+        log.warning("the database refused a value: %s", type(exc.orig).__name__ if exc.orig is not None else "DataError")
+        return problem(422, "error.validation", "A value in the request cannot be stored (too large, or with characters that are not allowed).",
+                       "Yêu cầu có giá trị không lưu được (quá lớn hoặc chứa ký tự không được phép).")
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_req: Request, exc: RequestValidationError):

@@ -33,3 +33,22 @@ def test_each_kind_maps_along_its_class_hierarchy(error, http, rpc):
 def test_domain_errors_carry_no_transport_status():
     assert not hasattr(errors.NotFound("x"), "status")
     assert errors.TooManyRequests("x", retry_after_s=0).retry_after_s == 1  # never "retry in 0 s"
+
+
+def test_a_value_the_database_refuses_is_a_422_not_a_500():
+    """The net behind the text cleaner: e.g. PostgreSQL refusing a NUL that some boundary let through."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from sqlalchemy.exc import DataError
+
+    from paht.runtime.http import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/store")
+    async def store():
+        raise DataError("INSERT …", {}, ValueError("A string literal cannot contain NUL (0x00) characters."))
+
+    r = TestClient(app).get("/store")
+    assert r.status_code == 422 and r.json()["error"]["detail"]["vi"]
