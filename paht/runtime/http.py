@@ -369,6 +369,26 @@ def add_health_routes(app: FastAPI, ready: ReadyCheck) -> None:
         return JSONResponse({"status": "ready" if ok else "starting", "checks": checks}, status_code=200 if ok else 503)
 
 
+class HeadAsGet:
+    """Answer HEAD like GET without the body (FastAPI routes declare GET only; monitors and link checkers send HEAD)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            return await self.app(scope, receive, send)
+
+        async def without_body(message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return  # swallow the body; the headers (Content-Length included) already went out
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, without_body)
+
+
 def install_protections(app: FastAPI, settings: "Settings") -> None:
     """Install the errors and middlewares every service shares.
 
@@ -381,4 +401,5 @@ def install_protections(app: FastAPI, settings: "Settings") -> None:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RefuseBadRequests)
     app.add_middleware(CatchAll)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(SecurityHeaders, secure_cookies=bool(settings.secure_cookies), hsts=bool(settings.hsts))

@@ -273,3 +273,27 @@ def test_the_api_docs_page_runs_no_inline_script(tmp_path):
     script_src = next(p for p in r.headers["content-security-policy"].split(";") if p.strip().startswith("script-src"))
     assert "unsafe" not in script_src and "'self'" in script_src
     assert r.headers["x-frame-options"] == "DENY"
+
+
+def test_head_is_answered_like_get_without_a_body():
+    """Monitors and link checkers send HEAD; FastAPI routes declare GET only."""
+    from fastapi import FastAPI
+    from fastapi.responses import HTMLResponse
+    from fastapi.testclient import TestClient
+
+    from paht.runtime.http import install_protections
+    from paht.runtime.settings import Settings
+
+    app = FastAPI()
+    install_protections(app, Settings(env="test"))
+
+    @app.get("/")
+    async def home():
+        return HTMLResponse("<p>Phản ánh mới nhất</p>")
+
+    client = TestClient(app)
+    got, head = client.get("/"), client.head("/")
+    assert head.status_code == got.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == got.headers["content-length"]
+    assert head.headers["content-security-policy"] and "server" not in head.headers
+    assert client.head("/missing").status_code == 404
