@@ -12,8 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from paht.common.v1 import common_pb2
 from paht.runtime.auth import Principal
-from paht.runtime.events.envelope import Envelope, now_rfc3339, subject_for
-from paht.runtime.ids import new_id
+from paht.runtime.events.envelope import Envelope, subject_for
 
 
 def actor_of(user: Principal | None) -> common_pb2.Actor:
@@ -84,18 +83,8 @@ class UnitOfWork:
             meta.actor.CopyFrom(actor)
         carrier: dict[str, str] = {}
         propagate.inject(carrier)  # the trace of the request that caused the change travels with it
-        envelope = Envelope(
-            id=new_id(),
-            source=f"/paht/{self.node_id}/{self.service}",
-            type=event.DESCRIPTOR.full_name,
-            subject=f"reports/{report_id}",
-            time=now_rfc3339(),
-            report_id=report_id,
-            report_version=version,
-            data=event.SerializeToString(),
-            traceparent=carrier.get("traceparent", ""),
-            tracestate=carrier.get("tracestate", ""),
-        )
+        envelope = Envelope.for_event(event, node_id=self.node_id, service=self.service, report_id=report_id, version=version,
+                                      traceparent=carrier.get("traceparent", ""), tracestate=carrier.get("tracestate", ""))
         self._pending.append(
             {
                 "event_id": envelope.id,

@@ -7,12 +7,10 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 
 from paht.runtime.supervisor import DEMO_PASSWORD, free_port
 

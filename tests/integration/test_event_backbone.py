@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from paht.runtime.events import bus
-from paht.runtime.events.consumer import EventApplier, EventConsumer, Outcome, Subscription
+from paht.runtime.events.consumer import EventApplier, EventConsumer, Outcome
 from paht.runtime.events.envelope import stream_for
 from paht.runtime.events.relay import OutboxRelay
 from tests.support.services import eventually, migrated_context, outbox_envelopes, principal

@@ -42,9 +42,8 @@ class Producer:
         at = T0 + timedelta(minutes=minutes)
         event.meta.report_id, event.meta.report_version = self.report_id, self.version
         event.meta.occurred_at.FromDatetime(at)
-        return Envelope(id=new_id(), source=f"/paht/{self.node}/{self.name}", type=event.DESCRIPTOR.full_name,
-                        subject=f"reports/{self.report_id}", time=at.isoformat().replace("+00:00", "Z"),
-                        report_id=self.report_id, report_version=self.version, data=event.SerializeToString())
+        return Envelope.for_event(event, node_id=self.node, service=self.name, report_id=self.report_id, version=self.version,
+                                  time=at.isoformat().replace("+00:00", "Z"))
 
 
 def org(name: str) -> common_pb2.OrgRef:

@@ -35,9 +35,8 @@ def client(ctx):
 def dispatched(settings, report_id: str, agency: str, hub: str = "", version: int = 1) -> Envelope:
     event = dispatch_ev.ReportDispatched(lead_agency=common_pb2.OrgRef(id=agency, code=agency, name=agency), hub_node=hub, round=version)
     event.meta.report_id, event.meta.report_version = report_id, version
-    return Envelope(id=new_id(), source=f"/paht/{settings.node_id}/dispatch", type=event.DESCRIPTOR.full_name,
-                    subject=f"reports/{report_id}", time="2026-05-04T02:00:00Z", report_id=report_id, report_version=version,
-                    data=event.SerializeToString())
+    return Envelope.for_event(event, node_id=settings.node_id, service="dispatch", report_id=report_id, version=version,
+                              time="2026-05-04T02:00:00Z")
 
 
 def as_(settings, subject: str, role: str, org_unit: str) -> dict:

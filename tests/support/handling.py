@@ -6,8 +6,7 @@ from datetime import datetime, timezone
 from paht.common.v1 import common_pb2
 from paht.dispatch.v1 import events_pb2 as dispatch_ev
 from paht.publication.v1 import events_pb2 as publication_ev
-from paht.runtime.events.envelope import Envelope, now_rfc3339
-from paht.runtime.ids import new_id
+from paht.runtime.events.envelope import Envelope
 from paht.runtime.paging import Page, check_limit, decode_cursor, encode_cursor
 from services.handling.adapters.directory import OrgUnitInfo
 from services.handling.adapters.repositories import WORK_LIST
@@ -94,16 +93,7 @@ GTVT = ("so-gtvt", "Sở Giao thông vận tải")
 def envelope(ctx, producer: str, msg, report_id: str, version: int) -> Envelope:
     """Build the envelope another service's unit of work would have put in its outbox."""
     msg.meta.report_id, msg.meta.report_version = report_id, version
-    return Envelope(
-        id=new_id(),
-        source=f"/paht/{ctx.settings.node_id}/{producer}",
-        type=msg.DESCRIPTOR.full_name,
-        subject=f"reports/{report_id}",
-        time=now_rfc3339(),
-        report_id=report_id,
-        report_version=version,
-        data=msg.SerializeToString(),
-    )
+    return Envelope.for_event(msg, node_id=ctx.settings.node_id, service=producer, report_id=report_id, version=version)
 
 
 def dispatched(ctx, report_id: str, version: int = 1, agency=GTVT, round: int = 1, due: datetime = DUE, urgent: bool = False) -> Envelope:

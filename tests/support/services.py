@@ -5,7 +5,7 @@ from pathlib import Path
 
 from paht.runtime import migrations
 from paht.runtime.auth import Principal, TokenIssuer, ensure_signing_key
-from paht.runtime.events.consumer import EventApplier, Outcome
+from paht.runtime.events.consumer import Outcome
 from paht.runtime.events.envelope import Envelope
 from paht.runtime.host import ServiceContext, ServiceSpec, build_context
 from paht.runtime.settings import Settings

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import importlib
-import sys
 
 from paht.runtime.events.envelope import EVENT_MODULES
 from paht_build import generate_protos, proto_files

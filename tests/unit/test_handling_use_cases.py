@@ -91,8 +91,7 @@ def test_a_refused_step_stages_no_event(uow, directory):
 
 
 def _envelope(msg, report_id: str = "r-1") -> Envelope:
-    return Envelope(id="e-1", source="/paht/n/dispatch", type=msg.DESCRIPTOR.full_name, subject=f"reports/{report_id}", time="",
-                    report_id=report_id, report_version=1, data=msg.SerializeToString())
+    return Envelope.for_event(msg, node_id="n", service="dispatch", report_id=report_id, version=1, id="e-1")
 
 
 def test_dispatch_opens_a_case_and_a_new_round_replaces_the_agency(uow):

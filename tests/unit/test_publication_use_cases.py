@@ -67,9 +67,8 @@ def envelope(event, report_id: str, producer: str, version: int, minutes: int) -
     at = T0 + timedelta(minutes=minutes)
     event.meta.report_id, event.meta.report_version = report_id, version
     event.meta.occurred_at.FromDatetime(at)
-    return Envelope(id=f"e-{report_id}-{producer}-{version}", source=f"/paht/test/{producer}", type=event.DESCRIPTOR.full_name,
-                    subject=f"reports/{report_id}", time=at.isoformat(), report_id=report_id, report_version=version,
-                    data=event.SerializeToString())
+    return Envelope.for_event(event, node_id="test", service=producer, report_id=report_id, version=version,
+                              id=f"e-{report_id}-{producer}-{version}", time=at.isoformat())
 
 
 def apply(uow, handler, event, report_id: str, producer: str, version: int, minutes: int) -> None:

@@ -40,9 +40,8 @@ def uow():
 
 def dispatched(uow, report_id: str, agency: str, hub: str = "") -> None:
     event = dispatch_ev.ReportDispatched(lead_agency=common_pb2.OrgRef(id=agency, name=agency), hub_node=hub, round=1)
-    envelope = Envelope(id=f"e-{report_id}-{agency}", source="/paht/test/dispatch", type=event.DESCRIPTOR.full_name,
-                        subject=f"reports/{report_id}", time="2026-05-04T02:00:00Z", report_id=report_id, report_version=1,
-                        data=event.SerializeToString())
+    envelope = Envelope.for_event(event, node_id="test", service="dispatch", report_id=report_id, version=1,
+                                  id=f"e-{report_id}-{agency}", time="2026-05-04T02:00:00Z")
     with uow:
         handlers.on_report_dispatched(uow, event, envelope)
         uow.commit()

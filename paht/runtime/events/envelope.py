@@ -77,6 +77,16 @@ class Envelope:
         return headers
 
     @classmethod
+    def for_event(cls, event: Message, *, node_id: str, service: str, report_id: str, version: int, id: str | None = None,
+                  time: str | None = None, traceparent: str = "", tracestate: str = "") -> "Envelope":
+        """Wrap an event body of `service` on `node_id` about one report (its meta is the caller's to fill)."""
+        from paht.runtime.ids import new_id
+
+        return cls(id=id or new_id(), source=f"/paht/{node_id}/{service}", type=event.DESCRIPTOR.full_name,
+                   subject=f"reports/{report_id}", time=time or now_rfc3339(), report_id=report_id, report_version=version,
+                   data=event.SerializeToString(), traceparent=traceparent, tracestate=tracestate)
+
+    @classmethod
     def from_nats(cls, headers: dict[str, str] | None, data: bytes) -> "Envelope":
         h = headers or {}
         missing = [k for k in ("ce-id", "ce-type", "ce-source", "ce-reportid", "ce-reportversion") if k not in h]
