@@ -23,6 +23,14 @@ class DomainError(Exception):
         return {"vi": self.detail_vi, "en": self.detail_en}
 
 
+def by_kind(error: BaseException, table: dict[type, object], default: object) -> object:
+    """Return what `table` gives the error's kind, walking its class hierarchy (a subclass takes its nearest ancestor's)."""
+    for cls in type(error).__mro__:
+        if cls in table:
+            return table[cls]
+    return default
+
+
 class NotFound(DomainError):
     key = "error.not_found"
 

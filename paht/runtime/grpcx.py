@@ -118,6 +118,7 @@ def grpc_status(exc: Exception) -> grpc.StatusCode:
         TooManyRequests,
         Unauthorized,
         Unavailable,
+        by_kind,
     )
 
     table = {
@@ -130,10 +131,7 @@ def grpc_status(exc: Exception) -> grpc.StatusCode:
         Unavailable: grpc.StatusCode.UNAVAILABLE,
         DomainError: grpc.StatusCode.INVALID_ARGUMENT,
     }
-    for cls in type(exc).__mro__:
-        if cls in table:
-            return table[cls]
-    return grpc.StatusCode.INTERNAL
+    return by_kind(exc, table, grpc.StatusCode.INTERNAL)
 
 
 async def run_use_case(context: grpc.aio.ServicerContext, use_case, *args):

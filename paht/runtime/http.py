@@ -22,6 +22,7 @@ from paht.runtime.errors import (
     ConcurrentChange,
     DomainError,
     Forbidden,
+    by_kind,
     InvalidInput,
     NotFound,
     StateConflict,
@@ -72,10 +73,7 @@ HTTP_STATUS: dict[type, int] = {
 
 def http_status(exc: DomainError) -> int:
     """Return the HTTP status of a domain error, walking its class hierarchy."""
-    for cls in type(exc).__mro__:
-        if cls in HTTP_STATUS:
-            return HTTP_STATUS[cls]
-    return 400
+    return by_kind(exc, HTTP_STATUS, 400)
 
 
 def problem(status: int, key: str, detail_en: str | None = None, detail_vi: str | None = None, **params) -> JSONResponse:
