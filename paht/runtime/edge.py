@@ -152,7 +152,7 @@ def _closer(upstream: httpx.Response):
 def build_edge_app(upstreams: dict[str, str], nats_monitor: str | None, settings: Settings | None = None) -> Starlette:
     from starlette.middleware import Middleware
 
-    from paht.runtime.http import CatchAll, RefuseBadRequests
+    from paht.runtime.middleware import CatchAll, RefuseBadRequests
     from paht.runtime.web.security import SecurityHeaders
 
     settings = settings or Settings()

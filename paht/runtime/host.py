@@ -125,7 +125,7 @@ async def serve(spec: ServiceSpec, settings: Settings) -> int:
     app = spec.build_http(ctx)
     config = uvicorn.Config(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False, lifespan="on",
                             server_header=False,  # no `server` header: it only helps attackers pick exploits
-                            proxy_headers=False)  # PAHT_TRUSTED_PROXIES decides (paht.runtime.http.client_address)
+                            proxy_headers=False)  # PAHT_TRUSTED_PROXIES decides (paht.runtime.proxies.client_address)
     server = _Server(config)
 
     grpc_server = GrpcServer(settings)

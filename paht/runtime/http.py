@@ -1,13 +1,10 @@
-"""The HTTP side every service shares: errors in two languages, refused URLs and bodies, body limits,
-the public address behind trusted proxies, health, staff auth."""
+"""The HTTP side every service shares: errors in two languages, health, staff auth, and the one call that
+installs every protection (middlewares in `paht/runtime/middleware.py`, proxies in `paht/runtime/proxies.py`)."""
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
-import re
 from typing import TYPE_CHECKING, Awaitable, Callable
-from urllib.parse import unquote_plus, unquote_to_bytes
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,7 +12,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from paht.runtime.auth import Principal, TokenError, TokenVerifier
 from paht.runtime.errors import (
@@ -38,9 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 TOKEN_COOKIE = "paht_token"
-MAX_URL_BYTES = 8 * 1024  # path + query; what common proxies accept, far above any link PAHT makes
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 
 _STATUS_KEYS = {
     400: "error.bad_request",
@@ -85,56 +78,6 @@ def problem(status: int, key: str, detail_en: str | None = None, detail_vi: str 
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def is_trusted_proxy(address: str, settings: "Settings") -> bool:
-    """Tell whether an address is one of the configured proxies (PAHT_TRUSTED_PROXIES)."""
-    try:
-        ip = ipaddress.ip_address(address.strip())
-    except ValueError:
-        return False
-    return any(ip in network for network in settings.proxy_networks())
-
-
-def from_trusted_proxy(request: Request, settings: "Settings") -> bool:
-    """Tell whether the peer that sent this request is one of the configured proxies."""
-    return is_trusted_proxy(request.client.host if request.client else "", settings)
-
-
-def request_origin(request: Request, settings: "Settings") -> str:
-    """Return the origin this request was addressed to; X-Forwarded-* count only from a trusted proxy."""
-    scheme, host = request.url.scheme, request.headers.get("host") or request.url.netloc
-    if from_trusted_proxy(request, settings):
-        forwarded_host = request.headers.get("x-forwarded-host", "").split(",")[0].strip()
-        forwarded_proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
-        if forwarded_host and _HOST.match(forwarded_host):
-            host = forwarded_host
-        if forwarded_proto in ("http", "https"):
-            scheme = forwarded_proto
-    return f"{scheme}://{host}"
-
-
-def public_base(request: Request, settings: "Settings") -> str:
-    """Return the address people use (no trailing slash): PAHT_PUBLIC_URL when set, else the request's origin."""
-    return settings.public_url or request_origin(request, settings)
-
-
-def client_address(request: Request, settings: "Settings") -> str:
-    """Return the client's address: the peer's, or X-Forwarded-For's last hop when the peer is a trusted proxy."""
-    peer = request.client.host if request.client else ""
-    if from_trusted_proxy(request, settings):
-        hops = [h.strip() for value in request.headers.getlist("x-forwarded-for") for h in value.split(",") if h.strip()]
-        if hops:
-            try:
-                return str(ipaddress.ip_address(hops[-1]))  # the hop our own proxy added; earlier ones are the client's word
-            except ValueError:
-                pass
-    return peer
-
-
-def site_origins(request: Request, settings: "Settings") -> set[str]:
-    """Return the origins a form of this site may be posted from."""
-    return {public_base(request, settings), request_origin(request, settings)}
-
-
 def refused_body_key(content_type: str, detail: str) -> tuple[int, str]:
     """Name the refusal of an unreadable body by what the parser said (Starlette gives only a message)."""
     if detail.startswith(("Too many fields", "Too many files")):
@@ -152,98 +95,6 @@ def refused_body_response(request: Request, detail: str) -> JSONResponse:
     """Return the 4xx for a body the parser refused, with its own code."""
     status, key = refused_body_key(request.headers.get("content-type", ""), detail)
     return problem(status, key)
-
-
-def _has_control(text: str) -> bool:
-    return _CONTROL.search(text) is not None
-
-
-class RefuseBadRequests:
-    """Answer 414 for an over-long URL and 400 for a control character (NUL...) in the path or query, before any handler."""
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "replace")
-            query = scope.get("query_string", b"")
-            if len(raw_path) + len(query) > MAX_URL_BYTES:
-                return await problem(414, "error.uri_too_long", limit=MAX_URL_BYTES)(scope, receive, send)
-            path = unquote_to_bytes(raw_path).decode("utf-8", "replace")
-            if _has_control(path) or _has_control(unquote_plus(query.decode("utf-8", "replace"), errors="replace")):
-                return await problem(400, "error.bad_character")(scope, receive, send)
-        await self.app(scope, receive, send)
-
-
-class CatchAll:
-    """Turn any unexpected exception into the bilingual 500 without re-raising.
-
-    Starlette's outermost ServerErrorMiddleware answers 500 and then re-raises, and uvicorn then
-    closes the keep-alive connection: the edge, which had pooled it, answered the next, unrelated
-    request with 503 (issue 5, item 20). Answered here, the connection stays usable.
-    """
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        started = False
-
-        async def watch(message):
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, watch)
-        except Exception:
-            # the JSON log line carries the trace id; the path holds ids only, never personal data
-            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
-            if started:
-                raise  # half an answer is out: only closing the connection can tell the client
-            await problem(500, "error.internal")(scope, receive, send)
-
-
-class BodyLimit:
-    """Refuse request bodies above a size with 413, whether or not Content-Length is honest."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int):
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await problem(413, "error.body_too_large", limit=self.max_bytes)(scope, receive, send)
-        if declared is not None:
-            return await self.app(scope, receive, send)  # honest length checked above; servers stop at it
-        # No length given (chunked): read up to the limit first, then replay, so the answer is a clean 413.
-        chunks, seen, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                return
-            chunks.append(message.get("body", b""))
-            seen += len(chunks[-1])
-            more = message.get("more_body", False)
-            if seen > self.max_bytes:
-                return await problem(413, "error.body_too_large", limit=self.max_bytes)(scope, receive, send)
-        body, sent = b"".join(chunks), False
-
-        async def replay():
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
 
 
 def _validation_message(exc: RequestValidationError) -> tuple[str, str]:
@@ -367,32 +218,15 @@ def add_health_routes(app: FastAPI, ready: ReadyCheck) -> None:
         return JSONResponse({"status": "ready" if ok else "starting", "checks": checks}, status_code=200 if ok else 503)
 
 
-class HeadAsGet:
-    """Answer HEAD like GET without the body (FastAPI routes declare GET only; monitors and link checkers send HEAD)."""
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "HEAD":
-            return await self.app(scope, receive, send)
-
-        async def without_body(message) -> None:
-            if message["type"] == "http.response.body":
-                if message.get("more_body", False):
-                    return  # swallow the body; the headers (Content-Length included) already went out
-                message = {"type": "http.response.body", "body": b"", "more_body": False}
-            await send(message)
-
-        await self.app({**scope, "method": "GET"}, receive, without_body)
-
-
 def install_protections(app: FastAPI, settings: "Settings") -> None:
     """Install the errors and middlewares every service shares.
 
     A request meets them in this order: security headers, catch-all 500, refused URLs, body limit,
     CSRF guard (each add_middleware wraps the ones added before it).
     """
+    from paht.runtime.middleware import BodyLimit, CatchAll, HeadAsGet, RefuseBadRequests
+    from paht.runtime.proxies import site_origins
+
     install_error_handlers(app)
     app.add_middleware(CsrfGuard, allowed_origins=lambda request: site_origins(request, settings), staff_cookie=TOKEN_COOKIE,
                        refuse_body=refused_body_response)

@@ -29,7 +29,7 @@ def forbidden_character(text: str, multiline: bool) -> str | None:
     """Return the first character the cleaner refuses, or None."""
     for ch in text:
         if ch in LINE_BREAKS:
-            if multiline or ch == "\t":
+            if multiline:
                 continue
             return ch
         if ch in BIDI_CONTROLS:

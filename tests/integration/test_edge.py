@@ -16,7 +16,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from paht.runtime.edge import UVICORN_OPTIONS, build_edge_app
-from paht.runtime.http import install_protections, public_base
+from paht.runtime.http import install_protections
+from paht.runtime.proxies import public_base
 from paht.runtime.settings import SERVICES, Settings
 from paht.runtime.supervisor import free_port
 

@@ -10,7 +10,8 @@ from fastapi import FastAPI, Form, Request
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from paht.runtime.http import install_protections, public_base, request_origin
+from paht.runtime.http import install_protections
+from paht.runtime.proxies import public_base, request_origin
 from paht.runtime.settings import Settings
 from paht.runtime.web import Pages
 from paht.runtime.web.security import CONTENT_SECURITY_POLICY, CSRF_COOKIE
@@ -220,7 +221,7 @@ def test_forwarded_headers_count_only_from_a_trusted_proxy():
 
 # ---- items 9 and 19: URLs a handler must never see -------------------------------------------
 
-@pytest.mark.parametrize("url", ["/page/%00", "/page?code=%00", "/page?code=a%0Db", "/page?x=%7F", "/p%C2%85"])
+@pytest.mark.parametrize("url", ["/page/%00", "/page?code=%00", "/page?code=a%0Db", "/page?x=%7F", "/p%C2%85", "/page?x=a%09b", "/page?q=%E2%80%AEabc"])
 def test_a_control_character_in_the_path_or_query_is_a_400(client, url):
     c, _ = client
     r = c.get(url)

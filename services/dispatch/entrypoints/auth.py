@@ -13,7 +13,8 @@ from fastapi.responses import RedirectResponse
 
 from paht.runtime.auth import Principal, TokenError, TokenIssuer
 from paht.runtime.errors import DomainError, NotFound, TooManyRequests, Unavailable
-from paht.runtime.http import TOKEN_COOKIE, client_address, http_status, public_base
+from paht.runtime.http import TOKEN_COOKIE, http_status
+from paht.runtime.proxies import client_address, public_base
 from paht.runtime.web import Pages
 from services.dispatch.adapters.hashing import HashingPool
 from services.dispatch.domain.sign_in import Attempt

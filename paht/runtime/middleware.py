@@ -1,0 +1,126 @@
+"""The ASGI middlewares every service (and the edge) puts in front of its routes."""
+from __future__ import annotations
+
+import logging
+from urllib.parse import unquote_plus, unquote_to_bytes
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from paht.runtime.http import problem
+from paht.runtime.text import forbidden_character
+
+log = logging.getLogger(__name__)
+MAX_URL_BYTES = 8 * 1024  # path + query; what common proxies accept, far above any link PAHT makes
+
+
+def _has_control(text: str) -> bool:
+    """A URL is one line: any control or direction-changing character is refused (the text cleaner's rule)."""
+    return forbidden_character(text, multiline=False) is not None
+
+
+class RefuseBadRequests:
+    """Answer 414 for an over-long URL and 400 for a control character (NUL...) in the path or query, before any handler."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "replace")
+            query = scope.get("query_string", b"")
+            if len(raw_path) + len(query) > MAX_URL_BYTES:
+                return await problem(414, "error.uri_too_long", limit=MAX_URL_BYTES)(scope, receive, send)
+            path = unquote_to_bytes(raw_path).decode("utf-8", "replace")
+            if _has_control(path) or _has_control(unquote_plus(query.decode("utf-8", "replace"), errors="replace")):
+                return await problem(400, "error.bad_character")(scope, receive, send)
+        await self.app(scope, receive, send)
+
+
+class CatchAll:
+    """Turn any unexpected exception into the bilingual 500 without re-raising.
+
+    Starlette's outermost ServerErrorMiddleware answers 500 and then re-raises, and uvicorn then
+    closes the keep-alive connection: the edge, which had pooled it, answered the next, unrelated
+    request with 503 (issue 5, item 20). Answered here, the connection stays usable.
+    """
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def watch(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            # the JSON log line carries the trace id; the path holds ids only, never personal data
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise  # half an answer is out: only closing the connection can tell the client
+            await problem(500, "error.internal")(scope, receive, send)
+
+
+class BodyLimit:
+    """Refuse request bodies above a size with 413, whether or not Content-Length is honest."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            return await problem(413, "error.body_too_large", limit=self.max_bytes)(scope, receive, send)
+        if declared is not None:
+            return await self.app(scope, receive, send)  # honest length checked above; servers stop at it
+        # No length given (chunked): read up to the limit first, then replay, so the answer is a clean 413.
+        chunks, seen, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
+            more = message.get("more_body", False)
+            if seen > self.max_bytes:
+                return await problem(413, "error.body_too_large", limit=self.max_bytes)(scope, receive, send)
+        body, sent = b"".join(chunks), False
+
+        async def replay():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+class HeadAsGet:
+    """Answer HEAD like GET without the body (FastAPI routes declare GET only; monitors and link checkers send HEAD)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            return await self.app(scope, receive, send)
+
+        async def without_body(message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return  # swallow the body; the headers (Content-Length included) already went out
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, without_body)
