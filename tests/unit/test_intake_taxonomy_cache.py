@@ -55,7 +55,11 @@ def test_dispatch_is_asked_once_a_minute_and_its_answer_is_copied():
     assert dispatch.calls == 1 and copy.writes == 1 and set(copy.topics) == {t.code for t in TOPICS}
     clock.now += 2
     taxonomy.find("road-damage")
-    assert dispatch.calls == 2
+    assert dispatch.calls == 2 and copy.writes == 1  # the same answer: the stored copy is not rewritten
+    dispatch.topics = dispatch.topics[1:]
+    clock.now += 61
+    taxonomy.find(dispatch.topics[0].code)
+    assert dispatch.calls == 3 and copy.writes == 2 and set(copy.topics) == {t.code for t in dispatch.topics}
 
 
 def test_while_dispatch_is_away_the_last_answer_serves_and_dispatch_is_asked_again_after_a_pause():

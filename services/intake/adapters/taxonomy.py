@@ -171,8 +171,10 @@ class CachedTaxonomy:
             log.warning("dispatch listed no topics; keeping intake's copy")
             self._next_attempt = self._clock() + self._retry_s
             return False
-        self._copy.replace(topics, datetime.now(timezone.utc))
-        self._topics = {t.code: t for t in topics}
+        fetched = {t.code: t for t in topics}
+        if fetched != self._topics:  # write the copy only when the taxonomy changed (or on the first answer)
+            self._copy.replace(topics, datetime.now(timezone.utc))
+        self._topics = fetched
         self._fetched_at = self._clock()
         return True
 
