@@ -7,15 +7,16 @@ from urllib.parse import unquote_plus, unquote_to_bytes
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from paht.runtime.http import problem
-from paht.runtime.text import forbidden_character
+from paht.runtime.text import has_control
 
 log = logging.getLogger(__name__)
 MAX_URL_BYTES = 8 * 1024  # path + query; what common proxies accept, far above any link PAHT makes
 
 
 def _has_control(text: str) -> bool:
-    """A URL is one line: any control or direction-changing character is refused (the text cleaner's rule)."""
-    return forbidden_character(text, multiline=False) is not None
+    # Only controls are refused this early; a field's own cleaner refuses the rest with a message
+    # that fits it (e.g. the tracking page's hint for a code that cannot be one).
+    return has_control(text)
 
 
 class RefuseBadRequests:

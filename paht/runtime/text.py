@@ -40,6 +40,11 @@ def forbidden_character(text: str, multiline: bool) -> str | None:
     return None
 
 
+def has_control(text: str) -> bool:
+    """Say whether a text holds a control character (C0 or C1, NUL and tab included): what no URL may carry."""
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
+
+
 def has_letter_or_digit(text: str) -> bool:
     return any(unicodedata.category(ch)[0] in "LN" for ch in text)
 
