@@ -31,3 +31,10 @@ def looks_like_id(value: str | None) -> bool:
     import re
 
     return re.fullmatch(ID_PATTERN, value or "") is not None
+
+
+# Aggregates that are not reports but travel on the same per-aggregate, versioned event path:
+# the directory, the taxonomy and the business calendar, each one ordered stream of whole snapshots.
+DIRECTORY_ID = "00000000-0000-5000-8000-000000000001"
+TAXONOMY_ID = "00000000-0000-5000-8000-000000000002"
+CALENDAR_ID = "00000000-0000-5000-8000-000000000003"

@@ -9,8 +9,10 @@ from paht.intake.v1 import events_pb2 as intake_ev
 from paht.runtime.app import make_app
 from paht.runtime.events.consumer import Subscription
 from paht.runtime.host import ServiceSpec
-from services.dispatch.adapters.orm import event_tables, metadata
-from services.dispatch.adapters.repositories import REPOSITORIES
+from services.dispatch.adapters import repositories, repositories_clocks, repositories_step2
+from services.dispatch.adapters.schema import event_tables, load_all
+
+REPOSITORIES = {**repositories.REPOSITORIES, **repositories_step2.REPOSITORIES, **repositories_clocks.REPOSITORIES}
 
 
 def build_http(ctx):
@@ -51,7 +53,7 @@ def seed(ctx):
 
 SPEC = ServiceSpec(
     name="dispatch",
-    metadata=metadata,
+    metadata=load_all(),
     event_tables=event_tables,
     migrations=Path(__file__).parent / "adapters" / "migrations",
     build_http=build_http,

@@ -1,16 +1,16 @@
-"""Dispatch's tables: directory, topics, staff accounts, dispatch items, sign-in counters and revoked tokens."""
+"""Dispatch's directory tables: organisation units, topics, staff accounts; sign-in counters and revoked tokens.
+
+Step 2's tables live in orm_step2.py and the SLA clocks in orm_clocks.py; all share schema.metadata.
+"""
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, Date, Integer, String, Table, Text
 from sqlalchemy.orm import registry
 
 from paht.runtime.db import UtcDateTime
-from paht.runtime.events.tables import add_event_tables
 from services.dispatch.domain.directory import Account, OrgUnit, Topic
-from services.dispatch.domain.dispatching import DispatchItem
 
-metadata = MetaData()
-event_tables = add_event_tables(metadata)
+from services.dispatch.adapters.schema import event_tables, metadata  # noqa: F401  (one MetaData for every table module)
 
 org_units = Table(
     "org_units",
@@ -50,22 +50,6 @@ accounts = Table(
     Column("roles", JSON, nullable=False),
     Column("org_unit_id", String(80), nullable=False),
     Column("active", Boolean, nullable=False),
-)
-
-dispatch_items = Table(
-    "dispatch_items",
-    metadata,
-    Column("report_id", String(36), primary_key=True),
-    Column("status", String(30), nullable=False, index=True),
-    Column("received_at", UtcDateTime(), nullable=False),
-    Column("urgent", Boolean, nullable=False),
-    Column("topic_code", String(60), nullable=False),
-    Column("group_code", String(60), nullable=False),
-    Column("dispatch_due", UtcDateTime(), nullable=False),
-    Column("lead_agency_id", String(80), nullable=False),
-    Column("round", Integer, nullable=False),
-    Column("note", Text, nullable=False),
-    Column("version", BigInteger, nullable=False),
 )
 
 # One row per (scope, account, address) watched by the sign-in throttle; "" where a scope ignores one.
@@ -109,4 +93,3 @@ _mapper = registry()
 _mapper.map_imperatively(OrgUnit, org_units)
 _mapper.map_imperatively(Topic, topics)
 _mapper.map_imperatively(Account, accounts)
-_mapper.map_imperatively(DispatchItem, dispatch_items, version_id_col=dispatch_items.c.version, version_id_generator=False)

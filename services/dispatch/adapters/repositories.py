@@ -6,19 +6,9 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from paht.runtime.paging import Page, SortKey, fetch_page
 from services.dispatch.adapters.orm import revoked_tokens, sign_in_counters, sign_in_locks
 from services.dispatch.domain.directory import Account, OrgUnit, Topic
-from services.dispatch.domain.dispatching import WAITING, DispatchItem
 from services.dispatch.domain.sign_in import ORDER, Attempt, Counter, Lock, Scope
-
-# The IOC's step-2 work list: urgent first, then the nearest deadline, then the report id.
-QUEUE_ORDER = (
-    SortKey(DispatchItem.urgent, descending=True, kind="bool"),
-    SortKey(DispatchItem.dispatch_due, kind="datetime"),
-    SortKey(DispatchItem.report_id),
-)
-
 
 def insert_if_missing(session: Session, table, values: dict):
     """Return an INSERT that does nothing when the key exists (atomic on PostgreSQL and SQLite alike)."""
@@ -27,22 +17,6 @@ def insert_if_missing(session: Session, table, values: dict):
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert(table).values(**values).on_conflict_do_nothing()
-
-
-class SqlDispatchItems:
-    def __init__(self, session: Session):
-        self.session = session
-
-    def get(self, report_id: str) -> DispatchItem | None:
-        return self.session.get(DispatchItem, report_id)
-
-    def add(self, item: DispatchItem) -> None:
-        self.session.add(item)
-
-    def waiting(self, cursor: str | None, limit: int | None) -> Page:
-        """Return one page of the reports waiting for step 2, in the work list's order, with the total."""
-        query = select(DispatchItem).where(DispatchItem.status.in_([s.value for s in WAITING]))
-        return fetch_page(self.session, query, QUEUE_ORDER, cursor, limit)
 
 
 class SqlDirectory:
@@ -194,7 +168,6 @@ class SqlRevokedTokens:
 
 
 REPOSITORIES = {
-    "items": SqlDispatchItems,
     "directory": SqlDirectory,
     "accounts": SqlAccounts,
     "sign_in": SqlSignInCounters,

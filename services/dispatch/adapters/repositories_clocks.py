@@ -1,0 +1,4 @@
+"""The SLA clocks' repositories."""
+from __future__ import annotations
+
+REPOSITORIES: dict = {}
