@@ -9,18 +9,22 @@ from paht.intake.v1 import events_pb2 as intake_ev
 from paht.runtime.app import make_app
 from paht.runtime.events.consumer import Subscription
 from paht.runtime.host import ServiceSpec
-from services.dispatch.adapters import repositories, repositories_clocks, repositories_step2
+from services.dispatch.adapters import repositories, repositories_clocks, repositories_emergency, repositories_step2
 from services.dispatch.adapters.schema import event_tables, load_all
 
-REPOSITORIES = {**repositories.REPOSITORIES, **repositories_step2.REPOSITORIES, **repositories_clocks.REPOSITORIES}
+REPOSITORIES = {**repositories.REPOSITORIES, **repositories_step2.REPOSITORIES, **repositories_emergency.REPOSITORIES,
+                **repositories_clocks.REPOSITORIES}
 
 
 def build_http(ctx):
-    from services.dispatch.entrypoints import api, auth
+    from services.dispatch.entrypoints import admin_api, api, auth, console, emergency_api
 
     app = make_app(ctx, "PAHT dispatch", "Step 2 (dispatch to one lead agency), deadlines, the organisation directory and staff sign-in.")
     app.include_router(api.build_router(ctx))
     app.include_router(auth.build_router(ctx))
+    app.include_router(admin_api.build_router(ctx))
+    app.include_router(emergency_api.build_router(ctx))
+    app.include_router(console.build_router(ctx))
     return app
 
 
@@ -37,6 +41,18 @@ def subscriptions(ctx):
         Subscription("intake", {intake_ev.ReportAccepted: handlers.on_report_accepted}),
         Subscription("handling", {handling_ev.CaseRefusedByAgency: handlers.on_case_refused_by_agency}),
     ]
+
+
+async def watch_emergencies(ctx, js):
+    from services.dispatch.entrypoints import emergency_watch
+
+    await emergency_watch.watch_acknowledgements(ctx, js)
+
+
+async def monitor_clocks(ctx, js):
+    from services.dispatch.entrypoints import sla_monitor
+
+    await sla_monitor.run_monitor(ctx, js)
 
 
 async def publish_revocations(ctx, js):
@@ -61,5 +77,5 @@ SPEC = ServiceSpec(
     subscriptions=subscriptions,
     seed=seed,
     repositories=REPOSITORIES,
-    background={"revocation publisher": publish_revocations},
+    background={"revocation publisher": publish_revocations, "emergency watch": watch_emergencies, "SLA monitor": monitor_clocks},
 )

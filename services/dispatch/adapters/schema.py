@@ -11,6 +11,6 @@ event_tables = add_event_tables(metadata)
 
 def load_all() -> MetaData:
     """Import every table module (so that metadata knows every table) and return the metadata."""
-    from services.dispatch.adapters import orm, orm_clocks, orm_step2  # noqa: F401
+    from services.dispatch.adapters import orm, orm_clocks, orm_emergency, orm_step2  # noqa: F401
 
     return metadata

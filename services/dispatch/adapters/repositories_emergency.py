@@ -1,0 +1,4 @@
+"""Emergency forwarding's repositories."""
+from __future__ import annotations
+
+REPOSITORIES: dict = {}
