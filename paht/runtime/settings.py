@@ -64,6 +64,23 @@ class Settings(BaseSettings):
     otel_exporter: str = "none"
     log_level: str = "INFO"
 
+    # Notifications to staff (SLA warnings and breaches, unacknowledged emergencies): a webhook of the
+    # province's notification gateway (SMS/e-mail/Zalo behind it), signed with the secret; unset: the
+    # development outbox under the data folder (never used in production: notices then show only in consoles).
+    notify_webhook_url: str | None = None
+    notify_webhook_secret: str | None = None
+
+    # Emergency forwarding (113 police, 114 fire and rescue, 115 ambulance): each desk's webhook, signed with
+    # the shared secret; unset: the development outbox (a fake desk). Unacknowledged after this: re-alert the IOC.
+    emergency_webhook_113: str | None = None
+    emergency_webhook_114: str | None = None
+    emergency_webhook_115: str | None = None
+    emergency_webhook_secret: str | None = None
+    emergency_ack_timeout_s: int = 180
+
+    # SLA monitor: how often it looks for clocks reaching 80 % or 100 % of their time.
+    sla_monitor_interval_s: float = 15.0
+
     # Events
     relay_poll_s: float = 0.5
     outbox_keep_days: float = 7.0  # published outbox rows are deleted after this (JetStream keeps the events)
