@@ -123,6 +123,32 @@ def cmd_dead_letters(args) -> int:
     return code
 
 
+def cmd_sla_due(args) -> int:
+    """Print a step's deadline (last line: YYYY-MM-DDTHH:MM:SS+07:00); bad arguments: a message on stderr, status 2."""
+    from datetime import datetime
+
+    from paht.runtime.errors import DomainError
+    from paht.runtime.sla import SlaEngine, Step, load_calendar
+
+    try:
+        step = Step.parse(args.step)
+        try:
+            start = datetime.fromisoformat(args.start)
+        except ValueError:
+            print(f"paht sla due: START {args.start!r} is not an ISO 8601 date and time, e.g. 2026-03-02T09:15:00+07:00", file=sys.stderr)
+            return 2
+        if start.tzinfo is None:
+            print(f"paht sla due: START {args.start!r} has no UTC offset; add one, e.g. +07:00", file=sys.stderr)
+            return 2
+        engine = SlaEngine(load_calendar(args.calendar))
+        due = engine.due(step, start, escalated=args.escalated, urgent=args.urgent, org=tuple(args.org or ()))
+    except DomainError as exc:
+        print(f"paht sla due: {exc.detail_en}", file=sys.stderr)
+        return 2
+    print(due.isoformat(timespec="seconds"))  # to the second (a fraction of a second is dropped)
+    return 0
+
+
 def cmd_proto(args) -> int:
     root = Path(__file__).resolve().parents[2]
     sys.path.insert(0, str(root))
@@ -180,6 +206,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--all", action="store_true", help="list replayed and discarded ones too")
     p.add_argument("--data", type=Path)
     p.set_defaults(func=cmd_dead_letters)
+
+    p = sub.add_parser("sla", help="deadlines of the procedure (the SLA engine)")
+    sla = p.add_subparsers(dest="sla_command", required=True)
+    p = sla.add_parser("due", help="print when a step started at START is due, in Vietnam time",
+                       description="Print the deadline of STEP for a clock started at START (ISO 8601 with its UTC offset). "
+                                   "Steps: dispatch, agency, handling, approval, publish, clarify, reporter-edit, verification.")
+    p.add_argument("step", metavar="STEP", help="dispatch, agency, handling, approval, publish, clarify, reporter-edit or verification")
+    p.add_argument("start", metavar="START", help="when the clock started, with its UTC offset, e.g. 2026-03-02T09:15:00+07:00")
+    p.add_argument("--escalated", action="store_true",
+                   help="dispatch reported to the Steering Committee (1.5 h; 07:30 after a night arrival)")
+    p.add_argument("--urgent", action="store_true", help="dispatch of an urgent report for 113/114/115 (10 minutes)")
+    p.add_argument("--org", action="append", metavar="ORG",
+                   help="organisation whose calendar applies; repeat for its ancestors, nearest first")
+    p.add_argument("--calendar", type=Path, metavar="FILE",
+                   help="a calendar (JSON or YAML, CalendarData's shape); default: national holidays and default hours")
+    p.set_defaults(func=cmd_sla_due)
 
     p = sub.add_parser("proto", help="(developers) regenerate Python code from proto/")
     p.set_defaults(func=cmd_proto)

@@ -34,8 +34,13 @@ def register_grpc(ctx, server):
 def subscriptions(ctx) -> list[Subscription]:
     from services.handling.service_layer import handlers
 
+    from services.handling.adapters.calendar import on_calendar_published
+
     return [
-        Subscription("dispatch", {dispatch_ev.ReportDispatched: handlers.open_case_on_dispatch}),
+        Subscription("dispatch", {dispatch_ev.ReportDispatched: handlers.open_case_on_dispatch,
+                                  dispatch_ev.CalendarPublished: on_calendar_published,
+                                  dispatch_ev.SlaWarning: handlers.note_sla_announcement,
+                                  dispatch_ev.SlaBreached: handlers.note_sla_announcement}),
         Subscription("publication", {publication_ev.PublicationReturned: handlers.reopen_on_return_by_ioc}),
     ]
 

@@ -1,46 +1,38 @@
 """Wire intake: tables, migrations, repositories, the taxonomy, HTTP routes, gRPC servicer. The one place that knows all the parts."""
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from pathlib import Path
 
+from paht.dispatch.v1 import events_pb2 as dispatch_ev
 from paht.runtime.app import make_app
+from paht.runtime.events.consumer import Subscription
 from paht.runtime.host import ServiceSpec
 from services.intake.adapters.orm import event_tables, metadata
 from services.intake.adapters.repositories import SqlReporters, SqlReports
 
 
 def taxonomy_for(ctx):
-    """Return the taxonomy backed by dispatch, with intake's stored copy to fall back on."""
-    from services.intake.adapters.taxonomy import CachedTaxonomy, DispatchTopics, TaxonomyCopy
+    """Return the taxonomy: intake's own copy, kept current by dispatch's TaxonomyPublished events."""
+    from services.intake.adapters.taxonomy import TaxonomyCopy
 
-    return CachedTaxonomy(DispatchTopics(ctx.settings), TaxonomyCopy(ctx.engine))
+    return TaxonomyCopy(ctx.engine)
 
 
 def build_http(ctx, taxonomy=None):
-    """Build intake's app; `taxonomy` replaces the one backed by dispatch (tests give a fake)."""
-    from fastapi import APIRouter
-
-    from services.intake.adapters.taxonomy import CachedTaxonomy, keep_fresh
+    """Build intake's app; `taxonomy` replaces intake's copy (tests give a fake)."""
     from services.intake.entrypoints import api, pages
 
     taxonomy = taxonomy if taxonomy is not None else taxonomy_for(ctx)
     app = make_app(ctx, "PAHT intake", "Receive field reports from every channel; step 1 of the procedure (IOC check).")
     app.include_router(api.build_router(ctx, taxonomy))
     app.include_router(pages.build_router(ctx, taxonomy))
-    if isinstance(taxonomy, CachedTaxonomy):
-
-        @contextlib.asynccontextmanager
-        async def keep_taxonomy(_app):  # a copy of the topics exists before the first accept needs it
-            task = asyncio.create_task(keep_fresh(taxonomy), name="taxonomy")
-            yield
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            taxonomy.close()
-
-        app.include_router(APIRouter(lifespan=keep_taxonomy))
     return app
+
+
+def subscriptions(ctx):
+    from services.intake.adapters.taxonomy import on_taxonomy_published
+
+    return [Subscription("dispatch", {dispatch_ev.TaxonomyPublished: on_taxonomy_published})]
 
 
 def register_grpc(ctx, server):
@@ -56,5 +48,6 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "adapters" / "migrations",
     build_http=build_http,
     register_grpc=register_grpc,
+    subscriptions=subscriptions,
     repositories={"reports": SqlReports, "reporters": SqlReporters},
 )

@@ -1,14 +1,19 @@
-"""Step 1 checks every topic against the taxonomy: from dispatch over gRPC, or from intake's copy when dispatch is away; 503 without either."""
+"""Step 1 checks every topic against intake's own copy of the taxonomy, fed by dispatch's TaxonomyPublished
+events: no submission or acceptance ever calls dispatch; 503 only before any copy has arrived."""
 from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from paht.dispatch.v1 import directory_pb2
+from paht.dispatch.v1 import events_pb2 as dispatch_ev
+from paht.runtime.events.envelope import Envelope
+from paht.runtime.ids import TAXONOMY_ID
 from services.intake.adapters.orm import reports, taxonomy_topics
+from services.intake.adapters.taxonomy import TaxonomyCopy
 from services.intake.bootstrap import SPEC, build_http
-from tests.support.services import migrated_context, outbox_envelopes, token_for
-from tests.support.taxonomy import TOPICS, FakeDirectory
+from tests.support.services import deliver, migrated_context, token_for
 
 pytestmark = pytest.mark.integration
 
@@ -17,6 +22,12 @@ REPORT = {
     "title": "Cống thoát nước bị tắc gây ngập",
     "description": "Cống thoát nước đầu hẻm 12 bị tắc, mưa xuống là ngập nửa mét.",
 }
+ROAD = directory_pb2.Topic(code="ha-tang-giao-thong", name="Hạ tầng giao thông, viễn thông", group_code="kinh-te-xa-hoi",
+                           group_name="Vấn đề kinh tế, xã hội khác", field_letters=["h"])
+WASTE = directory_pb2.Topic(code="xa-rac", name="Xả rác bừa bãi", group_code="do-thi", group_name="Xây dựng, trật tự đô thị",
+                            field_letters=["k"])
+COVID = directory_pb2.Topic(code="covid-vi-pham", name="Dấu hiệu vi phạm phòng, chống dịch Covid-19", group_code="covid",
+                            group_name="Phòng chống dịch Covid-19", valid_to="2023-01-01")  # retired
 
 
 @pytest.fixture
@@ -26,9 +37,13 @@ def intake(settings):
     ctx.engine.dispose()
 
 
-def started(ctx):
-    """A freshly started intake (nothing in memory), without its background refresh."""
-    return TestClient(build_http(ctx))
+def published(settings, revision: int, *topics) -> Envelope:
+    event = dispatch_ev.TaxonomyPublished(revision=revision, topics=list(topics))
+    return Envelope.for_event(event, node_id=settings.node_id, service="dispatch", report_id=TAXONOMY_ID, version=revision)
+
+
+def client_of(ctx) -> TestClient:
+    return TestClient(build_http(ctx, TaxonomyCopy(ctx.engine, max_age_s=0)))
 
 
 def ioc(settings) -> dict:
@@ -41,81 +56,48 @@ def submit(client) -> str:
     return r.json()["id"]
 
 
-def test_topics_come_from_dispatch_and_after_it_goes_away_the_copy_checks_them(intake, settings, monkeypatch):
-    directory = FakeDirectory()
-    monkeypatch.setenv("PAHT_GRPC_DISPATCH", directory.address)
-    try:
-        client = started(intake)
-        rid = submit(client)
-        r = client.post(f"/api/intake/v1/reports/{rid}/accept", json={"topic_code": "road-damage"}, headers=ioc(settings))
-        assert r.status_code == 200 and r.json()["group_code"] == "infrastructure"
-        with intake.engine.connect() as conn:
-            assert conn.execute(select(func.count()).select_from(taxonomy_topics)).scalar_one() == len(TOPICS)
-    finally:
-        directory.stop()
-
-    restarted = started(intake)  # a new process: nothing in memory, dispatch does not answer
-    for _ in range(2):
-        rid = submit(restarted)
-        r = restarted.post(f"/api/intake/v1/reports/{rid}/accept", json={"topic_code": "waste-dumping"}, headers=ioc(settings))
-        assert r.status_code == 200, r.text
-        assert (r.json()["topic_code"], r.json()["group_code"]) == ("waste-dumping", "environment")
-    other = submit(restarted)
-    unknown = restarted.post(f"/api/intake/v1/reports/{other}/accept", json={"topic_code": "no-such-topic"}, headers=ioc(settings))
-    assert unknown.status_code == 422
-    suggested = restarted.post("/api/intake/v1/reports", json={**REPORT, "topic_code": "no-such-topic"})
-    assert suggested.status_code == 422
+def accept(client, settings, report_id: str, topic: str):
+    return client.post(f"/api/intake/v1/reports/{report_id}/accept", json={"topic_code": topic}, headers=ioc(settings))
 
 
-def test_without_dispatch_and_without_a_copy_step_one_is_refused_with_503_and_nothing_is_stored(intake, settings, monkeypatch):
-    directory = FakeDirectory()
-    directory.stop()  # an address where nothing answers
-    monkeypatch.setenv("PAHT_GRPC_DISPATCH", directory.address)
-    client = started(intake)
-    rid = submit(client)  # no topic suggested: nothing to check, the citizen's report is taken
-    r = client.post(f"/api/intake/v1/reports/{rid}/accept", json={"topic_code": "road-damage"}, headers=ioc(settings))
-    assert r.status_code == 503 and r.headers["Retry-After"]
-    assert r.json()["error"]["code"] == "error.unavailable" and r.json()["error"]["detail"]["vi"]
-    assert client.get(f"/api/intake/v1/reports/{rid}", headers=ioc(settings)).json()["status"] == "submitted"
-    with_topic = client.post("/api/intake/v1/reports", json={**REPORT, "topic_code": "road-damage"})
-    assert with_topic.status_code == 503
+def test_topics_come_from_the_published_taxonomy_and_a_new_revision_replaces_the_copy(intake, settings):
+    assert deliver(intake, published(settings, 1, ROAD, COVID)).name == "APPLIED"
+    client = client_of(intake)
+    first, second = submit(client), submit(client)
+    r = accept(client, settings, first, "ha-tang-giao-thong")
+    assert r.status_code == 200, r.text
+    assert r.json()["group_code"] == "kinh-te-xa-hoi"
+    refused = accept(client, settings, second, "covid-vi-pham")  # retired in 2023: no longer a topic
+    assert refused.status_code == 422 and "covid-vi-pham" in refused.json()["error"]["detail"]["en"]
+    assert accept(client, settings, second, "xa-rac").status_code == 422  # not published yet
+    deliver(intake, published(settings, 2, WASTE))
+    assert accept(client, settings, second, "xa-rac").status_code == 200
     with intake.engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(reports)).scalar_one() == 1
-    assert [e.type.rsplit(".", 1)[1] for e in outbox_envelopes(intake)] == ["ReportSubmitted"]
+        rows = conn.execute(select(taxonomy_topics.c.code, taxonomy_topics.c.revision)).all()
+    assert [(r.code, r.revision) for r in rows] == [("xa-rac", 2)]  # exactly the newest revision
 
 
-def test_without_any_address_for_dispatch_the_copy_still_serves(intake, settings, monkeypatch):
-    directory = FakeDirectory()
-    monkeypatch.setenv("PAHT_GRPC_DISPATCH", directory.address)
-    try:
-        client = started(intake)
-        rid = submit(client)
-        assert client.post(f"/api/intake/v1/reports/{rid}/accept", json={"topic_code": "no-such-topic"}, headers=ioc(settings)).status_code == 422
-    finally:
-        directory.stop()
-    monkeypatch.delenv("PAHT_GRPC_DISPATCH")
-    client = started(intake)
-    r = client.post(f"/api/intake/v1/reports/{rid}/accept", json={"topic_code": "traffic-safety"}, headers=ioc(settings))
-    assert r.status_code == 200 and r.json()["group_code"] == "security"
+def test_a_revision_delivered_twice_or_out_of_order_changes_nothing(intake, settings):
+    deliver(intake, published(settings, 1, ROAD))
+    deliver(intake, published(settings, 2, WASTE))
+    assert deliver(intake, published(settings, 1, ROAD)).name == "DUPLICATE"
+    assert set(TaxonomyCopy(intake.engine).topics()) == {"xa-rac"}
 
 
-def test_with_no_copy_yet_a_lookup_waits_out_the_reconnect_back_off_of_a_dispatch_just_started(intake, settings, monkeypatch):
-    """Right after `paht up`, dispatch's gRPC port may open a moment after intake first asked: the next
-    report must not be refused because the channel is still backing off from that first failure."""
-    from paht.runtime.errors import Unavailable
-    from paht.runtime.supervisor import free_port
-    from services.intake.adapters.taxonomy import CachedTaxonomy, DispatchTopics, TaxonomyCopy
+def test_before_any_copy_step_one_is_refused_with_503_and_nothing_is_stored(intake, settings):
+    client = client_of(intake)
+    report_id = submit(client)  # submitting without a topic needs no taxonomy
+    r = accept(client, settings, report_id, "ha-tang-giao-thong")
+    assert r.status_code == 503, r.text
+    assert "taxonomy" in r.json()["error"]["detail"]["en"] and "danh mục" in r.json()["error"]["detail"]["vi"]
+    with intake.engine.connect() as conn:
+        status = conn.execute(select(reports.c.status).where(reports.c.id == report_id)).scalar_one()
+        assert conn.execute(select(func.count()).select_from(taxonomy_topics)).scalar_one() == 0
+    assert status == "submitted"
 
-    port = free_port()
-    monkeypatch.setenv("PAHT_GRPC_DISPATCH", f"127.0.0.1:{port}")
-    taxonomy = CachedTaxonomy(DispatchTopics(settings.model_copy(update={"grpc_timeout_s": 2.0})), TaxonomyCopy(intake.engine))
-    try:
-        with pytest.raises(Unavailable):
-            taxonomy.find("road-damage")  # nothing listens yet, and there is no copy
-        directory = FakeDirectory(port=port)
-        try:
-            assert taxonomy.find("road-damage").group_code == "infrastructure"
-        finally:
-            directory.stop()
-    finally:
-        taxonomy.close()
+
+def test_the_copy_serves_with_no_address_for_dispatch_at_all(intake, settings, monkeypatch):
+    monkeypatch.delenv("PAHT_GRPC_DISPATCH", raising=False)
+    deliver(intake, published(settings, 1, ROAD))
+    client = client_of(intake)
+    assert accept(client, settings, submit(client), "ha-tang-giao-thong").status_code == 200

@@ -19,6 +19,7 @@ from paht.runtime.events.consumer import Outcome
 from paht.runtime.events.envelope import Envelope
 from paht.runtime.ids import new_id
 from paht.runtime.host import build_context
+from paht.runtime.sla import Step as SlaStep, default_engine
 from tests.support.services import deliver, migrated_context, outbox_envelopes, principal, token_for
 from services.publication import bootstrap
 from services.publication.entrypoints.grpc_api import PublicationServicer
@@ -109,8 +110,23 @@ def test_full_path_then_publish_gives_the_public_view_and_timeline(ctx, settings
     [published] = [e for e in outbox_envelopes(ctx) if e.type == "paht.publication.v1.ResultPublished"]
     body = published.decode()
     assert published.report_version == 1 and body.meta.report_version == 1
-    assert body.answer_text == ANSWER and body.visibility == pub_ev.VISIBILITY_PUBLIC and body.on_time
+    assert body.answer_text == ANSWER and body.visibility == pub_ev.VISIBILITY_PUBLIC
+    approved = T0 + timedelta(minutes=60)
+    assert body.publish_due.ToDatetime(tzinfo=timezone.utc) == default_engine().due(SlaStep.PUBLISH, approved)  # the SLA engine's step 8 rule
+    assert not body.on_time  # approved two days ago: step 8 is late
     assert body.meta.actor.subject == "op1" and handlers.editorial_queue(ctx.uow()).items == []
+
+
+def test_an_answer_published_within_its_window_is_on_time(ctx, settings):
+    report_id = new_id()
+    minutes_ago_5 = int((datetime.now(timezone.utc) - T0).total_seconds() // 60) - 5
+    events = story(settings.node_id, report_id, approved_at=minutes_ago_5)  # approved five minutes ago
+    for envelope in events["intake"] + events["dispatch"] + events["handling"]:
+        deliver(ctx, envelope)
+    handlers.publish_result(ctx.uow(), IOC, report_id, None)
+    [published] = [e for e in outbox_envelopes(ctx) if e.type == "paht.publication.v1.ResultPublished"]
+    body = published.decode()
+    assert body.on_time and body.publish_due.ToDatetime(tzinfo=timezone.utc) > datetime.now(timezone.utc)
 
 
 def test_events_from_different_producers_in_any_order_end_the_same(ctx, settings, client):

@@ -59,6 +59,16 @@ class Subscription:
         self.handlers = by_name
 
 
+def chain(*handlers: Handler) -> Handler:
+    """Return one handler that runs several in order, in the same transaction (e.g. step 2's item, then its clock)."""
+    def run(uow, event, envelope) -> None:
+        for handler in handlers:
+            handler(uow, event, envelope)
+
+    run.__name__ = "+".join(getattr(h, "__name__", "handler") for h in handlers)
+    return run
+
+
 class EventApplier:
     """Apply one envelope inside one transaction: handler, inbox row and position move together."""
 

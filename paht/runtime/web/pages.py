@@ -42,6 +42,11 @@ def local_time(value: object, fmt: str = "%H:%M %d/%m/%Y") -> str:
     Naive values are taken as UTC: every PAHT store keeps UTC, and SQLite hands times back without
     their zone (intake's queue showed 7 hours early before this).
     """
+    if isinstance(value, str):  # an ISO 8601 instant from an API view
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
     if not isinstance(value, datetime):
         return "" if value is None else str(value)
     if value.tzinfo is None:

@@ -1,7 +1,7 @@
 """Handling's tables, mapped onto the domain classes without the domain knowing."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Integer, MetaData, String, Table, Text
 from sqlalchemy.orm import registry
 
 from paht.runtime.db import UtcDateTime
@@ -36,6 +36,20 @@ cases = Table(
     Column("ioc_return_reason", Text, nullable=False),
     Column("updated_at", UtcDateTime(), nullable=True, index=True),
     Column("version", BigInteger, nullable=False),
+    Column("agency_due", UtcDateTime(), nullable=True),
+    Column("approval_due", UtcDateTime(), nullable=True),
+    Column("sla_warned", String(80), nullable=False, server_default=""),
+)
+
+# The business calendar as dispatch last published it (CalendarPublished): the one row handling computes
+# its deadlines with (step 7's approval day, on the lead unit's working hours).
+calendar_copy = Table(
+    "calendar_copy",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("revision", Integer, nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("copied_at", UtcDateTime(), nullable=False),
 )
 
 _mapper = registry()

@@ -8,6 +8,7 @@ from typing import Callable
 from paht.runtime.aggregate import Versioned, require_state
 from paht.runtime.errors import Forbidden, InvalidInput, OutOfScope
 from paht.runtime.roles import Role
+from paht.runtime.sla import Standing, Step
 from paht.runtime.text import Label, clean_identifier, clean_text
 from services.handling.domain import visibility
 from services.handling.domain.status import HANDLED, WITH_STAFF, Status, describe
@@ -58,6 +59,18 @@ def _reason(text: str | None) -> str:
     return clean_text(text, REASON, MIN_REASON, MAX_REASON)
 
 
+# Which step's clock runs while a case is in each state (dispatch's monitor watches the same clocks).
+CLOCK_OF = {
+    Status.AWAITING_AGENCY: Step.AGENCY,
+    Status.AWAITING_UNIT_LEADER: Step.HANDLING,
+    Status.IN_PROGRESS: Step.HANDLING,
+    Status.RETURNED_TO_STAFF: Step.HANDLING,
+    Status.DRAFTED: Step.APPROVAL,
+    Status.RETURNED_BY_IOC: Step.APPROVAL,
+}
+STATUS_VALUES = {s.value for s in Status}
+
+
 @dataclass
 class Case(Versioned):
     report_id: str
@@ -82,6 +95,25 @@ class Case(Versioned):
     ioc_return_reason: str = ""      # step 8: why the IOC returned the approved answer
     updated_at: datetime | None = None
     version: int = 0
+    agency_due: datetime | None = None    # step 3: 1 working hour from receipt (from dispatch)
+    approval_due: datetime | None = None  # step 7: 1 working day after staff's report (set when staff report)
+    sla_warned: str = ""                  # the last clock dispatch's monitor warned about ("<report>:<step>:<n>")
+
+    def deadline(self) -> tuple[Step | None, datetime | None]:
+        """Return the step whose clock runs now and its deadline (None once the case is with the IOC or back at step 2)."""
+        step = CLOCK_OF.get(Status(self.status)) if self.status in STATUS_VALUES else None
+        due = {Step.AGENCY: self.agency_due, Step.HANDLING: self.handling_due, Step.APPROVAL: self.approval_due}.get(step)
+        return (step, due) if due is not None else (None, None)
+
+    def standing(self, now: datetime) -> Standing | None:
+        """How the running step's deadline stands: overdue past it; due soon once the monitor warned of that step."""
+        step, due = self.deadline()
+        if due is None:
+            return None
+        if now > due:
+            return Standing.OVERDUE
+        warned = self.sla_warned.split(":")
+        return Standing.WARNING if len(warned) == 3 and warned[1] == step.value else Standing.ON_TRACK
 
     @classmethod
     def open(cls, report_id: str, lead_agency_id: str, lead_agency_name: str, round: int, handling_due: datetime,

@@ -53,6 +53,8 @@ def case_view(c: Case) -> dict:
         "lead_unit": {"id": c.lead_unit_id, "name": c.lead_unit_name} if c.lead_unit_id else None,
         "staff_subject": c.staff_subject or None,
         "handling_due": _iso(c.handling_due),
+        "agency_due": _iso(c.agency_due),
+        "approval_due": _iso(c.approval_due),
         "draft_id": c.draft_id or None,
         "answer_text": c.answer_text or None,
         "edited_by_leader": c.edited_by_leader,

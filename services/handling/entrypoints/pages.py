@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timezone
 from pathlib import Path
 
 from fastapi import APIRouter, Query, Request
@@ -41,6 +42,6 @@ def build_router(ctx) -> APIRouter:
             known = Status(status)
             return BADGE_STYLE[known], known.label[index]
 
-        return pages.render(request, "cases.html", user=user, page=page, badge=badge)
+        return pages.render(request, "cases.html", user=user, page=page, badge=badge, now=datetime.now(timezone.utc))
 
     return router

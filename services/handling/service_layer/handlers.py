@@ -22,6 +22,8 @@ from paht.runtime.events.envelope import Envelope
 from paht.runtime.ids import new_id
 from paht.runtime.paging import Page
 from paht.runtime.uow import UnitOfWork, actor_of
+from paht.runtime.sla import Step
+from services.handling.adapters import calendar
 from services.handling.adapters.directory import OrgDirectory, candidate_unit
 from services.handling.domain.case import Case, CandidatePerson, clean_subject, clean_unit_id
 
@@ -119,8 +121,12 @@ def draft_result(uow: UnitOfWork, user: Principal, report_id: str, answer_text: 
 
     def step(case: Case) -> Message:
         case.draft_result(user, answer_text, new_id())
-        # approval_due (1 working day) is left to dispatch, which owns every deadline and the calendar.
-        return ev.ResultDrafted(draft_id=case.draft_id, answer_text=case.answer_text, unit=_unit(case))
+        # Step 7: 1 working day on the lead unit's hours (its own, else its agency's, else the default).
+        now = datetime.now(timezone.utc)
+        case.approval_due = calendar.engine(uow).due(Step.APPROVAL, now, org=(case.lead_unit_id, case.lead_agency_id))
+        event = ev.ResultDrafted(draft_id=case.draft_id, answer_text=case.answer_text, unit=_unit(case))
+        event.approval_due.FromDatetime(case.approval_due)
+        return event
 
     return _change(uow, user, report_id, step)
 
@@ -168,6 +174,8 @@ def open_case_on_dispatch(uow: UnitOfWork, msg: dispatch_ev.ReportDispatched, en
         return
     else:
         case.open_round(agency.id, agency.name, msg.round, due, msg.meta.epoch, msg.urgent)
+    case.agency_due = msg.agency_due.ToDatetime(tzinfo=timezone.utc) if msg.HasField("agency_due") else None
+    case.approval_due = None
     case.updated_at = datetime.now(timezone.utc)
 
 
@@ -178,6 +186,16 @@ def reopen_on_return_by_ioc(uow: UnitOfWork, msg: publication_ev.PublicationRetu
         raise _not_found(envelope.report_id)
     case.return_by_ioc(msg.reason)  # raises StateConflict unless approved: publication and handling disagree
     case.updated_at = datetime.now(timezone.utc)
+    # The leader completes it again: 1 working day from the IOC's return (dispatch's monitor opens the same clock).
+    at = msg.meta.occurred_at.ToDatetime(tzinfo=timezone.utc) if msg.meta.HasField("occurred_at") else case.updated_at
+    case.approval_due = calendar.engine(uow).due(Step.APPROVAL, at, org=(case.lead_unit_id, case.lead_agency_id))
+
+
+def note_sla_announcement(uow: UnitOfWork, msg: Message, envelope: Envelope) -> None:
+    """Dispatch's monitor warned of (or announced the breach of) a clock: the case's console shows it as due soon."""
+    case = uow.cases.get(msg.clock.report_id, for_change=True) if msg.clock.report_id else None
+    if case is not None:
+        case.sla_warned = msg.clock.clock_id[:80]
 
 
 # --- queries -------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Intake's tables, mapped onto the domain classes without the domain knowing."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Float, ForeignKey, Index, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Date, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
 from sqlalchemy.orm import registry
 
 from paht.runtime.db import UtcDateTime
@@ -69,6 +69,9 @@ taxonomy_topics = Table(
     Column("name", String(300), nullable=False),
     Column("group_code", String(60), nullable=False),
     Column("group_name", String(300), nullable=False),
+    Column("valid_from", Date, nullable=True),   # Vietnamese calendar days; None: always
+    Column("valid_to", Date, nullable=True),     # exclusive; None: open
+    Column("revision", Integer, nullable=False),  # the taxonomy revision this copy came from
     Column("copied_at", UtcDateTime(), nullable=False),
 )
 

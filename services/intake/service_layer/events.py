@@ -52,8 +52,11 @@ def submitted(report: Report) -> ev.ReportSubmitted:
 
 
 def accepted(report: Report) -> ev.ReportAccepted:
-    event = ev.ReportAccepted(topic_code=report.topic_code, group_code=report.group_code, urgent=report.urgent, note=report.decision_note)
+    event = ev.ReportAccepted(topic_code=report.topic_code, group_code=report.group_code, urgent=report.urgent, note=report.decision_note,
+                              area_code=report.area_code)
     event.received_at.FromDatetime(report.received_at)
+    if report.lat is not None:  # the place, for step 2's routing
+        event.location.lat, event.location.lon = report.lat, report.lon
     return event
 
 

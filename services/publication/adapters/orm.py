@@ -36,6 +36,7 @@ public_reports = Table(
     Column("refusal_text", Text, nullable=False),
     Column("visibility", String(20), nullable=False),
     Column("version", BigInteger, nullable=False),
+    Column("publish_due", UtcDateTime(), nullable=True),
 )
 
 timeline_entries = Table(

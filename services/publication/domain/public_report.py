@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import Enum
 
-from paht.runtime import roles
+from paht.runtime import roles, sla
 from paht.runtime.ids import ID_PATTERN, looks_like_id
 from paht.runtime.aggregate import Versioned, require_state
 from paht.runtime.errors import Forbidden, InvalidInput, StateConflict
@@ -205,6 +205,7 @@ class PublicReport(Versioned):
     refusal_text: str = ""
     visibility: str = Visibility.PUBLIC.value
     version: int = 0  # this service's own events about the report: 1, 2, 3...
+    publish_due: datetime | None = None  # step 8: 1 h by day (06:00-22:00), 07:00 after a night arrival
 
     @classmethod
     def placeholder(cls, report_id: str) -> "PublicReport":
@@ -269,6 +270,11 @@ class PublicReport(Versioned):
         if self.status == Step.APPROVED.value:
             self.answer_text = answer_text
             self.approved_at = at
+            self.publish_due = sla.default_engine().due(sla.Step.PUBLISH, at)  # the IOC's 24/7 clock: no working hours
+
+    def published_on_time(self) -> bool:
+        """Say whether step 8 was done by its deadline (a report approved before deadlines were kept: yes)."""
+        return self.publish_due is None or (self.published_at is not None and self.published_at <= self.publish_due)
 
     @staticmethod
     def _require_ioc(user) -> None:

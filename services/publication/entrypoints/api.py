@@ -83,6 +83,7 @@ def editorial_view(r: PublicReport) -> dict:
         "private_result": r.private_result,
         "urgent": r.urgent,
         "approved_at": iso(r.approved_at),
+        "publish_due": iso(r.publish_due),
         "visibility": r.visibility,
         "version": r.version,
     }

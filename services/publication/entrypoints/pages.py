@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote
 
@@ -11,6 +12,7 @@ from fastapi.responses import RedirectResponse
 from paht.runtime import roles
 from paht.runtime.http import http_status
 from paht.runtime.errors import DomainError, InvalidInput
+from paht.runtime.sla import standing_of
 from paht.runtime.text import is_clean
 from paht.runtime.web import Pages, pick_language
 from services.publication.domain.public_report import Step
@@ -124,7 +126,7 @@ def build_router(ctx) -> APIRouter:
             page = await asyncio.to_thread(handlers.editorial_queue, ctx.uow(), None, QUEUE_PAGE_SIZE)
             status_code, error = 422, exc.detail
         return render(request, "editorial_queue.html", status_code, user=user, reports=page.items, total=page.total,
-                      next_cursor=page.next_cursor, error=error)
+                      next_cursor=page.next_cursor, error=error, now=datetime.now(timezone.utc), standing_of=standing_of)
 
     @router.get("/publication/queue")
     async def queue(request: Request, cursor: str = ""):

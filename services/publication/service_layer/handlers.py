@@ -43,8 +43,11 @@ def publish_result(uow: UnitOfWork, user: Principal, report_id: str, edited_text
     with uow:
         report = _load(uow, report_id)
         report.publish(user, edited_text, now)
-        event = ev.ResultPublished(answer_text=report.answer_text, visibility=visibility_to_proto(report.visibility), on_time=True)
+        event = ev.ResultPublished(answer_text=report.answer_text, visibility=visibility_to_proto(report.visibility),
+                                   on_time=report.published_on_time())
         event.published_at.FromDatetime(now)
+        if report.publish_due is not None:
+            event.publish_due.FromDatetime(report.publish_due)
         uow.emit(event, report_id=report.report_id, version=report.next_version(), actor=actor_of(user))
         add_step(uow, report.report_id, Step.PUBLISHED, now)
         uow.commit()
