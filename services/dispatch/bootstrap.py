@@ -7,7 +7,7 @@ from pathlib import Path
 from paht.handling.v1 import events_pb2 as handling_ev
 from paht.intake.v1 import events_pb2 as intake_ev
 from paht.runtime.app import make_app
-from paht.runtime.events.consumer import Subscription
+from paht.runtime.events.consumer import Subscription, chain
 from paht.runtime.host import ServiceSpec
 from services.dispatch.adapters import repositories, repositories_clocks, repositories_emergency, repositories_step2
 from services.dispatch.adapters.schema import event_tables, load_all
@@ -17,7 +17,7 @@ REPOSITORIES = {**repositories.REPOSITORIES, **repositories_step2.REPOSITORIES, 
 
 
 def build_http(ctx):
-    from services.dispatch.entrypoints import admin_api, api, auth, console, emergency_api
+    from services.dispatch.entrypoints import admin_api, api, auth, console, emergency_api, sla_api
 
     app = make_app(ctx, "PAHT dispatch", "Step 2 (dispatch to one lead agency), deadlines, the organisation directory and staff sign-in.")
     app.include_router(api.build_router(ctx))
@@ -25,6 +25,7 @@ def build_http(ctx):
     app.include_router(admin_api.build_router(ctx))
     app.include_router(emergency_api.build_router(ctx))
     app.include_router(console.build_router(ctx))
+    app.include_router(sla_api.build_router(ctx))
     return app
 
 
@@ -35,11 +36,15 @@ def register_grpc(ctx, server):
 
 
 def subscriptions(ctx):
-    from services.dispatch.service_layer import handlers
+    from services.dispatch.service_layer import clocks, handlers
 
+    # Step 2's own work, then the SLA clocks every service's events open and stop (dispatch owns every deadline).
     return [
-        Subscription("intake", {intake_ev.ReportAccepted: handlers.on_report_accepted}),
-        Subscription("handling", {handling_ev.CaseRefusedByAgency: handlers.on_case_refused_by_agency}),
+        Subscription("intake", {**clocks.INTAKE, intake_ev.ReportAccepted: chain(handlers.on_report_accepted, clocks.on_report_accepted)}),
+        Subscription("dispatch", clocks.DISPATCH),
+        Subscription("handling", {**clocks.HANDLING,
+                                  handling_ev.CaseRefusedByAgency: chain(handlers.on_case_refused_by_agency, clocks.on_case_refused_by_agency)}),
+        Subscription("publication", clocks.PUBLICATION),
     ]
 
 
@@ -62,9 +67,11 @@ async def publish_revocations(ctx, js):
 
 
 def seed(ctx):
-    from services.dispatch.service_layer import directory
+    from services.dispatch.service_layer import business_calendar, directory
 
-    return directory.seed_demo(ctx.uow(), ctx.settings.demo_password)
+    counts = directory.seed_demo(ctx.uow(), ctx.settings.demo_password)
+    counts["calendar"] = business_calendar.seed(ctx.uow())
+    return counts
 
 
 SPEC = ServiceSpec(
