@@ -3,7 +3,7 @@
 Run: .venv/bin/python bench/submission_dispatch_calls.py [--seconds 75] [--rate 5] [--root DIR]
 It starts `paht up` (embedded) with traces written as JSON lines, submits reports WITH a topic at
 --rate per second for --seconds (longer than a minute, so a cache with a one-minute life expires),
-then stops dispatch and submits for 15 s more. Prints the submission latency (p50, p95, max) in each
+then freezes dispatch (SIGSTOP) and submits for --frozen-seconds more. Prints the submission latency (p50, p95, max) in each
 phase and how many gRPC calls intake made to dispatch's DirectoryService while citizens submitted.
 --root runs another checkout (e.g. a `git worktree` of the commit before issue 6, with its protos
 generated) to measure "before". Prints figures; asserts nothing.
@@ -75,6 +75,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=5.0)
     parser.add_argument("--root", type=Path, default=None, help="another checkout to run (measure 'before')")
     parser.add_argument("--topic", default="")
+    parser.add_argument("--frozen-seconds", type=float, default=75.0, help="how long dispatch stays frozen (longer than a minute)")
     args = parser.parse_args()
     data = Path(tempfile.mkdtemp(prefix="paht-bench-")) / "data"
     traces = data.parent / "traces-{service}.jsonl"
@@ -108,7 +109,7 @@ def main() -> int:
         if dispatch_pid:
             os.kill(dispatch_pid, signal.SIGSTOP)  # dispatch hangs (worse than gone: calls wait for their deadline)
             since = time.time_ns()
-            lat2, codes2 = submit_for(running.url, 15, args.rate, topic)
+            lat2, codes2 = submit_for(running.url, args.frozen_seconds, args.rate, topic)
             os.kill(dispatch_pid, signal.SIGCONT)
             print(f"dispatch frozen (SIGSTOP): {len(lat2)} submissions; status codes {codes2}")
             print(f"  latency p50 {pct(lat2, 50) * 1000:.1f} ms, p95 {pct(lat2, 95) * 1000:.1f} ms, max {max(lat2) * 1000:.1f} ms")

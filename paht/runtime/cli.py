@@ -123,6 +123,24 @@ def cmd_dead_letters(args) -> int:
     return code
 
 
+def stored_or_builtin(args):
+    """The calendar dispatch stores (PAHT_DATA / --data, or DATABASE_URL), else the built-in one; says which on stderr."""
+    from paht.runtime.sla import CalendarData
+    from services.dispatch.service_layer.business_calendar import stored
+
+    try:
+        found = stored(_settings(data=args.data))
+    except Exception as exc:  # an unreachable database: say so, and compute with the built-in calendar
+        print(f"paht sla due: could not read dispatch's calendar ({type(exc).__name__}); using the built-in calendar", file=sys.stderr)
+        found = None
+    if found is None:
+        print("calendar: built-in (public holidays, Monday-Friday 07:00-11:30 and 13:30-17:00)", file=sys.stderr)
+        return CalendarData()
+    revision, data = found
+    print(f"calendar: revision {revision} stored by dispatch", file=sys.stderr)
+    return CalendarData.from_dict(data)
+
+
 def cmd_sla_due(args) -> int:
     """Print a step's deadline (last line: YYYY-MM-DDTHH:MM:SS+07:00); bad arguments: a message on stderr, status 2."""
     from datetime import datetime
@@ -140,7 +158,11 @@ def cmd_sla_due(args) -> int:
         if start.tzinfo is None:
             print(f"paht sla due: START {args.start!r} has no UTC offset; add one, e.g. +07:00", file=sys.stderr)
             return 2
-        engine = SlaEngine(load_calendar(args.calendar))
+        if args.calendar or args.builtin:
+            print(f"calendar: {args.calendar or 'built-in'}", file=sys.stderr)
+            engine = SlaEngine(load_calendar(args.calendar))
+        else:
+            engine = SlaEngine(stored_or_builtin(args))
         due = engine.due(step, start, escalated=args.escalated, urgent=args.urgent, org=tuple(args.org or ()))
     except DomainError as exc:
         print(f"paht sla due: {exc.detail_en}", file=sys.stderr)
@@ -220,7 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--org", action="append", metavar="ORG",
                    help="organisation whose calendar applies; repeat for its ancestors, nearest first")
     p.add_argument("--calendar", type=Path, metavar="FILE",
-                   help="a calendar (JSON or YAML, CalendarData's shape); default: national holidays and default hours")
+                   help="a calendar (JSON or YAML, CalendarData's shape); default: the one dispatch stores, else the built-in one")
+    p.add_argument("--builtin", action="store_true", help="use the built-in calendar (national holidays, default hours) even where dispatch stores one")
+    p.add_argument("--data", type=Path, help="data folder of an embedded run whose calendar to use (default ./paht-data, or PAHT_DATA)")
     p.set_defaults(func=cmd_sla_due)
 
     p = sub.add_parser("proto", help="(developers) regenerate Python code from proto/")

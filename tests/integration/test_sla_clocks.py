@@ -256,3 +256,27 @@ def test_the_calendar_is_saved_whole_as_revisions_and_published(dispatch):
     assert json.loads(published[-1].decode().calendar_json)["days"][0]["day"] == "2026-12-24"
     revisions = client.get("/api/dispatch/v1/calendar/revisions", headers=admin).json()["items"]
     assert [r["revision"] for r in revisions] == [2, 1] and revisions[0]["by"] == "admin"
+
+
+def test_paht_sla_due_uses_the_calendar_dispatch_stores(dispatch):
+    import os
+    import subprocess
+    import sys
+
+    client = TestClient(build_http(dispatch))
+    admin = {"Authorization": "Bearer " + token_for(dispatch.settings, "admin", ["ioc_admin"], "ioc-tinh")}
+    data = dict(client.get("/api/dispatch/v1/calendar").json()["calendar"])
+    data["days"] = [{"day": "2026-03-04", "kind": "off", "name": "Nghỉ đột xuất (thử)", "org_id": ""}]  # a Wednesday
+    assert client.put("/api/dispatch/v1/calendar", json=data, headers=admin).status_code == 200
+    env = dict(os.environ, PAHT_DATA=str(dispatch.settings.data), PAHT_DB_SCHEMA_PREFIX=dispatch.settings.db_schema_prefix)
+
+    def due(*extra):
+        run = subprocess.run([sys.executable, "-m", "paht.runtime.cli", "sla", "due", "approval", "2026-03-03T16:00:00+07:00", *extra],
+                             env=env, capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stderr
+        return run.stdout.strip().splitlines()[-1], run.stderr
+
+    stored, said = due()
+    assert stored == "2026-03-05T16:00:00+07:00" and "revision 2" in said  # Wednesday is off: Thursday 16:00
+    builtin, said = due("--builtin")
+    assert builtin == "2026-03-04T16:00:00+07:00" and "built-in" in said

@@ -4,14 +4,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import yaml
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
 
 from paht.runtime import roles
 from paht.runtime.auth import Principal
 from paht.runtime.errors import InvalidInput
-from paht.runtime.sla import Step
+from paht.runtime.sla import Step, parse_calendar_text
 from paht.runtime.web import Pages, pick_language
 from services.dispatch.domain.clocks import Standing
 from services.dispatch.service_layer import business_calendar, clocks
@@ -69,11 +68,10 @@ def build_router(ctx) -> APIRouter:
         if len(raw) > MAX_BODY:
             raise InvalidInput("The calendar is too large.", "Lịch làm việc quá lớn.")
         try:
-            data = yaml.safe_load(raw.decode("utf-8")) if raw.strip() else None
-        except (UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise InvalidInput(f"The calendar is not valid JSON or YAML: {exc}", f"Lịch làm việc không đúng định dạng JSON hoặc YAML: {exc}") from None
-        if not isinstance(data, dict):
-            raise InvalidInput("Send the whole calendar as one object.", "Vui lòng gửi toàn bộ lịch làm việc dưới dạng một đối tượng.")
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput("The calendar must be UTF-8 text (JSON or YAML).", "Lịch làm việc phải là văn bản UTF-8 (JSON hoặc YAML).") from None
+        data = parse_calendar_text(text).to_dict()  # the engine's own reader: refuses whole, naming the entry
         return await asyncio.to_thread(business_calendar.save, ctx.uow(), user, data, note)
 
     @router.get("/sla/board", include_in_schema=False)

@@ -91,3 +91,28 @@ def seed(uow: UnitOfWork) -> int:
             return 0
     save(uow, None, CalendarData().to_dict(), "Lịch mặc định / default calendar")
     return 1
+
+
+def stored(settings) -> tuple[int, dict] | None:
+    """Return (revision, calendar) as stored in dispatch's database, or None when there is none to read.
+
+    For `paht sla due`, so that an operator's check uses the calendar the services use. Reads only:
+    a missing database or table (not migrated yet) is None, never created here.
+    """
+    from sqlalchemy import inspect, select
+
+    from paht.runtime.db import make_engine
+    from services.dispatch.adapters.orm_clocks import calendar_revisions
+
+    if not settings.database_url and not (settings.data / "db" / "dispatch.sqlite3").exists():
+        return None  # no embedded run here (make_engine would create an empty database)
+    engine = make_engine(settings, "dispatch")
+    try:
+        if not inspect(engine).has_table("calendar_revisions"):
+            return None
+        with engine.connect() as conn:
+            row = conn.execute(select(calendar_revisions.c.revision, calendar_revisions.c.data)
+                               .order_by(calendar_revisions.c.revision.desc()).limit(1)).first()
+        return (row.revision, row.data) if row is not None else None
+    finally:
+        engine.dispose()
