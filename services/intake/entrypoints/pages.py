@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timezone
 from pathlib import Path
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse
 
-from paht.runtime import roles
+from paht.runtime import roles, sla
 from paht.runtime.http import http_status
 from paht.runtime.errors import DomainError
 from paht.runtime.text import is_clean
@@ -77,6 +78,13 @@ def build_router(ctx, taxonomy: Taxonomy) -> APIRouter:
             page = await asyncio.to_thread(handlers.work_list, ctx.uow(), None, cursor, None)
         except DomainError as exc:  # a cursor that was not ours
             return pages.error(request, http_status(exc), exc.key)
-        return pages.render(request, "queue.html", user=user, page=page)
+        now = datetime.now(timezone.utc)
+        engine = sla.default_engine()  # steps 1 and 2 share the window, on the IOC's 24/7 clock
+
+        def deadline(r):
+            due = engine.due(sla.Step.DISPATCH, r.received_at, urgent=bool(r.urgent))
+            return due, sla.standing_of(due, now, start=r.received_at)
+
+        return pages.render(request, "queue.html", user=user, page=page, deadline=deadline)
 
     return router
