@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 from paht.intake.v1 import events_pb2 as intake_ev
 from paht.runtime.events.consumer import Outcome
 from paht.runtime.ids import new_id
-from tests.support.handling import FakeOrgDirectory, dispatched, envelope
-from tests.support.services import deliver, migrated_context, outbox_envelopes, token_for
 from services.dispatch import bootstrap as dispatch
 from services.handling import bootstrap as handling
+from tests.support.handling import FakeOrgDirectory, dispatched, envelope
+from tests.support.services import deliver, migrated_context, outbox_envelopes, token_for
 
 ANSWER = "Đã vá ổ gà trên đường Quang Trung ngày 12/3."
 
@@ -51,7 +51,7 @@ def test_a_refused_case_goes_back_to_step_2_and_reaches_another_agency_in_a_new_
     dispatch_api = TestClient(dispatch.SPEC.build_http(dispatch_ctx))
     handling_api = TestClient(handling.build_http(handling_ctx, directory=FakeOrgDirectory()))
 
-    accepted = intake_ev.ReportAccepted(topic_code="giao-thong", group_code="ha-tang", urgent=False)
+    accepted = intake_ev.ReportAccepted(topic_code="street-encroachment", group_code="urban-order", urgent=False)  # fields h, c, n
     accepted.received_at.FromDatetime(datetime.now(timezone.utc))
     assert deliver(dispatch_ctx, envelope(dispatch_ctx, "intake", accepted, rid, 1)) is Outcome.APPLIED
     assert rid in queued(dispatch_api, ioc)
@@ -66,7 +66,9 @@ def test_a_refused_case_goes_back_to_step_2_and_reaches_another_agency_in_a_new_
     assert deliver(dispatch_ctx, last_of(handling_ctx, "CaseRefusedByAgency")) is Outcome.APPLIED
 
     item = dispatch_api.get(f"/api/dispatch/v1/reports/{rid}", headers=ioc).json()
-    assert rid in queued(dispatch_api, ioc) and item["lead_agency_id"] in (None, "so-gtvt")
+    assert rid in queued(dispatch_api, ioc) and item["lead_agency_id"] is None
+    refusal = ("refused_by_agency", "so-gtvt", "Không thuộc thẩm quyền của Sở")
+    assert (item["status"], item["refusal"]["agency_id"], item["refusal"]["reason"]) == refusal
     r = dispatch_api.post(f"/api/dispatch/v1/reports/{rid}/dispatch", json={"agency_id": "so-xd"}, headers=ioc)
     assert r.status_code == 200, r.text
     again = last_of(dispatch_ctx, "ReportDispatched")
@@ -74,8 +76,11 @@ def test_a_refused_case_goes_back_to_step_2_and_reaches_another_agency_in_a_new_
     assert deliver(handling_ctx, again) is Outcome.APPLIED
 
     xd = auth(settings, "soxd", "agency_coordinator", "so-xd")
+    history = dispatch_api.get(f"/api/dispatch/v1/reports/{rid}/history", headers=ioc).json()["rounds"]
+    assert [(r["round"], r["agency_id"], r["refusal_reason"]) for r in history] == [(1, *refusal[1:]), (2, "so-xd", None)]
     case = handling_api.get(f"/api/handling/v1/cases/{rid}", headers=xd).json()
-    assert (case["status"], case["lead_agency"]["id"], case["round"], case["agency_refusal_reason"]) == ("awaiting_agency", "so-xd", 2, None)
+    assert (case["status"], case["lead_agency"]["id"], case["round"], case["agency_refusal_reason"]) == \
+        ("awaiting_agency", "so-xd", 2, None)
     assert handling_api.get(f"/api/handling/v1/cases/{rid}", headers=coordinator).status_code == 404  # no longer the old agency's
     r = handling_api.post(f"/api/handling/v1/cases/{rid}/assign-unit", json={"unit_id": "so-xd-qhkt"}, headers=xd)
     assert (r.status_code, r.json()["status"]) == (200, "awaiting_unit_leader")
@@ -101,7 +106,8 @@ def at(handling_ctx, client, settings, stage: str) -> tuple[str, dict]:
     if stage == "refuse-unit":
         return rid, leader
     client.post(f"/api/handling/v1/cases/{rid}/assign-staff", json={"staff_subject": "canbo"}, headers=leader)
-    client.post(f"/api/handling/v1/cases/{rid}/draft", json={"answer_text": ANSWER}, headers=auth(settings, "canbo", "staff", "so-gtvt-kcht"))
+    staff = auth(settings, "canbo", "staff", "so-gtvt-kcht")
+    client.post(f"/api/handling/v1/cases/{rid}/draft", json={"answer_text": ANSWER}, headers=staff)
     return rid, leader
 
 

@@ -1,4 +1,4 @@
-"""Integrity of the dispatch seed data: organisation directory, topics and demo accounts."""
+"""Integrity of the dispatch seed data: organisation directory (two YAML files read as one), taxonomy and demo accounts."""
 import json
 import unicodedata
 from collections import Counter, defaultdict
@@ -7,14 +7,18 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+import yaml
+
+from services.dispatch.domain.directory_import import parse_directory, unit_row
 
 SEED = Path(__file__).resolve().parents[2] / "services" / "dispatch" / "seed"
+DIRECTORY_FILES = ("directory/quang-binh-2022.yaml", "directory/quang-tri-2025.yaml")
 
-KINDS = {"province", "ioc", "steering_committee", "department", "central_agency", "enterprise",
+KINDS = {"province", "ioc", "district_ioc", "steering_committee", "department", "central_agency", "enterprise",
          "district", "ward", "commune", "unit", "emergency"}
 AGENCY_KINDS = {"department", "central_agency", "enterprise", "district", "ward", "commune"}
 FIELD_LETTERS = set("abcdefghijklmn")
-ROLES = {"ioc_operator", "ioc_admin", "agency_coordinator", "unit_leader", "staff"}
+ROLES = {"ioc_operator", "ioc_editor", "ioc_admin", "agency_coordinator", "unit_leader", "staff", "steering_member", "emergency_desk"}
 REFORM = date(2025, 7, 1)
 
 # DOMAIN.md section 10 (GSO codes).
@@ -55,11 +59,23 @@ TOPIC_NAMES = {
 
 @cache
 def load(name):
-    return json.loads((SEED / name).read_text(encoding="utf-8"))
+    text = (SEED / name).read_text(encoding="utf-8")
+    return json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
+
+
+@cache
+def parsed_units():
+    """Both directory files as one, every default filled in (as the seed loads them), dates as text."""
+    problems = []
+    rows = [u for name in DIRECTORY_FILES for u in load(name)["units"]]
+    found = parse_directory({"format": "paht-directory/1", "units": rows}, problems)
+    assert problems == []
+    return [{**unit_row(u), "valid_from": u.valid_from.isoformat(), "valid_to": u.valid_to.isoformat() if u.valid_to else None}
+            for u in found]
 
 
 def units():
-    return load("org_units.json")["units"]
+    return parsed_units()
 
 
 def by_id():
@@ -77,7 +93,7 @@ def in_force(u, day):
 
 
 def topics():
-    return [t for g in load("topics.json")["groups"] for t in g["topics"]]
+    return [{"urgent_hint": False, **t} for g in load("taxonomy.yaml")["groups"] for t in g["topics"]]
 
 
 def test_unit_ids_are_unique():
@@ -178,13 +194,13 @@ def test_every_field_a_to_m_has_a_lead_agency():
 
 
 def test_five_groups_and_twenty_one_topics_verbatim():
-    groups = load("topics.json")["groups"]
+    groups = load("taxonomy.yaml")["groups"]
     assert {g["name"]: [t["name"] for t in g["topics"]] for g in groups} == TOPIC_NAMES
     assert len(groups) == 5 and len(topics()) == 21
 
 
 def test_topic_and_group_codes_are_unique_ascii_kebab_case():
-    codes = [g["code"] for g in load("topics.json")["groups"]] + [t["code"] for t in topics()]
+    codes = [g["code"] for g in load("taxonomy.yaml")["groups"]] + [t["code"] for t in topics()]
     assert len(codes) == len(set(codes))
     for code in codes:
         assert code.isascii() and code == code.lower() and " " not in code and "_" not in code, code
@@ -218,13 +234,38 @@ def strings(node):
             yield from strings(value)
 
 
-@pytest.mark.parametrize("name", ["org_units.json", "topics.json", "accounts.json"])
+@pytest.mark.parametrize("name", [*DIRECTORY_FILES, "taxonomy.yaml", "accounts.json"])
 def test_all_text_is_nfc(name):
     bad = [s for s in strings(load(name)) if unicodedata.normalize("NFC", s) != s]
     assert bad == []
 
 
-@pytest.mark.parametrize("name", ["org_units.json", "topics.json", "accounts.json"])
+@pytest.mark.parametrize("name", ["accounts.json"])
 def test_files_are_pretty_printed_utf8(name):
     text = (SEED / name).read_text(encoding="utf-8")
     assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n"
+
+
+def test_demo_accounts_for_the_editor_the_steering_committee_and_the_emergency_desks():
+    index = by_id()
+    accounts = {a["username"]: a for a in load("accounts.json")["accounts"]}
+    expected = {"bientap": ("ioc_editor", "ioc"), "bcd": ("steering_member", "steering_committee"),
+                "bcd2": ("steering_member", "steering_committee"), "truc113": ("emergency_desk", "emergency"),
+                "truc114": ("emergency_desk", "emergency"), "truc115": ("emergency_desk", "emergency")}
+    for name, (role, kind) in expected.items():
+        assert accounts[name]["roles"] == [role] and index[accounts[name]["org_unit_id"]]["kind"] == kind, name
+    assert {index[accounts[f"truc{n}"]["org_unit_id"]]["code"] for n in (113, 114, 115)} == {"113", "114", "115"}
+
+
+def test_areas_served_follow_the_tree():
+    index = by_id()
+    assert index["donghoi-ward-18853"]["areas"] == ["18853"] and index["donghoi-city"]["areas"] == ["450"]
+    assert index["donghoi-qldt"]["areas"] == ["450"] and index["donghoi-ioc"]["kind"] == "district_ioc"
+    assert all(index[i]["areas"] == ["44"] for i in ("so-gtvt", "so-gtvt-kcht", "ioc-tinh", "ban-chi-dao", "emergency-113"))
+
+
+def test_the_only_boundary_shipped_is_the_old_province_marked_approximate():
+    data = load("boundaries/quang-binh-2022-approximate.geojson")
+    (feature,) = data["features"]
+    assert feature["properties"]["code"] == "44" and feature["properties"]["approximate"] is True
+    assert feature["properties"]["valid_to"] == "2025-07-01" and "GẦN ĐÚNG" in feature["properties"]["name"]

@@ -1,16 +1,17 @@
-"""Dispatch's directory tables: organisation units, topics, staff accounts; sign-in counters and revoked tokens.
+"""Dispatch's directory tables: organisation units (one row per version), topic groups and topics, staff accounts,
+the numbered revisions of the directory and the taxonomy, area boundaries; sign-in counters and revoked tokens.
 
 Step 2's tables live in orm_step2.py and the SLA clocks in orm_clocks.py; all share schema.metadata.
 """
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, Date, Integer, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, Date, Float, Integer, String, Table, Text
 from sqlalchemy.orm import registry
 
 from paht.runtime.db import UtcDateTime
-from services.dispatch.domain.directory import Account, OrgUnit, Topic
-
 from services.dispatch.adapters.schema import event_tables, metadata  # noqa: F401  (one MetaData for every table module)
+from services.dispatch.domain.areas import Boundary
+from services.dispatch.domain.directory import Account, OrgUnit, Topic, TopicGroup
 
 org_units = Table(
     "org_units",
@@ -27,6 +28,19 @@ org_units = Table(
     Column("valid_from", Date, nullable=False),
     Column("valid_to", Date, nullable=True),
     Column("replaces", JSON, nullable=False),
+    Column("areas", JSON, nullable=False),  # GSO codes of the areas the unit serves
+    Column("position", Integer, nullable=False),  # order in the imported file
+)
+
+topic_groups = Table(
+    "topic_groups",
+    metadata,
+    Column("code", String(60), primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("name_en", String(300), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("valid_from", Date, nullable=True),
+    Column("valid_to", Date, nullable=True),
 )
 
 topics = Table(
@@ -39,6 +53,47 @@ topics = Table(
     Column("group_name", String(300), nullable=False),
     Column("fields", JSON, nullable=False),
     Column("urgent_hint", Boolean, nullable=False),
+    Column("group_name_en", String(300), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("valid_from", Date, nullable=True),
+    Column("valid_to", Date, nullable=True),
+)
+
+
+def revisions_table(name: str) -> Table:
+    """Every change of the directory (or the taxonomy): who, when, from what input, and the whole state as exported."""
+    return Table(
+        name,
+        metadata,
+        Column("revision", Integer, primary_key=True, autoincrement=False),  # 1, 2, 3…: also the event's version
+        Column("at", UtcDateTime(), nullable=False),
+        Column("by", String(100), nullable=False),  # the administrator's subject, or "seed"
+        Column("source", String(200), nullable=False),  # the file name, or "api"
+        Column("sha256", String(64), nullable=False),  # of the input as received
+        Column("counts", JSON, nullable=False),
+        Column("snapshot", Text, nullable=False),  # the export of the state after the change
+    )
+
+
+directory_revisions = revisions_table("directory_revisions")
+taxonomy_revisions = revisions_table("taxonomy_revisions")
+
+# Boundaries of areas (GSO codes) for locate(): a bounding box to skip most rows, then the polygon itself.
+boundaries = Table(
+    "boundaries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("code", String(40), nullable=False, index=True),
+    Column("name", String(300), nullable=False),
+    Column("valid_from", Date, nullable=True),
+    Column("valid_to", Date, nullable=True),
+    Column("approximate", Boolean, nullable=False),
+    Column("min_lon", Float, nullable=False),
+    Column("min_lat", Float, nullable=False),
+    Column("max_lon", Float, nullable=False),
+    Column("max_lat", Float, nullable=False),
+    Column("area", Float, nullable=False),
+    Column("geometry", JSON, nullable=False),
 )
 
 accounts = Table(
@@ -92,4 +147,6 @@ revoked_tokens = Table(
 _mapper = registry()
 _mapper.map_imperatively(OrgUnit, org_units)
 _mapper.map_imperatively(Topic, topics)
+_mapper.map_imperatively(TopicGroup, topic_groups)
+_mapper.map_imperatively(Boundary, boundaries)
 _mapper.map_imperatively(Account, accounts)

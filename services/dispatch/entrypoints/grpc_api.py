@@ -1,4 +1,5 @@
-"""DirectoryService: other services resolve organisation units and topics here."""
+"""DirectoryService: other services resolve organisation units (with names in English, fields of competence and areas served),
+topics (with their validity) and people here."""
 from __future__ import annotations
 
 import asyncio
@@ -9,13 +10,8 @@ import grpc
 from paht.dispatch.v1 import directory_pb2, directory_pb2_grpc
 from paht.runtime.grpcx import run_use_case
 from services.dispatch.service_layer import directory
-
-
-def _unit(u) -> directory_pb2.OrgUnit:
-    return directory_pb2.OrgUnit(
-        id=u.id, code=u.code, name=u.name, kind=u.kind, parent_id=u.parent_id or "", hub_node=u.hub_node,
-        can_lead=u.can_lead, valid_from=u.valid_from.isoformat(), valid_to=u.valid_to.isoformat() if u.valid_to else "",
-    )
+from services.dispatch.service_layer.directory_publish import topic_proto
+from services.dispatch.service_layer.directory_publish import unit_proto as _unit
 
 
 class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
@@ -39,14 +35,13 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
         except ValueError:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "as_of must be a date (YYYY-MM-DD)")
         # no parent: the top of the tree (the province), never the whole directory
-        units = await asyncio.to_thread(directory.list_units, self.ctx.uow(), request.parent_id or None, as_of, False, not request.parent_id)
+        units = await asyncio.to_thread(directory.list_units, self.ctx.uow(), request.parent_id or None, as_of, False,
+                                        not request.parent_id)
         return directory_pb2.ListChildrenResponse(units=[_unit(u) for u in units])
 
     async def ListTopics(self, request, context):
-        topics = await asyncio.to_thread(directory.list_topics, self.ctx.uow())
-        return directory_pb2.ListTopicsResponse(
-            topics=[directory_pb2.Topic(code=t.code, name=t.name, group_code=t.group_code, group_name=t.group_name, field_letters=t.fields) for t in topics]
-        )
+        topics = await asyncio.to_thread(directory.list_topics, self.ctx.uow())  # those in force today, with their validity
+        return directory_pb2.ListTopicsResponse(topics=[topic_proto(t) for t in topics])
 
 
     async def GetPerson(self, request, context):

@@ -23,7 +23,7 @@ from paht.runtime.events.envelope import Envelope
 from paht.runtime.sla import SlaEngine, Step
 from paht.runtime.uow import UnitOfWork
 from services.dispatch.domain.clocks import WARN_AT, Clock, Standing
-from services.dispatch.service_layer import business_calendar
+from services.dispatch.service_layer.calendar import sla_engine
 
 SYSTEM = common_pb2.Actor(subject="system", role="sla_monitor")
 WORKING_TIME = {Step.AGENCY, Step.HANDLING, Step.APPROVAL, Step.CLARIFY}
@@ -71,7 +71,7 @@ def ioc_unit(uow: UnitOfWork) -> str:
 def open_clock(uow: UnitOfWork, report_id: str, step: Step, start: datetime, due: datetime | None = None, *,
                org: str = "", subject: str = "", escalated: bool = False, urgent: bool = False) -> Clock:
     """Open the next clock of a step (the previous one of the same step, if still open, is cancelled)."""
-    engine = business_calendar.engine(uow)
+    engine = sla_engine(uow)
     chain = (org,) if org else ()
     if due is None:
         due = engine.due(step, start, escalated=escalated, urgent=urgent, org=chain)
@@ -138,7 +138,12 @@ def on_report_escalated(uow: UnitOfWork, event: Message, envelope: Envelope) -> 
     clock = uow.clocks.open_of(envelope.report_id, Step.DISPATCH.value)
     if clock is not None and event.HasField("dispatch_due"):
         due = _at(event.dispatch_due)
-        clock.reschedule(due, warn_at(business_calendar.engine(uow), Step.DISPATCH, clock.started_at, due))
+        clock.reschedule(due, warn_at(sla_engine(uow), Step.DISPATCH, clock.started_at, due))
+
+
+def on_escalation_withdrawn(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
+    """The IOC withdrew the escalation: the step 2 clock takes back its ordinary window."""
+    on_report_escalated(uow, event, envelope)
 
 
 def on_emergency_forwarded(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
@@ -248,6 +253,7 @@ INTAKE = {
 DISPATCH = {
     dispatch_ev.ReportDispatched: on_report_dispatched,
     dispatch_ev.ReportEscalated: on_report_escalated,
+    dispatch_ev.EscalationWithdrawn: on_escalation_withdrawn,
     dispatch_ev.EmergencyForwarded: on_emergency_forwarded,
 }
 HANDLING = {

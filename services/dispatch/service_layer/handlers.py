@@ -1,4 +1,5 @@
-"""Dispatch's use cases: open the step 2 clock, dispatch to one lead agency, take a refused case back."""
+"""Dispatch's use cases for step 2: open the clock, dispatch to one lead agency, take a refused case back,
+report a dispute to the Steering Committee, withdraw it, and record the Committee's decision."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -11,68 +12,166 @@ from paht.runtime.auth import Principal
 from paht.runtime.errors import NotFound
 from paht.runtime.events.envelope import Envelope
 from paht.runtime.paging import Page
+from paht.runtime.sla import SlaEngine, Step
 from paht.runtime.uow import UnitOfWork, actor_of
-from services.dispatch.domain import deadlines
-from services.dispatch.domain.directory import unit_id
-from services.dispatch.domain.dispatching import DispatchItem
+from services.dispatch.domain import steering
+from services.dispatch.domain.directory import OrgUnit, unit_id
+from services.dispatch.domain.dispatching import WAITING, DispatchItem, DispatchRound, Status
+from services.dispatch.service_layer import routing
+from services.dispatch.service_layer.calendar import org_path, sla_engine
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _occurred(event: Message) -> datetime:
+    """When another service's event happened (its clock, not the moment it reached us)."""
+    meta = getattr(event, "meta", None)
+    return meta.occurred_at.ToDatetime(tzinfo=timezone.utc) if meta is not None and meta.HasField("occurred_at") else _now()
 
 
 def on_report_accepted(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
-    """Intake accepted a report (step 1): it now waits for dispatch, with its deadline running."""
+    """Intake accepted a report (step 1): it now waits for dispatch, with its deadline running and its place kept for routing."""
     if uow.items.get(envelope.report_id) is not None:
         return  # already open: step 1 is accepted once per report, so this is the same acceptance again
-    received = event.received_at.ToDatetime(tzinfo=timezone.utc) if event.HasField("received_at") else datetime.now(timezone.utc)
-    uow.items.add(DispatchItem.accepted(envelope.report_id, received, event.urgent, event.topic_code, event.group_code))
+    received = event.received_at.ToDatetime(tzinfo=timezone.utc) if event.HasField("received_at") else _now()
+    location = (event.location.lat, event.location.lon) if event.HasField("location") else (None, None)
+    uow.items.add(DispatchItem.accepted(envelope.report_id, received, event.urgent, event.topic_code, event.group_code, sla_engine(uow),
+                                        location=location, area_code=event.area_code))
 
 
 def on_case_refused_by_agency(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
-    """The lead agency refused (step 3): back to the IOC for step 2 again."""
-    item = uow.items.get(envelope.report_id)
+    """The lead agency refused (step 3): back to the IOC for step 2 again, with the reason, on a clock from the refusal."""
+    item = uow.items.get(envelope.report_id, for_change=True)
     if item is None:  # handling cannot refuse what dispatch never sent: surface it, never drop it
         raise NotFound(f"No dispatch record for report {envelope.report_id}.",
                        f"Không có thông tin điều phối cho phản ánh {envelope.report_id}.")
-    item.refused_by_agency(datetime.now(timezone.utc))
+    item.refused_by_agency(_occurred(event), event.reason, sla_engine(uow))
 
 
-def dispatch_to_lead_agency(uow: UnitOfWork, user: Principal, report_id: str, agency_id: str, note: str) -> DispatchItem:
-    """Step 2: send the report to exactly one lead agency."""
-    now = datetime.now(timezone.utc)
-    agency_id = unit_id(agency_id)
-    with uow:
-        item = uow.items.get(report_id)
-        if item is None:
-            raise NotFound(
-                f"Report {report_id} is not waiting for dispatch (not accepted yet, or unknown).",
-                f"Phản ánh {report_id} chưa được tiếp nhận hoặc không tồn tại.",
-            )
-        agency = uow.directory.unit(agency_id)
-        if agency is None:
-            raise NotFound(f"No organisation unit '{agency_id}'.", f"Không có đơn vị '{agency_id}'.")
-        on_time = item.dispatch_to_lead_agency(agency, now, note)
-        event = ev.ReportDispatched(
-            lead_agency=common_pb2.OrgRef(id=agency.id, code=agency.code, name=agency.name),
-            hub_node=agency.hub_node,
-            on_time=on_time,
-            round=item.round,
-            note=item.note,
-            urgent=item.urgent,
+def _item(uow: UnitOfWork, report_id: str) -> DispatchItem:
+    item = uow.items.get(report_id, for_change=True)
+    if item is None:
+        raise NotFound(
+            f"Report {report_id} is not waiting for dispatch (not accepted yet, or unknown).",
+            f"Phản ánh {report_id} chưa được tiếp nhận hoặc không tồn tại.",
         )
+    return item
+
+
+def _agency(uow: UnitOfWork, agency_id: str) -> OrgUnit:
+    agency = uow.directory.unit(unit_id(agency_id))
+    if agency is None:
+        raise NotFound(f"No organisation unit '{agency_id}'.", f"Không có đơn vị '{agency_id}'.")
+    return agency
+
+
+def _ref(unit: OrgUnit) -> common_pb2.OrgRef:
+    return common_pb2.OrgRef(id=unit.id, code=unit.code, name=unit.name)
+
+
+def _emit_dispatched(uow: UnitOfWork, user: Principal, engine: SlaEngine, item: DispatchItem, agency: OrgUnit, sent: DispatchRound) -> None:
+    """Announce the round: the lead agency, its hub, the step-2 verdict, and the deadlines of steps 3 and 3-6 on its calendar."""
+    org = org_path(uow, agency)
+    event = ev.ReportDispatched(
+        lead_agency=_ref(agency),
+        hub_node=sent.hub_node,
+        on_time=sent.on_time,
+        round=sent.round,
+        note=sent.note,
+        urgent=item.urgent,
+        competence_reason=sent.competence_reason,
+        escalated=sent.designated_by_committee,
+        decision=sent.decision,
+    )
+    event.dispatch_due.FromDatetime(item.dispatch_due)
+    event.agency_due.FromDatetime(engine.due(Step.AGENCY, sent.dispatched_at, org=org))
+    event.handling_due.FromDatetime(engine.due(Step.HANDLING, sent.dispatched_at, org=org))
+    uow.emit(event, report_id=item.report_id, version=item.next_version(), actor=actor_of(user))
+
+
+def dispatch_to_lead_agency(uow: UnitOfWork, user: Principal, report_id: str, agency_id: str, note: str,
+                            competence_reason: str = "") -> DispatchItem:
+    """Step 2: send the report to exactly one lead agency (a reason is required for one without competence for its topic)."""
+    now = _now()
+    with uow:
+        item = _item(uow, report_id)
+        agency = _agency(uow, agency_id)
+        engine = sla_engine(uow)
+        needs = item.status in {s.value for s in WAITING} and routing.needs_reason(uow, item, agency, now)
+        sent = item.dispatch_to_lead_agency(agency, now, user.subject, note, competence_reason=competence_reason, needs_reason=needs)
+        _emit_dispatched(uow, user, engine, item, agency, sent)
+        uow.commit()
+        return item
+
+
+def escalate(uow: UnitOfWork, user: Principal, report_id: str, reason: str, candidate_ids: list[str]) -> DispatchItem:
+    """Report a dispute to the Steering Committee: the agencies in dispute, why, and the longer deadline."""
+    now = _now()
+    reason = steering.clean_reason(reason)
+    ids = steering.distinct_candidates(unit_id(i) for i in candidate_ids)
+    with uow:
+        item = _item(uow, report_id)
+        candidates = [_agency(uow, i) for i in ids]
+        escalation = item.escalate(candidates, reason, now, user.subject, sla_engine(uow))
+        event = ev.ReportEscalated(candidate_agencies=[_ref(u) for u in candidates], reason=escalation.reason)
         event.dispatch_due.FromDatetime(item.dispatch_due)
-        event.handling_due.FromDatetime(deadlines.handling_due(now))
         uow.emit(event, report_id=report_id, version=item.next_version(), actor=actor_of(user))
         uow.commit()
         return item
 
 
-def dispatch_queue(uow: UnitOfWork, cursor: str | None = None, limit: int | None = None) -> Page:
-    """Return one page of the IOC's step-2 work list: urgent first, then the nearest deadline."""
+def withdraw_escalation(uow: UnitOfWork, user: Principal, report_id: str, note: str = "") -> DispatchItem:
+    """The IOC takes a report back from the Steering Committee before it decides: back in the work list, ordinary deadline."""
+    now = _now()
+    note = steering.clean_withdrawal(note)
     with uow:
-        return uow.items.waiting(cursor, limit)
+        item = _item(uow, report_id)
+        item.withdraw_escalation(note, now, user.subject, sla_engine(uow))
+        event = ev.EscalationWithdrawn(reason=note)
+        event.dispatch_due.FromDatetime(item.dispatch_due)
+        uow.emit(event, report_id=report_id, version=item.next_version(), actor=actor_of(user))
+        uow.commit()
+        return item
+
+
+def decide(uow: UnitOfWork, user: Principal, report_id: str, agency_id: str, decision: str) -> DispatchItem:
+    """A Steering Committee member records the Committee's decision: the designated agency receives the report."""
+    now = _now()
+    decision = steering.clean_decision(decision)
+    with uow:
+        item = _item(uow, report_id)
+        agency = _agency(uow, agency_id)
+        sent = item.designate(agency, decision, now, user.subject)
+        _emit_dispatched(uow, user, sla_engine(uow), item, agency, sent)
+        uow.commit()
+        return item
+
+
+def dispatch_queue(uow: UnitOfWork, cursor: str | None = None, limit: int | None = None,
+                   statuses: tuple[Status, ...] = WAITING) -> Page:
+    """Return one page of the IOC's step-2 work list (or of the given step-2 statuses): urgent first, then the nearest deadline."""
+    with uow:
+        return uow.items.waiting(cursor, limit, statuses)
+
+
+def steering_queue(uow: UnitOfWork, cursor: str | None = None, limit: int | None = None) -> Page:
+    """Return one page of the reports waiting for the Steering Committee's decision, nearest deadline first."""
+    return dispatch_queue(uow, cursor, limit, (Status.ESCALATED,))
 
 
 def get_item(uow: UnitOfWork, report_id: str) -> DispatchItem:
+    """Return where a report stands in step 2, with its rounds and escalations (its history)."""
     with uow:
         item = uow.items.get(report_id)
         if item is None:
             raise NotFound(f"No dispatch record for report {report_id}.", f"Không có thông tin điều phối cho phản ánh {report_id}.")
         return item
+
+
+def agency_names(uow: UnitOfWork, ids: set[str]) -> dict[str, OrgUnit]:
+    """Return the units named by id (for showing candidates and agencies by name); unknown ids are left out."""
+    with uow:
+        found = {i: uow.directory.unit(i) for i in ids if i}
+        return {i: u for i, u in found.items() if u is not None}
