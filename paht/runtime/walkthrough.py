@@ -56,10 +56,14 @@ class Person:
 def first_topic(http: httpx.Client) -> str:
     r = http.get("/api/dispatch/v1/topics")
     r.raise_for_status()
-    for t in r.json()["items"]:
+    items = r.json()["items"]
+    for t in items:  # a transport topic (field h), which the Department of Transport is competent for
+        if "h" in (t.get("fields") or []):
+            return t["code"]
+    for t in items:
         if "giao thông" in t["name"].lower():
             return t["code"]
-    return r.json()["items"][0]["code"]
+    return items[0]["code"]
 
 
 def walk(base_url: str, password: str = DEMO_PASSWORD, on_step: Callable[[str, Walk], None] | None = None, people: dict | None = None, http: httpx.Client | None = None) -> Walk:

@@ -267,3 +267,44 @@ def test_an_acknowledged_forward_is_not_re_alerted(dispatch, settings):
     with dispatch.engine.connect() as conn:
         owed = select(func.count()).select_from(emergency_forwards).where(emergency_forwards.c.alert_due_at.is_not(None))
         assert conn.execute(owed).scalar_one() == 0
+
+
+def test_a_real_desk_over_http_receives_a_signed_forward_and_calls_back_to_acknowledge(dispatch, settings):
+    """The whole loop with the webhook adapter: PAHT posts to the desk, the desk checks the signature and answers its
+    case number, then calls PAHT back, signed, to acknowledge."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from tests.support.live_server import live_server
+
+    received: list[dict] = []
+    failures = {"left": 1}  # the desk is busy once: the sender retries
+
+    async def desk(request: Request):
+        raw = await request.body()
+        stamp, signature = request.headers["x-paht-timestamp"], request.headers["x-paht-signature"]
+        if signature != sign(SECRET, raw, stamp):
+            return JSONResponse({"error": "bad signature"}, status_code=401)
+        if failures["left"]:
+            failures["left"] -= 1
+            return JSONResponse({"error": "busy"}, status_code=503)
+        received.append({**json.loads(raw), "idempotency_key": request.headers["idempotency-key"]})
+        return JSONResponse({"reference": "114-2026-0099"}, status_code=202)
+
+    rid = urgent_report(dispatch)
+    with live_server(Starlette(routes=[Route("/paht", desk, methods=["POST"])])) as url:
+        dispatch.settings = dispatch.settings.model_copy(update={"emergency_webhook_114": f"{url}/paht"})
+        forward = emergency.forward_to_emergency(dispatch.uow(), emergency_user(), rid, "114", "Cháy chợ, khói lớn", 180)
+        assert emergency.deliver_due(dispatch.uow, forwarders_from(dispatch.settings), public_url="https://paht.example.vn") == 1
+    (got,) = received
+    assert got["forward_id"] == got["idempotency_key"] == forward.id and got["note"] == "Cháy chợ, khói lớn"
+    client = TestClient(build_http(dispatch))
+    view = client.get(f"/api/dispatch/v1/reports/{rid}/emergency", headers=ioc(settings)).json()["items"][0]
+    assert view["state"] == "delivered" and view["desk_reference"] == "114-2026-0099"
+
+    raw, headers = signed({"reference": "114-2026-0099", "acknowledged_by": "Thiếu tá Phan Văn Hùng"})
+    r = client.post(got["ack_url"].removeprefix("https://paht.example.vn"), content=raw, headers=headers)
+    assert r.status_code == 200 and r.json()["state"] == "acknowledged" and r.json()["ack_channel"] == "webhook"
+    assert r.json()["acknowledged_by"] == "desk-114: Thiếu tá Phan Văn Hùng"

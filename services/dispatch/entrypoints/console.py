@@ -32,9 +32,8 @@ from paht.runtime.errors import ConcurrentChange, DomainError, InvalidInput, Not
 from paht.runtime.http import http_status
 from paht.runtime.ids import looks_like_id
 from paht.runtime.paging import Page
-from paht.runtime.sla import VN
+from paht.runtime.sla import VN, Standing, standing_of
 from paht.runtime.web import Pages, pick_language
-from services.dispatch.domain.clocks import Standing
 from services.dispatch.domain.dispatching import DispatchItem
 from services.dispatch.domain.emergency import EmergencyForward, EmergencyService, ForwardState
 from services.dispatch.domain.routing import LOCAL_KINDS, Suggestion, kind_of
@@ -47,7 +46,6 @@ QUEUE_PAGE_SIZE = 20       # reports on one screen of the console (each carries 
 STEERING_PAGE_SIZE = 20
 SHOWN_SUGGESTIONS = 3      # one-click suggestions per report; the rest are in "another agency"
 ESCALATION_CHOICES = 6     # suggestions offered as candidates when reporting to the Steering Committee
-WARN_SHARE = 0.8           # the share of a deadline's time after which it is shown amber (the SLA monitor's 80 %)
 DONE = {"dispatched", "escalated", "withdrawn", "forwarded", "decided", "acknowledged"}
 
 
@@ -74,22 +72,22 @@ class TimeLeft:
 
 
 def time_left(item: DispatchItem, forwards: list[EmergencyForward], now: datetime) -> TimeLeft:
-    """Green while under 80 % of the time is used, amber from 80 %, red once overdue; a forward to 113/114/115 made
-    in time satisfies the urgent deadline (the report stays in the list for a lead agency's follow-up)."""
+    """Green while under 80 % of the time is used, amber from 80 %, red once overdue (the SLA engine's standing); a
+    forward to 113/114/115 made in time satisfies the urgent deadline (the report stays for a lead agency's follow-up)."""
     met = [f for f in forwards if f.on_time]
     if met:
         f = met[0]
         return TimeLeft(Standing.MET, {"vi": f"Đã chuyển {f.service} đúng hạn khẩn cấp",
                                        "en": f"Forwarded to {f.service} within the urgent deadline"})
-    start, due = item.clock_start, item.dispatch_due
-    if now > due:
+    due = item.dispatch_due
+    standing = standing_of(due, now, start=item.clock_start)
+    if standing is Standing.OVERDUE:
         late = now - due
-        return TimeLeft(Standing.OVERDUE, {"vi": f"Quá hạn {duration_words(late, 'vi')}", "en": f"Overdue by {duration_words(late, 'en')}"})
-    warn_at = start + (due - start) * WARN_SHARE
-    standing = Standing.WARNING if now >= warn_at else Standing.ON_TRACK
-    prefix = {"vi": "Sắp hết hạn: còn ", "en": "Due soon: "} if standing is Standing.WARNING else {"vi": "Còn ", "en": ""}
-    suffix = {"vi": "", "en": " left"}
-    return TimeLeft(standing, {lang: f"{prefix[lang]}{duration_words(due - now, lang)}{suffix[lang]}" for lang in ("vi", "en")})
+        return TimeLeft(standing, {"vi": f"Quá hạn {duration_words(late, 'vi')}", "en": f"Overdue by {duration_words(late, 'en')}"})
+    left = {lang: duration_words(due - now, lang) for lang in ("vi", "en")}
+    if standing is Standing.WARNING:
+        return TimeLeft(standing, {"vi": f"Sắp hết hạn: còn {left['vi']}", "en": f"Due soon: {left['en']} left"})
+    return TimeLeft(standing, {"vi": f"Còn {left['vi']}", "en": f"{left['en']} left"})
 
 
 def waited_words(forward: EmergencyForward, now: datetime) -> dict:

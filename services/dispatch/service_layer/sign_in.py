@@ -43,7 +43,7 @@ def sign_in(uow, issuer: TokenIssuer, attempt: Attempt, password: str, now: date
         locks = rules.admit(counters, now)  # raises TooManyRequests if a lock appeared meanwhile: nothing is written
         uow.sign_in.save(counters)
         account = uow.accounts.get(attempt.username)
-        stored = account.password_hash if account is not None and account.active else _dummy_hash()
+        stored = account.password_hash if account is not None and account.active and account.password_hash else _dummy_hash()
         uow.commit()
     right = check_password(stored, password) and account is not None and account.active
     with uow:
