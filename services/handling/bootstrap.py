@@ -13,12 +13,13 @@ from services.handling.adapters.repositories import SqlCaseRepository
 
 
 def build_http(ctx, directory=None):
-    """Build the app; the organisation directory is dispatch over gRPC unless one is given (tests: a fake)."""
-    from services.handling.adapters.directory import GrpcOrgDirectory
+    """Build the app; the organisation directory is handling's copy of the units, with people from dispatch over
+    gRPC, unless one is given (tests: a fake)."""
+    from services.handling.adapters.directory import CopiedOrgDirectory, GrpcOrgDirectory
     from services.handling.entrypoints import api, pages
 
     if directory is None:
-        directory = GrpcOrgDirectory(lambda: ctx.channel("dispatch"), ctx.settings.grpc_timeout_s)
+        directory = CopiedOrgDirectory(ctx.engine, GrpcOrgDirectory(lambda: ctx.channel("dispatch"), ctx.settings.grpc_timeout_s))
     app = make_app(ctx, "PAHT handling", "Cases at the lead agency, lead unit and staff: steps 3 to 7 of the procedure.")
     app.include_router(api.build_router(ctx, directory))
     app.include_router(pages.build_router(ctx))
@@ -35,10 +36,12 @@ def subscriptions(ctx) -> list[Subscription]:
     from services.handling.service_layer import handlers
 
     from services.handling.adapters.calendar import on_calendar_published
+    from services.handling.adapters.directory import on_directory_published
 
     return [
         Subscription("dispatch", {dispatch_ev.ReportDispatched: handlers.open_case_on_dispatch,
                                   dispatch_ev.CalendarPublished: on_calendar_published,
+                                  dispatch_ev.DirectoryPublished: on_directory_published,
                                   dispatch_ev.SlaWarning: handlers.note_sla_announcement,
                                   dispatch_ev.SlaBreached: handlers.note_sla_announcement}),
         Subscription("publication", {publication_ev.PublicationReturned: handlers.reopen_on_return_by_ioc}),

@@ -14,7 +14,9 @@ from paht.runtime.errors import InvalidInput, NotFound, OutOfScope, StateConflic
 from paht.runtime.events.consumer import Outcome
 from paht.runtime.grpcx import GrpcServer, open_channel
 from paht.runtime.ids import new_id
-from tests.support.handling import DUE, FakeOrgDirectory, dispatched, envelope, returned_by_ioc
+from paht.dispatch.v1 import events_pb2 as dispatch_ev
+from paht.runtime.events.envelope import Envelope
+from tests.support.handling import DUE, UNITS, FakeOrgDirectory, dispatched, envelope, returned_by_ioc
 from tests.support.services import deliver, migrated_context, outbox_envelopes, principal, token_for
 from services.handling import bootstrap
 from services.handling.adapters.directory import DirectoryUnavailable, GrpcOrgDirectory, candidate_unit
@@ -498,3 +500,26 @@ def test_an_urgent_dispatch_opens_an_urgent_case_that_leads_the_work_list(ctx):
     assert case_of(ctx, "r-urgent").urgent and not case_of(ctx, "r-calm").urgent
     page = handlers.work_list(ctx.uow(), principal("ioc", ["ioc_operator"], "ioc-tinh"))
     assert [c.report_id for c in page.items][:2] == ["r-urgent", "r-calm"]
+
+
+def test_step_3_checks_units_against_handling_s_copy_of_the_published_directory(ctx, settings):
+    """The coordinator's unit is checked in handling's own copy (DirectoryPublished), not by asking dispatch;
+    people still come from dispatch (here: the fake); without any copy yet, units are asked of dispatch."""
+    from paht.dispatch.v1 import directory_pb2
+    from paht.runtime.ids import DIRECTORY_ID
+    from services.handling.adapters.directory import CopiedOrgDirectory
+
+    people = FakeOrgDirectory(units=[])  # knows no unit at all: only the copy can answer
+    client = TestClient(bootstrap.build_http(ctx, directory=CopiedOrgDirectory(ctx.engine, people)))
+    rid = new_id()
+    deliver(ctx, dispatched(ctx, rid))
+    agency = bearer(settings, "sogtvt", "agency_coordinator", "so-gtvt")
+    before = client.post(f"/api/handling/v1/cases/{rid}/assign-unit", json={"unit_id": "so-gtvt-kcht"}, headers=agency)
+    assert before.status_code == 422 and people.calls >= 1  # no copy yet: dispatch (the fake) was asked, knew nothing
+    units = [directory_pb2.OrgUnit(id=u.id, name=u.name, parent_id=u.parent_id, kind=u.kind) for u in UNITS]
+    published = dispatch_ev.DirectoryPublished(revision=1, units=units)
+    deliver(ctx, Envelope.for_event(published, node_id=settings.node_id, service="dispatch", report_id=DIRECTORY_ID, version=1))
+    calls = people.calls
+    r = client.post(f"/api/handling/v1/cases/{rid}/assign-unit", json={"unit_id": "so-gtvt-kcht"}, headers=agency)
+    assert r.status_code == 200, r.text
+    assert r.json()["lead_unit"]["name"] == "Phòng Quản lý kết cấu hạ tầng giao thông" and people.calls == calls

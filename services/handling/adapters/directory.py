@@ -1,5 +1,5 @@
-"""The organisation directory as handling sees it: a port, dispatch's gRPC adapter, and the look-ups
-the service layer makes through it (a unit with its ancestors, a person)."""
+"""The organisation directory as handling sees it: a port, its adapters (handling's copy of the units,
+dispatch's gRPC service for people), and the look-ups the service layer makes (a unit with its ancestors, a person)."""
 from __future__ import annotations
 
 import logging
@@ -82,6 +82,55 @@ class GrpcOrgDirectory:
         except grpc.aio.AioRpcError as exc:
             raise _unavailable("unit's people", exc) from exc
         return [_person(p) for p in reply.people]
+
+
+def on_directory_published(uow, event, envelope) -> None:
+    """Replace handling's copy of the organisation units with the published revision (in the consumer's transaction)."""
+    from services.handling.adapters.orm import directory_units
+
+    s = uow.session
+    s.execute(directory_units.delete())
+    rows = [{"id": u.id, "name": u.name[:300], "parent_id": u.parent_id, "kind": u.kind, "hub_node": u.hub_node,
+             "valid_from": u.valid_from, "valid_to": u.valid_to, "revision": event.revision} for u in event.units]
+    if rows:
+        s.execute(directory_units.insert(), rows)
+
+
+class CopiedOrgDirectory:
+    """Units from handling's own copy of the directory (fed by DirectoryPublished); people from dispatch.
+
+    Until the first revision has arrived, units are asked of dispatch too. People are not part of the
+    published directory (no personal lists travel in events): assigning staff asks dispatch.
+    """
+
+    def __init__(self, engine, people: OrgDirectory):
+        self._engine = engine
+        self._people = people
+
+    def _row(self, unit_id: str):
+        from sqlalchemy import func, select
+
+        from services.handling.adapters.orm import directory_units
+
+        with self._engine.connect() as conn:
+            row = conn.execute(select(directory_units).where(directory_units.c.id == unit_id)).first()
+            if row is None and not conn.execute(select(func.count()).select_from(directory_units)).scalar():
+                return False  # no copy yet
+        return row
+
+    async def get_unit(self, unit_id: str) -> OrgUnitInfo | None:
+        import asyncio
+
+        row = await asyncio.to_thread(self._row, unit_id)
+        if row is False:
+            return await self._people.get_unit(unit_id)
+        return None if row is None else OrgUnitInfo(id=row.id, name=row.name, parent_id=row.parent_id, kind=row.kind)
+
+    async def get_person(self, subject: str) -> CandidatePerson | None:
+        return await self._people.get_person(subject)
+
+    async def list_people(self, org_unit_id: str, role: str = "") -> list[CandidatePerson]:
+        return await self._people.list_people(org_unit_id, role)
 
 
 async def candidate_unit(directory: OrgDirectory, unit_id: str) -> CandidateUnit | None:

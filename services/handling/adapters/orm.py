@@ -41,6 +41,21 @@ cases = Table(
     Column("sla_warned", String(80), nullable=False, server_default=""),
 )
 
+# The organisation units as dispatch last published them (DirectoryPublished): step 3 checks the unit a
+# coordinator names, and its ancestors, here instead of calling dispatch.
+directory_units = Table(
+    "directory_units",
+    metadata,
+    Column("id", String(80), primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("parent_id", String(80), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("hub_node", String(40), nullable=False),
+    Column("valid_from", String(10), nullable=False),  # YYYY-MM-DD as published ("" = always)
+    Column("valid_to", String(10), nullable=False),    # exclusive ("" = open)
+    Column("revision", Integer, nullable=False),
+)
+
 # The business calendar as dispatch last published it (CalendarPublished): the one row handling computes
 # its deadlines with (step 7's approval day, on the lead unit's working hours).
 calendar_copy = Table(

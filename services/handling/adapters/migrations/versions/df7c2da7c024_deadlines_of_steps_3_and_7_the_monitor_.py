@@ -1,15 +1,15 @@
-"""deadlines of steps 3 and 7, the monitor's warnings; the copy of the business calendar
+"""deadlines of steps 3 and 7, the monitor's warnings; copies of the business calendar and the directory's units
 
-Revision ID: 9f7167028119
+Revision ID: df7c2da7c024
 Revises: 81a6deb48c0c
-Create Date: 2026-11-28 05:41:58.283058
+Create Date: 2026-11-28 05:57:15.135073
 """
 from alembic import op
 import sqlalchemy as sa
 import paht.runtime.db  # noqa: F401  (UtcDateTime columns)
 
 
-revision = '9f7167028119'
+revision = 'df7c2da7c024'
 down_revision = '81a6deb48c0c'
 branch_labels = None
 depends_on = None
@@ -22,6 +22,17 @@ def upgrade() -> None:
     sa.Column('revision', sa.Integer(), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
     sa.Column('copied_at', paht.runtime.db.UtcDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    op.create_table('directory_units',
+    sa.Column('id', sa.String(length=80), nullable=False),
+    sa.Column('name', sa.String(length=300), nullable=False),
+    sa.Column('parent_id', sa.String(length=80), nullable=False),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('hub_node', sa.String(length=40), nullable=False),
+    sa.Column('valid_from', sa.String(length=10), nullable=False),
+    sa.Column('valid_to', sa.String(length=10), nullable=False),
+    sa.Column('revision', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('cases', schema=None) as batch_op:
@@ -39,5 +50,6 @@ def downgrade() -> None:
         batch_op.drop_column('approval_due')
         batch_op.drop_column('agency_due')
 
+    op.drop_table('directory_units')
     op.drop_table('calendar_copy')
     # ### end Alembic commands ###
