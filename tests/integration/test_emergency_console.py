@@ -72,7 +72,7 @@ def test_signed_out_people_sign_in_and_others_get_a_polite_403(dispatch, setting
     page = staff.get("/dispatch/console")
     assert page.status_code == 403
     said = text_of(page.text)
-    assert "Trang này dành cho vai trò khác" in said and "Cán bộ Trung tâm IOC" in said and "Lỗi" not in said.split("403")[0]
+    assert "Trang này dành cho vai trò khác" in said and "Cán bộ Trung tâm IOC" in said and "Mã lỗi 403" in said
     english = browser(dispatch, settings, "canbo", "staff", "so-gtvt-kcht", lang="en").get("/dispatch/steering")
     assert english.status_code == 403 and "Steering Committee member" in text_of(english.text)
     ioc = browser(dispatch, settings, "ioc", "ioc_operator", "ioc-tinh")
@@ -205,3 +205,18 @@ def test_escalation_then_the_steering_committee_designates_the_lead_agency(dispa
     assert r.status_code == 303 and "Không có phản ánh nào chờ Ban Chỉ đạo quyết định" in text_of(member.get(r.headers["location"]).text)
     assert events_of(dispatch, rid) == ["ReportEscalated", "ReportDispatched"]
     assert ioc.get("/dispatch/console").text.count(f'id="r-{rid}"') == 0
+
+
+def test_a_report_refused_by_its_agency_comes_back_with_the_reason(dispatch, settings):
+    from paht.handling.v1 import events_pb2 as handling_ev
+    from tests.support.handling import envelope
+    from tests.support.services import deliver
+
+    rid = report(dispatch, "traffic-safety")
+    ioc = browser(dispatch, settings, "ioc", "ioc_operator", "ioc-tinh")
+    assert post_form(ioc, "/dispatch/console", f"/dispatch/console/reports/{rid}/dispatch", {"agency_id": "so-gtvt"}).status_code == 303
+    refusal = handling_ev.CaseRefusedByAgency(reason="Việc đỗ xe thuộc thẩm quyền Công an")
+    refusal.agency.id = "so-gtvt"
+    deliver(dispatch, envelope(dispatch, "handling", refusal, rid, 1))
+    said = text_of(ioc.get("/dispatch/console").text)
+    assert "Cơ quan Sở Giao thông vận tải đã từ chối (lượt 1): “Việc đỗ xe thuộc thẩm quyền Công an”" in said

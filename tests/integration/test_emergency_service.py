@@ -308,3 +308,29 @@ def test_a_real_desk_over_http_receives_a_signed_forward_and_calls_back_to_ackno
     r = client.post(got["ack_url"].removeprefix("https://paht.example.vn"), content=raw, headers=headers)
     assert r.status_code == 200 and r.json()["state"] == "acknowledged" and r.json()["ack_channel"] == "webhook"
     assert r.json()["acknowledged_by"] == "desk-114: Thiếu tá Phan Văn Hùng"
+
+
+def test_two_running_watch_loops_deliver_once_and_re_alert_once_per_timeout(dispatch, settings):
+    """The background task itself, as two replicas run it: one delivery to the fake desk, and each re-alert once."""
+    rid = urgent_report(dispatch)
+    other = replica(dispatch)
+    forward = emergency.forward_to_emergency(dispatch.uow(), emergency_user(), rid, "115", "Ngã cầu thang, bất tỉnh", 2)
+
+    async def run_both(seconds: float):
+        tasks = [asyncio.create_task(emergency_watch.watch_acknowledgements(ctx, None, poll_s=0.05)) for ctx in (dispatch, other)]
+        await asyncio.sleep(seconds)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    try:
+        asyncio.run(run_both(5.0))  # timeouts at 2 s and 4 s have passed, not the one at 6 s
+    finally:
+        other.engine.dispose()
+    outbox = settings.data / "dev-outbox"
+    desk = [json.loads(line)["forward_id"] for line in (outbox / "emergency.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert desk == [forward.id]
+    keys = Counter(n["key"] for n in DevOutboxNotifier(outbox).sent())
+    assert keys == {f"emergency:{forward.id}:unacknowledged:1": 1, f"emergency:{forward.id}:unacknowledged:2": 1}, keys
+    (row,) = forward_rows(dispatch)
+    assert (row.state, row.attempts, row.alerts, row.alerts_sent) == ("delivered", 1, 2, 2)

@@ -107,7 +107,7 @@ class Card:
     """One report of the step-2 work list with everything the operator decides on."""
 
     item: DispatchItem
-    topic: dict | None                 # {"vi", "en", "group_vi", "group_en", "fields"}
+    topic: dict | None                 # {"vi", "en", "group_vi", "group_en"}
     area: dict | None                  # {"code", "name"}
     suggestions: list[Suggestion]
     more_suggestions: list[Suggestion]
@@ -142,7 +142,7 @@ def area_of(suggested, names: dict) -> dict | None:
     if not place.known:
         return None
     local = [names[i] for i in place.serving if i in names and kind_of(names[i]) in LOCAL_KINDS]
-    local.sort(key=lambda u: (len(list(getattr(u, "areas", None) or [])) or 999, u.name))
+    local.sort(key=lambda u: (len(u.areas or []) or 999, u.name))  # the unit serving the fewest areas: the ward itself
     return {"code": place.area_code, "name": local[0].name if local else ""}
 
 

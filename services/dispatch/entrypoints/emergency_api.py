@@ -76,7 +76,8 @@ def build_router(ctx) -> APIRouter:
         services = None if user.has(*roles.IOC) else await asyncio.to_thread(emergency.desk_services, ctx.uow(), user)
         return {"items": [forward_view(f) for f in await asyncio.to_thread(emergency.awaiting, ctx.uow(), services)]}
 
-    @router.post("/emergency/{forward_id}/ack", summary="The desk acknowledges a forward: signed callback, or a desk person's token")
+    @router.post("/emergency/{forward_id}/ack", summary="The desk acknowledges a forward: signed callback, or a desk person's token",
+                 openapi_extra={"requestBody": {"required": False, "content": {"application/json": {"schema": AckIn.model_json_schema()}}}})
     async def acknowledge(forward_id: str, request: Request):
         raw = await request.body()
         signature = request.headers.get(SIGNATURE_HEADER)
