@@ -334,3 +334,25 @@ def test_two_running_watch_loops_deliver_once_and_re_alert_once_per_timeout(disp
     assert keys == {f"emergency:{forward.id}:unacknowledged:1": 1, f"emergency:{forward.id}:unacknowledged:2": 1}, keys
     (row,) = forward_rows(dispatch)
     assert (row.state, row.attempts, row.alerts, row.alerts_sent) == ("delivered", 1, 2, 2)
+
+
+def test_a_report_forwarded_in_time_and_dispatched_later_for_follow_up_met_step_2(dispatch, settings):
+    client = TestClient(build_http(dispatch))
+    forwarded, not_forwarded = urgent_report(dispatch), urgent_report(dispatch)
+    with dispatch.uow() as uow:  # both arrived 20 minutes ago: their 10-minute urgent window has passed
+        for rid in (forwarded, not_forwarded):
+            item = uow.items.get(rid)
+            item.received_at = item.clock_started_at = datetime.now(timezone.utc) - timedelta(minutes=20)
+            item.dispatch_due = item.received_at + timedelta(minutes=10)
+        uow.commit()
+    r = client.post(f"/api/dispatch/v1/reports/{forwarded}/emergency", json={"service": "114", "note": ""}, headers=ioc(settings))
+    assert r.status_code == 201, r.text
+    with dispatch.engine.begin() as conn:  # as if forwarded within the window, 15 minutes ago
+        conn.execute(emergency_forwards.update().where(emergency_forwards.c.report_id == forwarded)
+                     .values(forwarded_at=datetime.now(timezone.utc) - timedelta(minutes=15)))
+    for rid in (forwarded, not_forwarded):
+        r = client.post(f"/api/dispatch/v1/reports/{rid}/dispatch", json={"agency_id": "cong-an-tinh", "note": "",
+                        "competence_reason": "Cảnh sát PCCC theo dõi, xử lý tiếp sau khi dập lửa."}, headers=ioc(settings))
+        assert r.status_code == 200, r.text
+    verdicts = {e.report_id: e.decode().on_time for e in outbox_envelopes(dispatch) if e.type.endswith("ReportDispatched")}
+    assert verdicts == {forwarded: True, not_forwarded: False}

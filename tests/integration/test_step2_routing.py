@@ -45,10 +45,10 @@ def ioc(settings):
 
 
 def accepted(ctx, topic: str, *, area_code: str = "", location: tuple[float, float] | None = None,
-             received: datetime | None = None) -> str:
+             received: datetime | None = None, title: str = "") -> str:
     """Deliver intake's ReportAccepted for a new report, as its consumer would; return the report id."""
     rid = new_id()
-    msg = intake_ev.ReportAccepted(topic_code=topic, group_code="g", area_code=area_code)
+    msg = intake_ev.ReportAccepted(topic_code=topic, group_code="g", area_code=area_code, title=title)
     msg.received_at.FromDatetime(received or datetime.now(timezone.utc) - timedelta(minutes=10))
     if location:
         msg.location.lat, msg.location.lon = location
@@ -188,3 +188,10 @@ def test_the_public_directory_shows_what_routing_reads(ctx, client):
     assert client.get("/api/dispatch/v1/topics", params={"as_of": "not-a-day"}).status_code == 422
     ward = client.get("/api/dispatch/v1/org-units/ward-donghoi-2025").json()
     assert "18880" in ward["areas"] and ward["kind"] == "ward" and ward["hub_node"] == "donghoi"
+
+
+def test_the_console_names_each_report_by_its_title_from_step_1(ctx, client, settings, ioc):
+    rid = accepted(ctx, "traffic-safety", area_code="18880", title="Đèn tín hiệu giao lộ Trần Hưng Đạo không hoạt động")
+    assert client.get(f"/api/dispatch/v1/reports/{rid}", headers=ioc).json()["title"].startswith("Đèn tín hiệu")
+    page = client.get("/dispatch/console", headers=ioc)
+    assert page.status_code == 200 and "Đèn tín hiệu giao lộ Trần Hưng Đạo không hoạt động" in page.text

@@ -27,6 +27,7 @@ dispatch_items = Table(
     Column("location_lat", Float, nullable=True),
     Column("location_lon", Float, nullable=True),
     Column("area_code", String(20), nullable=False),
+    Column("title", String(300), nullable=False, server_default=""),
     Column("clock_started_at", UtcDateTime(), nullable=False),
 )
 

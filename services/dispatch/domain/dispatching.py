@@ -106,12 +106,13 @@ class DispatchItem(Versioned):
     location_lon: float | None = None
     area_code: str = ""
     clock_started_at: datetime | None = None  # the step-2 clock's start: arrival, or the last refusal
+    title: str = ""                           # the report's title as accepted at step 1 (public from then on)
     rounds: list = field(default_factory=list)
     escalations: list = field(default_factory=list)
 
     @classmethod
     def accepted(cls, report_id: str, received_at: datetime, urgent: bool, topic_code: str, group_code: str, engine: SlaEngine, *,
-                 location: tuple[float | None, float | None] = (None, None), area_code: str = "") -> "DispatchItem":
+                 location: tuple[float | None, float | None] = (None, None), area_code: str = "", title: str = "") -> "DispatchItem":
         """Start the step 1+2 clock of an accepted report, keeping what routing needs (its place)."""
         lat, lon = clean_location(*location)
         return cls(
@@ -126,6 +127,7 @@ class DispatchItem(Versioned):
             location_lon=lon,
             area_code=(area_code or "").strip(),
             clock_started_at=received_at,
+            title=(title or "").strip()[:300],
         )
 
     # --- what the item says about itself -------------------------------------------------------------

@@ -84,6 +84,7 @@ def item_view(item: DispatchItem) -> dict:
         "dispatch_due": _iso(item.dispatch_due),
         "location": {"lat": item.location[0], "lon": item.location[1]} if item.location else None,
         "area_code": item.area_code or None,
+        "title": item.title or None,
         "lead_agency_id": item.lead_agency_id or None,
         "round": item.round,
         "refusal": {"round": refusal.round, "agency_id": refusal.agency_id, "agency_name": refusal.agency_name,

@@ -38,7 +38,7 @@ def on_report_accepted(uow: UnitOfWork, event: Message, envelope: Envelope) -> N
     received = event.received_at.ToDatetime(tzinfo=timezone.utc) if event.HasField("received_at") else _now()
     location = (event.location.lat, event.location.lon) if event.HasField("location") else (None, None)
     uow.items.add(DispatchItem.accepted(envelope.report_id, received, event.urgent, event.topic_code, event.group_code, sla_engine(uow),
-                                        location=location, area_code=event.area_code))
+                                        location=location, area_code=event.area_code, title=event.title))
 
 
 def on_case_refused_by_agency(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
@@ -73,6 +73,10 @@ def _ref(unit: OrgUnit) -> common_pb2.OrgRef:
 
 def _emit_dispatched(uow: UnitOfWork, user: Principal, engine: SlaEngine, item: DispatchItem, agency: OrgUnit, sent: DispatchRound) -> None:
     """Announce the round: the lead agency, its hub, the step-2 verdict, and the deadlines of steps 3 and 3-6 on its calendar."""
+    if item.urgent and not sent.on_time and sent.round == 1 and hasattr(uow, "forwards"):
+        # an urgent report's step 2 is forwarding it to 113/114/115: forwarded in time, the later dispatch
+        # to a lead agency for follow-up does not make step 2 late
+        sent.on_time = any(f.forwarded_at <= item.dispatch_due for f in uow.forwards.of_report(item.report_id))
     org = org_path(uow, agency)
     event = ev.ReportDispatched(
         lead_agency=_ref(agency),

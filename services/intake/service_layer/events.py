@@ -53,7 +53,7 @@ def submitted(report: Report) -> ev.ReportSubmitted:
 
 def accepted(report: Report) -> ev.ReportAccepted:
     event = ev.ReportAccepted(topic_code=report.topic_code, group_code=report.group_code, urgent=report.urgent, note=report.decision_note,
-                              area_code=report.area_code)
+                              area_code=report.area_code, title=report.title)
     event.received_at.FromDatetime(report.received_at)
     if report.lat is not None:  # the place, for step 2's routing
         event.location.lat, event.location.lon = report.lat, report.lon
