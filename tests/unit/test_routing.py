@@ -81,8 +81,9 @@ def test_a_local_peoples_committee_is_competent_by_level_only_for_its_own_area()
     assert [r.code for r in city.reasons] == ["by_level", "place", "hub"]
     assert "18853" in city.reasons[1].en and "map location" in city.reasons[1].en and city.reasons[1].points == PLACE_POINTS
     assert "donghoi" in city.reasons[2].en and city.reasons[2].points == 0  # the hub is shown, it scores nothing
-    # place unknown: nothing contradicts either district
-    assert {"donghoi-city", "district-minhhoa"} <= set(ids(rank(["e"], ALL, UNKNOWN)))
+    # place unknown: no committee is the one of the place, so none is competent by level (the IOC needs a reason)
+    assert not {"donghoi-city", "district-minhhoa"} & set(ids(rank(["e"], ALL, UNKNOWN)))
+    assert needs_competence_reason(DONGHOI, ["e"], UNKNOWN) and not needs_competence_reason(DONGHOI, ["e"], IN_DONGHOI)
 
 
 def test_a_field_no_peoples_committee_shares_is_never_theirs_by_level():
@@ -99,7 +100,8 @@ def test_serving_the_place_decides_between_equals_and_an_agency_outside_its_area
     scores = {s.agency.id: s.score for s in ranked}
     assert ids(ranked)[0] == "cty-moitruong" and scores["donghoi-city"] == scores["so-tnmt"] > scores["so-ct"] == GENERIC_POINTS
     unplaced = {s.agency.id: s.score for s in rank(["k", "e", "n"], ALL, UNKNOWN)}
-    assert scores["donghoi-city"] - unplaced["donghoi-city"] == PLACE_POINTS
+    # unplaced, the city keeps only its own "other fields" (n): the place is what made it competent for k and e
+    assert unplaced["donghoi-city"] == GENERIC_POINTS < scores["donghoi-city"] and unplaced["so-tnmt"] == scores["so-tnmt"]
     elsewhere = Place(PlaceSource.AREA_CODE, ("19000",), frozenset({"district-minhhoa", "cong-an-tinh"}))
     assert IN_DONGHOI.territory_of(WASTE) is Territory.SERVES and elsewhere.territory_of(WASTE) is Territory.OUTSIDE
     assert "cty-moitruong" not in ids(rank(["k"], ALL, elsewhere))

@@ -137,11 +137,14 @@ def competence(unit: OrgUnit, topic_fields: Sequence[str], place: Place) -> tupl
     """Return the reasons why a unit is competent for a topic at a place, main field first (empty: not competent).
 
     A unit is competent for a field it holds itself, or (a local People's Committee) for a field it
-    shares by level; either way only where it serves the place, when the place is known.
+    shares by level in the area it serves (so only when the place is known); either way never outside
+    the place it serves.
     """
-    if place.territory_of(unit) is Territory.OUTSIDE:
+    territory = place.territory_of(unit)
+    if territory is Territory.OUTSIDE:
         return ()
-    own, level = set(unit.fields or []), by_level_fields(unit)
+    # "by level" is a local committee's share for its own area: with the place unknown, no committee is the one
+    own, level = set(unit.fields or []), (by_level_fields(unit) if territory is Territory.SERVES else set())
     matches: list[tuple[int, str, str]] = []  # (position in the topic, kind, letter)
     for pos, letter in enumerate(topic_fields):
         if letter in own:
