@@ -211,3 +211,35 @@ def sign_in_en(page, username: str) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.locator("main").get_by_role("button", name=re.compile("Sign in|Staff login|Log in")).click()
     expect(page.get_by_role("button", name=re.compile("Sign out|Log out"))).to_be_visible()
+
+
+def test_the_deadlines_board_for_the_steering_committee_on_a_phone_and_the_ioc_on_a_desk(paht_console, browser, shots):  # noqa: F811
+    """Every running clock with its standing, per step and per organisation, filterable; one report's every deadline."""
+    c = Client(paht_console.url)
+    rid = accepted_report(c, "Cây đổ chắn ngang đường Quang Trung", "traffic-safety")
+    c.wait_for(f"/api/dispatch/v1/reports/{rid}/clocks", "ioc", check=lambda r: r.status_code == 200 and bool(r.json()["clocks"]))
+    context, page = new_page(browser, paht_console.url, PHONE)
+    try:
+        sign_in(page, "bcd", "/dispatch/sla")
+        page.goto("/dispatch/sla?by=step&only=open")
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Thời hạn xử lý")
+        row = page.locator("#sla-groups tbody tr").filter(has_text="tiếp nhận và chuyển xử lý")
+        expect(row).to_have_count(1)
+        expect(page.locator("#sla-items")).to_contain_text("trong hạn")
+        assert_readable(page)
+        shots(page, "sla_board_phone")
+    finally:
+        context.close()
+    context, page = new_page(browser, paht_console.url, DESK)
+    try:
+        sign_in(page, "ioc", "/dispatch/sla")
+        page.goto(f"/dispatch/sla?by=org&only=open&report={rid}")
+        expect(page.locator("#report-clocks")).to_be_visible()
+        expect(page.locator("main")).to_contain_text("Trung tâm Giám sát")  # the IOC holds step 2's clock
+        page.get_by_label("Bước").select_option("dispatch")
+        page.get_by_role("button", name="Lọc").click()
+        expect(page).to_have_url(re.compile(r"step=dispatch"))
+        assert_readable(page)
+        shots(page, "sla_board_desk")
+    finally:
+        context.close()

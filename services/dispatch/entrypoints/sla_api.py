@@ -94,7 +94,7 @@ def build_router(ctx) -> APIRouter:
             return pages.error(request, 422, exc.key)
         data = await asyncio.to_thread(clocks.overdue, ctx.uow(), by, step_f, org[:80] or None, only, 200)
         report_clocks = await asyncio.to_thread(clocks.clocks_of_report, ctx.uow(), report[:36]) if report else []
-        return pages.render(request, "sla_board.html", 200, user=user, data=data, by=by, step=step_f or "", org=org[:80], only=only,
+        return pages.render(request, "sla_board.html", 200, user=user, data=data, by=by, step=step_f or "", org=org[:80], show=only,
                             steps=[(s.value, s.label) for s in Step], standings={s.value: s.label for s in Standing},
                             report=report[:36], report_clocks=report_clocks, L=0 if lang == "en" else 1)
 

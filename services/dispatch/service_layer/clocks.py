@@ -425,7 +425,8 @@ def overdue(uow: UnitOfWork, by: str, step: str | None, org: str | None, only: s
     """Open clocks past their deadline (only="overdue") or past 80 % (only="warning"), grouped per step or agency."""
     now = datetime.now(timezone.utc)
     with uow:
-        groups = [{"key": k, "overdue": o, "due_soon": s} for k, o, s in uow.clocks.overdue_counts(now, by)]
+        groups = [{"key": k, "overdue": o, "due_soon": s, "running": n}
+                  for k, o, s, n in uow.clocks.overdue_counts(now, by, every_open=only == "open")]
         items = uow.clocks.open_clocks(step=step, org=org, limit=limit,
                                        overdue_at=now if only == "overdue" else None,
                                        warning_at=now if only == "warning" else None)
