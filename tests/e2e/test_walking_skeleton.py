@@ -61,19 +61,20 @@ def _trace_of(spans: list[dict], service: str, path_part: str) -> dict[str, set]
 
 
 def test_one_trace_follows_a_request_across_services(paht, tmp_path):
-    """HTTP → gRPC → outbox → NATS → consumers, in one trace: a submission, and a step-3 assignment (which asks dispatch's directory)."""
+    """HTTP → gRPC → outbox → NATS → consumers, in one trace: a submission, and a step-4 assignment (which asks dispatch
+    for the person; step 3's unit is checked in handling's own copy of the directory)."""
     w = walk(paht.url)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         spans = _spans(tmp_path / "traces")
         submitted = _trace_of(spans, "paht-intake", "/api/intake/v1/reports")
-        assigned = _trace_of(spans, "paht-handling", "/assign-unit")
+        assigned = _trace_of(spans, "paht-handling", "/assign-staff")
         if "CONSUMER" in submitted.get("paht-publication", set()) and {"CLIENT", "PRODUCER"} <= assigned.get("paht-handling", set()) \
                 and "SERVER" in assigned.get("paht-dispatch", set()) and "CONSUMER" in assigned.get("paht-publication", set()):
             break
         time.sleep(0.2)
     else:
-        pytest.fail(f"no single trace crossed HTTP → gRPC → NATS → consumer: submission {dict(submitted)}, step 3 {dict(assigned)}")
+        pytest.fail(f"no single trace crossed HTTP → gRPC → NATS → consumer: submission {dict(submitted)}, step 4 {dict(assigned)}")
     assert "PRODUCER" in submitted["paht-intake"]  # the relay's publish span
     dump = json.dumps(spans, ensure_ascii=False)
     assert REPORT["reporter"]["phone"] not in dump and REPORT["reporter"]["email"] not in dump
