@@ -243,3 +243,21 @@ def test_the_deadlines_board_for_the_steering_committee_on_a_phone_and_the_ioc_o
         shots(page, "sla_board_desk")
     finally:
         context.close()
+
+
+def test_the_administrator_adds_a_day_off_to_the_business_calendar_on_a_phone(paht_console, browser, shots):  # noqa: F811
+    context, page = new_page(browser, paht_console.url, PHONE)
+    try:
+        sign_in(page, "admin", "/dispatch/admin/calendar")
+        page.goto("/dispatch/admin/calendar")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Lịch làm việc")
+        box = page.get_by_label("Toàn bộ lịch làm việc (YAML hoặc JSON)")
+        box.fill("version: 1\ndays:\n- {day: '2026-12-31', kind: 'off', name: 'Nghỉ cuối năm (thử)', org_id: ''}\n")
+        page.get_by_label("Ghi chú (lý do)").fill("Thông báo của UBND tỉnh")
+        page.get_by_role("button", name="Lưu thành phiên bản mới").click()
+        expect(page.locator(".flash-success")).to_contain_text("Đã lưu phiên bản")
+        expect(page.locator("#calendar-days")).to_contain_text("Nghỉ cuối năm (thử)")
+        assert_readable(page)
+        shots(page, "admin_calendar_phone")
+    finally:
+        context.close()

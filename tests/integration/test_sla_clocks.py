@@ -280,3 +280,26 @@ def test_paht_sla_due_uses_the_calendar_dispatch_stores(dispatch):
     assert stored == "2026-03-05T16:00:00+07:00" and "revision 2" in said  # Wednesday is off: Thursday 16:00
     builtin, said = due("--builtin")
     assert builtin == "2026-03-04T16:00:00+07:00" and "built-in" in said
+
+
+def test_the_administrator_edits_the_calendar_on_its_page_and_a_wrong_entry_is_shown_not_saved(dispatch):
+    import re
+
+    from paht.runtime.http import TOKEN_COOKIE
+
+    client = TestClient(build_http(dispatch))
+    client.cookies.set(TOKEN_COOKIE, token_for(dispatch.settings, "admin", ["ioc_admin"], "ioc-tinh"))
+    page = client.get("/dispatch/admin/calendar")
+    assert page.status_code == 200 and 'id="calendar-revision"' in page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    text = "version: 1\ndays:\n- {day: '2026-12-31', kind: 'off', name: 'Nghỉ cuối năm', org_id: ''}\n"
+    origin = {"Origin": "http://testserver"}
+    bad = client.post("/dispatch/admin/calendar", data={"csrf_token": token, "calendar": text.replace("2026-12-31", "2026-12-32")},
+                      headers=origin)
+    assert bad.status_code == 422 and "2026-12-32" in bad.text and "Nghỉ cuối năm" in bad.text  # what was typed is kept
+    assert client.post("/dispatch/admin/calendar", data={"calendar": text}, headers=origin).status_code == 403  # no CSRF token
+    saved = client.post("/dispatch/admin/calendar", data={"csrf_token": token, "calendar": text, "note": "Tết dương lịch"},
+                        headers=origin, follow_redirects=True)
+    assert saved.status_code == 200 and "Nghỉ cuối năm" in saved.text and "phiên bản 2" in saved.text
+    client.cookies.set(TOKEN_COOKIE, token_for(dispatch.settings, "ioc", ["ioc_operator"], "ioc-tinh"))
+    assert client.get("/dispatch/admin/calendar").status_code == 403

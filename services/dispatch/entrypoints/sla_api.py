@@ -4,12 +4,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, Query, Request
+import yaml
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse
 
 from paht.runtime import roles
 from paht.runtime.auth import Principal
-from paht.runtime.errors import InvalidInput
+from paht.runtime.errors import DomainError, InvalidInput
+from paht.runtime.http import http_status
 from paht.runtime.sla import Step, parse_calendar_text
 from paht.runtime.web import Pages, pick_language
 from services.dispatch.domain.clocks import Standing
@@ -97,6 +99,42 @@ def build_router(ctx) -> APIRouter:
         return pages.render(request, "sla_board.html", 200, user=user, data=data, by=by, step=step_f or "", org=org[:80], show=only,
                             steps=[(s.value, s.label) for s in Step], standings={s.value: s.label for s in Standing},
                             report=report[:36], report_clocks=report_clocks, L=0 if lang == "en" else 1)
+
+    def admin_of(request: Request):
+        user = optional_user(request)
+        if user is None:
+            return None, RedirectResponse("/auth/login?next=/dispatch/admin/calendar", status_code=303)
+        if not user.has(*roles.ADMINS):
+            return None, pages.error(request, 403, "error.wrong_role", role=" / ".join(roles.ADMINS))
+        return user, None
+
+    async def calendar_page(request: Request, user, status_code: int = 200, text: str | None = None, error: dict | None = None,
+                            saved: int = 0):
+        current = await asyncio.to_thread(business_calendar.current, ctx.uow())
+        history = await asyncio.to_thread(business_calendar.revisions, ctx.uow())
+        shown = text if text is not None else yaml.safe_dump(current["calendar"], allow_unicode=True, sort_keys=False)
+        lang = pick_language(request)
+        return pages.render(request, "admin_calendar.html", status_code, user=user, current=current, history=history[:30],
+                            text=shown, error=error, saved=saved, L=0 if lang == "en" else 1)
+
+    @page.get("/dispatch/admin/calendar")
+    async def calendar_view(request: Request, saved: int = 0):
+        user, away = admin_of(request)
+        return away or await calendar_page(request, user, saved=saved)
+
+    @page.post("/dispatch/admin/calendar")
+    async def calendar_save(request: Request, calendar: str = Form(""), note: str = Form("")):
+        user, away = admin_of(request)
+        if away:
+            return away
+        try:
+            if len(calendar.encode()) > MAX_BODY:
+                raise InvalidInput("The calendar is too large.", "Lịch làm việc quá lớn.")
+            data = parse_calendar_text(calendar).to_dict()
+            saved = await asyncio.to_thread(business_calendar.save, ctx.uow(), user, data, note)
+        except DomainError as exc:  # shown on the page, with what the administrator typed kept
+            return await calendar_page(request, user, http_status(exc), text=calendar, error={"vi": exc.detail_vi, "en": exc.detail_en})
+        return RedirectResponse(f"/dispatch/admin/calendar?saved={saved['revision']}", status_code=303)
 
     outer.include_router(router)
     outer.include_router(page)
