@@ -500,3 +500,14 @@ def test_concurrent_step_8_decisions_leave_one_winner_and_tell_the_others_what_h
     for lost in (r for r in answers if r.status_code == 409):
         detail = lost.json()["error"]["detail"]["en"]
         assert "already been published" in detail or "already been returned" in detail or "same moment" in detail, detail
+
+
+def test_a_signed_in_person_of_another_role_gets_a_polite_403_naming_the_roles_not_the_sign_in_page(ctx, settings):
+    from paht.runtime.http import TOKEN_COOKIE
+
+    client = TestClient(bootstrap.build_http(ctx))
+    client.cookies.set(TOKEN_COOKIE, token_for(settings, "canbo", ["staff"], "so-gtvt-kcht"))
+    page = client.get("/publication/queue", follow_redirects=False)
+    assert page.status_code == 403 and "Cán bộ Trung tâm IOC" in page.text
+    english = client.get("/publication/queue?lang=en", follow_redirects=False)
+    assert english.status_code == 403 and "IOC operator" in english.text

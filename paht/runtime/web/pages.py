@@ -3,16 +3,19 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from urllib.parse import urlencode
+from typing import Iterable
+from urllib.parse import quote, urlencode
 
 from functools import lru_cache
 
 import jinja2
 from markupsafe import Markup, escape
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
+from paht.runtime.roles import ALL as ALL_ROLES
+from paht.runtime.roles import Role
 from paht.runtime.web.language import (
     COOKIE_NAME,
     error_body,
@@ -113,6 +116,19 @@ class Pages:
         if fresh_token:
             response.set_cookie(**csrf_cookie_kwargs(fresh_token))
         return response
+
+    def staff_only(self, request: Request, user, allowed: Iterable[str]) -> Response | None:
+        """The one guard of staff pages: None when the signed-in person holds one of the roles; otherwise the
+        sign-in page (signed out: back here afterwards) or a polite 403 naming the roles, in their language."""
+        if user is None:
+            here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse("/auth/login?next=" + quote(here, safe="/?=&"), status_code=303)
+        allowed = tuple(allowed)
+        if not user.has(*allowed):
+            index = 0 if pick_language(request) == "en" else 1
+            names = " / ".join(Role(r).label[index] for r in allowed if r in ALL_ROLES)
+            return self.error(request, 403, "error.wrong_role", role=names)
+        return None
 
     def error(self, request: Request, status: int, key: str, **fmt) -> HTMLResponse:
         """Render the shared error page for an HTTP status and a catalog key."""

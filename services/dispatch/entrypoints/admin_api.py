@@ -11,11 +11,10 @@ import asyncio
 import json
 from datetime import date
 from pathlib import Path
-from urllib.parse import quote
 
 import jinja2
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
@@ -278,11 +277,8 @@ def build_router(ctx) -> APIRouter:
     def page_user(request: Request):
         """(user, None) for an administrator; (None, response) otherwise: the sign-in page, or a polite 403."""
         user = optional_user(request)
-        if user is None:
-            return None, RedirectResponse("/auth/login?next=" + quote(request.url.path), status_code=303)
-        if not user.has(*roles.ADMINS):
-            return None, pages.error(request, 403, "error.wrong_role", role=" / ".join(roles.ADMINS))
-        return user, None
+        away = pages.staff_only(request, user, roles.ADMINS)
+        return (None, away) if away else (user, None)
 
     async def home(request: Request, user, status_code: int = 200, **context):
         directory_rows = await run(directory_admin.list_revisions, ctx.uow(), "directory")

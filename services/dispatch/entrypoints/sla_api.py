@@ -85,10 +85,9 @@ def build_router(ctx) -> APIRouter:
     @page.get("/dispatch/sla")
     async def board(request: Request, by: str = "org", step: str = "", org: str = "", only: str = "overdue", report: str = ""):
         user = optional_user(request)
-        if user is None:
-            return RedirectResponse("/auth/login?next=/dispatch/sla", status_code=303)
-        if not user.has(*WATCHERS):
-            return pages.error(request, 403, "error.forbidden")
+        away = pages.staff_only(request, user, WATCHERS)
+        if away:
+            return away
         lang = pick_language(request)
         try:
             by, step_f, only = _filters(by, step[:20], only)
@@ -102,11 +101,8 @@ def build_router(ctx) -> APIRouter:
 
     def admin_of(request: Request):
         user = optional_user(request)
-        if user is None:
-            return None, RedirectResponse("/auth/login?next=/dispatch/admin/calendar", status_code=303)
-        if not user.has(*roles.ADMINS):
-            return None, pages.error(request, 403, "error.wrong_role", role=" / ".join(roles.ADMINS))
-        return user, None
+        away = pages.staff_only(request, user, roles.ADMINS)
+        return (None, away) if away else (user, None)
 
     async def calendar_page(request: Request, user, status_code: int = 200, text: str | None = None, error: dict | None = None,
                             saved: int = 0):

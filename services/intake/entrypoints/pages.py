@@ -6,7 +6,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import RedirectResponse
 
 from paht.runtime import roles, sla
 from paht.runtime.http import http_status
@@ -72,8 +71,9 @@ def build_router(ctx, taxonomy: Taxonomy) -> APIRouter:
     @router.get("/intake/queue")
     async def queue(request: Request, cursor: str | None = Query(default=None, max_length=500)):
         user = optional_user(request)
-        if user is None or not user.has(*roles.IOC):
-            return RedirectResponse("/auth/login?next=/intake/queue", status_code=303)
+        away = pages.staff_only(request, user, roles.IOC)
+        if away:
+            return away
         try:
             page = await asyncio.to_thread(handlers.work_list, ctx.uow(), None, cursor, None)
         except DomainError as exc:  # a cursor that was not ours

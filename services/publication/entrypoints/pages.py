@@ -116,8 +116,10 @@ def build_router(ctx) -> APIRouter:
         return render(request, "not_eligible.html", user=optional_user(request), reports=reports, page=number, more=more)
 
     def ioc_user(request: Request):
+        """(user, None) for the IOC; (None, the sign-in page or a polite 403) for anyone else."""
         user = optional_user(request)
-        return user if user is not None and user.has(*roles.IOC) else None
+        away = pages.staff_only(request, user, roles.IOC)
+        return (None, away) if away else (user, None)
 
     async def queue_page(request: Request, user, status_code: int = 200, error: dict | None = None, cursor: str | None = None):
         try:
@@ -130,16 +132,16 @@ def build_router(ctx) -> APIRouter:
 
     @router.get("/publication/queue")
     async def queue(request: Request, cursor: str = ""):
-        user = ioc_user(request)
-        if user is None:
-            return RedirectResponse("/auth/login?next=/publication/queue", status_code=303)
+        user, away = ioc_user(request)
+        if away:
+            return away
         return await queue_page(request, user, cursor=cursor[:500] or None)
 
     @router.post("/publication/reports/{report_id}/{action}")
     async def decide(request: Request, report_id: str, action: str, answer_text: str = Form(""), reason: str = Form("")):
-        user = ioc_user(request)
-        if user is None:
-            return RedirectResponse("/auth/login?next=/publication/queue", status_code=303)
+        user, away = ioc_user(request)
+        if away:
+            return away
         try:
             if action == "publish":
                 await asyncio.to_thread(handlers.publish_result, ctx.uow(), user, report_id, answer_text)
