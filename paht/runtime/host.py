@@ -44,6 +44,9 @@ class ServiceSpec:
     repositories: dict[str, Callable] = field(default_factory=dict)  # attribute name on the unit of work -> factory(session)
     # Jobs that need JetStream, started once NATS is connected: {name: factory(ctx, js) -> coroutine}, restarted if they fail.
     background: dict[str, Callable] = field(default_factory=dict)
+    # Jobs that need only the database (e.g. forwarding an emergency to 113/114/115, the SLA monitor: their events go
+    # through the outbox), started at once whether or not NATS is up: {name: factory(ctx) -> coroutine}, restarted if they fail.
+    background_local: dict[str, Callable] = field(default_factory=dict)
 
 
 @dataclass
@@ -138,7 +141,8 @@ async def serve(spec: ServiceSpec, settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    tasks: list[asyncio.Task] = []
+    tasks: list[asyncio.Task] = [asyncio.create_task(_forever(lambda job=job: job(ctx), what), name=what)
+                                 for what, job in spec.background_local.items()]
     http_task = asyncio.create_task(_serve_http(server), name="http")
     events_task = asyncio.create_task(_run_events(ctx, grpc_server, tasks), name="events")
     db_task = asyncio.create_task(_watch_database(ctx), name="db-watch")

@@ -48,13 +48,13 @@ def subscriptions(ctx):
     ]
 
 
-async def watch_emergencies(ctx, js):
+async def watch_emergencies(ctx):
     from services.dispatch.entrypoints import emergency_watch
 
-    await emergency_watch.watch_acknowledgements(ctx, js)
+    await emergency_watch.watch_acknowledgements(ctx)
 
 
-async def monitor_clocks(ctx, js):
+async def monitor_clocks(ctx):
     from services.dispatch.entrypoints import sla_monitor
 
     await sla_monitor.run_monitor(ctx, js)
@@ -84,5 +84,7 @@ SPEC = ServiceSpec(
     subscriptions=subscriptions,
     seed=seed,
     repositories=REPOSITORIES,
-    background={"revocation publisher": publish_revocations, "emergency watch": watch_emergencies, "SLA monitor": monitor_clocks},
+    background={"revocation publisher": publish_revocations},
+    # Neither needs NATS: a forward to 113/114/115 and a deadline's notice must not wait for the broker.
+    background_local={"emergency watch": watch_emergencies, "SLA monitor": monitor_clocks},
 )

@@ -356,3 +356,36 @@ def test_a_report_forwarded_in_time_and_dispatched_later_for_follow_up_met_step_
         assert r.status_code == 200, r.text
     verdicts = {e.report_id: e.decode().on_time for e in outbox_envelopes(dispatch) if e.type.endswith("ReportDispatched")}
     assert verdicts == {forwarded: True, not_forwarded: False}
+
+
+def test_a_dispatch_process_whose_broker_is_down_still_forwards_to_the_desk(dispatch, settings):
+    """`paht serve dispatch` as a real process with NATS unreachable: the forward reaches the desk anyway (the
+    emergency watch needs only the database; its events wait in the outbox for the broker)."""
+    import os
+    import subprocess
+    import sys
+
+    from paht.runtime.supervisor import free_port
+
+    client, rid = TestClient(build_http(dispatch)), urgent_report(dispatch)
+    made = client.post(f"/api/dispatch/v1/reports/{rid}/emergency", json={"service": "113", "note": "Ẩu đả đông người"},
+                       headers=ioc(settings))
+    assert made.status_code == 201, made.text
+    dead_port = free_port()  # nothing listens there: the broker is down
+    env = dict(os.environ, PAHT_DATA=str(settings.data), PAHT_ENV="test", PAHT_DB_SCHEMA_PREFIX=settings.db_schema_prefix,
+               PAHT_NODE_ID=settings.node_id, NATS_URL=f"nats://127.0.0.1:{dead_port}",
+               PAHT_TOKEN_PRIVATE_KEY_FILE=str(settings.token_private_key_file), PAHT_TOKEN_PUBLIC_KEY_FILE=str(settings.token_public_key_file),
+               PAHT_EMERGENCY_WEBHOOK_SECRET=SECRET)
+    proc = subprocess.Popen([sys.executable, "-m", "paht.runtime.cli", "serve", "dispatch", "--port", str(free_port()),
+                             "--grpc-port", str(free_port())], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        desk = settings.data / "dev-outbox" / "emergency.jsonl"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (desk.exists() and rid in desk.read_text()):
+            time.sleep(0.2)
+        assert desk.exists() and rid in desk.read_text(), "the forward never reached the desk while NATS was down"
+        (row,) = forward_rows(dispatch)
+        assert row.state == "delivered"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
