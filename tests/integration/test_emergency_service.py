@@ -44,7 +44,8 @@ def urgent_report(ctx, urgent: bool = True) -> str:
     rid = new_id()
     with ctx.uow() as uow:
         uow.items.add(DispatchItem.accepted(rid, datetime.now(timezone.utc) - timedelta(minutes=2), urgent, "chay-no", "an-ninh",
-                                            default_engine(), location=(17.4683, 106.6222), area_code="18880"))
+                                            default_engine(), location=(17.4683, 106.6222), area_code="18880",
+                                            title="Cháy nhà dân trên đường Lý Thường Kiệt"))
         uow.commit()
     return rid
 
@@ -152,6 +153,7 @@ def test_the_sender_delivers_pending_forwards_to_the_fake_desk(dispatch, setting
     lines = [json.loads(line) for line in (settings.data / "dev-outbox" / "emergency.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [(x["forward_id"], x["service"], x["area_code"], x["location"]["lat"]) for x in lines] == [(made["id"], "115", "18880", 17.4683)]
     assert lines[0]["ack_url"] == f"https://paht.example.vn/api/dispatch/v1/emergency/{made['id']}/ack"
+    assert lines[0]["title"] == "Cháy nhà dân trên đường Lý Thường Kiệt"  # what the desk reads first; never the reporter
     assert emergency.deliver_due(dispatch.uow, forwarders_from(dispatch.settings)) == 0  # nothing is sent twice
 
 

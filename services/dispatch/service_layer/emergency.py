@@ -140,6 +140,8 @@ def desk_payload(forward: EmergencyForward, item, public_url: str | None) -> dic
         payload["location"] = {"lat": item.location[0], "lon": item.location[1]}
     if item.area_code:
         payload["area_code"] = item.area_code
+    if getattr(item, "title", ""):
+        payload["title"] = item.title  # the report's title as accepted at step 1 (public from then on; never the reporter)
     return payload
 
 
