@@ -227,3 +227,13 @@ def test_working_limit_reports_each_working_step_and_none_for_the_others():
 def test_engine_takes_calendar_data_only():
     with pytest.raises(TypeError):
         SlaEngine({"days": []})
+
+
+def test_the_warning_instant_of_a_deadline_given_by_an_event_is_the_same_80_percent_rule():
+    # a consumer knows the start and the deadline (from the producer's event), not how it was computed
+    start = vn(2026, 3, 3, 16, 0)
+    for step in (Step.HANDLING, Step.APPROVAL, Step.DISPATCH, Step.REPORTER_EDIT):
+        clock = ENGINE.clock(step, start)
+        assert ENGINE.warn_at(step, start, clock.due) == clock.warn_at
+    assert ENGINE.warn_at(Step.APPROVAL, start, vn(2026, 3, 4, 16, 0)) == vn(2026, 3, 4, 14, 24)  # 6 h 24 of 8 working hours
+    assert ENGINE.warn_at(Step.AGENCY, start, start) == start  # a deadline already reached warns at once

@@ -22,6 +22,7 @@ from functools import lru_cache
 from paht.runtime.errors import InvalidInput
 from paht.runtime.sla.calendar import WORKING_DAY, BusinessCalendar, Org
 from paht.runtime.sla.data import CalendarData
+from paht.runtime.sla.standing import WARN_DENOMINATOR, WARN_NUMERATOR
 from paht.runtime.sla.steps import Step
 from paht.runtime.sla.zone import VN, local
 
@@ -30,7 +31,6 @@ NEXT_MORNING, NEXT_MORNING_ESCALATED = time(7, 0), time(7, 30)
 BY_DAY, BY_DAY_ESCALATED = timedelta(hours=1), timedelta(hours=1, minutes=30)
 URGENT = timedelta(minutes=10)
 CALENDAR_DAYS = timedelta(hours=48)
-WARN_NUMERATOR, WARN_DENOMINATOR = 4, 5                 # the warning comes when 80 % of the time has elapsed
 
 IOC_CLOCK = frozenset({Step.DISPATCH, Step.PUBLISH})
 WALL_CLOCK = frozenset({Step.REPORTER_EDIT, Step.VERIFICATION})
@@ -114,11 +114,20 @@ class SlaEngine:
         step = self._checked(step, escalated, urgent)
         at = local(start, "The start", "Thời điểm bắt đầu")
         due = self.due(step, at, escalated=escalated, urgent=urgent, org=org)
+        return ClockTimes(step, at, due, self.warn_at(step, at, due, org))
+
+    def warn_at(self, step: Step | str, start: datetime, due: datetime, org: Org = ()) -> datetime:
+        """When 80 % of a clock's time has elapsed, for a clock whose deadline is already known (e.g. from an event):
+        of the working time between start and due for working-time steps, else of the wall time; never after due."""
+        step = Step.parse(step)
+        at = local(start, "The start", "Thời điểm bắt đầu")
+        due = local(due, "The deadline", "Thời hạn")
+        if due <= at:
+            return due
         if step in WORKING_TIME:
-            warn = self.calendar.add_working(at, self.working_limit(step, org) * WARN_NUMERATOR // WARN_DENOMINATOR, org)
-        else:
-            warn = at + (due - at) * WARN_NUMERATOR // WARN_DENOMINATOR
-        return ClockTimes(step, at, due, warn)
+            span = self.calendar.working_time_between(at, due, org)
+            return min(due, self.calendar.add_working(at, span * WARN_NUMERATOR // WARN_DENOMINATOR, org))
+        return at + (due - at) * WARN_NUMERATOR // WARN_DENOMINATOR
 
     def elapsed_ratio(self, step: Step | str, start: datetime, due: datetime, now: datetime, org: Org = ()) -> float:
         """How much of a clock's time has elapsed at `now`: 0 before it starts, 1 at its deadline, more after it."""

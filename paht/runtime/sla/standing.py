@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import Enum
 
-WARN_AT = 0.8  # the share of a clock's time at which people are warned
+WARN_NUMERATOR, WARN_DENOMINATOR = 4, 5  # people are warned when 80 % of a clock's time has elapsed
+WARN_AT = WARN_NUMERATOR / WARN_DENOMINATOR
 
 
 class Standing(str, Enum):
@@ -45,7 +46,7 @@ def standing_of(due: datetime | None, now: datetime, *, warn_at: datetime | None
     if now > due:
         return Standing.OVERDUE
     if warn_at is None and start is not None:
-        warn_at = start + (due - start) * WARN_AT
+        warn_at = start + (due - start) * WARN_NUMERATOR // WARN_DENOMINATOR
     if warn_at is not None and now >= warn_at:
         return Standing.WARNING
     return Standing.ON_TRACK

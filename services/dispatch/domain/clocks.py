@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import Enum
 
 from paht.runtime.sla import Step
-from paht.runtime.sla.standing import WARN_AT, Standing  # noqa: F401  (re-exported: the clocks' vocabulary)
+from paht.runtime.sla.standing import Standing
 
 CLOCK_NAMESPACE = uuid.UUID("6c0c1a57-0000-4000-8000-00000000c10c")
 
@@ -106,13 +106,6 @@ class Clock:
         if now >= self.warn_at:
             return Standing.WARNING
         return Standing.ON_TRACK
-
-    def elapsed_ratio(self, now: datetime) -> float:
-        """Share of the wall time between start and deadline that has passed (for display and events)."""
-        span = (self.due_at - self.started_at).total_seconds()
-        if span <= 0:
-            return 1.0
-        return max(0.0, (min(now, self.stopped_at or now) - self.started_at).total_seconds() / span)
 
     @property
     def event_stream_id(self) -> str:

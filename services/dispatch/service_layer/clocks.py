@@ -9,7 +9,7 @@ ends the step (met when done by the deadline).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from google.protobuf.message import Message
 
@@ -22,11 +22,10 @@ from paht.runtime import roles
 from paht.runtime.events.envelope import Envelope
 from paht.runtime.sla import SlaEngine, Step
 from paht.runtime.uow import UnitOfWork
-from services.dispatch.domain.clocks import WARN_AT, Clock, Standing
-from services.dispatch.service_layer.calendar import sla_engine
+from services.dispatch.domain.clocks import Clock, Standing
+from services.dispatch.service_layer.calendar import org_path, sla_engine
 
 SYSTEM = common_pb2.Actor(subject="system", role="sla_monitor")
-WORKING_TIME = {Step.AGENCY, Step.HANDLING, Step.APPROVAL, Step.CLARIFY}
 # Whose leaders hear about a clock, by step: the IOC for its own steps, the agency's coordination office for
 # step 3, the lead unit's leader for steps 4-7 and clarification.
 LEADERS: dict[Step, tuple[str, ...]] = {
@@ -50,16 +49,6 @@ def occurred(event: Message) -> datetime:
     return _at(meta.occurred_at) if meta.HasField("occurred_at") else datetime.now(timezone.utc)
 
 
-def warn_at(engine: SlaEngine, step: Step, start: datetime, due: datetime, org: tuple[str, ...] = ()) -> datetime:
-    """Return the instant 80 % of a clock's time has passed: working time for working-time steps, wall time otherwise."""
-    if due <= start:
-        return due
-    if step in WORKING_TIME:
-        span = engine.working_time_between(start, due, org=org)
-        return min(due, engine.add_working(start, span * WARN_AT, org=org))
-    return start + (due - start) * WARN_AT
-
-
 def ioc_unit(uow: UnitOfWork) -> str:
     """Return the id of this node's IOC (the organisation responsible for steps 1, 2 and 8)."""
     for unit in uow.directory.units():
@@ -68,18 +57,32 @@ def ioc_unit(uow: UnitOfWork) -> str:
     return ""
 
 
+class Chains:
+    """The organisation chains (a unit and its ancestors, nearest first) the engine resolves a clock's working
+    hours along: the same `org` the producing service used for the deadline; looked up once per organisation."""
+
+    def __init__(self, uow: UnitOfWork):
+        self._uow, self._seen = uow, {}
+
+    def __call__(self, org: str) -> tuple[str, ...]:
+        if org not in self._seen:
+            unit = self._uow.directory.unit(org) if org else None
+            self._seen[org] = org_path(self._uow, unit) if unit is not None else ((org,) if org else ())
+        return self._seen[org]
+
+
 def open_clock(uow: UnitOfWork, report_id: str, step: Step, start: datetime, due: datetime | None = None, *,
                org: str = "", subject: str = "", escalated: bool = False, urgent: bool = False) -> Clock:
     """Open the next clock of a step (the previous one of the same step, if still open, is cancelled)."""
     engine = sla_engine(uow)
-    chain = (org,) if org else ()
+    chain = Chains(uow)(org)
     if due is None:
         due = engine.due(step, start, escalated=escalated, urgent=urgent, org=chain)
     previous = uow.clocks.latest(report_id, step.value)
     if previous is not None and previous.is_open:
         previous.cancel(start)
     n = previous.n + 1 if previous is not None else 1
-    clock = Clock.open(report_id, step, n, start, due, warn_at(engine, step, start, due, chain), org, subject)
+    clock = Clock.open(report_id, step, n, start, due, engine.warn_at(step, start, due, chain), org, subject)
     uow.clocks.add(clock)
     return clock
 
@@ -138,7 +141,7 @@ def on_report_escalated(uow: UnitOfWork, event: Message, envelope: Envelope) -> 
     clock = uow.clocks.open_of(envelope.report_id, Step.DISPATCH.value)
     if clock is not None and event.HasField("dispatch_due"):
         due = _at(event.dispatch_due)
-        clock.reschedule(due, warn_at(sla_engine(uow), Step.DISPATCH, clock.started_at, due))
+        clock.reschedule(due, sla_engine(uow).warn_at(Step.DISPATCH, clock.started_at, due))
 
 
 def on_escalation_withdrawn(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
@@ -287,7 +290,13 @@ def _clock_pb(clock: Clock) -> common_pb2.Clock:
     return pb
 
 
-def _announce(uow: UnitOfWork, clock: Clock, now: datetime, breach: bool, people: dict, owed: list[dict]) -> None:
+def _ratio(engine: SlaEngine, chains: Chains, clock: Clock, now: datetime) -> float:
+    """How much of a clock's time has elapsed (working time for working-time steps), up to when it stopped."""
+    return engine.elapsed_ratio(clock.step, clock.started_at, clock.due_at, min(now, clock.stopped_at or now),
+                                chains(clock.responsible_org))
+
+
+def _announce(uow: UnitOfWork, clock: Clock, now: datetime, breach: bool, people: dict, owed: list[dict], ratio: float) -> None:
     """Emit the warning or breach event of a clock (ordered under the clock's own stream) and owe its notices."""
     if breach:
         event: Message = dispatch_ev.SlaBreached(step=clock.step, responsible=common_pb2.OrgRef(id=clock.responsible_org),
@@ -295,7 +304,7 @@ def _announce(uow: UnitOfWork, clock: Clock, now: datetime, breach: bool, people
         clock.breached_at = now
     else:
         event = dispatch_ev.SlaWarning(step=clock.step, responsible=common_pb2.OrgRef(id=clock.responsible_org),
-                                       elapsed_ratio=round(clock.elapsed_ratio(now), 4), clock=_clock_pb(clock))
+                                       elapsed_ratio=round(ratio, 4), clock=_clock_pb(clock))
         clock.warned_at = now
     event.due_at.FromDatetime(clock.due_at)
     uow.emit(event, report_id=clock.event_stream_id, version=clock.next_announcement(), actor=SYSTEM)
@@ -348,11 +357,12 @@ def monitor_pass(uow: UnitOfWork, now: datetime | None = None, batch: int = 500)
     now = now or datetime.now(timezone.utc)
     result = PassResult()
     people: dict = {}  # recipients per (step, organisation, person), looked up once per pass
+    chains = Chains(uow)
     while True:
         with uow:
-            clocks, owed = uow.clocks.to_warn(now, batch), []
+            engine, clocks, owed = sla_engine(uow), uow.clocks.to_warn(now, batch), []
             for clock in clocks:
-                _announce(uow, clock, now, False, people, owed)
+                _announce(uow, clock, now, False, people, owed, _ratio(engine, chains, clock, now))
             uow.notices.owe(owed, now)
             uow.commit()
         result.warned += len(clocks)
@@ -360,12 +370,13 @@ def monitor_pass(uow: UnitOfWork, now: datetime | None = None, batch: int = 500)
             break
     while True:
         with uow:
-            clocks, owed = uow.clocks.to_breach(now, batch), []
+            engine, clocks, owed = sla_engine(uow), uow.clocks.to_breach(now, batch), []
             for clock in clocks:
+                ratio = _ratio(engine, chains, clock, now)
                 if clock.warned_at is None:  # opened already late (or the monitor was away): the warning comes first
-                    _announce(uow, clock, now, False, people, owed)
+                    _announce(uow, clock, now, False, people, owed, ratio)
                     result.warned += 1
-                _announce(uow, clock, now, True, people, owed)
+                _announce(uow, clock, now, True, people, owed, ratio)
             uow.notices.owe(owed, now)
             uow.commit()
         result.breached += len(clocks)
@@ -398,7 +409,7 @@ def send_notices(uow: UnitOfWork, notifier, now: datetime | None = None, batch: 
 
 # ---- what consoles and the Steering Committee read -------------------------------------------------------
 
-def clock_view(clock: Clock, now: datetime) -> dict:
+def clock_view(clock: Clock, now: datetime, ratio: float) -> dict:
     standing = clock.standing(now)
     en, vi = Step(clock.step).label
     return {
@@ -408,7 +419,7 @@ def clock_view(clock: Clock, now: datetime) -> dict:
         "responsible_subject": clock.responsible_subject or None, "state": clock.state,
         "stopped_at": clock.stopped_at.isoformat() if clock.stopped_at else None, "met": clock.met,
         "standing": standing.value, "standing_label": dict(zip(("en", "vi"), standing.label)),
-        "elapsed_ratio": round(clock.elapsed_ratio(now), 3),
+        "elapsed_ratio": round(ratio, 3),
         "overdue_by_s": max(0, int((now - clock.due_at).total_seconds())) if standing is Standing.OVERDUE else 0,
         "warned_at": clock.warned_at.isoformat() if clock.warned_at else None,
         "breached_at": clock.breached_at.isoformat() if clock.breached_at else None,
@@ -418,7 +429,8 @@ def clock_view(clock: Clock, now: datetime) -> dict:
 def clocks_of_report(uow: UnitOfWork, report_id: str) -> list[dict]:
     now = datetime.now(timezone.utc)
     with uow:
-        return [clock_view(c, now) for c in uow.clocks.of_report(report_id)]
+        engine, chains = sla_engine(uow), Chains(uow)
+        return [clock_view(c, now, _ratio(engine, chains, c, now)) for c in uow.clocks.of_report(report_id)]
 
 
 def overdue(uow: UnitOfWork, by: str, step: str | None, org: str | None, only: str, limit: int) -> dict:
@@ -433,8 +445,10 @@ def overdue(uow: UnitOfWork, by: str, step: str | None, org: str | None, only: s
         names = {u.id: u.name for u in uow.directory.units()} if by == "org" or items else {}
         for g in groups:
             g["label"] = _group_label(g["key"], by, names)
+        engine, chains = sla_engine(uow), Chains(uow)
         return {"as_of": now.isoformat(), "by": by, "groups": groups,
-                "items": [{**clock_view(c, now), "responsible_name": names.get(c.responsible_org)} for c in items]}
+                "items": [{**clock_view(c, now, _ratio(engine, chains, c, now)), "responsible_name": names.get(c.responsible_org)}
+                          for c in items]}
 
 
 def _group_label(key: str, by: str, names: dict) -> dict:
