@@ -23,11 +23,12 @@ def digest(data: dict) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def engine_for(data: dict | None) -> SlaEngine:
-    """Return the engine of a calendar given as data (CalendarData.to_dict); None: the default calendar."""
+def engine_for(data: dict | None, key: str | None = None) -> SlaEngine:
+    """Return the engine of a calendar given as data (CalendarData.to_dict); None: the default calendar.
+    `key`: the data's digest when the caller already has it (a stored revision), so it is not computed again."""
     if not data:
         return default_engine()
-    key = digest(data)
+    key = key or digest(data)
     with _lock:
         found = _engines.get(key)
         if found is None:

@@ -52,6 +52,12 @@ class SqlDirectory:
             q = q.where(OrgUnit.can_lead.is_(True))
         return list(self.session.execute(q).scalars())
 
+    def ioc_id(self) -> str:
+        """The id of this node's provincial IOC (who holds the clocks of steps 1, 2 and 8): "" when the directory has none."""
+        q = (select(OrgUnit.id).where(OrgUnit.kind == Kind.IOC.value, OrgUnit.hub_node == "")
+             .order_by(OrgUnit.valid_to.is_not(None), OrgUnit.valid_from.desc()).limit(1))
+        return self.session.execute(q).scalar() or ""
+
     def all_units(self) -> list[OrgUnit]:
         """Every version of every unit, in the order of the file they came from."""
         return list(self.session.execute(select(OrgUnit).order_by(OrgUnit.position, OrgUnit.id)).scalars())

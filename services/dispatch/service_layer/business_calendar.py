@@ -25,7 +25,7 @@ SYSTEM = common_pb2.Actor(subject="system", role="system")
 def engine(uow: UnitOfWork) -> SlaEngine:
     """Return the engine of the calendar in force (inside an open unit of work)."""
     row = uow.calendar.current()
-    return engine_for(row.data if row is not None else None)
+    return engine_for(row.data, row.sha256) if row is not None else engine_for(None)
 
 
 def current(uow: UnitOfWork) -> dict:

@@ -51,10 +51,7 @@ def occurred(event: Message) -> datetime:
 
 def ioc_unit(uow: UnitOfWork) -> str:
     """Return the id of this node's IOC (the organisation responsible for steps 1, 2 and 8)."""
-    for unit in uow.directory.units():
-        if unit.kind == "ioc" and not unit.hub_node:
-            return unit.id
-    return ""
+    return uow.directory.ioc_id()
 
 
 class Chains:

@@ -32,7 +32,6 @@ from services.dispatch.domain.emergency import AckChannel, EmergencyForward, Eme
 from services.dispatch.service_layer.calendar import sla_engine
 
 log = logging.getLogger(__name__)
-PROVINCIAL_IOC = "ioc-tinh"   # who is alerted when the forwarding operator's own IOC is not known
 SIGNATURE_WINDOW_S = 300      # a desk's callback must be signed within 5 minutes of PAHT's clock
 CONSOLE_LINK = "/dispatch/console#forwards"
 RETRIES = 3                   # an acknowledgement that met a concurrent change is simply taken again
@@ -93,7 +92,7 @@ def forward_to_emergency(uow: UnitOfWork, user: Principal, report_id: str, servi
         already = [f.service for f in uow.forwards.of_report(report_id)]
         due = sla_engine(uow).due(Step.DISPATCH, item.clock_start, urgent=True).astimezone(timezone.utc)  # arrival + 10 min
         forward = EmergencyForward.forward(new_id(), report_id, urgent=item.urgent, service=service, note=note, now=now, by=user.subject,
-                                           ioc_unit=user.org_unit or PROVINCIAL_IOC, due_at=due, ack_timeout_s=ack_timeout_s,
+                                           ioc_unit=user.org_unit or uow.directory.ioc_id(), due_at=due, ack_timeout_s=ack_timeout_s,
                                            already=already)
         uow.forwards.add(forward)
         event = ev.EmergencyForwarded(service=to_proto(forward.emergency_service), forward_reference=forward.id)
@@ -295,7 +294,7 @@ def alert_notice(forward: EmergencyForward, number: int, now: datetime) -> Notic
     return Notice(
         key=f"emergency:{forward.id}:unacknowledged:{number}",
         kind="emergency_unacknowledged",
-        to=tuple(dict.fromkeys([f"org:{forward.ioc_unit or PROVINCIAL_IOC}", forward.forwarded_by])),
+        to=tuple(dict.fromkeys(([f"org:{forward.ioc_unit}"] if forward.ioc_unit else []) + [forward.forwarded_by])),
         subject=(f"{en} has not acknowledged an urgent report", f"{vi} chưa xác nhận phản ánh khẩn cấp"),
         body=(f"Forwarded {minutes} min ago, not acknowledged (alert {number}).{delivered_en}",
               f"Đã chuyển {minutes} phút trước, chưa được xác nhận (nhắc lần {number}).{delivered_vi}"),
