@@ -125,9 +125,8 @@ class Pages:
             return RedirectResponse("/auth/login?next=" + quote(here, safe="/?=&"), status_code=303)
         allowed = tuple(allowed)
         if not user.has(*allowed):
-            index = 0 if pick_language(request) == "en" else 1
-            names = " / ".join(Role(r).label[index] for r in allowed if r in ALL_ROLES)
-            return self.error(request, 403, "error.wrong_role", role=names)
+            needed = [Role(r).label for r in allowed if r in ALL_ROLES]
+            return self.render(request, "forbidden.html", status_code=403, user=user, needed=needed)
         return None
 
     def error(self, request: Request, status: int, key: str, **fmt) -> HTMLResponse:

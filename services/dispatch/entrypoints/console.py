@@ -20,7 +20,7 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
@@ -219,15 +219,11 @@ def build_router(ctx) -> APIRouter:
                             services=list(EmergencyService), states=ForwardState, duration_words=duration_words,
                             waited_words=waited_words, **context)
 
-    def gate(request: Request, path: str, allowed: tuple[str, ...], page: str) -> tuple[Principal | None, Response | None]:
+    def gate(request: Request, allowed: tuple[str, ...]) -> tuple[Principal | None, Response | None]:
         """The signed-in person if they hold one of the roles; else the sign-in page or a polite 403."""
         user = optional_user(request)
-        if user is None:
-            return None, RedirectResponse(f"/auth/login?next={quote(path)}", status_code=303)
-        if not user.has(*allowed):
-            needed = [roles.Role(r).label for r in allowed]
-            return None, render(request, "console_forbidden.html", 403, user=user, needed=needed, page=page)
-        return user, None
+        away = pages.staff_only(request, user, allowed)
+        return (None, away) if away else (user, None)
 
     async def console_page(request: Request, user: Principal, status_code: int = 200, error: dict | None = None,
                            error_report: str = "", kept: dict | None = None, cursor: str | None = None) -> Response:
@@ -265,14 +261,14 @@ def build_router(ctx) -> APIRouter:
 
     @router.get("/dispatch/console")
     async def console(request: Request, cursor: str = ""):
-        user, denied = gate(request, "/dispatch/console", roles.IOC, "console")
+        user, denied = gate(request, roles.IOC)
         if denied:
             return denied
         return await console_page(request, user, cursor=cursor[:500] or None)
 
     @router.post("/dispatch/console/reports/{report_id}/{action}")
     async def act(request: Request, report_id: str, action: str):
-        user, denied = gate(request, "/dispatch/console", roles.DISPATCHERS, "console")
+        user, denied = gate(request, roles.DISPATCHERS)
         if denied:
             return denied
         if action not in {"dispatch", "escalate", "emergency", "withdraw"} or not looks_like_id(report_id):
@@ -320,14 +316,14 @@ def build_router(ctx) -> APIRouter:
 
     @router.get("/dispatch/steering")
     async def steering(request: Request, cursor: str = ""):
-        user, denied = gate(request, "/dispatch/steering", roles.STEERING, "steering")
+        user, denied = gate(request, roles.STEERING)
         if denied:
             return denied
         return await steering_page(request, user, cursor=cursor[:500] or None)
 
     @router.post("/dispatch/steering/reports/{report_id}/decision")
     async def decide(request: Request, report_id: str):
-        user, denied = gate(request, "/dispatch/steering", roles.STEERING, "steering")
+        user, denied = gate(request, roles.STEERING)
         if denied:
             return denied
         form = await request.form()
@@ -354,14 +350,14 @@ def build_router(ctx) -> APIRouter:
 
     @router.get("/dispatch/emergency")
     async def desk(request: Request):
-        user, denied = gate(request, "/dispatch/emergency", (roles.Role.EMERGENCY_DESK.value,), "desk")
+        user, denied = gate(request, (roles.Role.EMERGENCY_DESK.value,))
         if denied:
             return denied
         return await desk_page(request, user)
 
     @router.post("/dispatch/emergency/{forward_id}/ack")
     async def desk_ack(request: Request, forward_id: str):
-        user, denied = gate(request, "/dispatch/emergency", (roles.Role.EMERGENCY_DESK.value,), "desk")
+        user, denied = gate(request, (roles.Role.EMERGENCY_DESK.value,))
         if denied:
             return denied
         form = await request.form()
