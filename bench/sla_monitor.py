@@ -32,7 +32,7 @@ def main() -> int:
     from paht.runtime.settings import Settings
     from services.dispatch.adapters.orm_clocks import sla_clocks
     from services.dispatch.bootstrap import SPEC
-    from services.dispatch.service_layer import clocks
+    from services.dispatch.service_layer import monitor
     from tests.support.services import migrated_context
 
     tag = f"bench{uuid.uuid4().hex[:6]}"
@@ -74,11 +74,11 @@ def main() -> int:
         print(f"{what}: {(time.perf_counter() - t) * 1000:.1f} ms  {result if not isinstance(result, dict) else ''}")
         return result
 
-    timed("pass with nothing due (before the clocks come due: now - 2 h)", lambda: clocks.monitor_pass(ctx.uow(), now - timedelta(hours=2)))
-    timed(f"pass announcing {args.due:,} warnings and {args.due:,} breaches (+ the breaches' warnings)", lambda: clocks.monitor_pass(ctx.uow(), now))
-    timed("next pass (nothing new)", lambda: clocks.monitor_pass(ctx.uow(), now + timedelta(seconds=15)))
-    timed("overdue list per organisation", lambda: clocks.overdue(ctx.uow(), "org", None, None, "overdue", 100))
-    timed("overdue list per step", lambda: clocks.overdue(ctx.uow(), "step", "handling", None, "warning", 100))
+    timed("pass with nothing due (before the clocks come due: now - 2 h)", lambda: monitor.monitor_pass(ctx.uow(), now - timedelta(hours=2)))
+    timed(f"pass announcing {args.due:,} warnings and {args.due:,} breaches (+ the breaches' warnings)", lambda: monitor.monitor_pass(ctx.uow(), now))
+    timed("next pass (nothing new)", lambda: monitor.monitor_pass(ctx.uow(), now + timedelta(seconds=15)))
+    timed("overdue list per organisation", lambda: monitor.overdue(ctx.uow(), "org", None, None, "overdue", 100))
+    timed("overdue list per step", lambda: monitor.overdue(ctx.uow(), "step", "handling", None, "warning", 100))
     if os.environ.get("KEEP") != "1" and backend == "postgresql":
         with ctx.engine.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{tag}_dispatch" CASCADE'))

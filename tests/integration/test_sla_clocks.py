@@ -22,7 +22,7 @@ from paht.runtime.notify import DevOutboxNotifier
 from paht.runtime.sla import Step, default_engine
 from services.dispatch.adapters.orm_clocks import sla_notices
 from services.dispatch.bootstrap import SPEC, build_http, seed
-from services.dispatch.service_layer import clocks
+from services.dispatch.service_layer import monitor
 from tests.support.services import deliver, migrated_context, outbox_envelopes, token_for
 
 pytestmark = pytest.mark.integration
@@ -60,7 +60,7 @@ def dispatched(ctx, report_id: str, at: datetime, agency: str = "so-gtvt", on_ti
 
 
 def clocks_of(ctx, report_id: str) -> dict[str, dict]:
-    return {c["step"] + ("" if c["n"] == 1 else f"#{c['n']}"): c for c in clocks.clocks_of_report(ctx.uow(), report_id)}
+    return {c["step"] + ("" if c["n"] == 1 else f"#{c['n']}"): c for c in monitor.clocks_of_report(ctx.uow(), report_id)}
 
 
 def sla_events(ctx) -> list:
@@ -74,12 +74,12 @@ def test_the_step_2_clock_runs_from_arrival_to_the_item_s_deadline_and_warns_at_
     assert clock["due_at"] == (ARRIVAL + timedelta(hours=1)).isoformat()  # 09:00 by day: 1 hour
     assert clock["warn_at"] == (ARRIVAL + timedelta(minutes=48)).isoformat()
     assert clock["responsible_org"] == "ioc-tinh" and clock["state"] == "open"
-    assert clocks.monitor_pass(dispatch.uow(), ARRIVAL + timedelta(minutes=47)).warned == 0
-    assert clocks.monitor_pass(dispatch.uow(), ARRIVAL + timedelta(minutes=48)).warned == 1
-    assert clocks.monitor_pass(dispatch.uow(), ARRIVAL + timedelta(minutes=59)).warned == 0  # once only
-    second = clocks.monitor_pass(dispatch.uow(), ARRIVAL + timedelta(minutes=61))
+    assert monitor.monitor_pass(dispatch.uow(), ARRIVAL + timedelta(minutes=47)).warned == 0
+    assert monitor.monitor_pass(dispatch.uow(), ARRIVAL + timedelta(minutes=48)).warned == 1
+    assert monitor.monitor_pass(dispatch.uow(), ARRIVAL + timedelta(minutes=59)).warned == 0  # once only
+    second = monitor.monitor_pass(dispatch.uow(), ARRIVAL + timedelta(minutes=61))
     assert (second.warned, second.breached) == (0, 1)
-    assert clocks.monitor_pass(dispatch.uow(), ARRIVAL + timedelta(hours=5)).breached == 0
+    assert monitor.monitor_pass(dispatch.uow(), ARRIVAL + timedelta(hours=5)).breached == 0
     events = sla_events(dispatch)
     assert [e.type.rsplit(".", 1)[1] for e in events] == ["SlaWarning", "SlaBreached"]
     warning = events[0].decode()
@@ -94,7 +94,7 @@ def test_the_step_2_clock_runs_from_arrival_to_the_item_s_deadline_and_warns_at_
 def test_a_clock_found_already_late_is_warned_then_breached_in_one_pass(dispatch):
     report = new_id()
     deliver(dispatch, accepted(dispatch, report))
-    result = clocks.monitor_pass(dispatch.uow(), ARRIVAL + timedelta(days=1))
+    result = monitor.monitor_pass(dispatch.uow(), ARRIVAL + timedelta(days=1))
     assert (result.warned, result.breached) == (1, 1)
     assert [e.report_version for e in sla_events(dispatch)] == [1, 2]
 
@@ -173,7 +173,7 @@ def test_two_monitors_at_once_announce_each_clock_exactly_once(dispatch):
     def run():
         start.wait()
         try:
-            results.append(clocks.monitor_pass(dispatch.uow(), later, batch=25))
+            results.append(monitor.monitor_pass(dispatch.uow(), later, batch=25))
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -193,18 +193,18 @@ def test_two_monitors_at_once_announce_each_clock_exactly_once(dispatch):
 def test_notices_are_sent_once_and_a_failing_gateway_is_retried_later(dispatch, tmp_path):
     report = new_id()
     deliver(dispatch, accepted(dispatch, report))
-    clocks.monitor_pass(dispatch.uow(), ARRIVAL + timedelta(hours=2))
+    monitor.monitor_pass(dispatch.uow(), ARRIVAL + timedelta(hours=2))
 
     class Down:
         def send(self, notice):
             raise ConnectionError("gateway down")
 
-    assert clocks.send_notices(dispatch.uow(), Down()) == 0
+    assert monitor.send_notices(dispatch.uow(), Down()) == 0
     outbox = DevOutboxNotifier(tmp_path)
-    assert clocks.send_notices(dispatch.uow(), outbox) == 0  # both wait out their back-off
+    assert monitor.send_notices(dispatch.uow(), outbox) == 0  # both wait out their back-off
     later = datetime.now(UTC) + timedelta(minutes=1)
-    assert clocks.send_notices(dispatch.uow(), outbox, later) == 2
-    assert clocks.send_notices(dispatch.uow(), outbox, later + timedelta(hours=1)) == 0
+    assert monitor.send_notices(dispatch.uow(), outbox, later) == 2
+    assert monitor.send_notices(dispatch.uow(), outbox, later + timedelta(hours=1)) == 0
     sent = outbox.sent()
     assert sorted(n["kind"] for n in sent) == ["sla_breach", "sla_warning"]
     assert all(report[:8] in n["subject"][1] for n in sent)

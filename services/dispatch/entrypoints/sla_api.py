@@ -15,7 +15,7 @@ from paht.runtime.http import http_status
 from paht.runtime.sla import Step, parse_calendar_text
 from paht.runtime.web import Pages, pick_language
 from services.dispatch.domain.clocks import Standing
-from services.dispatch.service_layer import business_calendar, clocks
+from services.dispatch.service_layer import business_calendar, monitor
 
 pages = Pages([Path(__file__).parent / "templates"])
 WATCHERS = (*roles.IOC, *roles.STEERING)  # who reads every deadline of every agency
@@ -44,11 +44,11 @@ def build_router(ctx) -> APIRouter:
     async def overdue(by: str = "org", step: str | None = Query(default=None, max_length=20), org: str | None = Query(default=None, max_length=80),
                       only: str = "overdue", limit: int = Query(default=100, ge=1, le=500), user: Principal = watcher):
         by, step, only = _filters(by, step, only)
-        return await asyncio.to_thread(clocks.overdue, ctx.uow(), by, step, org, only, limit)
+        return await asyncio.to_thread(monitor.overdue, ctx.uow(), by, step, org, only, limit)
 
     @router.get("/reports/{report_id}/clocks", summary="Every deadline of one report: step, start, due, met or missed")
     async def report_clocks(report_id: str, user: Principal = watcher):
-        return {"report_id": report_id, "clocks": await asyncio.to_thread(clocks.clocks_of_report, ctx.uow(), report_id)}
+        return {"report_id": report_id, "clocks": await asyncio.to_thread(monitor.clocks_of_report, ctx.uow(), report_id)}
 
     @router.get("/calendar", summary="The business calendar in force (days off, worked days, working hours, agencies' limits)")
     async def calendar():
@@ -93,8 +93,8 @@ def build_router(ctx) -> APIRouter:
             by, step_f, only = _filters(by, step[:20], only)
         except InvalidInput as exc:
             return pages.error(request, 422, exc.key)
-        data = await asyncio.to_thread(clocks.overdue, ctx.uow(), by, step_f, org[:80] or None, only, 200)
-        report_clocks = await asyncio.to_thread(clocks.clocks_of_report, ctx.uow(), report[:36]) if report else []
+        data = await asyncio.to_thread(monitor.overdue, ctx.uow(), by, step_f, org[:80] or None, only, 200)
+        report_clocks = await asyncio.to_thread(monitor.clocks_of_report, ctx.uow(), report[:36]) if report else []
         return pages.render(request, "sla_board.html", 200, user=user, data=data, by=by, step=step_f or "", org=org[:80], show=only,
                             steps=[(s.value, s.label) for s in Step], standings={s.value: s.label for s in Standing},
                             report=report[:36], report_clocks=report_clocks, L=0 if lang == "en" else 1)

@@ -8,7 +8,7 @@ import logging
 from opentelemetry import trace
 
 from paht.runtime.notify import notifier_from
-from services.dispatch.service_layer import clocks
+from services.dispatch.service_layer import monitor
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -19,8 +19,8 @@ async def run_monitor(ctx, js=None) -> None:
     interval = max(0.2, ctx.settings.sla_monitor_interval_s)
     while True:
         with tracer.start_as_current_span("sla monitor pass") as span:
-            result = await asyncio.to_thread(clocks.monitor_pass, ctx.uow())
-            sent = await asyncio.to_thread(clocks.send_notices, ctx.uow(), notifier)
+            result = await asyncio.to_thread(monitor.monitor_pass, ctx.uow())
+            sent = await asyncio.to_thread(monitor.send_notices, ctx.uow(), notifier)
             span.set_attribute("paht.sla.warned", result.warned)
             span.set_attribute("paht.sla.breached", result.breached)
             span.set_attribute("paht.sla.notices_sent", sent)
