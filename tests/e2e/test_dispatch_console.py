@@ -261,3 +261,51 @@ def test_the_administrator_adds_a_day_off_to_the_business_calendar_on_a_phone(pa
         shots(page, "admin_calendar_phone")
     finally:
         context.close()
+
+
+class _StopAt(Exception):
+    """Ends a walkthrough at a step, leaving the report there."""
+
+
+def walk_until(url: str, last: str) -> str:
+    from paht.runtime.walkthrough import walk
+
+    seen: dict = {}
+
+    def stop(name, w):
+        seen["rid"] = w.report_id
+        if name == last:
+            raise _StopAt(name)
+
+    with pytest.raises(_StopAt):
+        walk(url, PASSWORD, on_step=stop)
+    return seen["rid"]
+
+
+def test_the_handling_list_and_the_step_8_queue_show_the_running_deadline_and_its_standing(paht_console, browser, shots):  # noqa: F811
+    c = Client(paht_console.url)
+    drafted = walk_until(paht_console.url, "drafted")
+    approved = walk_until(paht_console.url, "approved")
+    c.wait_for(f"/api/handling/v1/cases/{drafted}", "truongphong", check=lambda r: r.json().get("approval_due"))
+    context, page = new_page(browser, paht_console.url, DESK)
+    try:
+        sign_in(page, "truongphong", "/handling/")
+        page.goto("/handling/")
+        row = page.locator("tr").filter(has_text=drafted)
+        expect(row.locator(".standing")).to_have_text("trong hạn")  # step 7: 1 working day, just started
+        expect(page.locator("tr").filter(has_text=approved).locator(".standing")).to_have_count(0)  # with the IOC now: no clock of the unit's
+        assert_readable(page)
+        shots(page, "handling_list_desk")
+    finally:
+        context.close()
+    c.wait_for(f"/api/publication/v1/queue", "bientap", check=lambda r: approved in r.text)
+    context, page = new_page(browser, paht_console.url, PHONE)
+    try:
+        sign_in(page, "bientap", "/publication/queue")
+        page.goto("/publication/queue")
+        card_ = page.locator(f"#r-{approved}")
+        expect(card_.locator(".standing")).to_have_text("trong hạn")  # step 8: 1 hour by day, 07:00 after 22:00
+        assert_readable(page)
+        shots(page, "publication_queue_phone")
+    finally:
+        context.close()
