@@ -57,7 +57,7 @@ async def watch_emergencies(ctx):
 async def monitor_clocks(ctx):
     from services.dispatch.entrypoints import sla_monitor
 
-    await sla_monitor.run_monitor(ctx, js)
+    await sla_monitor.run_monitor(ctx)
 
 
 async def publish_revocations(ctx, js):

@@ -17,11 +17,12 @@ from sqlalchemy import func, select
 from paht.runtime.host import build_context
 from paht.runtime.ids import new_id
 from paht.runtime.notify import DevOutboxNotifier, sign
-from paht.runtime.sla import default_engine
+from paht.runtime.sla import Step, default_engine
 from paht.runtime.uow import UnitOfWork
 from services.dispatch.adapters.forwarding import forwarders_from
 from services.dispatch.adapters.orm_emergency import emergency_forwards
 from services.dispatch.bootstrap import SPEC, build_http, seed
+from services.dispatch.domain.clocks import Clock
 from services.dispatch.domain.dispatching import DispatchItem
 from services.dispatch.entrypoints import emergency_watch
 from services.dispatch.service_layer import emergency
@@ -136,7 +137,7 @@ def test_the_sender_delivers_pending_forwards_to_the_fake_desk(dispatch, setting
                        headers=ioc(settings)).json()
 
     async def run_watch_briefly():
-        task = asyncio.create_task(emergency_watch.watch_acknowledgements(dispatch, None, poll_s=0.05))
+        task = asyncio.create_task(emergency_watch.watch_acknowledgements(dispatch, poll_s=0.05))
         try:
             def delivered():
                 items = client.get(f"/api/dispatch/v1/reports/{rid}/emergency", headers=ioc(settings)).json()["items"]
@@ -319,7 +320,7 @@ def test_two_running_watch_loops_deliver_once_and_re_alert_once_per_timeout(disp
     forward = emergency.forward_to_emergency(dispatch.uow(), emergency_user(), rid, "115", "Ngã cầu thang, bất tỉnh", 2)
 
     async def run_both(seconds: float):
-        tasks = [asyncio.create_task(emergency_watch.watch_acknowledgements(ctx, None, poll_s=0.05)) for ctx in (dispatch, other)]
+        tasks = [asyncio.create_task(emergency_watch.watch_acknowledgements(ctx, poll_s=0.05)) for ctx in (dispatch, other)]
         await asyncio.sleep(seconds)
         for task in tasks:
             task.cancel()
@@ -360,9 +361,9 @@ def test_a_report_forwarded_in_time_and_dispatched_later_for_follow_up_met_step_
     assert verdicts == {forwarded: True, not_forwarded: False}
 
 
-def test_a_dispatch_process_whose_broker_is_down_still_forwards_to_the_desk(dispatch, settings):
-    """`paht serve dispatch` as a real process with NATS unreachable: the forward reaches the desk anyway (the
-    emergency watch needs only the database; its events wait in the outbox for the broker)."""
+def test_a_dispatch_process_whose_broker_is_down_still_forwards_to_the_desk_and_watches_deadlines(dispatch, settings):
+    """`paht serve dispatch` as a real process with NATS unreachable: the forward reaches the desk anyway, and the
+    SLA monitor announces a breached clock (both need only the database; their events wait in the outbox)."""
     import os
     import subprocess
     import sys
@@ -373,11 +374,17 @@ def test_a_dispatch_process_whose_broker_is_down_still_forwards_to_the_desk(disp
     made = client.post(f"/api/dispatch/v1/reports/{rid}/emergency", json={"service": "113", "note": "Ẩu đả đông người"},
                        headers=ioc(settings))
     assert made.status_code == 201, made.text
+    late = new_id()  # a report whose step-2 clock ran out an hour ago
+    with dispatch.uow() as uow:
+        received = datetime.now(timezone.utc) - timedelta(hours=3)
+        uow.clocks.add(Clock.open(late, Step.DISPATCH, 1, received, received + timedelta(hours=1), received + timedelta(minutes=48),
+                                  "ioc-tinh"))
+        uow.commit()
     dead_port = free_port()  # nothing listens there: the broker is down
     env = dict(os.environ, PAHT_DATA=str(settings.data), PAHT_ENV="test", PAHT_DB_SCHEMA_PREFIX=settings.db_schema_prefix,
                PAHT_NODE_ID=settings.node_id, NATS_URL=f"nats://127.0.0.1:{dead_port}",
                PAHT_TOKEN_PRIVATE_KEY_FILE=str(settings.token_private_key_file), PAHT_TOKEN_PUBLIC_KEY_FILE=str(settings.token_public_key_file),
-               PAHT_EMERGENCY_WEBHOOK_SECRET=SECRET)
+               PAHT_EMERGENCY_WEBHOOK_SECRET=SECRET, PAHT_SLA_MONITOR_INTERVAL_S="0.5")
     proc = subprocess.Popen([sys.executable, "-m", "paht.runtime.cli", "serve", "dispatch", "--port", str(free_port()),
                              "--grpc-port", str(free_port())], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -388,6 +395,11 @@ def test_a_dispatch_process_whose_broker_is_down_still_forwards_to_the_desk(disp
         assert desk.exists() and rid in desk.read_text(), "the forward never reached the desk while NATS was down"
         (row,) = forward_rows(dispatch)
         assert row.state == "delivered"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(e.type.endswith("SlaBreached") for e in outbox_envelopes(dispatch)):
+            time.sleep(0.2)
+        breached = [e.decode() for e in outbox_envelopes(dispatch) if e.type.endswith("SlaBreached")]
+        assert [b.clock.report_id for b in breached] == [late], "the SLA monitor did not run in the process"
     finally:
         proc.terminate()
         proc.wait(timeout=20)

@@ -32,8 +32,8 @@ async def deliver_round(ctx, forwarders) -> int:
     return sum(await asyncio.gather(*(one(d) for d in claimed)))
 
 
-async def watch_acknowledgements(ctx, js=None, poll_s: float = POLL_S) -> None:
-    """Run for ever: each round delivers what is due and re-alerts what waited too long. `js` is unused (no NATS needed)."""
+async def watch_acknowledgements(ctx, poll_s: float = POLL_S) -> None:
+    """Run for ever: each round delivers what is due and re-alerts what waited too long (no NATS needed)."""
     forwarders = forwarders_from(ctx.settings)
     notifier = notifier_from(ctx.settings)
     while True:

@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 
-async def run_monitor(ctx, js=None) -> None:
+async def run_monitor(ctx) -> None:
     notifier = notifier_from(ctx.settings)
     interval = max(0.2, ctx.settings.sla_monitor_interval_s)
     while True:
