@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -20,8 +21,34 @@ from paht.runtime.settings import SERVICES, Settings
 DEMO_PASSWORD = "paht-demo"
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    """The ports the kernel hands to outgoing connections (Linux; the usual default elsewhere)."""
+    try:
+        low, high = (int(x) for x in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_handed_out: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
+    """Return a port to listen on, free now and outside the kernel's ephemeral range.
+
+    A port the kernel picked for `bind(0)` comes from the range it also gives outgoing connections, so
+    between choosing it and a service binding it, a database or NATS client connection (migrations and
+    the seed open many) could take it and the service would fail to start. Ports below that range are
+    only ever taken by someone listening on purpose.
+    """
+    low, _high = _ephemeral_range()
+    top = low - 1 if low > 11000 else 0
+    for _ in range(64 if top else 0):
+        port = random.randint(10000, top)
+        if port not in _handed_out and port_is_free(port, host):
+            _handed_out.add(port)  # never the same port twice to one process (a plan asks for a dozen at once)
+            return port
+    with socket.socket() as s:  # no room below the range: the kernel's choice
         s.bind((host, 0))
         return s.getsockname()[1]
 

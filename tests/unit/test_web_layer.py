@@ -245,3 +245,12 @@ def test_accept_language_is_negotiated_with_babel(header, expected):
     req = Request({"type": "http", "method": "GET", "path": "/", "query_string": b"",
                    "headers": [(b"accept-language", header.encode())]})
     assert pick_language(req) == expected
+
+
+def test_ports_for_services_come_from_outside_the_range_outgoing_connections_use():
+    from paht.runtime.supervisor import _ephemeral_range, free_port, port_is_free
+
+    low, high = _ephemeral_range()
+    ports = [free_port() for _ in range(50)]
+    assert len(set(ports)) == 50  # never the same one twice
+    assert all(p < low or p > high for p in ports) and all(port_is_free(p) for p in ports)
