@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Iterable
 
+from paht.runtime.emergency import EmergencyService  # noqa: F401  (the procedure's vocabulary, shared with intake)
 from paht.runtime.errors import InvalidInput, StateConflict
 from paht.runtime.text import Label, clean_optional
 
@@ -29,35 +30,6 @@ MAX_REALERTS = 5                          # re-alerts per forward; then the cons
 SEND_LEASE = timedelta(seconds=30)        # a sender that claimed a delivery and died is replaced after this
 ALERT_LEASE = timedelta(seconds=30)       # a watcher that claimed a re-alert and died is replaced after this
 MAX_RETRY_DELAY = timedelta(seconds=30)   # back-off between deliveries is capped low: lives may depend on it
-
-
-class EmergencyService(str, Enum):
-    """The three emergency services of the procedure; the value is the number people dial."""
-
-    POLICE_113 = "113"
-    FIRE_RESCUE_114 = "114"
-    AMBULANCE_115 = "115"
-
-    @property
-    def label(self) -> tuple[str, str]:
-        """(English, Vietnamese) name of the service."""
-        return SERVICE_LABELS[self]
-
-    @classmethod
-    def parse(cls, value: str | None) -> "EmergencyService":
-        """Return the service a person or a desk named ("113", "114", "115"), or refuse it in both languages."""
-        try:
-            return cls(str(value or "").strip())
-        except ValueError:
-            raise InvalidInput("The emergency service must be 113, 114 or 115.", "Dịch vụ khẩn cấp phải là 113, 114 hoặc 115.",
-                               field="service") from None
-
-
-SERVICE_LABELS: dict[EmergencyService, tuple[str, str]] = {
-    EmergencyService.POLICE_113: ("113 Police", "113 Công an"),
-    EmergencyService.FIRE_RESCUE_114: ("114 Fire and rescue", "114 Chữa cháy, cứu nạn cứu hộ"),
-    EmergencyService.AMBULANCE_115: ("115 Ambulance", "115 Cấp cứu y tế"),
-}
 
 
 class ForwardState(str, Enum):

@@ -1,7 +1,7 @@
 """Intake's tables, mapped onto the domain classes without the domain knowing."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Date, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Date, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, false
 from sqlalchemy.orm import registry
 
 from paht.runtime.db import UtcDateTime
@@ -46,6 +46,106 @@ reports = Table(
     Column("decision_note", Text, nullable=False),
     Column("refusal_reason", String(40), nullable=False),
     Column("version", BigInteger, nullable=False),
+    Column("reporter_kind", String(20), nullable=False, server_default="person"),
+    Column("occurred_at", UtcDateTime(), nullable=True),
+    Column("urgent_service", String(3), nullable=False, server_default=""),
+    Column("state_secret", Boolean, nullable=False, server_default=false()),
+    Column("verification", String(20), nullable=False, server_default="none"),
+    Column("channel_name", String(60), nullable=False, server_default=""),
+    Column("acknowledged_at", UtcDateTime(), nullable=True),
+    Column("edit_request", Text, nullable=False, server_default=""),
+    Column("edit_due", UtcDateTime(), nullable=True, index=True),    # the 2-day timers: found by the timer job
+    Column("verify_due", UtcDateTime(), nullable=True, index=True),
+    Column("duplicate_of", String(36), nullable=False, server_default=""),
+    # the triage console's look-ups: duplicates near a place with the same topic, a reporter's recent reports
+    Index("ix_reports_topic_place", "topic_code", "lat", "lon"),
+    Index("ix_reports_reporter_received", "reporter_id", "received_at"),
+)
+
+# Photos and videos. A row with no report_id is an upload not yet attached to a report: it is attached
+# in the submission's own transaction, and swept (row and files) when it stays unattached too long.
+report_media = Table(
+    "report_media",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("report_id", String(36), nullable=True, index=True),
+    Column("owner", String(100), nullable=False),          # who uploaded it: only they may attach it
+    Column("kind", String(10), nullable=False),            # MediaKind
+    Column("media_type", String(40), nullable=False),      # as found from the content, never from the name
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("width", Integer, nullable=True),
+    Column("height", Integer, nullable=True),
+    Column("original_key", String(200), nullable=False),   # storage key of the file as sent: staff only
+    Column("public_key", String(200), nullable=False),     # re-encoded, without location metadata
+    Column("filename", String(200), nullable=False, server_default=""),  # as the sender named it (shown only)
+    Column("position", Integer, nullable=False, server_default="0"),
+    Column("uploaded_at", UtcDateTime(), nullable=False, index=True),
+)
+
+# A report's history at intake: every action, who, when, why; and the messages between the IOC and the reporter.
+report_history = Table(
+    "report_history",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("report_id", String(36), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("actor_kind", String(20), nullable=False),      # reporter | staff | system | partner
+    Column("actor", String(100), nullable=False),          # staff subject, partner id; "" for the reporter and the system
+    Column("action", String(40), nullable=False),          # Action
+    Column("text", Text, nullable=False, server_default=""),
+    Column("to_reporter", Boolean, nullable=False, server_default=false()),  # shown on the reporter's own page
+    Index("ix_report_history_report_at", "report_id", "at"),
+)
+
+# SMS one-time codes: only a keyed hash of the code is kept.
+otp_challenges = Table(
+    "otp_challenges",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("phone", String(20), nullable=False, index=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("consumed_at", UtcDateTime(), nullable=True),
+    Column("locked_at", UtcDateTime(), nullable=True),
+)
+
+# A reporter's session after a verified code: only a hash of the token is kept.
+reporter_sessions = Table(
+    "reporter_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("phone", String(20), nullable=False, index=True),
+    Column("origin", String(20), nullable=False),          # web (the site's cookie) or app (a token for an app)
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("revoked_at", UtcDateTime(), nullable=True),
+)
+
+# Fixed-window counters shared by every replica (SMS per phone and per address, partner requests...).
+rate_counters = Table(
+    "rate_counters",
+    metadata,
+    Column("key", String(120), primary_key=True),
+    Column("window_start", BigInteger, primary_key=True),  # epoch seconds of the window's start
+    Column("count", Integer, nullable=False),
+)
+
+# Partner apps (e.g. Đồng Hới's SmartCity app): each its own key, rate limit and channel name.
+partner_apps = Table(
+    "partner_apps",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("channel_name", String(60), nullable=False, unique=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("key_prefix", String(12), nullable=False),      # the first characters, to tell keys apart in lists
+    Column("rate_per_minute", Integer, nullable=False),
+    Column("verifies_phone", Boolean, nullable=False),     # the partner proves its users' phones itself
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 # Every release of a reporter's contact: who, when, why.

@@ -110,6 +110,17 @@ class Report(Versioned):
     group_code: str = ""
     decision_note: str = ""
     refusal_reason: str = ""
+    reporter_kind: str = "person"              # ReporterKind: how the answer addresses them
+    occurred_at: datetime | None = None        # when the reporter saw it (received_at: when PAHT got it)
+    urgent_service: str = ""                   # "113", "114", "115" or "" (EmergencyService)
+    state_secret: bool = False                 # set by the IOC only: never published
+    verification: str = "none"                 # Verification: how the phone was proved
+    channel_name: str = ""                     # a partner app's channel name ("" for PAHT's own channels)
+    acknowledged_at: datetime | None = None    # the reporter accepted responsibility for the report (III.2.d)
+    edit_request: str = ""                     # what the IOC asked the reporter to complete
+    edit_due: datetime | None = None           # 2 days after the edit request: then cancelled (edit_not_done)
+    verify_due: datetime | None = None         # 2 days after the first unanswered call: then cancelled
+    duplicate_of: str = ""                     # the same reporter's earlier report this one repeats
 
     @classmethod
     def submit(cls, *, id: str, tracking_code: str, reporter_id: str, channel: Channel | str, title: str, description: str,

@@ -1,4 +1,4 @@
-"""Intake's vocabulary, defined once: channels, step-1 refusal reasons and a report's statuses.
+"""Intake's vocabulary, defined once: channels, refusal reasons, statuses, reporters, media, step-1 actions.
 
 Each term is its stored value with its (English, Vietnamese) wording. API models, pages and the proto
 enum mappings derive from these enums (tests/unit/test_contracts.py checks that the proto enums
@@ -76,6 +76,80 @@ class Status(Term):
     @classmethod
     def kind(cls) -> tuple[str, str]:
         return "status", "trạng thái"
+
+
+# The reasons the IOC may pick when refusing; the others come only with their own path: a duplicate is
+# marked with its earlier report (mark-duplicate), and the two 2-day reasons only when 2 days pass
+# without an edit or without reaching the reporter (or when the call shows the caller is not the reporter).
+AT_WILL: tuple[RefusalReason, ...] = (RefusalReason.UNCLEAR_OR_TEST, RefusalReason.OUT_OF_SCOPE)
+
+
+class ReporterKind(Term):
+    """Who reports: the answer template addresses them as "Quý cá nhân" or "Quý tổ chức"."""
+
+    PERSON = "person", "person", "cá nhân"
+    ORGANISATION = "organisation", "organisation", "tổ chức"
+
+    @classmethod
+    def kind(cls) -> tuple[str, str]:
+        return "reporter kind", "loại người phản ánh"
+
+
+class Verification(Term):
+    """How the reporter's phone number was proved."""
+
+    OTP = "otp", "one-time code by SMS", "mã xác thực OTP qua tin nhắn"
+    CALL = "call", "the IOC's call with the reporter", "cuộc gọi của Trung tâm IOC với người phản ánh"
+    PARTNER = "partner", "the partner app's own sign-in", "đăng nhập của ứng dụng đối tác"
+    NONE = "none", "not verified yet", "chưa xác thực"
+
+    @classmethod
+    def kind(cls) -> tuple[str, str]:
+        return "verification", "cách xác thực"
+
+
+class MediaKind(Term):
+    """What a file attached to a report is."""
+
+    PHOTO = "photo", "photo", "hình ảnh"
+    VIDEO = "video", "video", "video"
+
+    @classmethod
+    def kind(cls) -> tuple[str, str]:
+        return "media kind", "loại tệp"
+
+
+class CallOutcome(Term):
+    """What the IOC's verification call to the reporter gave (step 1)."""
+
+    REACHED = "reached", "reached the reporter, who confirmed the report", "liên hệ được, người phản ánh xác nhận"
+    NOT_REACHED = "not_reached", "could not reach the reporter", "không liên hệ được"
+    NOT_THE_REPORTER = "not_the_reporter", "the person reached is not the reporter", "người nghe máy không phải người phản ánh"
+
+    @classmethod
+    def kind(cls) -> tuple[str, str]:
+        return "call outcome", "kết quả cuộc gọi"
+
+
+class Action(Term):
+    """A line of a report's history at intake: what happened (who, when and why are on the line)."""
+
+    SUBMITTED = "submitted", "report received", "tiếp nhận phản ánh"
+    ACCEPTED = "accepted", "accepted by the IOC", "Trung tâm IOC tiếp nhận"
+    EDIT_REQUESTED = "edit_requested", "the IOC asked the reporter to complete the report", "Trung tâm IOC đề nghị bổ sung, chỉnh sửa"
+    EDITED = "edited", "the reporter completed the report", "người phản ánh bổ sung, chỉnh sửa"
+    CALL_RECORDED = "call_recorded", "verification call", "gọi điện xác minh"
+    REFUSED = "refused", "refused as not eligible", "từ chối tiếp nhận"
+    DUPLICATE = "duplicate", "marked as a duplicate", "đánh dấu trùng lặp"
+    CANCELLED = "cancelled", "cancelled", "hủy phản ánh"
+    CLASSIFIED = "classified", "state-secret flag changed", "thay đổi đánh dấu bí mật nhà nước"
+    REPLY = "reply", "message from the reporter", "tin nhắn của người phản ánh"
+    MESSAGE = "message", "message to the reporter", "tin nhắn gửi người phản ánh"
+    CONTACT_SEEN = "contact_seen", "the reporter's contact was viewed", "xem thông tin liên hệ của người phản ánh"
+
+    @classmethod
+    def kind(cls) -> tuple[str, str]:
+        return "action", "thao tác"
 
 
 # Step 1's work list: the reports the IOC still has to check.

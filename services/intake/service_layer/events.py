@@ -6,10 +6,11 @@ new channel or reason needs its proto value and nothing else here.
 from __future__ import annotations
 
 from enum import Enum
-from typing import TypeVar
+from typing import Iterable, TypeVar
 
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
+from paht.common.v1 import common_pb2 as common
 from paht.intake.v1 import events_pb2 as ev
 from services.intake.domain.report import Report
 from services.intake.domain.vocabulary import Channel, RefusalReason
@@ -34,10 +35,16 @@ def from_proto(kind: type[E], number: int) -> E:
 
 
 # ReportSubmitted fields filled otherwise than by copying the report's attribute of the same name.
-SHAPED = {"meta", "reporter_ref", "channel", "location", "media", "received_at"}
+SHAPED = {"meta", "reporter_ref", "channel", "location", "media", "received_at", "occurred_at"}
 
 
-def submitted(report: Report) -> ev.ReportSubmitted:
+def attachments(media: Iterable) -> list[common.Attachment]:
+    """The files of a report as the events carry them: id, type, size, hash, and the staff address of the file."""
+    return [common.Attachment(id=m.id, media_type=m.media_type, url=f"/intake/media/{m.id}", size_bytes=m.size_bytes, sha256=m.sha256)
+            for m in media]
+
+
+def submitted(report: Report, media: Iterable = ()) -> ev.ReportSubmitted:
     """The announcement of a new report: no personal data, the reporter only as a reference.
 
     Every other field of ReportSubmitted is the report's attribute of the same name, so a new report
@@ -48,12 +55,16 @@ def submitted(report: Report) -> ev.ReportSubmitted:
     if report.lat is not None:
         event.location.lat, event.location.lon = report.lat, report.lon
     event.received_at.FromDatetime(report.received_at)
+    if report.occurred_at is not None:
+        event.occurred_at.FromDatetime(report.occurred_at)
+    event.media.extend(attachments(media))
     return event
 
 
 def accepted(report: Report) -> ev.ReportAccepted:
     event = ev.ReportAccepted(topic_code=report.topic_code, group_code=report.group_code, urgent=report.urgent, note=report.decision_note,
-                              area_code=report.area_code, title=report.title)
+                              area_code=report.area_code, title=report.title,
+                              urgent_service=report.urgent_service, state_secret=report.state_secret)
     event.received_at.FromDatetime(report.received_at)
     if report.lat is not None:  # the place, for step 2's routing
         event.location.lat, event.location.lon = report.lat, report.lon

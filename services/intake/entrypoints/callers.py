@@ -1,0 +1,75 @@
+"""Who is submitting: a reporter with a verified phone, a partner app, or an IOC operator at the call centre.
+
+The channel a report is recorded under comes from here, from the credential, never from the body:
+a reporter session made through the site's pages is the web channel, one handed to an app is the
+app channel, a partner key is that partner's channel, a staff token of the IOC is the call centre.
+"""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from paht.runtime import roles
+from paht.runtime.auth import Principal
+from paht.runtime.errors import Unauthorized
+from paht.runtime.http import bearer_token
+from services.intake.domain.vocabulary import Channel, Verification
+from services.intake.service_layer import identity, partners
+
+REPORTER_COOKIE = "paht_reporter"
+API_KEY_HEADER = "x-api-key"
+
+
+@dataclass(frozen=True)
+class Caller:
+    kind: str                        # "reporter" | "partner" | "staff"
+    owner: str                       # who uploaded a file: only the same caller may attach it
+    channel: Channel
+    verification: Verification
+    channel_name: str = ""
+    phone: str = ""                  # the verified phone of a reporter session
+    user: Principal | None = None    # the operator, for the call centre
+    partner: partners.PartnerApp | None = None
+    session: identity.ReporterSession | None = None
+
+
+def reporter_token(request: Request) -> str:
+    """The reporter token of a request: `Authorization: Bearer rpt_…` (apps) or the site's cookie."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer ") and header[7:].strip().startswith(identity.REPORTER_TOKEN_PREFIX):
+        return header[7:].strip()
+    return request.cookies.get(REPORTER_COOKIE, "")
+
+
+async def resolve_caller(ctx, request: Request, optional_user) -> Caller | None:
+    """Return who is calling, or None when the request carries no credential intake accepts for submitting."""
+    token = reporter_token(request)
+    if token:
+        session = await asyncio.to_thread(identity.session_for_token, ctx.engine, token)
+        if session is not None:
+            channel = Channel.WEB if session.origin == "web" else Channel.APP
+            return Caller("reporter", f"reporter:{session.token_hash[:32]}", channel, Verification.OTP, phone=session.phone, session=session)
+    key = request.headers.get(API_KEY_HEADER, "")
+    if key:
+        partner = await asyncio.to_thread(partners.partner_for_key, ctx.engine, key)
+        if partner is not None:
+            return Caller("partner", f"partner:{partner.id}", Channel.PARTNER_APP,
+                          Verification.PARTNER if partner.verifies_phone else Verification.NONE,
+                          channel_name=partner.channel_name, partner=partner)
+    if bearer_token(request) and not token:
+        user = optional_user(request)
+        if user is not None and user.has(*roles.IOC):
+            return Caller("staff", f"staff:{user.subject}", Channel.CALL_CENTER, Verification.CALL, user=user)
+    return None
+
+
+def need_caller(caller: Caller | None) -> Caller:
+    """Refuse a submission without a verified phone, a partner key or an IOC operator's sign-in."""
+    if caller is None:
+        raise Unauthorized(
+            "Verify your phone number first (an SMS code), or use a partner app's API key.",
+            "Vui lòng xác thực số điện thoại (mã OTP qua tin nhắn) trước khi gửi phản ánh, hoặc dùng khóa API của ứng dụng đối tác.",
+        )
+    return caller
