@@ -24,12 +24,15 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from paht.runtime.walkthrough import reporter_sign_in  # noqa: E402
 from tests.e2e.harness import start_paht, stop_paht  # noqa: E402
 
 REPORT = {
     "reporter": {"name": "Nguyễn Thị Hoa", "phone": "0912 345 678", "email": "hoa@example.vn"},
     "title": "Ổ gà lớn giữa đường Lý Thường Kiệt",
     "description": "Ổ gà sâu khoảng 20 cm, xe máy đi qua rất nguy hiểm vào ban đêm.",
+    "address_text": "Đường Lý Thường Kiệt, Đồng Hới",
+    "acknowledged": True,
 }
 
 
@@ -38,10 +41,10 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
-def submit_for(url: str, seconds: float, rate: float, topic: str) -> tuple[list[float], dict]:
+def submit_for(url: str, seconds: float, rate: float, topic: str, headers: dict) -> tuple[list[float], dict]:
     latencies, codes = [], {}
     gap = 1.0 / rate
-    with httpx.Client(base_url=url, timeout=30) as http:
+    with httpx.Client(base_url=url, timeout=30, headers=headers) as http:
         until = time.monotonic() + seconds
         while time.monotonic() < until:
             began = time.monotonic()
@@ -90,15 +93,17 @@ def main() -> int:
     try:
         topics = httpx.get(f"{running.url}/api/dispatch/v1/topics", timeout=10).json()["items"]
         topic = args.topic or topics[0]["code"]
+        with httpx.Client(base_url=running.url, timeout=10) as http:
+            citizen = reporter_sign_in(http, REPORT["reporter"]["phone"])  # the demo reporter proves the phone once
         # let intake receive its copy of the taxonomy (events or its first call), then measure
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            r = httpx.post(f"{running.url}/api/intake/v1/reports", json={**REPORT, "topic_code": topic}, timeout=10)
+            r = httpx.post(f"{running.url}/api/intake/v1/reports", json={**REPORT, "topic_code": topic}, headers=citizen, timeout=10)
             if r.status_code == 201:
                 break
             time.sleep(0.5)
         since = time.time_ns()
-        lat, codes = submit_for(running.url, args.seconds, args.rate, topic)
+        lat, codes = submit_for(running.url, args.seconds, args.rate, topic, citizen)
         calls = directory_calls(data.parent / "traces-intake.jsonl", since)
         print(f"code under test: {args.root or ROOT}")
         print(f"dispatch running: {len(lat)} submissions with topic '{topic}' in {args.seconds:.0f} s; status codes {codes}")
@@ -109,7 +114,7 @@ def main() -> int:
         if dispatch_pid:
             os.kill(dispatch_pid, signal.SIGSTOP)  # dispatch hangs (worse than gone: calls wait for their deadline)
             since = time.time_ns()
-            lat2, codes2 = submit_for(running.url, args.frozen_seconds, args.rate, topic)
+            lat2, codes2 = submit_for(running.url, args.frozen_seconds, args.rate, topic, citizen)
             os.kill(dispatch_pid, signal.SIGCONT)
             print(f"dispatch frozen (SIGSTOP): {len(lat2)} submissions; status codes {codes2}")
             print(f"  latency p50 {pct(lat2, 50) * 1000:.1f} ms, p95 {pct(lat2, 95) * 1000:.1f} ms, max {max(lat2) * 1000:.1f} ms")

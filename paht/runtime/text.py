@@ -95,3 +95,12 @@ def clean_identifier(value: str | None, label: Label, max_len: int = 100) -> str
 def is_clean(value: str) -> bool:
     """Say whether a string holds nothing the cleaner refuses (for guards at the transport edge)."""
     return forbidden_character(value, multiline=True) is None
+
+
+def fold(text: str) -> str:
+    """Return text for matching: lower case, Vietnamese diacritics removed, đ as d ("Đường" -> "duong").
+
+    The one folding every search and comparison uses, so that "duong" finds "đường" everywhere.
+    """
+    decomposed = unicodedata.normalize("NFD", (text or "").lower().replace("đ", "d").replace("Đ", "d"))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))

@@ -106,6 +106,21 @@ def cleanup_backend(backend: str, tag: str) -> None:
         _delete_streams(tag)
 
 
+CITIZEN = "citizen"  # who="citizen": the demo reporter, signed in by SMS code (the walkthrough's phone)
+_CITIZENS: dict[str, dict] = {}  # base URL -> the citizen's session header: one code per running PAHT
+
+
+def citizen_headers(http: httpx.Client) -> dict:
+    """The demo citizen's app session on this PAHT (its phone proved once, by the development SMS outbox)."""
+    from paht.runtime.walkthrough import REPORT
+    from tests.support.reporters import signed_in_over_http
+
+    url = str(http.base_url)
+    if url not in _CITIZENS:
+        _CITIZENS[url] = signed_in_over_http(http, REPORT["reporter"]["phone"])
+    return _CITIZENS[url]
+
+
 class Client:
     """A person using PAHT over HTTP: signs in, calls the API, waits for events to land."""
 
@@ -120,6 +135,8 @@ class Client:
         return self.tokens[username]
 
     def as_(self, username: str) -> dict:
+        if username == CITIZEN:
+            return citizen_headers(self.http)
         if username not in self.tokens:
             self.sign_in(username)
         return {"Authorization": f"Bearer {self.tokens[username]}"}

@@ -203,7 +203,7 @@ def test_english_is_one_tap_away_and_sticks(paht_web, browser):
 def test_ioc_operator_signs_in_sees_the_queue_and_signs_out(paht_web, browser, shots):
     title = "Cây đổ chắn ngang đường Trần Hưng Đạo"
     c = Client(paht_web.url)
-    r = c.post("/api/intake/v1/reports", json=dict(REPORT, title=title, address_text="12 Trần Hưng Đạo, Đồng Hới"))
+    r = c.post("/api/intake/v1/reports", "citizen", json=dict(REPORT, title=title, address_text="12 Trần Hưng Đạo, Đồng Hới"))
     assert r.status_code == 201, r.text
     code = r.json()["tracking_code"]
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from paht.runtime.walkthrough import REPORT
-from tests.e2e.harness import backend_env, start_paht, stop_paht
+from tests.e2e.harness import Client, backend_env, start_paht, stop_paht
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +31,7 @@ def running(tmp_path_factory):
 
 
 def test_every_folder_is_0700_and_every_file_0600(running):
-    submitted = httpx.post(f"{running.url}/api/intake/v1/reports", json=REPORT, timeout=10)
+    submitted = Client(running.url).post("/api/intake/v1/reports", "citizen", json=REPORT, timeout=10)
     assert submitted.status_code == 201, submitted.text  # reporters' personal data is now on disk
     seen = {"dirs": 0, "files": 0}
     loose = []

@@ -44,7 +44,7 @@ def paht_console(request, tmp_path_factory):
 
 def accepted_report(c: Client, title: str, topic: str, urgent: bool = False) -> str:
     """A citizen's report that the IOC accepted at step 1: it waits in the step-2 console."""
-    r = c.post("/api/intake/v1/reports", json=dict(REPORT, title=title, topic_code=topic, urgent=urgent))
+    r = c.post("/api/intake/v1/reports", "citizen", json=dict(REPORT, title=title, topic_code=topic, urgent=urgent))
     assert r.status_code == 201, r.text
     rid = r.json()["id"]
     assert c.post(f"/api/intake/v1/reports/{rid}/accept", "ioc", json={"topic_code": topic, "urgent": urgent}).status_code == 200

@@ -123,7 +123,7 @@ def test_bad_input_gets_a_clear_bilingual_4xx_through_the_edge(paht):
 
 def test_out_of_order_step_is_refused_with_409(paht):
     c = Client(paht.url)
-    rid = c.post("/api/intake/v1/reports", json=REPORT).json()["id"]
+    rid = c.post("/api/intake/v1/reports", "citizen", json=REPORT).json()["id"]
     topic = c.get("/api/dispatch/v1/topics").json()["items"][0]["code"]
     assert c.post(f"/api/intake/v1/reports/{rid}/accept", who="ioc", json={"topic_code": topic}).status_code == 200
     again = c.post(f"/api/intake/v1/reports/{rid}/accept", who="ioc", json={"topic_code": topic})
@@ -138,7 +138,7 @@ def test_second_run_keeps_the_data_and_ctrl_c_or_sigterm_leave_nothing_behind(tm
     first = start_paht(data, env)
     try:
         c = Client(first.url)
-        created = c.post("/api/intake/v1/reports", json=REPORT).json()
+        created = c.post("/api/intake/v1/reports", "citizen", json=REPORT).json()
         rid, code = created["id"], created["tracking_code"]
         c.wait_for(f"/api/publication/v1/track/{code}")
     finally:
@@ -174,12 +174,12 @@ def test_reports_accepted_while_nats_or_dispatch_is_down_flow_when_they_are_back
     c = Client(paht.url)
     topic = c.get("/api/dispatch/v1/topics").json()["items"][0]["code"]
     # intake copies the taxonomy at start; from then on it checks topics without dispatch
-    assert c.post("/api/intake/v1/reports", json=dict(REPORT, topic_code=topic)).status_code == 201
+    assert c.post("/api/intake/v1/reports", "citizen", json=dict(REPORT, topic_code=topic)).status_code == 201
     frozen = [info["services"]["dispatch"]["pid"]] + ([info["nats_pid"]] if info.get("nats_pid") else [])
     for pid in frozen:
         os.kill(pid, signal.SIGSTOP)
     try:
-        r = c.post("/api/intake/v1/reports", json=dict(REPORT, topic_code=topic), timeout=30)
+        r = c.post("/api/intake/v1/reports", "citizen", json=dict(REPORT, topic_code=topic), timeout=30)
         assert r.status_code == 201, r.text  # the topic is checked against intake's own copy of the taxonomy
         time.sleep(1.0)
     finally:

@@ -14,6 +14,7 @@ from services.dispatch.bootstrap import SPEC as DISPATCH
 from services.dispatch.domain.dispatching import DispatchItem
 from services.intake.bootstrap import SPEC as INTAKE
 from services.intake.service_layer import handlers as intake
+from services.intake.service_layer import submission
 from tests.support.taxonomy import FakeTaxonomy
 
 pytestmark = pytest.mark.integration
@@ -21,9 +22,9 @@ IOC = principal("ioc", ["ioc_operator"], "ioc-tinh")
 
 
 def submit(ctx, title="Đèn đường hỏng ở phường Đồng Phú"):
-    cmd = intake.SubmitReport(name="Trần Văn Bình", phone="0905123456", email="binh@example.vn", title=title,
-                              description="Ba cột đèn liền nhau không sáng từ tối qua.", lat=17.47, lon=106.62)
-    return intake.submit_report(ctx.uow(), FakeTaxonomy(), cmd)
+    cmd = submission.SubmitReport(name="Trần Văn Bình", phone="0905123456", email="binh@example.vn", title=title,
+                                  description="Ba cột đèn liền nhau không sáng từ tối qua.", lat=17.47, lon=106.62)
+    return submission.submit_report(ctx.uow(), FakeTaxonomy(), cmd).report
 
 
 @pytest.fixture

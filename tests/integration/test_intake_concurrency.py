@@ -12,7 +12,8 @@ from paht.runtime import migrations
 from paht.runtime.host import build_context
 from services.intake.adapters.orm import contact_audit, reporters, reports
 from services.intake.bootstrap import SPEC, build_http
-from services.intake.service_layer import handlers
+from services.intake.service_layer import submission
+from tests.support.reporters import reporter_session
 from tests.support.live_server import live_server
 from tests.support.services import migrated_context
 from tests.support.taxonomy import FakeTaxonomy
@@ -24,6 +25,8 @@ REPORT = {
     "reporter": {"name": "Hoàng Văn Nam", "phone": "0905 111 222", "email": "Nam@Example.vn"},
     "title": "Đèn tín hiệu giao thông hỏng ở ngã tư",
     "description": "Đèn tín hiệu ở ngã tư Quang Trung – Lý Thường Kiệt tắt từ sáng, xe cộ đi lại lộn xộn.",
+    "address_text": "Ngã tư Quang Trung – Lý Thường Kiệt, Đồng Hới",
+    "acknowledged": True,
 }
 
 
@@ -38,9 +41,11 @@ def test_concurrent_first_submissions_by_one_person_make_one_reporter_and_never_
     statuses: list[int] = []
     lock = threading.Lock()
 
+    signed_in = reporter_session(ctx, "0905111222")
+
     def citizen(url: str) -> None:
         # its own connection per client: real concurrent requests, each its own transaction
-        with httpx.Client(base_url=url, timeout=60) as http:
+        with httpx.Client(base_url=url, timeout=60, headers=signed_in) as http:
             start.wait()
             for _ in range(EACH):
                 code = http.post("/api/intake/v1/reports", json=REPORT).status_code
@@ -85,8 +90,8 @@ def test_the_migration_merges_duplicate_reporters_into_the_oldest_and_keeps_ever
             assert owners == {"r-p-newer": "p-oldest", "r-p-oldest": "p-oldest", "r-p-middle": "p-oldest", "r-p-other": "p-other"}
             assert conn.execute(select(contact_audit.c.reporter_id)).scalar_one() == "p-oldest"
         # and that person can submit again: the report joins the merged row
-        cmd = handlers.SubmitReport(name="Nam", phone="0905 111 222", email="NAM@example.vn", title="Đèn tín hiệu lại hỏng",
-                                    description="Đèn tín hiệu ở ngã tư lại tắt từ tối qua.")
-        assert handlers.submit_report(ctx.uow(), FakeTaxonomy(), cmd).reporter_id == "p-oldest"
+        cmd = submission.SubmitReport(name="Nam", phone="0905 111 222", email="NAM@example.vn", title="Đèn tín hiệu lại hỏng",
+                                      description="Đèn tín hiệu ở ngã tư lại tắt từ tối qua.", address_text="Ngã tư Quang Trung, Đồng Hới")
+        assert submission.submit_report(ctx.uow(), FakeTaxonomy(), cmd).report.reporter_id == "p-oldest"
     finally:
         ctx.engine.dispose()

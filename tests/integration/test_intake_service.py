@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
+from tests.support.reporters import reporter_session
 from tests.support.services import migrated_context, outbox_envelopes, token_for
 from tests.support.taxonomy import FakeTaxonomy
 from services.intake.adapters.orm import contact_audit
@@ -20,6 +21,7 @@ GOOD = {
     "description": "Nhiều bao rác sinh hoạt bị đổ trộm dưới chân cầu Nhật Lệ 2 từ hai ngày nay.",
     "location": {"lat": 17.46, "lon": 106.63},
     "address_text": "Chân cầu Nhật Lệ 2",
+    "acknowledged": True,
 }
 
 
@@ -27,6 +29,7 @@ GOOD = {
 def app(settings):
     ctx = migrated_context(SPEC, settings)
     client = TestClient(build_http(ctx, FakeTaxonomy()))
+    client.headers.update(reporter_session(ctx))  # a reporter who proved 0912345678 by SMS; staff calls send their own header
     yield ctx, client
     ctx.engine.dispose()
 
@@ -56,7 +59,10 @@ def test_submission_is_stored_normalised_and_announced_without_personal_data(app
         ({"reporter": {**GOOD["reporter"], "email": "không-phải-email"}}, 422, "e-mail"),
         ({"title": "ab"}, 422, "Tiêu đề"),
         ({"location": {"lat": 21.0, "lon": 105.8}}, 422, "ngoài địa bàn"),
-        ({"channel": "fax"}, 422, "channel"),
+        ({"channel": "call_center"}, 422, "channel"),  # the channel comes from the credential, never from the body
+        ({"acknowledged": False}, 422, "chịu trách nhiệm"),
+        ({"location": None, "address_text": ""}, 422, "địa điểm"),
+        ({"reporter": {**GOOD["reporter"], "phone": "0987654321"}}, 422, "đã xác thực"),
         ({"surprise": True}, 422, "surprise"),
     ],
 )

@@ -13,6 +13,7 @@ from paht.runtime.ids import TAXONOMY_ID
 from services.intake.adapters.orm import reports, taxonomy_topics
 from services.intake.adapters.taxonomy import TaxonomyCopy
 from services.intake.bootstrap import SPEC, build_http
+from tests.support.reporters import reporter_session
 from tests.support.services import deliver, migrated_context, token_for
 
 pytestmark = pytest.mark.integration
@@ -21,6 +22,8 @@ REPORT = {
     "reporter": {"name": "Lê Thị Mai", "phone": "0987 654 321", "email": "mai@example.vn"},
     "title": "Cống thoát nước bị tắc gây ngập",
     "description": "Cống thoát nước đầu hẻm 12 bị tắc, mưa xuống là ngập nửa mét.",
+    "address_text": "Hẻm 12 Trần Hưng Đạo, Đồng Hới",
+    "acknowledged": True,
 }
 ROAD = directory_pb2.Topic(code="ha-tang-giao-thong", name="Hạ tầng giao thông, viễn thông", group_code="kinh-te-xa-hoi",
                            group_name="Vấn đề kinh tế, xã hội khác", field_letters=["h"])
@@ -43,7 +46,9 @@ def published(settings, revision: int, *topics) -> Envelope:
 
 
 def client_of(ctx) -> TestClient:
-    return TestClient(build_http(ctx, TaxonomyCopy(ctx.engine, max_age_s=0)))
+    client = TestClient(build_http(ctx, TaxonomyCopy(ctx.engine, max_age_s=0)))
+    client.headers.update(reporter_session(ctx, "0987654321"))
+    return client
 
 
 def ioc(settings) -> dict:

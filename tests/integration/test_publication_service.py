@@ -291,13 +291,14 @@ def test_grpc_public_report_and_not_found(ctx, settings):
 def test_real_intake_events_fill_the_public_record_without_personal_data(ctx, settings):
     from services.intake.bootstrap import SPEC as INTAKE
     from services.intake.service_layer import handlers as intake
+    from services.intake.service_layer import submission
     from tests.support.taxonomy import FakeTaxonomy
 
     i = migrated_context(INTAKE, settings)
     try:
-        cmd = intake.SubmitReport(name="Trần Văn Bình", phone="0905123456", email="binh@example.vn", title="Rác thải ven sông Nhật Lệ",
-                                  description="Rác đổ thành đống lớn ven bờ sông.", lat=17.47, lon=106.62, private_result=True)
-        report = intake.submit_report(i.uow(), FakeTaxonomy(), cmd)
+        cmd = submission.SubmitReport(name="Trần Văn Bình", phone="0905123456", email="binh@example.vn", title="Rác thải ven sông Nhật Lệ",
+                                      description="Rác đổ thành đống lớn ven bờ sông.", lat=17.47, lon=106.62, private_result=True)
+        report = submission.submit_report(i.uow(), FakeTaxonomy(), cmd).report
         intake.refuse_report(i.uow(), IOC, report.id, "unclear_or_test", "Phản ánh thử nghiệm.")
         for envelope in outbox_envelopes(i):
             assert deliver(ctx, envelope) is Outcome.APPLIED

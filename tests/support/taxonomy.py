@@ -17,7 +17,7 @@ class FakeTaxonomy:
     """Answers from a fixed list; `unavailable=True` behaves like dispatch away with no copy (503)."""
 
     def __init__(self, topics=TOPICS, unavailable: bool = False):
-        self.topics = {t.code: t for t in topics}
+        self._topics = {t.code: t for t in topics}
         self.unavailable = unavailable
         self.lookups: list[str] = []
 
@@ -25,4 +25,9 @@ class FakeTaxonomy:
         self.lookups.append(code)
         if self.unavailable:
             raise Unavailable("Topics cannot be checked now.", "Chưa thể kiểm tra lĩnh vực.")
-        return self.topics.get(code)
+        return self._topics.get(code)
+
+    def topics(self, on=None) -> dict[str, Topic]:
+        if self.unavailable:
+            raise Unavailable("Topics cannot be checked now.", "Chưa thể kiểm tra lĩnh vực.")
+        return dict(self._topics)

@@ -6,7 +6,8 @@ from datetime import datetime, timezone
 import pytest
 
 from paht.runtime.errors import InvalidInput, StateConflict
-from services.intake.domain.report import BOUNDS, ContactRelease, Report, Reporter, check_location, clean_topic_code
+from services.intake.domain.place import check_place
+from services.intake.domain.report import ContactRelease, Report, Reporter, clean_topic_code
 from services.intake.domain.taxonomy import Topic, known_topic
 from services.intake.domain.vocabulary import Channel, RefusalReason, Status
 from tests.support.taxonomy import FakeTaxonomy
@@ -17,7 +18,7 @@ ROAD = Topic("road-damage", "Hư hỏng đường giao thông", "infrastructure"
 
 def report(**change) -> Report:
     values = dict(id="r1", tracking_code="QB-AAAA-BBBB", reporter_id="p1", channel="web", title="Ổ gà trên đường Quang Trung",
-                  description="Ổ gà rộng nửa mét giữa làn xe máy, rất nguy hiểm vào ban đêm.", now=NOW)
+                  description="Ổ gà rộng nửa mét giữa làn xe máy, rất nguy hiểm vào ban đêm.", address_text="120 Quang Trung, Đồng Hới", now=NOW)
     values.update(change)
     return Report.submit(**values)
 
@@ -91,13 +92,17 @@ def test_a_reporter_is_checked_as_a_whole():
             Reporter.new("p1", name, "0912345678", "thu@example.vn", NOW)
 
 
-def test_location_must_be_both_or_neither_and_inside_the_province():
-    check_location(None, None)
-    check_location(17.4683, 106.6222)
-    check_location(BOUNDS["lat"][0], BOUNDS["lon"][1])  # the edges are inside
-    for lat, lon in [(17.4, None), (None, 106.6), (21.03, 105.85), (10.8, 106.7), (float("nan"), 106.6), (17.4, float("inf"))]:
+def test_a_place_is_a_pin_inside_the_province_or_an_address():
+    check_place(None, None, "120 Quang Trung, Đồng Hới")
+    for lat, lon in [(17.4683, 106.6222), (16.82, 107.10), (17.16, 107.34), (17.75, 106.42)]:  # Đồng Hới, Đông Hà, Cồn Cỏ island, Ba Đồn
+        check_place(lat, lon, "")
+    with pytest.raises(InvalidInput, match="pin on the map or write the address"):
+        check_place(None, None, "   ")
+    # half a pin; Hà Nội; Sài Gòn; Huế and Kỳ Anh just across the borders; Savannakhet in Laos; impossible numbers
+    for lat, lon in [(17.4, None), (None, 106.6), (21.03, 105.85), (10.8, 106.7), (16.46, 107.59), (18.07, 106.30), (16.55, 104.75),
+                     (float("nan"), 106.6), (17.4, float("inf")), (95.0, 106.6)]:
         with pytest.raises(InvalidInput):
-            check_location(lat, lon)
+            check_place(lat, lon, "somewhere")
 
 
 def test_accept_files_the_report_under_the_taxonomy_topic_and_its_group():

@@ -57,6 +57,10 @@ reports = Table(
     Column("edit_due", UtcDateTime(), nullable=True, index=True),    # the 2-day timers: found by the timer job
     Column("verify_due", UtcDateTime(), nullable=True, index=True),
     Column("duplicate_of", String(36), nullable=False, server_default=""),
+    # a client's own key for one submission (an offline draft sent twice, a double tap): the same key from the
+    # same sender is the same report; stored as a hash of sender and key
+    Column("submission_key", String(64), nullable=True),
+    Index("uq_reports_submission_key", "submission_key", unique=True),
     # the triage console's look-ups: duplicates near a place with the same topic, a reporter's recent reports
     Index("ix_reports_topic_place", "topic_code", "lat", "lon"),
     Index("ix_reports_reporter_received", "reporter_id", "received_at"),
