@@ -106,3 +106,14 @@ def test_the_copy_serves_with_no_address_for_dispatch_at_all(intake, settings, m
     deliver(intake, published(settings, 1, ROAD))
     client = client_of(intake)
     assert accept(client, settings, submit(client), "ha-tang-giao-thong").status_code == 200
+
+
+def test_the_published_keywords_drive_the_forms_suggestions(intake, settings):
+    road = directory_pb2.Topic()
+    road.CopyFrom(ROAD)
+    road.keywords.extend(["ổ gà", "sụt lún"])
+    deliver(intake, published(settings, 1, road, WASTE))
+    client = client_of(intake)
+    body = client.get("/api/intake/v1/topics", params={"text": "Ổ gà to giữa đường"}).json()
+    assert body["suggested"][0] == "ha-tang-giao-thong"
+    assert client.get("/api/intake/v1/topics", params={"text": "Xả rác ra bờ sông"}).json()["suggested"][0] == "xa-rac"

@@ -57,6 +57,7 @@ topics = Table(
     Column("position", Integer, nullable=False),
     Column("valid_from", Date, nullable=True),
     Column("valid_to", Date, nullable=True),
+    Column("keywords", JSON, nullable=False, server_default="[]"),
 )
 
 

@@ -204,7 +204,7 @@ UNIT_COLUMNS = ("code", "name", "name_en", "kind", "parent_id", "hub_node", "can
                 "areas", "position")
 GROUP_COLUMNS = ("name", "name_en", "position", "valid_from", "valid_to")
 TOPIC_COLUMNS = ("name", "name_en", "group_code", "group_name", "group_name_en", "fields", "urgent_hint", "position", "valid_from",
-                 "valid_to")
+                 "valid_to", "keywords")
 
 
 def area_chain(area_code: str, in_force: list[OrgUnit], everything: dict[str, OrgUnit]) -> list[str]:

@@ -147,6 +147,7 @@ class Topic:
     position: int = 0
     valid_from: date | None = None  # None: always
     valid_to: date | None = None    # exclusive; None: open
+    keywords: list = field(default_factory=list)  # words citizens use for it: the report form suggests the topic from them
 
     def in_force(self, on: date) -> bool:
         return (self.valid_from is None or self.valid_from <= on) and (self.valid_to is None or on < self.valid_to)

@@ -16,6 +16,7 @@ data with validity (a topic is retired by setting valid_to, never deleted: old r
         name_en: Traffic order and safety
         fields: [a, h]                # fields of competence a–n (at least one): routing matches them to agencies
         urgent_hint: false            # reports on it are often urgent (113/114/115)
+        keywords: [tai nạn, va chạm]  # words citizens use for it (optional): the report form suggests the topic from them
         valid_from: 2022-05-05
         valid_to: null
 
@@ -28,14 +29,17 @@ import re
 from dataclasses import replace
 from datetime import date
 
-from paht.runtime.text import Label
+from paht.runtime.errors import InvalidInput
+from paht.runtime.text import Label, clean_text
 from services.dispatch.domain.directory import FIELD_LETTERS, Topic, TopicGroup
 from services.dispatch.domain.directory_format import ImportRefused, Problem, Row, dump_yaml, rows, where
 
 FORMAT = "paht-taxonomy/1"
 WHAT = Label("The taxonomy", "Danh mục nhóm và lĩnh vực phản ánh")
 GROUP_FIELDS = ("code", "name", "name_en", "valid_from", "valid_to", "topics")
-TOPIC_FIELDS = ("code", "name", "name_en", "fields", "urgent_hint", "valid_from", "valid_to")
+TOPIC_FIELDS = ("code", "name", "name_en", "fields", "urgent_hint", "valid_from", "valid_to", "keywords")
+MAX_KEYWORDS = 40
+KEYWORD = Label("Keyword", "Từ khóa")
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")
 NAME = Label("Name", "Tên")
 NAME_EN = Label("English name", "Tên tiếng Anh")
@@ -69,6 +73,26 @@ def _fields(row: Row) -> list[str]:
     return [f for f in fields if f in FIELD_LETTERS]
 
 
+def _keywords(row: Row) -> list[str]:
+    """Free words (Vietnamese or English), each one line of at most 60 characters; duplicates dropped."""
+    value = row.data.get("keywords")
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > MAX_KEYWORDS or not all(isinstance(v, str) for v in value):
+        row.fail(f"keywords must be a list of at most {MAX_KEYWORDS} words.", f"keywords phải là danh sách tối đa {MAX_KEYWORDS} từ khóa.")
+        return []
+    out: list[str] = []
+    for item in value:
+        try:
+            word = clean_text(item, KEYWORD, 1, 60, multiline=False)
+        except InvalidInput as exc:
+            row.fail(f"keywords: {exc.detail_en}", f"keywords: {exc.detail_vi}")
+            continue
+        if word not in out:
+            out.append(word)
+    return out
+
+
 def parse_taxonomy(data) -> tuple[list[TopicGroup], list[Topic]]:
     """Read and check a taxonomy document whole; raise ImportRefused listing every offending row."""
     problems: list[Problem] = []
@@ -96,7 +120,8 @@ def parse_taxonomy(data) -> tuple[list[TopicGroup], list[Topic]]:
             tstart, tend = _period(trow)
             topic = Topic(code=_code(trow), name=trow.text("name", NAME, 300), name_en=trow.text("name_en", NAME_EN, 300, required=False),
                           group_code=group.code, group_name=group.name, group_name_en=group.name_en, fields=_fields(trow),
-                          urgent_hint=trow.flag("urgent_hint"), position=len(topics), valid_from=tstart, valid_to=tend)
+                          urgent_hint=trow.flag("urgent_hint"), position=len(topics), valid_from=tstart, valid_to=tend,
+                          keywords=_keywords(trow))
             if topic.code in seen:
                 trow.fail(f"duplicate code '{topic.code}' (also {seen[topic.code]}).",
                           f"mã '{topic.code}' bị trùng (cũng ở {seen[topic.code]}).")
@@ -117,7 +142,8 @@ def dump_taxonomy(groups: list[TopicGroup], topics: list[Topic]) -> str:
         mine = sorted((t for t in topics if t.group_code == g.code), key=lambda t: (t.position, t.code))
         out.append({"code": g.code, "name": g.name, "name_en": g.name_en, "valid_from": g.valid_from, "valid_to": g.valid_to,
                     "topics": [{"code": t.code, "name": t.name, "name_en": t.name_en, "fields": list(t.fields),
-                                "urgent_hint": bool(t.urgent_hint), "valid_from": t.valid_from, "valid_to": t.valid_to} for t in mine]})
+                                "urgent_hint": bool(t.urgent_hint), "valid_from": t.valid_from, "valid_to": t.valid_to,
+                                **({"keywords": list(t.keywords)} if t.keywords else {})} for t in mine]})
     return dump_yaml({"format": FORMAT, "groups": out})
 
 

@@ -67,7 +67,7 @@ def topic_proto(t: Topic) -> directory_pb2.Topic:
     return directory_pb2.Topic(
         code=t.code, name=t.name, group_code=t.group_code, group_name=t.group_name, field_letters=list(t.fields or []),
         name_en=t.name_en, group_name_en=t.group_name_en, valid_from=t.valid_from.isoformat() if t.valid_from else "",
-        valid_to=t.valid_to.isoformat() if t.valid_to else "", urgent_hint=t.urgent_hint,
+        valid_to=t.valid_to.isoformat() if t.valid_to else "", urgent_hint=t.urgent_hint, keywords=list(t.keywords or []),
     )
 
 

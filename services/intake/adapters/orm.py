@@ -1,7 +1,7 @@
 """Intake's tables, mapped onto the domain classes without the domain knowing."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Date, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, false
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, false
 from sqlalchemy.orm import registry
 
 from paht.runtime.db import UtcDateTime
@@ -176,6 +176,7 @@ taxonomy_topics = Table(
     Column("valid_from", Date, nullable=True),   # Vietnamese calendar days; None: always
     Column("valid_to", Date, nullable=True),     # exclusive; None: open
     Column("revision", Integer, nullable=False),  # the taxonomy revision this copy came from
+    Column("keywords", JSON, nullable=False, server_default="[]"),  # words citizens use for the topic (suggestions)
     Column("copied_at", UtcDateTime(), nullable=False),
 )
 

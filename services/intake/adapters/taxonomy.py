@@ -36,7 +36,8 @@ def on_taxonomy_published(uow: UnitOfWork, event: Message, envelope: Envelope) -
     s = uow.session
     s.execute(taxonomy_topics.delete())
     rows = [{"code": t.code, "name": t.name[:300], "group_code": t.group_code, "group_name": t.group_name[:300],
-             "valid_from": _day(t.valid_from), "valid_to": _day(t.valid_to), "revision": event.revision, "copied_at": now}
+             "valid_from": _day(t.valid_from), "valid_to": _day(t.valid_to), "revision": event.revision, "copied_at": now,
+             "keywords": [k[:60] for k in t.keywords]}
             for t in event.topics]
     if rows:
         s.execute(taxonomy_topics.insert(), rows)
@@ -62,7 +63,7 @@ class TaxonomyCopy:
 
     def topics(self, on: date | None = None) -> dict[str, Topic]:
         on = on or datetime.now(VN).date()
-        return {r.code: Topic(code=r.code, name=r.name, group_code=r.group_code, group_name=r.group_name)
+        return {r.code: Topic(code=r.code, name=r.name, group_code=r.group_code, group_name=r.group_name, keywords=tuple(r.keywords or ()))
                 for r in self._load() if (r.valid_from is None or r.valid_from <= on) and (r.valid_to is None or on < r.valid_to)}
 
     def find(self, code: str) -> Topic | None:

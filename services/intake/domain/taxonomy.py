@@ -19,6 +19,7 @@ class Topic:
     name: str
     group_code: str
     group_name: str = ""
+    keywords: tuple[str, ...] = ()  # words citizens use for it (the taxonomy's), for suggestions
 
 
 class Taxonomy(Protocol):
@@ -53,28 +54,46 @@ def _words(text: str) -> list[str]:
     return [w for w in _WORD.findall(fold(text)) if w not in _STOP and len(w) > 1]
 
 
-def suggest(topics: Iterable[Topic], text: str, limit: int = 3) -> list[Topic]:
-    """Return the topics whose names share the most telling words (and word pairs) with a report's text, best first.
+def _phrases(t: Topic) -> list[tuple[list[str], float]]:
+    """A topic's telling phrases with their weight: its name and keywords fully, its group's name by half."""
+    return [(_words(t.name), 1.0), *((_words(k), 1.0) for k in t.keywords), (_words(t.group_name), 0.5)]
 
-    Vietnamese words are mostly syllables ("ô nhiễm" is two): a pair of adjacent syllables that also
-    stands in a topic's name counts double. A word found in many topics' names tells less (weighted by
-    its inverse frequency). Only a suggestion: the reporter picks, and the IOC confirms at step 1.
+
+def suggest(topics: Iterable[Topic], text: str, limit: int = 3) -> list[Topic]:
+    """Return the topics whose names and keywords share the most telling words (and word pairs) with a report's text, best first.
+
+    Vietnamese words are mostly syllables ("ô nhiễm" is two): a pair of adjacent syllables of a phrase that
+    also stands in the text counts double. A word found in many topics tells less (weighted by its inverse
+    frequency); the group's name counts half (every topic of the group shares it). Only a suggestion: the
+    reporter picks, and the IOC confirms at step 1.
     """
     topics = list(topics)
     said = _words(text)
     if not said or not topics:
         return []
     said_words, said_pairs = set(said), set(zip(said, said[1:]))
-    names = {t.code: _words(f"{t.name} {t.group_name}") for t in topics}
+    phrases = {t.code: _phrases(t) for t in topics}
     spread: dict[str, int] = {}
-    for words in names.values():
-        for w in set(words):
+    for items in phrases.values():
+        for w in {w for words, _ in items for w in words}:
             spread[w] = spread.get(w, 0) + 1
+
+    def idf(word: str) -> float:
+        return math.log(1 + len(topics) / spread[word])
+
     scored = []
     for t in topics:
-        words = names[t.code]
-        score = sum(math.log(1 + len(topics) / spread[w]) for w in set(words) if w in said_words)
-        score += sum(2 * math.log(1 + len(topics) / max(spread[a], spread[b])) for a, b in set(zip(words, words[1:])) if (a, b) in said_pairs)
+        best: dict[str, float] = {}
+        pairs: dict[tuple[str, str], float] = {}
+        for words, weight in phrases[t.code]:
+            for w in words:
+                if w in said_words:
+                    best[w] = max(best.get(w, 0.0), weight)
+            for pair in zip(words, words[1:]):
+                if pair in said_pairs:
+                    pairs[pair] = max(pairs.get(pair, 0.0), weight)
+        score = sum(weight * idf(w) for w, weight in best.items())
+        score += sum(2 * weight * min(idf(a), idf(b)) for (a, b), weight in pairs.items())
         if score > 0:
             scored.append((score, t.code, t))
     scored.sort(key=lambda s: (-s[0], s[1]))
