@@ -123,6 +123,42 @@ def cmd_dead_letters(args) -> int:
     return code
 
 
+def cmd_partner(args) -> int:
+    """Register, list, rotate or deactivate partner apps (their API keys are printed once, when made)."""
+    from paht.runtime.errors import DomainError
+    from paht.runtime.host import build_context
+    from paht.runtime.registry import spec_of
+    from services.intake.service_layer import partners
+
+    ctx = build_context(spec_of("intake"), _settings(data=args.data))
+    try:
+        if args.partner_command == "add":
+            partner, key = partners.create(ctx.engine, id=args.id, name=args.name, channel_name=args.channel or args.id,
+                                           rate_per_minute=args.rate, verifies_phone=args.verifies_phone)
+            print(f"added {partner.id} (channel {partner.channel_name}, {partner.rate_per_minute}/min"
+                  f"{', verifies phones' if partner.verifies_phone else ''})")
+            print(f"API key (shown once, send it as X-API-Key): {key}")
+        elif args.partner_command == "rotate":
+            partner, key = partners.rotate(ctx.engine, args.id)
+            print(f"new API key of {partner.id} (shown once; the old one is refused from now on): {key}")
+        elif args.partner_command == "revoke":
+            partner = partners.deactivate(ctx.engine, args.id)
+            print(f"deactivated {partner.id}: its key is refused from now on")
+        else:
+            found = partners.list_all(ctx.engine)
+            for p in found:
+                print(f"{p.id:24s} {'active  ' if p.active else 'inactive'} {p.channel_name:24s} {p.rate_per_minute:>6d}/min "
+                      f"key {p.key_prefix}…{'  verifies phones' if p.verifies_phone else ''}  {p.name}")
+            if not found:
+                print("no partner apps")
+    except DomainError as exc:
+        print(f"paht partner {args.partner_command}: {exc.detail_en}", file=sys.stderr)
+        return 2
+    finally:
+        ctx.engine.dispose()
+    return 0
+
+
 def stored_or_builtin(args):
     """The calendar dispatch stores (PAHT_DATA / --data, or DATABASE_URL), else the built-in one; says which on stderr."""
     from paht.runtime.sla import CalendarData
@@ -228,6 +264,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--all", action="store_true", help="list replayed and discarded ones too")
     p.add_argument("--data", type=Path)
     p.set_defaults(func=cmd_dead_letters)
+
+    p = sub.add_parser("partner", help="(administrators) partner apps that submit reports with their own API key")
+    partner = p.add_subparsers(dest="partner_command", required=True)
+    p = partner.add_parser("add", help="register a partner app and print its API key (once)")
+    p.add_argument("--id", required=True, help="lower-case letters, digits, hyphens, e.g. smartcity-donghoi")
+    p.add_argument("--name", required=True, help="its name for people, e.g. \"Ứng dụng Đồng Hới SmartCity\"")
+    p.add_argument("--channel", help="the channel name its reports are recorded under (default: the id)")
+    p.add_argument("--rate", type=int, default=60, help="requests per minute (default 60); beyond: 429")
+    p.add_argument("--verifies-phone", action="store_true", help="the app proves its users' phone numbers itself")
+    p.add_argument("--data", type=Path)
+    p.set_defaults(func=cmd_partner)
+    p = partner.add_parser("list", help="list partner apps (keys are never shown again)")
+    p.add_argument("--data", type=Path)
+    p.set_defaults(func=cmd_partner)
+    p = partner.add_parser("rotate", help="give a partner app a new API key (printed once); the old one stops working")
+    p.add_argument("id")
+    p.add_argument("--data", type=Path)
+    p.set_defaults(func=cmd_partner)
+    p = partner.add_parser("revoke", help="deactivate a partner app: its key is refused from now on")
+    p.add_argument("id")
+    p.add_argument("--data", type=Path)
+    p.set_defaults(func=cmd_partner)
 
     p = sub.add_parser("sla", help="deadlines of the procedure (the SLA engine)")
     sla = p.add_subparsers(dest="sla_command", required=True)

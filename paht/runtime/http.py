@@ -27,7 +27,7 @@ from paht.runtime.errors import (
     Unavailable,
 )
 from paht.runtime.web import error_body
-from paht.runtime.web.security import FORM_TYPES, CsrfGuard, SecurityHeaders
+from paht.runtime.web.security import FORM_TYPES, REPORTER_COOKIE, CsrfGuard, SecurityHeaders
 
 if TYPE_CHECKING:
     from paht.runtime.settings import Settings
@@ -228,9 +228,9 @@ def install_protections(app: FastAPI, settings: "Settings") -> None:
     from paht.runtime.proxies import site_origins
 
     install_error_handlers(app)
-    app.add_middleware(CsrfGuard, allowed_origins=lambda request: site_origins(request, settings), staff_cookie=TOKEN_COOKIE,
-                       refuse_body=refused_body_response)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CsrfGuard, allowed_origins=lambda request: site_origins(request, settings),
+                       session_cookies=frozenset({TOKEN_COOKIE, REPORTER_COOKIE}), refuse_body=refused_body_response)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, streamed=BodyLimit.uploads(settings))  # uploads: streamed, own limit
     app.add_middleware(RefuseBadRequests)
     app.add_middleware(CatchAll)
     app.add_middleware(HeadAsGet)

@@ -70,18 +70,39 @@ class CatchAll:
 
 
 class BodyLimit:
-    """Refuse request bodies above a size with 413, whether or not Content-Length is honest."""
+    """Refuse request bodies above a size with 413, whether or not Content-Length is honest.
 
-    def __init__(self, app: ASGIApp, max_bytes: int):
+    `streamed` gives some paths (file uploads) a larger limit, and their bodies are passed on as they arrive,
+    never held in memory: the route writes them to disk and applies its own, tighter limits. Here they are
+    only counted: past the limit the route sees the client leave, and the client gets the 413. A form sent
+    to such a path keeps the ordinary limit (the CSRF guard reads a form whole).
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, streamed: dict[str, int] | None = None):
         self.app = app
         self.max_bytes = max_bytes
+        self.streamed = dict(streamed or {})
+
+    @staticmethod
+    def uploads(settings) -> dict[str, int]:
+        """The upload paths and their limit, from the settings."""
+        from paht.runtime.storage import streamed_uploads
+
+        return streamed_uploads(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await problem(413, "error.body_too_large", limit=self.max_bytes)(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        limit = self.max_bytes
+        streamed = self.streamed.get(scope["path"])
+        if streamed is not None and not _is_form(headers.get(b"content-type", b"")):
+            limit = streamed
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return await problem(413, "error.body_too_large", limit=limit)(scope, receive, send)
+        if limit != self.max_bytes:
+            return await self._counted(scope, receive, send, limit)
         if declared is not None:
             return await self.app(scope, receive, send)  # honest length checked above; servers stop at it
         # No length given (chunked): read up to the limit first, then replay, so the answer is a clean 413.
@@ -105,6 +126,37 @@ class BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    async def _counted(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        seen, over, started = 0, False, False
+
+        async def counting():
+            nonlocal seen, over
+            if over:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    over = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def watch(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        await self.app(scope, counting, watch)
+        if over and not started:
+            await problem(413, "error.body_too_large", limit=limit)(scope, receive, send)
+
+
+def _is_form(content_type: bytes) -> bool:
+    from paht.runtime.web.security import FORM_TYPES
+
+    return content_type.split(b";")[0].strip().lower().decode("latin-1") in FORM_TYPES
 
 
 class HeadAsGet:

@@ -78,8 +78,46 @@ class Settings(BaseSettings):
     emergency_webhook_secret: str | None = None
     emergency_ack_timeout_s: int = 180
 
+    # SMS to reporters (one-time codes): a brandname-SMS provider's HTTP API (JSON POST with the brandname,
+    # the phone, the text and the API key; the body signed with the secret, X-PAHT-Signature). Unset: the
+    # development outbox <data>/dev-outbox/sms.jsonl, never in production (there sending is refused).
+    sms_gateway_url: str | None = None
+    sms_gateway_key: str | None = None
+    sms_gateway_secret: str | None = None
+    sms_brandname: str = "QUANGBINH-S"   # the registered sender name (at most 11 characters)
+    sms_timeout_s: float = 5.0
+    # One-time codes: the key their hashes are made with (required in production; elsewhere <data>/keys/otp.key),
+    # and how often a code may be sent: once per otp_resend_after_s and otp_per_phone_hour / _day per phone,
+    # otp_per_address_hour per client address (an IPv6 client by its /64). Fixed windows shared by all replicas.
+    otp_secret: str | None = None
+    otp_resend_after_s: int = 60
+    otp_per_phone_hour: int = 5
+    otp_per_phone_day: int = 10
+    otp_per_address_hour: int = 20
+
     # SLA monitor: how often it looks for clocks reaching 80 % or 100 % of their time.
     sla_monitor_interval_s: float = 15.0
+
+    # Photos and videos of reports: where the files live (the local disk under <data>/media in the embedded run,
+    # S3-compatible object storage — MinIO, Ceph, AWS — in production), what is accepted, and how long an upload
+    # never attached to a report is kept. Unset S3 keys: boto3's own chain (environment, instance role).
+    media_storage: Literal["local", "s3"] = "local"
+    s3_endpoint_url: str | None = None
+    s3_bucket: str | None = None
+    s3_region: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    media_max_photo_bytes: int = 10_000_000
+    media_max_video_bytes: int = 50_000_000
+    media_max_photos: int = 6
+    media_max_videos: int = 2
+    media_max_pixels: int = 40_000_000
+    media_public_max_side: int = 2560
+    media_unattached_keep_h: float = 24.0
+
+    # The citizen app's map: a tile server's URL template ({z}/{x}/{y}, optional {s}) and the attribution its licence asks for.
+    map_tiles_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    map_tiles_attribution: str = "© OpenStreetMap contributors"
 
     # Events
     relay_poll_s: float = 0.5

@@ -20,12 +20,13 @@ def taxonomy_for(ctx):
 
 def build_http(ctx, taxonomy=None):
     """Build intake's app; `taxonomy` replaces intake's copy (tests give a fake)."""
-    from services.intake.entrypoints import api, pages, triage_api
+    from services.intake.entrypoints import api, pages, reporter_api, triage_api
 
     taxonomy = taxonomy if taxonomy is not None else taxonomy_for(ctx)
     app = make_app(ctx, "PAHT intake", "Receive field reports from every channel; step 1 of the procedure (IOC check).")
     app.include_router(api.build_router(ctx, taxonomy))
     app.include_router(triage_api.build_router(ctx, taxonomy))
+    app.include_router(reporter_api.build_router(ctx))
     app.include_router(pages.build_router(ctx, taxonomy))
     return app
 

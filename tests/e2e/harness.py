@@ -63,6 +63,8 @@ def start_paht(data: Path, env_extra: dict | None = None, timeout: float = 90.0)
         else:
             env[key] = value
     env.pop("PAHT_PORT", None)
+    # every test's citizens ask for SMS codes from 127.0.0.1: one address, far beyond a real person's hourly limit
+    env.setdefault("PAHT_OTP_PER_ADDRESS_HOUR", "100000")
     log = (data.parent / f"{data.name}-up.log").open("ab")
     t0 = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "paht.runtime.cli", "up", "--port", str(port), "--data", str(data)],

@@ -12,8 +12,9 @@ Headers (``SecurityHeaders``, installed by ``make_app`` and by the edge)
 CSRF (``CsrfGuard``)
     A random token lives in the ``paht_csrf`` cookie (HttpOnly, SameSite=Strict), set by
     ``Pages.render`` when missing; every form writes it back with ``{{ csrf_field() }}``. For
-    POST/PUT/PATCH/DELETE sent as a form, or carrying the staff cookie without an Authorization
-    header, the form field ``csrf_token`` (or the ``X-CSRF-Token`` header) must equal the cookie,
+    POST/PUT/PATCH/DELETE sent as a form, or carrying a session cookie (the staff's ``paht_token``,
+    a reporter's ``paht_reporter``) without an Authorization header, the form field ``csrf_token``
+    (or the ``X-CSRF-Token`` header) must equal the cookie,
     and an Origin (or Referer) header, when present, must be this site. Bearer-token API calls are
     exempt: a browser never adds an Authorization header on its own.
 """
@@ -35,6 +36,7 @@ from paht.runtime.web.language import error_body, pick_language
 CSRF_COOKIE = "paht_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+REPORTER_COOKIE = "paht_reporter"  # a reporter's session after an SMS code (intake); the staff's is paht.runtime.http.TOKEN_COOKIE
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 # The OAuth2 token endpoint answers JSON to programs and sets no cookie: a forged post gains nothing.
@@ -115,11 +117,11 @@ def origin_of(url: str) -> str | None:
 class CsrfGuard:
     """Refuse a state-changing browser request that does not come from one of this site's own forms."""
 
-    def __init__(self, app: ASGIApp, allowed_origins: Callable[[Request], set[str]], staff_cookie: str,
+    def __init__(self, app: ASGIApp, allowed_origins: Callable[[Request], set[str]], session_cookies: frozenset[str],
                  refuse_body: Callable[[Request, str], Response], exempt_paths: frozenset[str] = CSRF_EXEMPT_PATHS):
         self.app = app
         self.allowed_origins = allowed_origins  # the "scheme://host" origins this site answers to
-        self.staff_cookie = staff_cookie
+        self.session_cookies = frozenset(session_cookies)  # cookies a browser adds by itself that sign someone in
         self.refuse_body = refuse_body  # the 4xx for a form the parser refused (too many fields...)
         self.exempt_paths = exempt_paths
 
@@ -132,8 +134,8 @@ class CsrfGuard:
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         is_form = content_type in FORM_TYPES
         cookies = _cookies(headers)
-        if not is_form and self.staff_cookie not in cookies:
-            return await self.app(scope, receive, send)  # not a browser form and no staff cookie: nothing to forge
+        if not is_form and self.session_cookies.isdisjoint(cookies):
+            return await self.app(scope, receive, send)  # not a browser form and no session cookie: nothing to forge
         request = Request(scope)
         claimed = headers.get("origin") or headers.get("referer")
         if claimed and origin_of(claimed) not in {o.lower() for o in self.allowed_origins(request)}:

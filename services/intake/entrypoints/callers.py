@@ -13,12 +13,13 @@ from fastapi import Request
 
 from paht.runtime import roles
 from paht.runtime.auth import Principal
-from paht.runtime.errors import Unauthorized
+from paht.runtime.errors import TooManyRequests, Unauthorized
 from paht.runtime.http import bearer_token
+from paht.runtime.web.security import REPORTER_COOKIE
+from services.intake.adapters.rate import limiter_for
 from services.intake.domain.vocabulary import Channel, Verification
 from services.intake.service_layer import identity, partners
 
-REPORTER_COOKIE = "paht_reporter"
 API_KEY_HEADER = "x-api-key"
 
 
@@ -55,6 +56,7 @@ async def resolve_caller(ctx, request: Request, optional_user) -> Caller | None:
     if key:
         partner = await asyncio.to_thread(partners.partner_for_key, ctx.engine, key)
         if partner is not None:
+            await asyncio.to_thread(hold_to_rate, ctx.engine, partner)
             return Caller("partner", f"partner:{partner.id}", Channel.PARTNER_APP,
                           Verification.PARTNER if partner.verifies_phone else Verification.NONE,
                           channel_name=partner.channel_name, partner=partner)
@@ -63,6 +65,17 @@ async def resolve_caller(ctx, request: Request, optional_user) -> Caller | None:
         if user is not None and user.has(*roles.IOC):
             return Caller("staff", f"staff:{user.subject}", Channel.CALL_CENTER, Verification.CALL, user=user)
     return None
+
+
+def hold_to_rate(engine, partner: partners.PartnerApp) -> None:
+    """Count a partner's request in its minute (shared by every replica); over its rate_per_minute: 429 with Retry-After."""
+    allowed, retry_after = limiter_for(engine).hit(f"partner:{partner.id}", partner.rate_per_minute, 60)
+    if not allowed:
+        raise TooManyRequests(
+            f"This partner app sent more than {partner.rate_per_minute} requests this minute: try again in {retry_after} seconds.",
+            f"Ứng dụng đối tác đã gửi quá {partner.rate_per_minute} yêu cầu trong một phút: vui lòng thử lại sau {retry_after} giây.",
+            retry_after_s=retry_after,
+        )
 
 
 def need_caller(caller: Caller | None) -> Caller:

@@ -1,0 +1,186 @@
+"""Benchmark submitting reports through the edge of a PAHT it starts itself.
+
+Run: .venv/bin/python bench/intake_submit.py [--external] [--seconds 10] [--rate 50] [--paced-seconds 20]
+(--external: PostgreSQL + NATS from DATABASE_URL / NATS_URL; default: the embedded SQLite run).
+Needs `wrk` (Debian: apt-get install wrk) for the throughput figure. Prints figures; asserts nothing.
+Goals (issue 7, this 2-core machine): text-only ≥ 500 submissions/s; p95 < 50 ms at 50 submissions/s;
+the same with one 1 MB photo (upload, then submit).
+
+A reporter proves a phone once by SMS code (the development outbox) and submits with the app session,
+as the citizens' app does. Throughput: wrk -t2 -c8, each request a new report. Paced: an open-loop
+client sends at a fixed rate whatever the answers' speed, so latencies include queueing.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from paht.runtime.walkthrough import reporter_sign_in  # noqa: E402
+from tests.e2e.harness import backend_env, cleanup_backend, start_paht, stop_paht  # noqa: E402
+
+PHONE = "0912345678"
+REPORT = {
+    "reporter": {"name": "Nguyễn Thị Hoa", "email": "hoa@example.vn"},
+    "title": "Ổ gà lớn giữa đường Lý Thường Kiệt",
+    "description": "Ổ gà sâu khoảng 20 cm giữa làn xe máy, rất nguy hiểm vào ban đêm, cần vá sớm.",
+    "location": {"lat": 17.4683, "lon": 106.6222},
+    "address_text": "Đường Lý Thường Kiệt, Đồng Hới",
+    "acknowledged": True,
+}
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "%s"
+wrk.body = [[%s]]
+"""
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def photo_of_1mb() -> bytes:
+    """A JPEG of about 1 MB: a photo-sized image of noise (noise does not compress)."""
+    from PIL import Image
+
+    rng = random.Random(7)
+    side = 1000
+    image = Image.frombytes("RGB", (side, side), bytes(rng.getrandbits(8) for _ in range(side * side * 3)))
+    for quality in (85, 75, 65, 55):
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=quality)
+        if out.tell() <= 1_100_000:
+            return out.getvalue()
+    return out.getvalue()
+
+
+def throughput(url: str, auth: str, seconds: float) -> dict:
+    wrk = shutil.which("wrk")
+    if not wrk:
+        return {"error": "wrk not installed"}
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(WRK_SCRIPT % (auth, json.dumps(REPORT, ensure_ascii=False)))
+    out = subprocess.run([wrk, "-t2", "-c8", f"-d{int(seconds)}s", "--latency", "-s", f.name, f"{url}/api/intake/v1/reports"],
+                         capture_output=True, text=True, check=False).stdout
+    os.unlink(f.name)
+    figures = {"raw": out}
+    for line in out.splitlines():
+        parts = line.split()
+        if line.startswith("Requests/sec"):
+            figures["per_s"] = float(parts[1])
+        elif parts[:1] in (["50%"], ["90%"], ["99%"]):
+            figures[parts[0]] = parts[1]
+        elif "Non-2xx" in line:
+            figures["non_2xx"] = parts[-1]
+    return figures
+
+
+def paced(url: str, headers: dict, rate: float, seconds: float, photo: bytes | None) -> dict:
+    """Send `rate` submissions per second for `seconds` (open loop); return latencies and status counts."""
+    latencies: list[float] = []
+    codes: dict[int, int] = {}
+    lock = threading.Lock()
+    local = threading.local()
+
+    def one() -> None:
+        http = getattr(local, "http", None)
+        if http is None:
+            http = local.http = httpx.Client(base_url=url, timeout=30, headers=headers)
+        began = time.perf_counter()
+        body = dict(REPORT)
+        status = 0
+        try:
+            if photo is not None:
+                up = http.post("/api/intake/v1/uploads", content=photo, headers={"Content-Type": "image/jpeg", "X-Filename": "o-ga.jpg"})
+                if up.status_code != 201:
+                    status = up.status_code
+                else:
+                    body["media"] = [up.json()["id"]]
+            if not status:
+                status = http.post("/api/intake/v1/reports", json=body).status_code
+        except httpx.HTTPError:
+            status = -1
+        with lock:
+            latencies.append((time.perf_counter() - began) * 1000)
+            codes[status] = codes.get(status, 0) + 1
+
+    threads: list[threading.Thread] = []
+    start = time.perf_counter()
+    n = int(rate * seconds)
+    for i in range(n):
+        wait = start + i / rate - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        t = threading.Thread(target=one, daemon=True)
+        t.start()
+        threads.append(t)
+    for t in threads:
+        t.join(timeout=60)
+    return {"n": n, "codes": codes, "p50": pct(latencies, 50), "p95": pct(latencies, 95), "p99": pct(latencies, 99), "max": max(latencies)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--external", action="store_true", help="use DATABASE_URL / NATS_URL instead of the embedded default")
+    parser.add_argument("--seconds", type=float, default=10.0, help="wrk's run")
+    parser.add_argument("--rate", type=float, default=50.0, help="paced submissions per second")
+    parser.add_argument("--paced-seconds", type=float, default=20.0)
+    parser.add_argument("--photo-rate", type=float, default=None, help="paced rate with a 1 MB photo (default: --rate)")
+    args = parser.parse_args()
+    backend = "external" if args.external else "embedded"
+    tag = "b" + uuid.uuid4().hex[:8]
+    with tempfile.TemporaryDirectory() as tmp:
+        running = start_paht(Path(tmp) / "data", backend_env(backend, tag))
+        try:
+            with httpx.Client(base_url=running.url, timeout=15) as http:
+                headers = reporter_sign_in(http, PHONE)
+                warm = http.post("/api/intake/v1/reports", json=REPORT, headers=headers)
+                assert warm.status_code == 201, warm.text
+            intake_pid = running.run_info()["services"]["intake"]["pid"]
+            print(f"backend: {backend}; machine: {os.cpu_count()} cores; intake idle RSS {rss_mb(intake_pid):.0f} MB")
+            t = throughput(running.url, headers["Authorization"], args.seconds)
+            print(f"text-only, wrk -t2 -c8 {args.seconds:.0f} s: {t.get('per_s', float('nan')):.0f} submissions/s; "
+                  f"latency p50 {t.get('50%')} p90 {t.get('90%')} p99 {t.get('99%')}; non-2xx {t.get('non_2xx', 0)}")
+            time.sleep(3)  # let the events of the burst drain before the paced runs
+            p = paced(running.url, headers, args.rate, args.paced_seconds, None)
+            print(f"text-only at {args.rate:.0f}/s for {args.paced_seconds:.0f} s: p50 {p['p50']:.1f} ms, p95 {p['p95']:.1f} ms, "
+                  f"p99 {p['p99']:.1f} ms, max {p['max']:.1f} ms; answers {p['codes']}")
+            photo = photo_of_1mb()
+            rate = args.photo_rate or args.rate
+            time.sleep(2)
+            p = paced(running.url, headers, rate, args.paced_seconds, photo)
+            print(f"with one {len(photo) / 1e6:.2f} MB photo (upload + submit) at {rate:.0f}/s for {args.paced_seconds:.0f} s: "
+                  f"p50 {p['p50']:.1f} ms, p95 {p['p95']:.1f} ms, p99 {p['p99']:.1f} ms, max {p['max']:.1f} ms; answers {p['codes']}")
+            print(f"intake RSS after: {rss_mb(intake_pid):.0f} MB")
+        finally:
+            stop_paht(running)
+            cleanup_backend(backend, tag)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

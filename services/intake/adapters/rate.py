@@ -1,0 +1,99 @@
+"""Fixed-window rate counters in the database, shared by every replica (SMS codes, partner apps).
+
+One row per (key, window start): `INSERT … ON CONFLICT DO UPDATE SET count = count + 1 RETURNING count`
+counts a request atomically on PostgreSQL and SQLite alike, and on PostgreSQL the row stays locked until
+the transaction ends, so the caller may check more things before deciding (the SMS codes do). Keys never
+hold a phone or an address as such: callers hash them (services/intake/domain/identity.counter_key).
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+import weakref
+
+from sqlalchemy import Connection, Engine, delete, update
+
+from services.intake.adapters.orm import rate_counters
+
+KEEP_S = 2 * 86400  # counters are deleted this long after their window started (the longest window is a day)
+
+
+def _insert(conn: Connection):
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(rate_counters)
+
+
+def window_of(now_s: float, window_s: int) -> int:
+    """Return the epoch second the fixed window holding `now_s` started."""
+    return int(now_s // window_s) * window_s
+
+
+def count(conn: Connection, key: str, window_s: int, now_s: float) -> int:
+    """Count one request in the current window of `key`; return the count with it."""
+    stmt = _insert(conn).values(key=key, window_start=window_of(now_s, window_s), count=1)
+    stmt = stmt.on_conflict_do_update(index_elements=[rate_counters.c.key, rate_counters.c.window_start],
+                                      set_={"count": rate_counters.c.count + 1}).returning(rate_counters.c.count)
+    return int(conn.execute(stmt).scalar_one())
+
+
+def hit_in(conn: Connection, key: str, limit: int, window_s: int, now_s: float) -> tuple[bool, int]:
+    """Count a request in the caller's transaction; return (allowed, seconds until the window ends)."""
+    n = count(conn, key, window_s, now_s)
+    return n <= limit, max(1, math.ceil(window_of(now_s, window_s) + window_s - now_s))
+
+
+def give_back(conn: Connection, key: str, window_s: int, now_s: float) -> None:
+    """Undo one counted request (the thing it allowed did not happen, e.g. the SMS provider failed)."""
+    t = rate_counters.c
+    conn.execute(update(rate_counters).where(t.key == key, t.window_start == window_of(now_s, window_s), t.count > 0)
+                 .values(count=t.count - 1))
+
+
+def purge(conn: Connection, now_s: float) -> int:
+    """Delete counters whose window is long over."""
+    return conn.execute(delete(rate_counters).where(rate_counters.c.window_start < int(now_s) - KEEP_S)).rowcount
+
+
+class RateLimiter:
+    """`hit(key, limit, window_s)`: count a request in its own transaction; return (allowed, retry_after_s).
+
+    Now and then (at most once every `purge_every_s` in a process) it also deletes counters long over."""
+
+    def __init__(self, engine: Engine, clock=time.time, purge_every_s: float = 60.0):
+        self.engine = engine
+        self.clock = clock
+        self.purge_every_s = purge_every_s
+        self._next_purge = 0.0
+        self._lock = threading.Lock()
+
+    def hit(self, key: str, limit: int, window_s: int) -> tuple[bool, int]:
+        now_s = self.clock()
+        with self.engine.begin() as conn:
+            answer = hit_in(conn, key, limit, window_s, now_s)
+        self.purge_now_and_then(now_s)
+        return answer
+
+    def purge_now_and_then(self, now_s: float) -> None:
+        with self._lock:
+            if time.monotonic() < self._next_purge:
+                return
+            self._next_purge = time.monotonic() + self.purge_every_s
+        with self.engine.begin() as conn:
+            purge(conn, now_s)
+
+
+_limiters: "weakref.WeakKeyDictionary[Engine, RateLimiter]" = weakref.WeakKeyDictionary()
+_limiters_lock = threading.Lock()
+
+
+def limiter_for(engine: Engine) -> RateLimiter:
+    """Return this process's limiter of a database (one purge timer per database)."""
+    with _limiters_lock:
+        limiter = _limiters.get(engine)
+        if limiter is None:
+            limiter = _limiters[engine] = RateLimiter(engine)
+        return limiter
