@@ -135,7 +135,9 @@ def build_router(ctx, *, sms: SmsGateway | None = None, clock=None) -> APIRouter
         token, session = await asyncio.to_thread(identity.verify_code, otp, body.challenge_id, body.phone, body.code, origin)
         response.headers.update(NO_STORE)
         if body.session == "cookie":
-            response.set_cookie(REPORTER_COOKIE, token, max_age=int(SESSION_TTL.total_seconds()), httponly=True, samesite="strict", path="/")
+            # Lax, not Strict: a reporter opening "my reports" from a link in an SMS is still signed in; every
+            # state-changing request is guarded by the CSRF token anyway (CsrfGuard knows this cookie)
+            response.set_cookie(REPORTER_COOKIE, token, max_age=int(SESSION_TTL.total_seconds()), httponly=True, samesite="lax", path="/")
             return _session_out(None, session)
         return _session_out(token, session)
 
@@ -145,7 +147,7 @@ def build_router(ctx, *, sms: SmsGateway | None = None, clock=None) -> APIRouter
         token = reporter_token(request)
         ended = await asyncio.to_thread(identity.sign_out, ctx.engine, token) if token else False
         if REPORTER_COOKIE in request.cookies:
-            response.delete_cookie(REPORTER_COOKIE, path="/", httponly=True, samesite="strict")
+            response.delete_cookie(REPORTER_COOKIE, path="/", httponly=True, samesite="lax")
         return {"signed_out": ended}
 
     @router.get(f"{PREFIX}/me", tags=["reporters"], response_model=MeOut, summary="The signed-in reporter: masked phone and when the session ends",
