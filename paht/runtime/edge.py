@@ -9,7 +9,7 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 import httpx
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 from paht.runtime.settings import SERVICES, Settings
 from paht.runtime.web import error_body
 from paht.runtime.web.pages import STATIC_DIR
+from paht.runtime.web.security import FORM_TYPES
 
 # Longest prefix wins; everything else goes to publication (the public portal).
 ROUTES: list[tuple[str, str]] = sorted(
@@ -34,6 +35,8 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authoriza
 CLIENT_FORWARDING = {"forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "x-forwarded-prefix", "x-real-ip"}
 # Upstream's own `server` must not show, and uvicorn adds the edge's `date`.
 UPSTREAM_ONLY = {"server", "date"}
+# An upload of tens of MB is checked, copied and stored before the service answers: more time than other requests.
+UPLOAD_TIMEOUT = httpx.Timeout(120.0, connect=2.0)
 UVICORN_OPTIONS = {
     "server_header": False,
     "proxy_headers": False,  # the edge is the outermost proxy: a client's X-Forwarded-* never changes who it is
@@ -49,10 +52,12 @@ def route_for(path: str) -> str:
 
 
 class Edge:
-    def __init__(self, upstreams: dict[str, str], nats_monitor: str | None, max_body_bytes: int = 1_000_000):
+    def __init__(self, upstreams: dict[str, str], nats_monitor: str | None, max_body_bytes: int = 1_000_000,
+                 streamed: dict[str, int] | None = None):
         self.upstreams = upstreams  # service -> http://127.0.0.1:port
         self.nats_monitor = nats_monitor
         self.max_body_bytes = max_body_bytes
+        self.streamed = dict(streamed or {})  # upload paths -> their limit: passed through as they arrive, never held whole
         # One client serves every visitor: its cookie jar must never keep anything, or one person's
         # sign-in cookie would be sent on behalf of the next.
         no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
@@ -69,24 +74,59 @@ class Edge:
             url = httpx.URL(self.upstreams[service] + raw_path.decode("latin-1"), query=request.scope.get("query_string", b""))
         except (httpx.InvalidURL, UnicodeError):
             return _problem(400, "error.bad_request")
-        body = await _read_body(request, self.max_body_bytes)
-        if body is None:
-            return _problem(413, "error.body_too_large")
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP | CLIENT_FORWARDING]
         client_host = request.client.host if request.client else ""
         headers += [("x-forwarded-for", client_host), ("x-forwarded-proto", request.url.scheme), ("x-forwarded-host", request.headers.get("host", ""))]
+        streamed = self.streamed.get(request.url.path)
+        if streamed is not None and request.headers.get("content-type", "").split(";")[0].strip().lower() not in FORM_TYPES:
+            return await self._stream(request, url, headers, streamed)
+        body = await _read_body(request, self.max_body_bytes)
+        if body is None:
+            return _problem(413, "error.body_too_large")
         try:
             upstream = await self._send(request.method, url, headers, body)
         except httpx.InvalidURL:
             return _problem(400, "error.bad_request")
         except httpx.TransportError:
             return _problem(503, "error.unavailable", {"Retry-After": "2"})
-        response = StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code, background=_closer(upstream))
-        # keep every header as sent, several Set-Cookie lines included
-        response.raw_headers = [
-            (k.encode("latin-1"), v.encode("latin-1")) for k, v in upstream.headers.multi_items() if k.lower() not in HOP_BY_HOP | UPSTREAM_ONLY
-        ]
-        return response
+        return _relay(upstream)
+
+    async def _stream(self, request: Request, url: httpx.URL, headers: list, limit: int) -> Response:
+        """Pass an upload on as it arrives (counted, never held whole), on a connection of its own.
+
+        It cannot be sent twice, so it never goes on a pooled connection the service may have closed. Past
+        the limit, or when the client leaves, the request to the service is broken off: the service sees its
+        client leave and keeps nothing.
+        """
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return _problem(413, "error.body_too_large")
+        over = False
+
+        async def body():
+            nonlocal over
+            seen = 0
+            async for chunk in request.stream():
+                seen += len(chunk)
+                if seen > limit:
+                    over = True
+                    raise _TooLarge()
+                yield chunk
+
+        try:
+            upstream = await self.fresh.send(self.fresh.build_request(request.method, url, headers=headers, content=body(),
+                                                                      timeout=UPLOAD_TIMEOUT), stream=True)
+        except _TooLarge:
+            return _problem(413, "error.body_too_large")
+        except ClientDisconnect:
+            return _problem(400, "error.bad_request")  # nobody is there to read it
+        except httpx.InvalidURL:
+            return _problem(400, "error.bad_request")
+        except httpx.TransportError:
+            if over:
+                return _problem(413, "error.body_too_large")
+            return _problem(503, "error.unavailable", {"Retry-After": "2"})
+        return _relay(upstream)
 
     async def _send(self, method: str, url: httpx.URL, headers: list, body: bytes) -> httpx.Response:
         """Send once more, on a new connection, when the service closed the connection before answering.
@@ -125,6 +165,20 @@ class Edge:
         return JSONResponse({"status": "ready" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
 
+class _TooLarge(Exception):
+    """An upload went past its limit while the edge was passing it on."""
+
+
+def _relay(upstream: httpx.Response) -> Response:
+    """The service's answer, streamed back as it comes."""
+    response = StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code, background=_closer(upstream))
+    # keep every header as sent, several Set-Cookie lines included
+    response.raw_headers = [
+        (k.encode("latin-1"), v.encode("latin-1")) for k, v in upstream.headers.multi_items() if k.lower() not in HOP_BY_HOP | UPSTREAM_ONLY
+    ]
+    return response
+
+
 def _problem(status: int, key: str, headers: dict | None = None) -> JSONResponse:
     return JSONResponse(error_body(None, status, key), status_code=status, headers=headers)
 
@@ -153,10 +207,11 @@ def build_edge_app(upstreams: dict[str, str], nats_monitor: str | None, settings
     from starlette.middleware import Middleware
 
     from paht.runtime.middleware import CatchAll, RefuseBadRequests
+    from paht.runtime.storage import streamed_uploads
     from paht.runtime.web.security import SecurityHeaders
 
     settings = settings or Settings()
-    edge = Edge(upstreams, nats_monitor, settings.max_body_bytes)
+    edge = Edge(upstreams, nats_monitor, settings.max_body_bytes, streamed_uploads(settings))
 
     app = Starlette(
         routes=[

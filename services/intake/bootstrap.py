@@ -18,15 +18,32 @@ def taxonomy_for(ctx):
     return TaxonomyCopy(ctx.engine)
 
 
+def media_storage(ctx):
+    """The media storage: made once per process from the settings (one S3 client shared by every request and the sweeper)."""
+    storage = vars(ctx).get("media_storage")
+    if storage is None:
+        from paht.runtime.storage import storage_from
+
+        storage = ctx.media_storage = storage_from(ctx.settings)
+    return storage
+
+
+async def sweep_media(ctx):
+    from services.intake.entrypoints import media_sweeper
+
+    await media_sweeper.run_sweeper(ctx, media_storage(ctx))
+
+
 def build_http(ctx, taxonomy=None):
     """Build intake's app; `taxonomy` replaces intake's copy (tests give a fake)."""
-    from services.intake.entrypoints import api, pages, reporter_api, triage_api
+    from services.intake.entrypoints import api, media_api, pages, reporter_api, triage_api
 
     taxonomy = taxonomy if taxonomy is not None else taxonomy_for(ctx)
     app = make_app(ctx, "PAHT intake", "Receive field reports from every channel; step 1 of the procedure (IOC check).")
     app.include_router(api.build_router(ctx, taxonomy))
     app.include_router(triage_api.build_router(ctx, taxonomy))
     app.include_router(reporter_api.build_router(ctx))
+    app.include_router(media_api.build_router(ctx, media_storage(ctx), vars(ctx).get("media_spool")))  # spool: tests set one
     app.include_router(pages.build_router(ctx, taxonomy))
     return app
 
@@ -52,4 +69,5 @@ SPEC = ServiceSpec(
     register_grpc=register_grpc,
     subscriptions=subscriptions,
     repositories={"reports": SqlReports, "reporters": SqlReporters},
+    background_local={"media sweeper": sweep_media},
 )

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from paht.runtime.errors import InvalidInput
+from services.intake.domain.media import MediaLimits
 from services.intake.domain.taxonomy import Taxonomy, suggest
 from services.intake.domain.vocabulary import RefusalReason, ReporterKind, Verification
 from services.intake.entrypoints.callers import Caller, need_caller, resolve_caller
@@ -115,7 +116,7 @@ def report_view(r) -> dict:
     }
 
 
-def command(body: ReportIn, caller: Caller, idempotency_key: str) -> submission.SubmitReport:
+def command(body: ReportIn, caller: Caller, idempotency_key: str, limits: MediaLimits | None = None) -> submission.SubmitReport:
     """Build the command: the body says what was seen; the caller says who sends it and by which channel."""
     phone = body.reporter.phone
     verification = caller.verification
@@ -139,7 +140,7 @@ def command(body: ReportIn, caller: Caller, idempotency_key: str) -> submission.
         private_result=body.private_result, urgent=body.urgent, urgent_service=body.urgent_service or "",
         acknowledged=body.acknowledged, media_ids=list(body.media),
         channel=caller.channel.value, channel_name=caller.channel_name, verification=verification.value, owner=caller.owner,
-        idempotency_key=idempotency_key, actor_kind=caller.kind,
+        idempotency_key=idempotency_key, actor_kind=caller.kind, limits=limits,
         actor=caller.user.subject if caller.user else (caller.partner.id if caller.partner else ""),
     )
 
@@ -156,6 +157,7 @@ def _same_phone(a: str, b: str) -> bool:
 def build_router(ctx, taxonomy: Taxonomy) -> APIRouter:
     optional_user, current_user, require = ctx.auth
     router = APIRouter(prefix="/api/intake/v1", tags=["submitting"])
+    limits = MediaLimits.from_settings(ctx.settings)
 
     @router.post("/reports", status_code=201, response_model=ReportCreated, summary="Submit a field report",
                  responses={200: {"description": "The same Idempotency-Key was sent before: the report stored then"},
@@ -167,7 +169,7 @@ def build_router(ctx, taxonomy: Taxonomy) -> APIRouter:
         `X-API-Key` (a partner app), or with an IOC operator's staff token (the call centre). The channel is
         recorded from that credential."""
         caller = need_caller(await resolve_caller(ctx, request, optional_user))
-        done = await asyncio.to_thread(submission.submit_report, ctx.uow(), taxonomy, command(body, caller, idempotency_key))
+        done = await asyncio.to_thread(submission.submit_report, ctx.uow(), taxonomy, command(body, caller, idempotency_key, limits))
         if done.replayed:
             response.status_code = 200
         r = done.report

@@ -1,19 +1,223 @@
-"""Photos and videos of reports (placeholder: the media work fills this module; the signatures are the contract)."""
+"""Photos and videos of reports: an upload is checked and stored before the report exists, then attached in the
+submission's own transaction (or an edit's), and swept when it is never attached.
+
+Uploading first keeps the submission itself small and atomic: the report, its history line, its files and
+its ReportSubmitted event commit together or not at all; a file is attached by one conditional UPDATE, so a
+file belongs to one report only, and only the caller who uploaded it (its `owner`) can attach it.
+
+Each upload has two blobs: `reports/<media id>/original`, the file as sent (staff only: a photo may carry the
+reporter's GPS position), and `reports/<media id>/public`, the copy anyone else may see (domain/media.py).
+"""
 from __future__ import annotations
 
+import hashlib
+import logging
+import ntpath
+import posixpath
+import tempfile
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, and_, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from paht.runtime.errors import InvalidInput
+from paht.runtime.ids import looks_like_id, new_id
+from paht.runtime.storage import BlobStorage
+from paht.runtime.text import Label, clean_optional
+from services.intake.adapters.orm import report_media, reporters, reports
+from services.intake.domain import media as checks
+from services.intake.domain.media import MediaLimits
+from services.intake.domain.vocabulary import MediaKind
+
+log = logging.getLogger(__name__)
+FILENAME = Label("File name", "Tên tệp")
+SWEEP_BATCH = 200
+# Decoding a photo at the pixel limit takes a few hundred MB for a moment: this many at once per process, the others wait.
+DECODING = threading.BoundedSemaphore(2)
 
 
-def attach(session: Session, owner: str, media_ids: list[str], report_id: str) -> list:
-    """Attach uploads of this owner to a report, in the caller's transaction; return them in order (rows with
-    id, media_type, size_bytes, sha256, kind...). Refuses ids that are unknown, someone else's or already attached."""
-    if media_ids:
-        raise InvalidInput("Files cannot be attached yet.", "Chưa thể đính kèm tệp.")
-    return []
+@dataclass(frozen=True)
+class MediaRecord:
+    """One stored file (a row of report_media)."""
+
+    id: str
+    report_id: str | None
+    owner: str
+    kind: str
+    media_type: str
+    size_bytes: int
+    sha256: str
+    width: int | None
+    height: int | None
+    original_key: str
+    public_key: str
+    filename: str
+    position: int
+    uploaded_at: datetime
+
+    @property
+    def public_media_type(self) -> str:
+        """Photos are re-encoded as JPEG for the public; a video's public copy keeps its type."""
+        return "image/jpeg" if self.kind == MediaKind.PHOTO.value else self.media_type
 
 
-def media_of(session: Session, report_id: str) -> list:
+def _record(row) -> MediaRecord:
+    return MediaRecord(**{name: getattr(row, name) for name in MediaRecord.__dataclass_fields__})
+
+
+def keys_for(media_id: str) -> tuple[str, str]:
+    """The storage keys of an upload's original and public copy."""
+    return f"reports/{media_id}/original", f"reports/{media_id}/public"
+
+
+def clean_filename(value: str | None) -> str:
+    """The name the sender gave, shown only: its last path part (browsers send C:\\fakepath\\...), cleaned, at most 200 characters."""
+    name = ntpath.basename(posixpath.basename(value or ""))
+    return clean_optional(name, FILENAME, 200, multiline=False)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def store_upload(engine: Engine, storage: BlobStorage, owner: str, filename: str, source: Path, limits: MediaLimits,
+                 now: datetime) -> MediaRecord:
+    """Check a received file by its content, store it and its public copy, and record it as not yet attached.
+
+    Refused files raise InvalidInput before anything is stored. If anything fails once a blob is written,
+    the blobs written are removed again: a file is stored whole (two blobs and a row) or not at all.
+    """
+    filename = clean_filename(filename)
+    if not owner:
+        raise InvalidInput("An upload needs a signed-in sender.", "Cần xác thực người gửi trước khi tải tệp lên.")
+    with tempfile.TemporaryDirectory(prefix="paht-media-") as work:
+        public = Path(work) / "public"
+        with DECODING:
+            checked = checks.examine(Path(source), public, limits)
+        size, digest = Path(source).stat().st_size, _sha256(Path(source))
+        media_id = new_id()
+        original_key, public_key = keys_for(media_id)
+        written: list[str] = []
+        try:
+            storage.put_file(original_key, Path(source), checked.media_type)
+            written.append(original_key)
+            storage.put_file(public_key, public, checked.public_media_type)
+            written.append(public_key)
+            row = dict(id=media_id, report_id=None, owner=owner, kind=checked.kind.value, media_type=checked.media_type, size_bytes=size,
+                       sha256=digest, width=checked.width, height=checked.height, original_key=original_key, public_key=public_key,
+                       filename=filename, position=0, uploaded_at=now)
+            with engine.begin() as conn:
+                conn.execute(insert(report_media).values(**row))
+        except BaseException:
+            for key in written:
+                try:
+                    storage.delete(key)
+                except Exception:  # the sweep cannot find blobs without a row: say so, with the key only
+                    log.exception("could not remove the blob %s of a failed upload", key)
+            raise
+    return MediaRecord(**row)
+
+
+def _not_attachable() -> InvalidInput:
+    return InvalidInput("This file was not found, is not yours or is already attached to a report; upload it again.",
+                        "Không tìm thấy tệp, tệp không phải của bạn hoặc đã được đính kèm vào phản ánh khác; vui lòng tải lên lại.",
+                        field="media")
+
+
+def attach(session: Session, owner: str, media_ids: list[str], report_id: str, *, limits: MediaLimits | None = None) -> list[MediaRecord]:
+    """Attach uploads of this owner to a report, in the caller's transaction; return the report's new files in order.
+
+    A report's files already attached count towards the limits (a reporter adding files in an edit), and
+    the new ones come after them. The report's row is locked first (PostgreSQL), so two edits of one
+    report adding files at once cannot pass the limits together. Each file is attached by one conditional
+    UPDATE: of two reports racing for the same upload, exactly one gets it, the other is refused.
+    """
+    limits = limits or MediaLimits()
+    media_ids = list(media_ids)
+    if not media_ids:
+        return []
+    if len(set(media_ids)) != len(media_ids):
+        raise InvalidInput("The same file is attached twice.", "Một tệp được đính kèm hai lần.", field="media")
+    if not all(looks_like_id(m) for m in media_ids):
+        raise _not_attachable()
+    session.execute(select(reports.c.id).where(reports.c.id == report_id).with_for_update())
+    found = dict(session.execute(select(report_media.c.id, report_media.c.kind).where(
+        report_media.c.id.in_(media_ids), report_media.c.owner == owner, report_media.c.report_id.is_(None))).all())
+    if len(found) != len(media_ids):
+        raise _not_attachable()
+    existing = dict(session.execute(select(report_media.c.kind, func.count()).where(report_media.c.report_id == report_id)
+                                    .group_by(report_media.c.kind)).all())
+    for kind in MediaKind:
+        total = existing.get(kind.value, 0) + sum(1 for k in found.values() if k == kind.value)
+        if total > limits.max_count(kind):
+            en, vi = ("photos", "ảnh") if kind == MediaKind.PHOTO else ("videos", "video")
+            raise InvalidInput(f"Too many {en}: a report may have at most {limits.max_count(kind)}.",
+                               f"Quá nhiều {vi}: mỗi phản ánh có tối đa {limits.max_count(kind)} {vi}.", field="media")
+    last = session.execute(select(func.max(report_media.c.position)).where(report_media.c.report_id == report_id)).scalar()
+    start = 0 if last is None else last + 1
+    for i, media_id in enumerate(media_ids):
+        done = session.execute(update(report_media).where(
+            report_media.c.id == media_id, report_media.c.owner == owner, report_media.c.report_id.is_(None),
+        ).values(report_id=report_id, position=start + i))
+        if done.rowcount != 1:  # attached elsewhere (or swept) since we looked
+            raise _not_attachable()
+    rows = session.execute(select(report_media).where(report_media.c.id.in_(media_ids))).all()
+    by_id = {r.id: _record(r) for r in rows}
+    return [by_id[m] for m in media_ids]
+
+
+def media_of(session: Session, report_id: str) -> list[MediaRecord]:
     """The files of a report, in order."""
-    return []
+    rows = session.execute(select(report_media).where(report_media.c.report_id == report_id)
+                           .order_by(report_media.c.position, report_media.c.id)).all()
+    return [_record(r) for r in rows]
+
+
+def find(engine: Engine, media_id: str) -> MediaRecord | None:
+    """One stored file, attached or not (None for an id that names nothing)."""
+    if not looks_like_id(media_id):
+        return None
+    with engine.connect() as conn:
+        row = conn.execute(select(report_media).where(report_media.c.id == media_id)).first()
+    return _record(row) if row is not None else None
+
+
+def reporter_phone(engine: Engine, report_id: str) -> str | None:
+    """The verified phone of a report's reporter: a reporter session may see the public copies of its own reports."""
+    with engine.connect() as conn:
+        return conn.execute(select(reporters.c.phone).select_from(reports.join(reporters, reports.c.reporter_id == reporters.c.id))
+                            .where(reports.c.id == report_id)).scalar()
+
+
+def sweep_unattached(engine: Engine, storage: BlobStorage, older_than: datetime, batch: int = SWEEP_BATCH) -> int:
+    """Remove uploads never attached to a report and uploaded before `older_than` (rows, then their blobs); return how many.
+
+    The row goes first, by a conditional DELETE in its own transaction: an upload being attached at that
+    moment keeps its row (one of the two statements waits for the other, and only one finds it unattached),
+    and then its blobs are never touched. Several replicas may sweep at once: each row is removed by one.
+    """
+    removed = 0
+    while True:
+        with engine.connect() as conn:
+            stale = conn.execute(select(report_media.c.id, report_media.c.original_key, report_media.c.public_key).where(
+                report_media.c.report_id.is_(None), report_media.c.uploaded_at < older_than).order_by(report_media.c.uploaded_at)
+                .limit(batch)).all()
+        for media_id, original_key, public_key in stale:
+            with engine.begin() as conn:
+                gone = conn.execute(delete(report_media).where(and_(report_media.c.id == media_id, report_media.c.report_id.is_(None)))).rowcount
+            if gone == 1:
+                for key in (original_key, public_key):
+                    try:
+                        storage.delete(key)
+                    except Exception:  # the row is gone: an orphan blob costs space, never a wrong answer
+                        log.exception("could not remove the blob %s of an upload never attached", key)
+                removed += 1
+        if len(stale) < batch:
+            return removed

@@ -21,6 +21,7 @@ from paht.runtime.text import Label, clean_optional
 from paht.runtime.uow import UnitOfWork, actor_of
 from services.intake.adapters import history
 from services.intake.adapters.orm import reports as reports_table
+from services.intake.domain.media import MediaLimits
 from services.intake.domain.report import Report, Reporter
 from services.intake.domain.taxonomy import Taxonomy, known_topic
 from services.intake.domain.vocabulary import Action, Channel, Verification
@@ -53,6 +54,7 @@ class SubmitReport:
     channel_name: str = ""
     verification: str = Verification.NONE.value
     owner: str = ""                 # who uploaded the files: only theirs can be attached
+    limits: MediaLimits | None = None  # how many photos and videos a report may carry (the settings'; None: the defaults)
     idempotency_key: str = ""       # the client's key for this submission ("" when none)
     actor_kind: str = "reporter"    # reporter | partner | staff: the history line's "who"
     actor: str = ""                 # staff subject or partner id
@@ -108,7 +110,7 @@ def submit_report(uow: UnitOfWork, taxonomy: Taxonomy, cmd: SubmitReport) -> Sub
             report.reporter_id = uow.reporters.find_or_add(reporter).id
             uow.reports.add(report)
             uow.session.flush()  # the report row first (a resent key fails here): the files then point at a report that exists
-            files = media.attach(uow.session, cmd.owner, list(cmd.media_ids), report.id)
+            files = media.attach(uow.session, cmd.owner, list(cmd.media_ids), report.id, limits=cmd.limits)
             history.record(uow.session, report.id, Action.SUBMITTED, actor_kind=cmd.actor_kind, actor=cmd.actor, at=now, to_reporter=True,
                            text=Channel(report.channel).label[1] + (f" ({report.channel_name})" if report.channel_name else ""))
             uow.emit(events.submitted(report, files), report_id=report.id, version=report.next_version(), actor=actor_of(None))

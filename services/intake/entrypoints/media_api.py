@@ -1,0 +1,198 @@
+"""Uploads and downloads of report photos and videos over HTTP.
+
+An upload is the raw file as the request body (never multipart: the CSRF guard reads a form whole, and a
+form part's declared type means nothing here anyway); the name, if any, comes in `X-Filename`, percent-encoded
+UTF-8. The body is written to a temporary file as it arrives and counted: past the limit the answer is 413 at
+once, a file of a type not accepted is refused as soon as its first bytes show it, and a client that leaves
+halfway leaves nothing behind (the temporary folder goes, nothing was stored). What a file is comes from its
+content only (domain/media.py); the declared Content-Type is ignored.
+
+Downloads stream from the storage with headers that keep a browser from treating a file as anything but
+a file of its type: `Content-Security-Policy: sandbox` (no script of any kind), nosniff (SecurityHeaders),
+`Content-Disposition: inline`, private caching only.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import shutil
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import unquote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.requests import ClientDisconnect
+
+from paht.runtime import roles
+from paht.runtime.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from paht.runtime.http import problem
+from paht.runtime.storage import BlobMissing, BlobStorage
+from services.intake.domain import media as checks
+from services.intake.domain.media import MediaLimits
+from services.intake.entrypoints.callers import need_caller, resolve_caller
+from services.intake.service_layer import media
+
+log = logging.getLogger(__name__)
+UPLOAD_PATH = "/api/intake/v1/uploads"
+MEDIA_HEADERS = {"Cache-Control": "private, max-age=3600", "Content-Disposition": "inline", "Content-Security-Policy": "sandbox",
+                 "Accept-Ranges": "bytes"}
+ONE_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+UPLOAD_BODY = {"requestBody": {"required": True, "description": "The file itself (JPEG, PNG, WebP, MP4, WebM), not a form. "
+                               "Optional header X-Filename: the file's name, percent-encoded UTF-8.",
+                               "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
+    """The (start, length) of a single `Range: bytes=…` (video players seek with it; Safari plays nothing without it);
+    None to send the whole file (no range, or several); False when it lies outside the file (416)."""
+    match = ONE_RANGE.fullmatch((header or "").strip())
+    if match is None or match.group(1) == match.group(2) == "":
+        return None
+    first, last = match.group(1), match.group(2)
+    if first == "":  # the last N bytes
+        n = int(last)
+        return (max(0, size - n), min(n, size)) if n > 0 and size > 0 else False
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or end < start:
+        return False
+    return start, end - start + 1
+
+
+def _not_found() -> NotFound:
+    return NotFound("This file was not found.", "Không tìm thấy tệp.")
+
+
+def _filename(header: str) -> str:
+    try:
+        return media.clean_filename(unquote(header, encoding="utf-8", errors="strict"))
+    except UnicodeDecodeError:
+        raise InvalidInput("X-Filename must be percent-encoded UTF-8.", "Tiêu đề X-Filename phải là UTF-8 được mã hóa phần trăm.",
+                           field="X-Filename") from None
+
+
+def _too_large(limit: int, kind=None) -> JSONResponse:
+    err = checks.refuse_too_large(kind, limit)
+    return problem(413, "error.body_too_large", err.detail_en, err.detail_vi, limit=limit)
+
+
+async def _receive(request: Request, path: Path, limits: MediaLimits, declared: int | None) -> JSONResponse | None:
+    """Write the body to `path` as it arrives; return the 413 (at once) when it grows past its kind's limit.
+
+    The kind is known from the first bytes: a file of no accepted type is refused then (InvalidInput), before
+    the rest is read. Raises ClientDisconnect when the client leaves halfway.
+    """
+    limit, head, seen, kind = limits.max_upload_bytes, b"", 0, None
+    with open(path, "wb") as out:
+        async for chunk in request.stream():
+            seen += len(chunk)
+            if kind is None:
+                head += chunk[:checks.SNIFF_BYTES]
+                if len(head) >= checks.SNIFF_BYTES:
+                    kind = checks.sniff(head).kind
+                    limit = limits.max_bytes(kind)
+                    if declared is not None and declared > limit:  # an honest length says now what counting would say later
+                        return _too_large(limit, kind)
+            if seen > limit:
+                return _too_large(limit, kind)
+            out.write(chunk)
+    return None
+
+
+def upload_view(record: media.MediaRecord) -> dict:
+    return {"id": record.id, "kind": record.kind, "media_type": record.media_type, "size_bytes": record.size_bytes,
+            "sha256": record.sha256, "width": record.width, "height": record.height}
+
+
+def build_router(ctx, storage: BlobStorage, spool: Path | None = None) -> APIRouter:
+    """`spool`: where uploads are written while they arrive (the system's temporary folder unless given)."""
+    optional_user, _current_user, _require = ctx.auth
+    router = APIRouter(tags=["intake media"])
+
+    def limits() -> MediaLimits:
+        return MediaLimits.from_settings(ctx.settings)
+
+    @router.post(UPLOAD_PATH, status_code=201, summary="Upload a photo or video (the raw file as the body) before submitting",
+                 openapi_extra=UPLOAD_BODY)
+    async def upload(request: Request):
+        caller = need_caller(await resolve_caller(ctx, request, optional_user))
+        filename = _filename(request.headers.get("x-filename", ""))
+        bounds = limits()
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > bounds.max_upload_bytes:
+            return _too_large(bounds.max_upload_bytes)
+        if spool is not None:
+            spool.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix="paht-upload-", dir=spool))
+        try:
+            path = work / "file"
+            try:
+                refused = await _receive(request, path, bounds, int(declared) if declared.isdigit() else None)
+            except ClientDisconnect:
+                # the sender left halfway (nobody reads this answer), or the body limit cut an endless body (then it is the answer)
+                log.info("an upload ended before its body did; nothing kept")
+                return _too_large(bounds.max_upload_bytes)
+            if refused is not None:
+                return refused
+            record = await asyncio.to_thread(media.store_upload, ctx.engine, storage, caller.owner, filename, path, bounds,
+                                             datetime.now(timezone.utc))
+        finally:
+            await asyncio.to_thread(shutil.rmtree, work, True)
+        return JSONResponse(upload_view(record), status_code=201)
+
+    def staff(request: Request):
+        user = optional_user(request)
+        return user if user is not None and user.has(*roles.ALL) else None
+
+    async def serve(request: Request, record: media.MediaRecord, key: str, media_type: str) -> Response:
+        try:
+            size = await asyncio.to_thread(storage.size, key)
+            wanted = byte_range(request.headers.get("range"), size)
+            if wanted is False:
+                return Response(status_code=416, headers={**MEDIA_HEADERS, "Content-Range": f"bytes */{size}"})
+            start, length = wanted if wanted else (0, size)
+            chunks = await asyncio.to_thread(storage.stream, key, 64 * 1024, start, length if wanted else None)
+        except BlobMissing:
+            log.warning("media %s has a row but no blob", record.id)
+            raise _not_found() from None
+        headers = {**MEDIA_HEADERS, "Content-Length": str(length)}
+        if wanted:
+            headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{size}"
+        return StreamingResponse(chunks, status_code=206 if wanted else 200, media_type=media_type, headers=headers)
+
+    @router.get("/intake/media/{media_id}", summary="The file as sent (staff only: a photo may carry the reporter's position)")
+    async def original(media_id: str, request: Request):
+        user = optional_user(request)
+        if user is None:
+            raise Unauthorized("Sign in with a staff account to see the original file.", "Vui lòng đăng nhập bằng tài khoản cán bộ để xem tệp gốc.")
+        if not user.has(*roles.ALL):
+            raise Forbidden("Only staff may see the original file.", "Chỉ cán bộ mới được xem tệp gốc.")
+        record = await asyncio.to_thread(media.find, ctx.engine, media_id)
+        if record is None:
+            raise _not_found()
+        return await serve(request, record, record.original_key, record.media_type)
+
+    @router.get("/intake/media/{media_id}/public", summary="The copy without location metadata (staff, or the reporter of the report)")
+    async def public(media_id: str, request: Request):
+        record = await asyncio.to_thread(media.find, ctx.engine, media_id)
+        if record is None:
+            raise _not_found()
+        if staff(request) is None and not await _reporter_may_see(request, record):
+            raise _not_found()  # not "forbidden": whether a file exists is not told to others
+        return await serve(request, record, record.public_key, record.public_media_type)
+
+    async def _reporter_may_see(request: Request, record: media.MediaRecord) -> bool:
+        caller = await resolve_caller(ctx, request, optional_user)
+        if caller is None or caller.kind == "staff":
+            return False
+        if record.owner == caller.owner:  # the sender's own upload (a preview before the report is sent)
+            return True
+        if caller.kind != "reporter" or not caller.phone or record.report_id is None:
+            return False
+        phone = await asyncio.to_thread(media.reporter_phone, ctx.engine, record.report_id)
+        return phone == caller.phone
+
+    return router
