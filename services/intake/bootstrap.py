@@ -28,6 +28,13 @@ def media_storage(ctx):
     return storage
 
 
+async def expire_timers(ctx):
+    """The step-1 2-day timers: cancel reports not edited, or whose reporter was not reached, in time."""
+    from services.intake.entrypoints import timer_job
+
+    await timer_job.run_timers(ctx)
+
+
 async def sweep_media(ctx):
     from services.intake.entrypoints import media_sweeper
 
@@ -36,12 +43,15 @@ async def sweep_media(ctx):
 
 def build_http(ctx, taxonomy=None):
     """Build intake's app; `taxonomy` replaces intake's copy (tests give a fake)."""
-    from services.intake.entrypoints import api, media_api, pages, reporter_api, triage_api
+    from paht.runtime.sms import sms_from
+    from services.intake.entrypoints import api, media_api, my_api, pages, reporter_api, triage_api
+    from services.intake.service_layer.triage import sms_port
 
     taxonomy = taxonomy if taxonomy is not None else taxonomy_for(ctx)
     app = make_app(ctx, "PAHT intake", "Receive field reports from every channel; step 1 of the procedure (IOC check).")
     app.include_router(api.build_router(ctx, taxonomy))
-    app.include_router(triage_api.build_router(ctx, taxonomy))
+    app.include_router(triage_api.build_router(ctx, taxonomy, notify=sms_port(sms_from(ctx.settings))))
+    app.include_router(my_api.build_router(ctx, taxonomy))
     app.include_router(reporter_api.build_router(ctx))
     app.include_router(media_api.build_router(ctx, media_storage(ctx), vars(ctx).get("media_spool")))  # spool: tests set one
     app.include_router(pages.build_router(ctx, taxonomy))
@@ -69,5 +79,5 @@ SPEC = ServiceSpec(
     register_grpc=register_grpc,
     subscriptions=subscriptions,
     repositories={"reports": SqlReports, "reporters": SqlReporters},
-    background_local={"media sweeper": sweep_media},
+    background_local={"media sweeper": sweep_media, "step-1 timers": expire_timers},
 )

@@ -117,7 +117,7 @@ def test_two_people_changing_one_report_at_once_gives_a_409_not_a_500(app, setti
         a.accept(FakeTaxonomy().find("trat-tu-giao-thong"), None, "")
         a.next_version()
         first.commit()
-        b.refuse("duplicate", "Trùng với phản ánh khác")
+        b.refuse("out_of_scope", "Không thuộc phạm vi tiếp nhận")
         b.next_version()
         with pytest.raises(StaleDataError):
             second.commit()
@@ -235,7 +235,7 @@ def test_nul_in_any_text_of_step_one_is_a_422_and_changes_nothing(app, settings)
     base = f"/api/intake/v1/reports/{rid}"
     ioc = auth(settings)
     for url, body in [(f"{base}/accept", {"topic_code": "road\x00damage"}), (f"{base}/accept", {"topic_code": "road-damage", "note": "ghi\x00chú"}),
-                      (f"{base}/refuse", {"reason": "duplicate", "reason_text": "Trùng\x00 phản ánh"}),
+                      (f"{base}/refuse", {"reason": "unclear_or_test", "reason_text": "Trùng\x00 phản ánh"}),
                       (f"{base}/refuse", {"reason": "duplicate\x00", "reason_text": "Trùng phản ánh"}),
                       (f"{base}/contact", {"purpose": "Gọi\x00 xác minh"})]:
         r = client.post(url, json=body, headers=ioc)
@@ -288,13 +288,13 @@ def test_a_submission_suggesting_an_unknown_topic_is_refused(app):
 
 def submit_many(ctx, count: int, urgent_every: int) -> list[str]:
     """Submit reports through the use case (faster than HTTP); every urgent_every-th one urgent."""
-    from services.intake.service_layer import handlers
+    from services.intake.service_layer import submission
 
     ids = []
     for i in range(count):
-        cmd = handlers.SubmitReport(name="Người phản ánh", phone=f"09{i:08d}", email=f"r{i}@example.vn", title=f"Phản ánh số {i}",
-                                    description="Nội dung phản ánh để kiểm tra danh sách.", urgent=i % urgent_every == 0)
-        ids.append(handlers.submit_report(ctx.uow(), FakeTaxonomy(), cmd).id)
+        cmd = submission.SubmitReport(name="Người phản ánh", phone=f"09{i:08d}", email=f"r{i}@example.vn", title=f"Phản ánh số {i}",
+                                      description="Nội dung phản ánh để kiểm tra danh sách.", address_text="Đồng Hới", urgent=i % urgent_every == 0)
+        ids.append(submission.submit_report(ctx.uow(), FakeTaxonomy(), cmd).report.id)
     return ids
 
 
@@ -302,7 +302,7 @@ def test_the_step_one_work_list_pages_through_every_waiting_report_urgent_first_
     ctx, client = app
     ids = submit_many(ctx, 230, urgent_every=7)
     ioc = auth(settings)
-    done = client.post(f"/api/intake/v1/reports/{ids[1]}/refuse", json={"reason": "duplicate", "reason_text": "Trùng phản ánh"}, headers=ioc)
+    done = client.post(f"/api/intake/v1/reports/{ids[1]}/refuse", json={"reason": "unclear_or_test", "reason_text": "Gửi thử hệ thống"}, headers=ioc)
     assert done.status_code == 200
     seen, cursor, pages = [], None, 0
     while True:

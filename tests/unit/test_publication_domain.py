@@ -79,10 +79,11 @@ def test_a_refused_report_is_public_but_not_listed():
     assert report.is_public_record and not report.is_listed
 
 
-def test_a_cancelled_report_is_never_public():
+def test_a_cancelled_report_is_public_like_a_refused_one_not_listed():
+    """The decision posts a cancelled report under "not eligible" with its reason (2 days without the edit asked...)."""
     report = submitted()
     report.advance(Step.CANCELLED)
-    assert not report.is_public_record and report.is_trackable
+    assert report.is_public_record and not report.is_listed and report.is_trackable
 
 
 def test_a_later_step_arriving_first_implies_acceptance():

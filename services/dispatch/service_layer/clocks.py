@@ -87,6 +87,7 @@ def on_report_accepted(uow: UnitOfWork, event: Message, envelope: Envelope) -> N
     """Step 1 accepted: the step 1+2 clock runs from arrival, to the deadline step 2's item holds."""
     item = uow.items.get(envelope.report_id)
     stop_clock(uow, envelope.report_id, Step.REPORTER_EDIT, occurred(event))
+    stop_clock(uow, envelope.report_id, Step.VERIFICATION, occurred(event))  # accepted: the reporter is verified enough
     if item is None or uow.clocks.latest(envelope.report_id, Step.DISPATCH.value) is not None:
         return
     open_clock(uow, envelope.report_id, Step.DISPATCH, item.received_at, item.dispatch_due, org=ioc_unit(uow))
@@ -100,8 +101,29 @@ def on_edit_requested(uow: UnitOfWork, event: Message, envelope: Envelope) -> No
 
 
 def on_report_closed_at_intake(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
-    """Refused or cancelled at step 1: no edit is awaited any more."""
+    """Refused or cancelled at step 1: no edit and no verification is awaited any more."""
     cancel_clock(uow, envelope.report_id, Step.REPORTER_EDIT, occurred(event))
+    cancel_clock(uow, envelope.report_id, Step.VERIFICATION, occurred(event))
+
+
+def on_report_edited(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
+    """The reporter completed the report as asked: the reporter-edit clock stops (met when within its 2 days)."""
+    stop_clock(uow, envelope.report_id, Step.REPORTER_EDIT, occurred(event))
+
+
+def on_verification_call(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
+    """The IOC's verification call: the first unanswered one opens the 2-day verification clock (due at intake's
+    verify_due; later unanswered calls keep it); reaching the reporter stops it; reaching someone else ends it
+    (the report is cancelled, ReportCancelled follows)."""
+    at = occurred(event)
+    if event.outcome == "not_reached":
+        if uow.clocks.open_of(envelope.report_id, Step.VERIFICATION.value) is None:
+            due = _at(event.verify_due) if event.HasField("verify_due") else None
+            open_clock(uow, envelope.report_id, Step.VERIFICATION, at, due, org=ioc_unit(uow))
+    elif event.outcome == "reached":
+        stop_clock(uow, envelope.report_id, Step.VERIFICATION, at)
+    else:
+        cancel_clock(uow, envelope.report_id, Step.VERIFICATION, at)
 
 
 # ---- dispatch's own events -------------------------------------------------------------------------------
@@ -231,6 +253,8 @@ def on_clarification_requested(uow: UnitOfWork, event: Message, envelope: Envelo
 
 INTAKE = {
     intake_ev.EditRequested: on_edit_requested,
+    intake_ev.ReportEdited: on_report_edited,
+    intake_ev.VerificationCallRecorded: on_verification_call,
     intake_ev.ReportRefused: on_report_closed_at_intake,
     intake_ev.ReportCancelled: on_report_closed_at_intake,
 }

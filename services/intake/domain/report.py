@@ -355,6 +355,8 @@ class Report(Versioned):
         self._stop_timers()
 
     def _stop_timers(self) -> None:
+        """Step 1 is decided: no edit or call is awaited any more (the history keeps what was asked)."""
+        self.edit_request = ""
         self.edit_due = None
         self.verify_due = None
 

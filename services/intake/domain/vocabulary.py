@@ -154,6 +154,36 @@ class Action(Term):
 
 # Step 1's work list: the reports the IOC still has to check.
 WAITING: tuple[Status, ...] = (Status.SUBMITTED, Status.EDIT_REQUESTED)
+# Reports still standing (not refused, not cancelled): the ones a new report may repeat.
+OPEN: tuple[Status, ...] = (Status.SUBMITTED, Status.EDIT_REQUESTED, Status.ACCEPTED)
+
+
+class Cancellation(Term):
+    """Why the procedure itself cancels a report at step 1 (appendix IV.1.1, step 1: "Các trường hợp hủy phản ánh").
+
+    The Vietnamese wording is the decision's own and is published as the reason in the "not eligible"
+    list; `reason` is the refusal reason the events and the public list carry.
+    """
+
+    EDIT_NOT_DONE = ("edit_not_done", "Asked to complete the report, the reporter did not within 2 days.",
+                     "Phản ánh đến sau khi xác minh có yêu cầu chỉnh sửa nhưng sau 02 ngày vẫn không chỉnh sửa.")
+    NOT_REACHED = ("not_reached", "The reporter could not be reached by phone for 2 days to verify the report.",
+                   "Phản ánh đến nhưng thực hiện liên hệ xác minh (bằng điện thoại) sau 02 ngày không thành công.")
+    NOT_THE_REPORTER = ("not_the_reporter", "The verification call showed that the person is not the reporter.",
+                        "Phản ánh đến nhưng xác minh không phải là người phản ánh.")
+
+    @classmethod
+    def kind(cls) -> tuple[str, str]:
+        return "cancellation", "trường hợp hủy"
+
+    @property
+    def reason(self) -> RefusalReason:
+        return RefusalReason.EDIT_NOT_DONE if self is Cancellation.EDIT_NOT_DONE else RefusalReason.VERIFICATION_FAILED
+
+
+# The decision's wording of a duplicate, published as its reason (the operator's note stays in the history).
+DUPLICATE_WORDING = ("A repeat of an earlier report sent by the same person or organisation.",
+                     "Phản ánh trùng, lặp lại của cùng 01 cá nhân, tổ chức gửi.")
 
 
 def describe_status(value: str) -> tuple[str, str]:

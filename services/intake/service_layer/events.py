@@ -13,7 +13,7 @@ from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from paht.common.v1 import common_pb2 as common
 from paht.intake.v1 import events_pb2 as ev
 from services.intake.domain.report import Report
-from services.intake.domain.vocabulary import Channel, RefusalReason
+from services.intake.domain.vocabulary import CallOutcome, Channel, RefusalReason
 
 E = TypeVar("E", bound=Enum)
 PROTO_ENUMS: dict[type[Enum], tuple[EnumTypeWrapper, str]] = {
@@ -72,4 +72,48 @@ def accepted(report: Report) -> ev.ReportAccepted:
 
 
 def refused(report: Report) -> ev.ReportRefused:
-    return ev.ReportRefused(reason=to_proto(RefusalReason(report.refusal_reason)), reason_text=report.decision_note)
+    """Refused at step 1 (a duplicate names the earlier report it repeats)."""
+    return ev.ReportRefused(reason=to_proto(RefusalReason(report.refusal_reason)), reason_text=report.decision_note,
+                            duplicate_of=report.duplicate_of)
+
+
+# ---- step 1's other actions (the triage work) -------------------------------------------------------------
+
+def cancelled(report: Report) -> ev.ReportCancelled:
+    """Cancelled by the procedure itself (2 days without the edit or without reaching the reporter, or not the reporter)."""
+    return ev.ReportCancelled(reason=to_proto(RefusalReason(report.refusal_reason)), reason_text=report.decision_note)
+
+
+def edit_requested(report: Report) -> ev.EditRequested:
+    event = ev.EditRequested(what=report.edit_request)
+    if report.edit_due is not None:
+        event.edit_due.FromDatetime(report.edit_due)
+    return event
+
+
+def edited(report: Report, media: Iterable = ()) -> ev.ReportEdited:
+    """The report as it stands after the reporter's edit (every field, so consumers simply take it)."""
+    event = ev.ReportEdited(title=report.title, description=report.description, topic_code=report.topic_code,
+                            address_text=report.address_text)
+    if report.lat is not None:
+        event.location.lat, event.location.lon = report.lat, report.lon
+    if report.occurred_at is not None:
+        event.occurred_at.FromDatetime(report.occurred_at)
+    event.media.extend(attachments(media))
+    return event
+
+
+def call_recorded(report: Report, outcome: CallOutcome) -> ev.VerificationCallRecorded:
+    event = ev.VerificationCallRecorded(outcome=outcome.value)
+    if report.verify_due is not None:
+        event.verify_due.FromDatetime(report.verify_due)
+    return event
+
+
+def classified(report: Report) -> ev.ReportClassified:
+    return ev.ReportClassified(state_secret=report.state_secret)
+
+
+def reporter_replied() -> ev.ReporterReplied:
+    """The reporter wrote to the IOC: the text stays in intake's history."""
+    return ev.ReporterReplied()

@@ -94,7 +94,7 @@ REWORK = {Step.ASSIGNED, Step.IN_PROGRESS, Step.DRAFTED, Step.APPROVED}
 # implies that acceptance (dispatch and handling only ever act on accepted reports).
 LISTED = frozenset({*(s for s in RANK if RANK[s] >= RANK[Step.ACCEPTED]), Step.RETURNED_BY_IOC})
 # Refused reports are public too, but only in the "not eligible" list, with the public reason.
-NOT_ELIGIBLE = frozenset({Step.REFUSED})
+NOT_ELIGIBLE = frozenset({Step.REFUSED, Step.CANCELLED})  # the decision publishes both under "Không đủ điều kiện tiếp nhận", with the reason
 
 
 class Visibility(str, Enum):

@@ -16,7 +16,7 @@ from paht.intake.v1 import events_pb2 as intake_ev
 from paht.runtime.events.envelope import Envelope
 from paht.runtime.ids import new_id
 from paht.runtime.uow import UnitOfWork
-from services.publication.domain.public_report import SUBMISSION_FIELDS, Step, Submission, TimelineEntry
+from services.publication.domain.public_report import SUBMISSION_FIELDS, Step, Submission, TimelineEntry, Visibility
 
 
 def event_time(event: Message, envelope: Envelope) -> datetime:
@@ -53,11 +53,21 @@ def on_report_submitted(uow: UnitOfWork, event: Message, envelope: Envelope) -> 
     add_step(uow, report.report_id, Step.SUBMITTED, submission.received_at)
 
 
+def classify(report, state_secret: bool) -> None:
+    """The IOC's state-secret flag: such a report is on no public list and has no public page; cleared, it is
+    public again (or the reporter's alone when they asked for a private result)."""
+    if state_secret:
+        report.visibility = Visibility.STATE_SECRET.value
+    elif report.visibility == Visibility.STATE_SECRET.value:
+        report.visibility = Visibility.REPORTER_ONLY.value if report.private_result else Visibility.PUBLIC.value
+
+
 def on_report_accepted(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
-    """Step 1: the IOC accepted the report and normalised its topic; from now on it is public."""
+    """Step 1: the IOC accepted the report and normalised its topic; from now on it is public (unless a state secret)."""
     report = uow.reports.get_or_start(envelope.report_id)
     report.topic_code = event.topic_code or report.topic_code
     report.urgent = event.urgent
+    classify(report, event.state_secret)
     report.advance(Step.ACCEPTED)
     add_step(uow, report.report_id, Step.ACCEPTED, event_time(event, envelope))
 
@@ -71,10 +81,26 @@ def on_report_refused(uow: UnitOfWork, event: Message, envelope: Envelope) -> No
 
 
 def on_report_cancelled(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
-    """Step 1: cancelled; its reason is not marked public, so only the fact is shown."""
+    """Step 1: cancelled by the procedure (2 days without the edit or without reaching the reporter, or not the
+    reporter); the seed has it posted as not eligible with its reason stated, which is the decision's own wording."""
     report = uow.reports.get_or_start(envelope.report_id)
+    report.refusal_text = event.reason_text
     report.advance(Step.CANCELLED)
-    add_step(uow, report.report_id, Step.CANCELLED, event_time(event, envelope))
+    add_step(uow, report.report_id, Step.CANCELLED, event_time(event, envelope), event.reason_text)
+
+
+def on_report_classified(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
+    """The IOC set or cleared the state-secret flag (at any stage)."""
+    classify(uow.reports.get_or_start(envelope.report_id), event.state_secret)
+
+
+def on_report_edited(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
+    """The reporter completed the report before step 1 accepted it: the public record shows the content as it now is."""
+    report = uow.reports.get_or_start(envelope.report_id)
+    report.title, report.description, report.address_text = event.title, event.description, event.address_text
+    report.topic_code = event.topic_code or report.topic_code
+    located = event.HasField("location")
+    report.lat, report.lon = (event.location.lat, event.location.lon) if located else (None, None)
 
 
 def on_report_dispatched(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
@@ -139,6 +165,8 @@ INTAKE = {
     intake_ev.ReportAccepted: on_report_accepted,
     intake_ev.ReportRefused: on_report_refused,
     intake_ev.ReportCancelled: on_report_cancelled,
+    intake_ev.ReportClassified: on_report_classified,
+    intake_ev.ReportEdited: on_report_edited,
 }
 DISPATCH = {dispatch_ev.ReportDispatched: on_report_dispatched}
 HANDLING = {
