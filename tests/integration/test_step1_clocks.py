@@ -111,3 +111,20 @@ def test_unknown_outcomes_and_missing_deadlines_fall_back_safely(dispatch):
     (clock,) = clocks(dispatch, rid, "verification")
     assert clock["due_at"] == (ARRIVAL + TWO_DAYS).isoformat()
     assert datetime.fromisoformat(clock["started_at"]).astimezone(timezone.utc) == ARRIVAL
+
+
+def test_at_the_two_day_deadline_the_breach_is_recorded_but_nobody_is_told_overdue(dispatch):
+    """Intake cancels the report at that moment: a warning at 80 % (call once more), no 'overdue' notice at 100 %."""
+    from sqlalchemy import select
+
+    from services.dispatch.adapters.orm_clocks import sla_notices
+
+    rid = new_id()
+    Intake(dispatch, rid)(call("not_reached", ARRIVAL + TWO_DAYS), ARRIVAL)
+    result = monitor.monitor_pass(dispatch.uow(), ARRIVAL + TWO_DAYS + timedelta(minutes=1))
+    assert (result.warned, result.breached) == (1, 1)
+    (clock,) = clocks(dispatch, rid, "verification")
+    assert clock["breached_at"] is not None
+    with dispatch.engine.connect() as conn:
+        kinds = sorted(r.notice["kind"] for r in conn.execute(select(sla_notices)).all())
+    assert kinds == ["sla_warning"]

@@ -34,6 +34,12 @@ LEADERS: dict[Step, tuple[str, ...]] = {
 }
 
 
+# At these steps' deadline the procedure ends the report itself (intake cancels it: "sau 02 ngày"): the breach is
+# recorded and announced as an event, but nobody is told "overdue" — there is nothing left for a person to do.
+# The 80 % warning still goes out: the IOC can still call the reporter once more.
+ENDS_ITSELF = frozenset({Step.REPORTER_EDIT, Step.VERIFICATION})
+
+
 @dataclass
 class PassResult:
     warned: int = 0
@@ -66,6 +72,8 @@ def _announce(uow: UnitOfWork, clock: Clock, now: datetime, breach: bool, people
         clock.warned_at = now
     event.due_at.FromDatetime(clock.due_at)
     uow.emit(event, report_id=clock.event_stream_id, version=clock.next_announcement(), actor=SYSTEM)
+    if breach and Step(clock.step) in ENDS_ITSELF:
+        return
     kind = "sla_breach" if breach else "sla_warning"
     key = (clock.step, clock.responsible_org, clock.responsible_subject)
     if key not in people:
