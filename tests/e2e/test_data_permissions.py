@@ -12,6 +12,7 @@ import pytest
 
 from paht.runtime.walkthrough import REPORT
 from tests.e2e.harness import Client, backend_env, start_paht, stop_paht
+from tests.support.reporters import signed_in_over_http
 
 pytestmark = pytest.mark.e2e
 
@@ -66,8 +67,10 @@ def test_a_cross_site_form_is_refused_and_the_real_form_works(running):
     with httpx.Client(base_url=running.url, timeout=10) as browser:
         page = browser.get("/intake/report")
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        signed_in_over_http(browser, "0912345678", session="cookie")  # the reporter's cookie: what a forged form would ride on
         form = {"name": "Lê Thị Mai", "phone": "0912345678", "email": "mai@example.vn", "title": "Nắp cống bị vỡ",
-                "description": "Nắp cống trước số 8 đường Hùng Vương bị vỡ, rất nguy hiểm cho xe máy.", "csrf_token": token}
+                "description": "Nắp cống trước số 8 đường Hùng Vương bị vỡ, rất nguy hiểm cho xe máy.", "csrf_token": token,
+                "address_text": "8 Hùng Vương, Đồng Hới", "acknowledged": "true"}
         forged = browser.post("/intake/report", data=form, headers={"Origin": "https://evil.example"})
         assert forged.status_code == 403 and "Biểu mẫu" in forged.text
         missing = browser.post("/intake/report", data={k: v for k, v in form.items() if k != "csrf_token"})

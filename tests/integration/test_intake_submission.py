@@ -185,3 +185,12 @@ def test_an_open311_title_is_the_first_sentence_cut_at_a_word():
     assert title_from("Đèn đường hỏng. Tối om cả khu.") == "Đèn đường hỏng"
     long = "Nước thải từ khu chế biến hải sản chảy tràn ra đường " * 4
     assert len(title_from(long)) <= 81 and title_from(long).endswith("…") and not title_from(long)[:-1].endswith(" ")
+
+
+def test_a_draft_resent_after_signing_in_anew_is_still_the_same_report(app):
+    """The answer was lost, the reporter verified the phone again, the app resends the draft: one report."""
+    ctx, client = app
+    first = client.post("/api/intake/v1/reports", json=REPORT, headers={**reporter_session(ctx), "Idempotency-Key": "draft-lost"})
+    again = client.post("/api/intake/v1/reports", json=REPORT, headers={**reporter_session(ctx), "Idempotency-Key": "draft-lost"})
+    assert (first.status_code, again.status_code) == (201, 200) and first.json()["id"] == again.json()["id"]
+    assert len(submitted_events(ctx)) == 1

@@ -165,19 +165,21 @@ def upload(ctx, tmp_path, owner: str) -> str:
                               datetime.now(timezone.utc)).id
 
 
-def owner_of(headers: dict) -> str:
-    import hashlib
+def owner_of(ctx, headers: dict) -> str:
+    """Uploads belong to the verified phone behind a session (callers.reporter_owner)."""
+    from services.intake.entrypoints.callers import reporter_owner
+    from services.intake.service_layer.identity import session_for_token
 
-    return "reporter:" + hashlib.sha256(headers["Authorization"].removeprefix("Bearer ").encode()).hexdigest()[:32]
+    return reporter_owner(session_for_token(ctx.engine, headers["Authorization"].removeprefix("Bearer ")).phone)
 
 
 def test_the_photo_the_ioc_asked_for_is_added_with_the_edit(ctx, client, settings, me, tmp_path):
     rid = submit(ctx)
     ask_edit(client, settings, rid)
-    theirs = upload(ctx, tmp_path, owner_of(reporter_session(ctx, OTHER)))
+    theirs = upload(ctx, tmp_path, owner_of(ctx, reporter_session(ctx, OTHER)))
     r = client.post(f"/api/intake/v1/me/reports/{rid}/edit", json={"add_media": [theirs]}, headers=me)
     assert r.status_code == 422 and kinds(ctx, rid) == ["ReportSubmitted", "EditRequested"]  # someone else's upload
-    mine = upload(ctx, tmp_path, owner_of(me))
+    mine = upload(ctx, tmp_path, owner_of(ctx, me))
     r = client.post(f"/api/intake/v1/me/reports/{rid}/edit", json={"add_media": [mine]}, headers=me)
     assert r.status_code == 200 and r.json()["status"] == "submitted", r.text
     edited = events_of(ctx, rid)[-1]

@@ -25,18 +25,19 @@ def reporter_session(ctx, phone: str = PHONE, origin: str = "app") -> dict[str, 
     return {"Authorization": f"Bearer {token}"}
 
 
-def signed_in_over_http(http, phone: str = PHONE) -> dict[str, str]:
+def signed_in_over_http(http, phone: str = PHONE, session: str = "token") -> dict[str, str]:
     """Prove a phone as a reporter would, over HTTP (an httpx client on the edge): ask a code, read it from the
-    development SMS outbox, verify it. Return the Authorization header for the app session."""
+    development SMS outbox, verify it. Return the Authorization header for the app session ("token"), or {} when
+    the session is the site's cookie ("cookie": the client's cookie jar now holds it)."""
     challenge = http.post("/api/intake/v1/otp", json={"phone": phone})
     assert challenge.status_code == 202, challenge.text
     sent = http.get("/api/intake/v1/dev/sms", params={"phone": phone})
     assert sent.status_code == 200, sent.text
     code = _code_in(sent.json())
     verified = http.post("/api/intake/v1/otp/verify", json={"challenge_id": challenge.json()["challenge_id"], "phone": phone, "code": code,
-                                                            "session": "token"})
+                                                            "session": session})
     assert verified.status_code == 200, verified.text
-    return {"Authorization": f"Bearer {verified.json()['token']}"}
+    return {"Authorization": f"Bearer {verified.json()['token']}"} if session == "token" else {}
 
 
 def _code_in(body) -> str:

@@ -7,6 +7,7 @@ app channel, a partner key is that partner's channel, a staff token of the IOC i
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -44,27 +45,58 @@ def reporter_token(request: Request) -> str:
     return request.cookies.get(REPORTER_COOKIE, "")
 
 
-async def resolve_caller(ctx, request: Request, optional_user) -> Caller | None:
-    """Return who is calling, or None when the request carries no credential intake accepts for submitting."""
-    token = reporter_token(request)
-    if token:
-        session = await asyncio.to_thread(identity.session_for_token, ctx.engine, token)
-        if session is not None:
-            channel = Channel.WEB if session.origin == "web" else Channel.APP
-            return Caller("reporter", f"reporter:{session.token_hash[:32]}", channel, Verification.OTP, phone=session.phone, session=session)
+def reporter_owner(phone: str) -> str:
+    """Who owns a reporter's uploads and Idempotency-Keys: the verified phone (hashed), not one session's token, so
+    that a draft sent again after signing in anew is still the same sender's."""
+    return "reporter:" + hashlib.sha256(phone.encode()).hexdigest()[:32]
+
+
+async def _reporter(ctx, token: str) -> Caller | None:
+    session = await asyncio.to_thread(identity.session_for_token, ctx.engine, token)
+    if session is None:
+        return None
+    channel = Channel.WEB if session.origin == "web" else Channel.APP
+    return Caller("reporter", reporter_owner(session.phone), channel, Verification.OTP, phone=session.phone, session=session)
+
+
+def _operator(user: Principal | None) -> Caller | None:
+    if user is None or not user.has(*roles.IOC):
+        return None
+    return Caller("staff", f"staff:{user.subject}", Channel.CALL_CENTER, Verification.CALL, user=user)
+
+
+async def resolve_caller(ctx, request: Request, optional_user, *, prefer_staff: bool = False) -> Caller | None:
+    """Return who is calling, or None when the request carries no credential intake accepts for submitting.
+
+    An Authorization header says it alone (an app's `rpt_…` token, or a staff token); then a partner's
+    X-API-Key; then the browser's cookies: the reporter's, or the staff member's — the call centre's page
+    asks for the staff one first (`prefer_staff`), so an operator who also holds a reporter cookie is still
+    the operator there.
+    """
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        given = header[7:].strip()
+        if given.startswith(identity.REPORTER_TOKEN_PREFIX):
+            return await _reporter(ctx, given)
+        return _operator(optional_user(request))
     key = request.headers.get(API_KEY_HEADER, "")
     if key:
         partner = await asyncio.to_thread(partners.partner_for_key, ctx.engine, key)
-        if partner is not None:
-            await asyncio.to_thread(hold_to_rate, ctx.engine, partner)
-            return Caller("partner", f"partner:{partner.id}", Channel.PARTNER_APP,
-                          Verification.PARTNER if partner.verifies_phone else Verification.NONE,
-                          channel_name=partner.channel_name, partner=partner)
-    if bearer_token(request) and not token:
-        user = optional_user(request)
-        if user is not None and user.has(*roles.IOC):
-            return Caller("staff", f"staff:{user.subject}", Channel.CALL_CENTER, Verification.CALL, user=user)
-    return None
+        if partner is None:
+            return None
+        await asyncio.to_thread(hold_to_rate, ctx.engine, partner)
+        return Caller("partner", f"partner:{partner.id}", Channel.PARTNER_APP,
+                      Verification.PARTNER if partner.verifies_phone else Verification.NONE,
+                      channel_name=partner.channel_name, partner=partner)
+    cookie = request.cookies.get(REPORTER_COOKIE, "")
+    operator = _operator(optional_user(request)) if bearer_token(request) else None
+    if prefer_staff and operator is not None:
+        return operator
+    if cookie:
+        reporter = await _reporter(ctx, cookie)
+        if reporter is not None:
+            return reporter
+    return operator
 
 
 def hold_to_rate(engine, partner: partners.PartnerApp) -> None:

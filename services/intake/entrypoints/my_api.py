@@ -121,7 +121,7 @@ def build_router(ctx, taxonomy: Taxonomy) -> APIRouter:
         change = ReportEdit(title=body.title, description=body.description, topic_code=body.topic_code, address_text=body.address_text,
                             location=(body.location.lat, body.location.lon) if body.location is not None else None,
                             remove_location="location" in sent and body.location is None, occurred_at=body.occurred_at)
-        owner = f"reporter:{session.token_hash[:32]}"
+        owner = callers.reporter_owner(session.phone)
         report = await asyncio.to_thread(reporters.edit_report, ctx.uow(), taxonomy, session.phone, owner, report_id, change, body.add_media,
                                          limits)
         return summary_view(report)
