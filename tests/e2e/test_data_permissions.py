@@ -67,8 +67,8 @@ def test_a_cross_site_form_is_refused_and_the_real_form_works(running):
     with httpx.Client(base_url=running.url, timeout=10) as browser:
         page = browser.get("/intake/report")
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-        signed_in_over_http(browser, "0912345678", session="cookie")  # the reporter's cookie: what a forged form would ride on
-        form = {"name": "Lê Thị Mai", "phone": "0912345678", "email": "mai@example.vn", "title": "Nắp cống bị vỡ",
+        signed_in_over_http(browser, "0912000111", session="cookie")  # the reporter's cookie: what a forged form would ride on
+        form = {"name": "Lê Thị Mai", "phone": "0912000111", "email": "mai@example.vn", "title": "Nắp cống bị vỡ",
                 "description": "Nắp cống trước số 8 đường Hùng Vương bị vỡ, rất nguy hiểm cho xe máy.", "csrf_token": token,
                 "address_text": "8 Hùng Vương, Đồng Hới", "acknowledged": "true"}
         forged = browser.post("/intake/report", data=form, headers={"Origin": "https://evil.example"})
