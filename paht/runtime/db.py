@@ -1,6 +1,7 @@
 """Database engines per service: a SQLite file in the embedded run, a PostgreSQL schema in production."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from datetime import datetime, timezone
@@ -53,6 +54,53 @@ def url_for(settings: Settings, service: str) -> str:
     return f"sqlite:///{(folder / f'{service}.sqlite3').resolve()}"
 
 
+READ_ONLY = "paht_read_only"  # execution option: this connection only reads (SQLite: a deferred BEGIN, no write lock)
+
+
+class WriterGate:
+    """One SQLite write transaction at a time in this process, handed from one writer to the next at once.
+
+    SQLite lets one writer in; the others poll its busy handler, which sleeps between tries (up to 100 ms
+    each), so under load most of a request's time was spent asleep. Writers of one engine queue here
+    instead and enter when the previous one has committed or rolled back. Each service's database has
+    one writing process in the embedded run; another process (a migration) still meets busy_timeout.
+    """
+
+    TIMEOUT_S = 30.0  # as busy_timeout: a writer that never ends is an error, not a hang
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._holder: int | None = None
+
+    def enter(self, dbapi_connection) -> None:
+        if not self._lock.acquire(timeout=self.TIMEOUT_S):
+            raise TimeoutError("another write transaction of this service has held the database for 30 s")
+        self._holder = id(dbapi_connection)
+
+    def leave(self, dbapi_connection) -> None:
+        if self._holder is not None and self._holder == id(dbapi_connection):
+            self._holder = None
+            self._lock.release()
+
+    def wrap(self, dialect) -> None:
+        """Leave the gate after the DBAPI commit or rollback itself (SQLAlchemy's events fire before it)."""
+        commit, rollback = dialect.do_commit, dialect.do_rollback
+
+        def do_commit(connection):
+            try:
+                commit(connection)
+            finally:
+                self.leave(getattr(connection, "dbapi_connection", connection))
+
+        def do_rollback(connection):
+            try:
+                rollback(connection)
+            finally:
+                self.leave(getattr(connection, "dbapi_connection", connection))
+
+        dialect.do_commit, dialect.do_rollback = do_commit, do_rollback
+
+
 def make_engine(settings: Settings, service: str) -> Engine:
     """Create the engine of a service; on PostgreSQL its schema is the search_path."""
     url = url_for(settings, service)
@@ -69,9 +117,24 @@ def make_engine(settings: Settings, service: str) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
+        gate = WriterGate()
+
         @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn):  # take the write lock up front: no deadlocked upgrades
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        def _sqlite_begin(conn):
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.exec_driver_sql("BEGIN")  # a reader in WAL mode: it never waits for a writer, nor makes one wait
+                return
+            # take the write lock up front (no deadlocked upgrades), first this process's gate: writers queue on it and
+            # are handed the lock at once, instead of polling SQLite's busy handler with sleeps of up to 100 ms
+            raw = conn.connection.dbapi_connection
+            gate.enter(raw)
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                gate.leave(raw)
+                raise
+
+        gate.wrap(engine.dialect)
 
         # Let "begin" above issue BEGIN itself instead of pysqlite's implicit one.
         @event.listens_for(engine, "connect", insert=True)

@@ -56,6 +56,14 @@ class SqlReporters:
             select(Reporter).where(reporters.c.phone == reporter.phone, reporters.c.email == reporter.email)
         ).scalar_one()
 
+    def id_of(self, reporter: Reporter) -> str:
+        """The id of the stored reporter with this phone and e-mail, adding this one if there is none (the submission's
+        path: most reporters are known, so one indexed read; a new one is inserted as find_or_add does)."""
+        known = self.session.execute(
+            select(reporters.c.id).where(reporters.c.phone == reporter.phone, reporters.c.email == reporter.email)
+        ).scalar_one_or_none()
+        return known if known is not None else self.find_or_add(reporter).id
+
     def get(self, reporter_id: str) -> Reporter | None:
         return self.session.get(Reporter, reporter_id)
 

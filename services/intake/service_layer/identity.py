@@ -23,6 +23,7 @@ from typing import Callable
 
 from sqlalchemy import Engine, select
 
+from paht.runtime.db import READ_ONLY
 from paht.runtime.errors import NotFound
 from paht.runtime.ids import looks_like_id, new_id
 from paht.runtime.sms import SmsGateway
@@ -163,7 +164,7 @@ def session_for_token(engine, token: str, now: datetime | None = None) -> Report
     if not rules.looks_like_token(token):
         return None
     digest = rules.token_hash(token)
-    with engine.connect() as conn:
+    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
         row = rows.session_row(conn, digest)
     if row is None or row["revoked_at"] is not None or row["expires_at"] <= (now or utc_now()):
         return None

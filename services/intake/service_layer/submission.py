@@ -107,7 +107,7 @@ def submit_report(uow: UnitOfWork, taxonomy: Taxonomy, cmd: SubmitReport) -> Sub
             return replay
         try:
             # the same phone and e-mail are the same person: the report belongs to the stored reporter
-            report.reporter_id = uow.reporters.find_or_add(reporter).id
+            report.reporter_id = uow.reporters.id_of(reporter)
             uow.reports.add(report)
             uow.session.flush()  # the report row first (a resent key fails here): the files then point at a report that exists
             files = media.attach(uow.session, cmd.owner, list(cmd.media_ids), report.id, limits=cmd.limits)
