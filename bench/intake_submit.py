@@ -99,6 +99,16 @@ def throughput(url: str, auth: str, seconds: float) -> dict:
     return figures
 
 
+def drain(url: str, headers: dict, timeout: float = 120.0) -> float:
+    """Submit one more report and wait until the public read model has it (its consumer has caught up); return the wait."""
+    began = time.perf_counter()
+    with httpx.Client(base_url=url, timeout=30, headers=headers) as http:
+        code = http.post("/api/intake/v1/reports", json=REPORT).json()["tracking_code"]
+        while time.perf_counter() - began < timeout and http.get(f"/api/publication/v1/track/{code}").status_code != 200:
+            time.sleep(0.2)
+    return time.perf_counter() - began
+
+
 def paced(url: str, headers: dict, rate: float, seconds: float, photo: bytes | None) -> dict:
     """Send `rate` submissions per second for `seconds` (open loop); return latencies and status counts."""
     latencies: list[float] = []
@@ -165,7 +175,8 @@ def main() -> int:
             t = throughput(running.url, headers["Authorization"], args.seconds)
             print(f"text-only, wrk -t2 -c8 {args.seconds:.0f} s: {t.get('per_s', float('nan')):.0f} submissions/s; "
                   f"latency p50 {t.get('50%')} p90 {t.get('90%')} p99 {t.get('99%')}; non-2xx {t.get('non_2xx', 0)}")
-            time.sleep(3)  # let the events of the burst drain before the paced runs
+            drained = drain(running.url, headers)  # the paced runs start once the burst's events are consumed
+            print(f"events of the burst consumed by publication {drained:.1f} s after it ended")
             p = paced(running.url, headers, args.rate, args.paced_seconds, None)
             print(f"text-only at {args.rate:.0f}/s for {args.paced_seconds:.0f} s: p50 {p['p50']:.1f} ms, p95 {p['p95']:.1f} ms, "
                   f"p99 {p['p99']:.1f} ms, max {p['max']:.1f} ms; answers {p['codes']}")
