@@ -97,7 +97,7 @@ class Seen:
 def open_page(browser, base_url: str, viewport: dict, *, js: bool = True, lang: str = "vi-VN"):
     context = browser.new_context(base_url=base_url, viewport=viewport, locale=lang, java_script_enabled=js,
                                   is_mobile=viewport is PHONE, has_touch=viewport is PHONE)
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(20_000)  # a loaded CI machine: waits end as soon as the page is ready
     context.route(TILES, lambda route: route.fulfill(status=200, content_type="image/png", body=TILE))
     page = context.new_page()
     seen = Seen()
