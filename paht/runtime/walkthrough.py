@@ -56,9 +56,10 @@ class Person:
             time.sleep(poll)
 
 
-def reporter_sign_in(http: httpx.Client, phone: str) -> dict[str, str]:
+def reporter_sign_in(http: httpx.Client, phone: str, session: str = "token") -> dict[str, str]:
     """Prove a phone as a citizen would: ask for a code, read it from the development SMS outbox (the embedded run's
-    stand-in for the phone), verify it. Return the app session's Authorization header."""
+    stand-in for the phone), verify it. Return the app session's Authorization header ("token"), or {} for the
+    site's cookie ("cookie": the client's cookie jar then holds it)."""
     challenge = http.post("/api/intake/v1/otp", json={"phone": phone})
     if challenge.status_code != 202:
         raise RuntimeError(f"asking for a code -> {challenge.status_code}: {challenge.text[:300]}")
@@ -69,10 +70,10 @@ def reporter_sign_in(http: httpx.Client, phone: str) -> dict[str, str]:
     items = body.get("items", []) if isinstance(body, dict) else body
     code = re.search(r"\b(\d{6})\b", items[0]["text"]).group(1)
     verified = http.post("/api/intake/v1/otp/verify", json={"challenge_id": challenge.json()["challenge_id"], "phone": phone, "code": code,
-                                                            "session": "token"})
+                                                            "session": session})
     if verified.status_code != 200:
         raise RuntimeError(f"verifying the code -> {verified.status_code}: {verified.text[:300]}")
-    return {"Authorization": f"Bearer {verified.json()['token']}"}
+    return {"Authorization": f"Bearer {verified.json()['token']}"} if session == "token" else {}
 
 
 def first_topic(http: httpx.Client) -> str:

@@ -44,17 +44,24 @@ async def sweep_media(ctx):
 def build_http(ctx, taxonomy=None):
     """Build intake's app; `taxonomy` replaces intake's copy (tests give a fake)."""
     from paht.runtime.sms import sms_from
+    from services.intake.adapters.identity import otp_key
+    from services.intake.domain.identity import SendLimits
     from services.intake.entrypoints import api, media_api, my_api, pages, reporter_api, triage_api
+    from services.intake.service_layer import identity
     from services.intake.service_layer.triage import sms_port
 
     taxonomy = taxonomy if taxonomy is not None else taxonomy_for(ctx)
     app = make_app(ctx, "PAHT intake", "Receive field reports from every channel; step 1 of the procedure (IOC check).")
     app.include_router(api.build_router(ctx, taxonomy))
-    app.include_router(triage_api.build_router(ctx, taxonomy, notify=sms_port(sms_from(ctx.settings))))
+    # one SMS gateway and one code desk per process, shared by the API and the pages
+    sms = sms_from(ctx.settings)
+    otp = identity.Otp(ctx.engine, otp_key(ctx.settings), sms, SendLimits.from_settings(ctx.settings))
+    notify = sms_port(sms)
+    app.include_router(triage_api.build_router(ctx, taxonomy, notify=notify))
     app.include_router(my_api.build_router(ctx, taxonomy))
-    app.include_router(reporter_api.build_router(ctx))
+    app.include_router(reporter_api.build_router(ctx, otp=otp))
     app.include_router(media_api.build_router(ctx, media_storage(ctx), vars(ctx).get("media_spool")))  # spool: tests set one
-    app.include_router(pages.build_router(ctx, taxonomy))
+    app.include_router(pages.build_router(ctx, taxonomy, otp=otp, notify=notify))
     return app
 
 

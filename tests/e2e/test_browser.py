@@ -15,11 +15,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from playwright import sync_api  # a test dependency: missing, the run fails (never skips)
 
 from paht.runtime.walkthrough import REPORT, walk
 from tests.e2e.harness import Client, backend_env, start_paht, stop_paht
 
-sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]

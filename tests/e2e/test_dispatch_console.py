@@ -16,12 +16,12 @@ import time
 import uuid
 
 import pytest
+from playwright import sync_api  # a test dependency: missing, the run fails (never skips)
 
 from paht.runtime.walkthrough import REPORT
 from tests.e2e.harness import BACKENDS, Client, backend_env, cleanup_backend, start_paht, stop_paht
 from tests.e2e.test_browser import DESK, PHONE, assert_readable, browser, new_page, shots  # noqa: F401  (fixtures)
 
-sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]

@@ -21,15 +21,14 @@ import httpx
 import pytest
 
 from paht.runtime.walkthrough import reporter_sign_in
+from playwright import sync_api
 from tests.e2e.harness import BACKENDS, Client, backend_env, cleanup_backend, start_paht, stop_paht
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, DESK, PHONE, shots  # noqa: F401  (fixture)
+from tests.e2e.test_browser import DESK, PHONE, TRACKING_CODE, browser, shots  # noqa: F401  (fixtures)
 
-sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 PASSWORD = "paht-demo"
-TRACKING_CODE = re.compile(r"QB-[0-9A-Z]{4}-[0-9A-Z]{4}")
 RAW_KEY = re.compile(r"\b(?:intake|js|queue|form|status|nav|track|timeline|error|list|publication|lang|footer)\.[a-z_-]+\b")
 TILES = re.compile(r"https://([a-z]\.)?tile\.openstreetmap\.org/.*")
 
@@ -65,14 +64,6 @@ def site(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
 def photo(tmp_path_factory) -> Path:
     """A JPEG as a phone takes it: with the camera's GPS position in its EXIF."""
     from PIL import Image, ImageDraw
@@ -94,7 +85,7 @@ class Seen:
         self.errors: list[str] = []
 
 
-def open_page(browser, base_url: str, viewport: dict, *, js: bool = True, lang: str = "vi-VN"):
+def open_page(browser, base_url: str, viewport: dict, *, js: bool = True, lang: str = "vi-VN"):  # noqa: F811  (the fixture, passed on)
     context = browser.new_context(base_url=base_url, viewport=viewport, locale=lang, java_script_enabled=js,
                                   is_mobile=viewport is PHONE, has_touch=viewport is PHONE)
     context.set_default_timeout(20_000)  # a loaded CI machine: waits end as soon as the page is ready
@@ -366,7 +357,7 @@ def test_without_javascript_a_text_report_still_goes_through(site, browser, shot
         context.close()
 
 
-def test_the_app_speaks_english_on_the_switch(site, browser):
+def test_the_app_speaks_english_on_the_switch(site, browser):  # noqa: F811
     context, page = open_page(browser, site.url, PHONE)
     try:
         page.goto("/intake/report")

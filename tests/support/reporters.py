@@ -26,23 +26,8 @@ def reporter_session(ctx, phone: str = PHONE, origin: str = "app") -> dict[str, 
 
 
 def signed_in_over_http(http, phone: str = PHONE, session: str = "token") -> dict[str, str]:
-    """Prove a phone as a reporter would, over HTTP (an httpx client on the edge): ask a code, read it from the
-    development SMS outbox, verify it. Return the Authorization header for the app session ("token"), or {} when
-    the session is the site's cookie ("cookie": the client's cookie jar now holds it)."""
-    challenge = http.post("/api/intake/v1/otp", json={"phone": phone})
-    assert challenge.status_code == 202, challenge.text
-    sent = http.get("/api/intake/v1/dev/sms", params={"phone": phone})
-    assert sent.status_code == 200, sent.text
-    code = _code_in(sent.json())
-    verified = http.post("/api/intake/v1/otp/verify", json={"challenge_id": challenge.json()["challenge_id"], "phone": phone, "code": code,
-                                                            "session": session})
-    assert verified.status_code == 200, verified.text
-    return {"Authorization": f"Bearer {verified.json()['token']}"} if session == "token" else {}
+    """Prove a phone as a reporter would, over HTTP (an httpx client on the edge), reading the code from the development
+    SMS outbox: the walkthrough's own sign-in (paht.runtime.walkthrough.reporter_sign_in)."""
+    from paht.runtime.walkthrough import reporter_sign_in
 
-
-def _code_in(body) -> str:
-    import re
-
-    messages = body.get("items", body) if isinstance(body, dict) else body
-    text = messages[0]["text"] if isinstance(messages, list) else str(messages)
-    return re.search(r"\b(\d{6})\b", text).group(1)
+    return reporter_sign_in(http, phone, session)

@@ -104,12 +104,15 @@ def _demo_message(m: dict) -> dict:
             "code": found.group(1) if found else "", "at": datetime.fromtimestamp(float(m.get("at", 0)), timezone.utc)}
 
 
-def build_router(ctx, *, sms: SmsGateway | None = None, clock=None) -> APIRouter:
-    """Return the routes; `sms` replaces the gateway the settings choose and `clock` the time (tests)."""
+def build_router(ctx, *, sms: SmsGateway | None = None, clock=None, otp: identity.Otp | None = None) -> APIRouter:
+    """Return the routes; `otp` is the process's code desk (shared with the pages), `sms` replaces the gateway the
+    settings choose and `clock` the time (tests)."""
     optional_user, current_user, require = ctx.auth
     admin = Depends(require(*roles.ADMINS))
-    sms = sms if sms is not None else sms_from(ctx.settings)
-    otp = identity.Otp(ctx.engine, otp_key(ctx.settings), sms, SendLimits.from_settings(ctx.settings), clock=clock or identity.utc_now)
+    if otp is None:
+        sms = sms if sms is not None else sms_from(ctx.settings)
+        otp = identity.Otp(ctx.engine, otp_key(ctx.settings), sms, SendLimits.from_settings(ctx.settings), clock=clock or identity.utc_now)
+    sms = otp.sms  # the gateway in use decides whether the development pages exist
     router = APIRouter()  # tags per route: "reporters", and "partner apps" for the administration
 
     @router.post(f"{PREFIX}/otp", status_code=202, tags=["reporters"], response_model=CodeRequested, summary="Send a one-time code by SMS to a phone",
