@@ -57,7 +57,8 @@ class Service:
         return [p for p in self.storage.root.rglob("*") if p.is_file()]
 
     def spooled(self) -> list[Path]:
-        return [p for p in self.spool.rglob("*") if p.is_file()] if self.spool.exists() else []
+        # os.walk passes over a folder the server removes while we look (rglob would raise)
+        return [Path(folder) / name for folder, _dirs, files in os.walk(self.spool) for name in files]
 
     def spooled_at_least(self, n: int) -> bool:
         """Whether a file being received holds n bytes (the server may delete it between the listing and the look)."""
