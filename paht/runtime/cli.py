@@ -53,7 +53,7 @@ def cmd_seed(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from paht.runtime.host import serve
+    from paht.runtime.host import run_loop, serve
     from paht.runtime.registry import spec_of
 
     overrides = {"service": args.service}
@@ -62,7 +62,7 @@ def cmd_serve(args) -> int:
     if args.grpc_port:
         overrides["grpc_port"] = args.grpc_port
     settings = _settings(**overrides)
-    return asyncio.run(serve(spec_of(args.service), settings))
+    return run_loop(serve(spec_of(args.service), settings))
 
 
 def cmd_edge(args) -> int:

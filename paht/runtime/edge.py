@@ -9,12 +9,17 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 import httpx
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 
+from paht.runtime.middleware import http_protocol
 from paht.runtime.settings import SERVICES, Settings
+from paht.runtime.upstream import Upstreams, UpstreamError
 from paht.runtime.web import error_body
 from paht.runtime.web.pages import STATIC_DIR
 from paht.runtime.web.security import FORM_TYPES
@@ -36,8 +41,13 @@ CLIENT_FORWARDING = {"forwarded", "x-forwarded-for", "x-forwarded-host", "x-forw
 # Upstream's own `server` must not show, and uvicorn adds the edge's `date`.
 UPSTREAM_ONLY = {"server", "date"}
 # An upload of tens of MB is checked, copied and stored before the service answers: more time than other requests.
-UPLOAD_TIMEOUT = httpx.Timeout(120.0, connect=2.0)
+UPLOAD_TIMEOUT_S = 120.0
+# Never passed on: hop-by-hop headers, a client's claims about forwarding (the edge says its own), Expect (the edge
+# has the body already) and the length (the body in hand says it).
+DROPPED = HOP_BY_HOP | CLIENT_FORWARDING | {"expect"}
+UPSTREAM_DROPPED = {k.encode() for k in HOP_BY_HOP | UPSTREAM_ONLY}
 UVICORN_OPTIONS = {
+    "http": http_protocol(),
     "server_header": False,
     "proxy_headers": False,  # the edge is the outermost proxy: a client's X-Forwarded-* never changes who it is
     "h11_max_incomplete_event_size": 256 * 1024,  # long URLs reach the app (a bilingual 414), not h11's bare 400
@@ -55,96 +65,82 @@ class Edge:
     def __init__(self, upstreams: dict[str, str], nats_monitor: str | None, max_body_bytes: int = 1_000_000,
                  streamed: dict[str, int] | None = None):
         self.upstreams = upstreams  # service -> http://127.0.0.1:port
+        self._addresses = {name: _host_port(url) for name, url in upstreams.items()}
         self.nats_monitor = nats_monitor
         self.max_body_bytes = max_body_bytes
         self.streamed = dict(streamed or {})  # upload paths -> their limit: passed through as they arrive, never held whole
-        # One client serves every visitor: its cookie jar must never keep anything, or one person's
-        # sign-in cookie would be sent on behalf of the next.
+        # Requests go out on the edge's own lean client (paht.runtime.upstream): no cookie jar, nothing kept
+        # between one visitor's request and the next but the open connection.
+        self.pool = Upstreams(connect_timeout=2.0, timeout=30.0)
+        # /healthz asks each service and NATS with a general client (a few requests a minute).
         no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=2.0), follow_redirects=False, cookies=no_cookies)
-        # Resends go on a new connection: a second pooled one may have been closed just the same.
-        self.fresh = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=2.0), follow_redirects=False, cookies=no_cookies,
-                                       limits=httpx.Limits(max_keepalive_connections=0))
 
-    async def proxy(self, request: Request) -> Response:
-        service = route_for(request.url.path)
+    async def forward(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass a request on to the service its path belongs to, and its answer back as it comes."""
+        path = scope["path"]
+        service = route_for(path)
         # The path as the client encoded it (/a%2Fb stays one segment); the service judges its characters.
-        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        raw_path = scope.get("raw_path") or path.encode()
+        query = scope.get("query_string", b"")
+        target = (raw_path + b"?" + query if query else raw_path).decode("latin-1")
+        if not target.startswith("/") or any(c <= " " or c == "\x7f" for c in target):
+            return await _problem(400, "error.bad_request")(scope, receive, send)
+        headers: list[tuple[str, str]] = []
+        client_host = forwarded_host = ""
+        content_type = ""
+        declared = ""
+        for k, v in scope["headers"]:
+            name = k.decode("latin-1").lower()
+            if name in DROPPED:
+                if name == "host":
+                    forwarded_host = v.decode("latin-1")
+                continue
+            value = v.decode("latin-1")
+            if name == "content-type":
+                content_type = value
+            elif name == "content-length":
+                declared = value
+            headers.append((name, value))
+        if scope.get("client"):
+            client_host = scope["client"][0]
+        headers += [("x-forwarded-for", client_host), ("x-forwarded-proto", scope.get("scheme", "http")),
+                    ("x-forwarded-host", forwarded_host)]
+        host, port = self._addresses[service]
+        method = scope["method"]
+        limit = self.streamed.get(path)
+        over: _Counter | None = None
         try:
-            url = httpx.URL(self.upstreams[service] + raw_path.decode("latin-1"), query=request.scope.get("query_string", b""))
-        except (httpx.InvalidURL, UnicodeError):
-            return _problem(400, "error.bad_request")
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP | CLIENT_FORWARDING]
-        client_host = request.client.host if request.client else ""
-        headers += [("x-forwarded-for", client_host), ("x-forwarded-proto", request.url.scheme), ("x-forwarded-host", request.headers.get("host", ""))]
-        streamed = self.streamed.get(request.url.path)
-        if streamed is not None and request.headers.get("content-type", "").split(";")[0].strip().lower() not in FORM_TYPES:
-            return await self._stream(request, url, headers, streamed)
-        body = await _read_body(request, self.max_body_bytes)
-        if body is None:
-            return _problem(413, "error.body_too_large")
-        try:
-            upstream = await self._send(request.method, url, headers, body)
-        except httpx.InvalidURL:
-            return _problem(400, "error.bad_request")
-        except httpx.TransportError:
-            return _problem(503, "error.unavailable", {"Retry-After": "2"})
-        return _relay(upstream)
-
-    async def _stream(self, request: Request, url: httpx.URL, headers: list, limit: int) -> Response:
-        """Pass an upload on as it arrives (counted, never held whole), on a connection of its own.
-
-        It cannot be sent twice, so it never goes on a pooled connection the service may have closed. Past
-        the limit, or when the client leaves, the request to the service is broken off: the service sees its
-        client leave and keeps nothing.
-        """
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            return _problem(413, "error.body_too_large")
-        over = False
-
-        async def body():
-            nonlocal over
-            seen = 0
-            async for chunk in request.stream():
-                seen += len(chunk)
-                if seen > limit:
-                    over = True
-                    raise _TooLarge()
-                yield chunk
-
-        try:
-            upstream = await self.fresh.send(self.fresh.build_request(request.method, url, headers=headers, content=body(),
-                                                                      timeout=UPLOAD_TIMEOUT), stream=True)
+            if limit is not None and content_type.split(";")[0].strip().lower() not in FORM_TYPES:
+                if declared.isdigit() and int(declared) > limit:
+                    return await _problem(413, "error.body_too_large")(scope, receive, send)
+                over = _Counter(limit)
+                upstream = await self.pool.send(host, port, method, target, headers, _body_stream(receive, over), fresh=True,
+                                                timeout=UPLOAD_TIMEOUT_S)
+            else:
+                body = await _read_body(receive, declared, self.max_body_bytes)
+                if body is None:
+                    return await _problem(413, "error.body_too_large")(scope, receive, send)
+                upstream = await self.pool.send(host, port, method, target, headers, body)
         except _TooLarge:
-            return _problem(413, "error.body_too_large")
-        except ClientDisconnect:
-            return _problem(400, "error.bad_request")  # nobody is there to read it
-        except httpx.InvalidURL:
-            return _problem(400, "error.bad_request")
-        except httpx.TransportError:
-            if over:
-                return _problem(413, "error.body_too_large")
-            return _problem(503, "error.unavailable", {"Retry-After": "2"})
-        return _relay(upstream)
-
-    async def _send(self, method: str, url: httpx.URL, headers: list, body: bytes) -> httpx.Response:
-        """Send once more, on a new connection, when the service closed the connection before answering.
-
-        A service closes a keep-alive connection after some answers (a crash after a 500, a restart),
-        and the pool may already have handed it to the next request, which then fails without being
-        read. The whole body is in memory, so it can be sent again. A service that died while working
-        on a request is not there for the resend either (it is restarted in no less than 0.2 s), so
-        that resend gets a 503 and never a second copy of the work.
-        """
-        for attempt, client in ((1, self.client), (2, self.fresh)):
-            request = client.build_request(method, url, headers=headers, content=body)
-            try:
-                return await client.send(request, stream=True)
-            except (httpx.RemoteProtocolError, httpx.ReadError):
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+            return await _problem(413, "error.body_too_large")(scope, receive, send)
+        except _ClientLeft:
+            return await _problem(400, "error.bad_request")(scope, receive, send)  # nobody is there to read it
+        except UpstreamError:
+            if over is not None and over.exceeded:
+                return await _problem(413, "error.body_too_large")(scope, receive, send)
+            return await _problem(503, "error.unavailable", {"Retry-After": "2"})(scope, receive, send)
+        try:
+            answer_headers = [(k.lower(), v) for k, v in upstream.headers if k.lower() not in UPSTREAM_DROPPED]
+            await send({"type": "http.response.start", "status": upstream.status, "headers": answer_headers})
+            if upstream.complete:
+                await send({"type": "http.response.body", "body": upstream.take(), "more_body": False})
+                return
+            async for chunk in upstream.chunks():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            await upstream.aclose()
 
     async def healthz(self, request: Request) -> Response:
         """200 only when every service and NATS are ready."""
@@ -169,64 +165,81 @@ class _TooLarge(Exception):
     """An upload went past its limit while the edge was passing it on."""
 
 
-def _relay(upstream: httpx.Response) -> Response:
-    """The service's answer, streamed back as it comes."""
-    response = StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code, background=_closer(upstream))
-    # keep every header as sent, several Set-Cookie lines included
-    response.raw_headers = [
-        (k.encode("latin-1"), v.encode("latin-1")) for k, v in upstream.headers.multi_items() if k.lower() not in HOP_BY_HOP | UPSTREAM_ONLY
-    ]
-    return response
+class _ClientLeft(Exception):
+    """The client went away before its request body had arrived."""
+
+
+class _Counter:
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.seen = 0
+        self.exceeded = False
+
+
+async def _body_stream(receive: Receive, counter: _Counter):
+    """The request body as it arrives, counted: past the limit the request to the service is broken off."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _ClientLeft()
+        chunk = message.get("body", b"")
+        counter.seen += len(chunk)
+        if counter.seen > counter.limit:
+            counter.exceeded = True
+            raise _TooLarge()
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
+async def _read_body(receive: Receive, declared: str, limit: int) -> bytes | None:
+    """Read the request body into memory (so it can be resent); None when it is above the limit."""
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, seen = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _ClientLeft()
+        chunk = message.get("body", b"")
+        seen += len(chunk)
+        if seen > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _problem(status: int, key: str, headers: dict | None = None) -> JSONResponse:
     return JSONResponse(error_body(None, status, key), status_code=status, headers=headers)
 
 
-async def _read_body(request: Request, limit: int) -> bytes | None:
-    """Read the request body into memory (so it can be resent); None when it is above the limit."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    chunks, seen = [], 0
-    async for chunk in request.stream():
-        seen += len(chunk)
-        if seen > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+def _host_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 80
 
 
-def _closer(upstream: httpx.Response):
-    from starlette.background import BackgroundTask
-
-    return BackgroundTask(upstream.aclose)
-
-
-def build_edge_app(upstreams: dict[str, str], nats_monitor: str | None, settings: Settings | None = None) -> Starlette:
-    from starlette.middleware import Middleware
-
+def build_edge_app(upstreams: dict[str, str], nats_monitor: str | None, settings: Settings | None = None):
     from paht.runtime.middleware import CatchAll, RefuseBadRequests
     from paht.runtime.storage import streamed_uploads
     from paht.runtime.web.security import SecurityHeaders
 
     settings = settings or Settings()
     edge = Edge(upstreams, nats_monitor, settings.max_body_bytes, streamed_uploads(settings))
-
-    app = Starlette(
-        routes=[
-            Route("/healthz", edge.healthz),
-            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
-            Route("/{path:path}", edge.proxy, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]),
-        ],
+    own = Starlette(
+        routes=[Route("/healthz", edge.healthz), Mount("/static", StaticFiles(directory=STATIC_DIR), name="static")],
         lifespan=_lifespan(edge),
-        middleware=[  # outermost first
-            Middleware(SecurityHeaders, secure_cookies=bool(settings.secure_cookies), hsts=bool(settings.hsts)),
-            Middleware(CatchAll),
-            Middleware(RefuseBadRequests),
-        ],
     )
-    return app
+
+    async def route(scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path != "/healthz" and path != "/static" and not path.startswith("/static/"):
+            return await edge.forward(scope, receive, send)
+        await own(scope, receive, send)
+
+    # outermost first: security headers on every answer, then any error as the bilingual 500, then bad URLs refused
+    return SecurityHeaders(CatchAll(RefuseBadRequests(route)), secure_cookies=bool(settings.secure_cookies), hsts=bool(settings.hsts))
 
 
 def _lifespan(edge: Edge):
@@ -236,7 +249,7 @@ def _lifespan(edge: Edge):
     async def lifespan(app):
         yield
         await edge.client.aclose()
-        await edge.fresh.aclose()
+        await edge.pool.close()
 
     return lifespan
 

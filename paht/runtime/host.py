@@ -21,6 +21,7 @@ from paht.runtime.events import bus
 from paht.runtime.events.consumer import EventApplier, EventConsumer, Subscription
 from paht.runtime.events.relay import OutboxRelay
 from paht.runtime.http import make_auth
+from paht.runtime.middleware import http_protocol
 from paht.runtime.grpcx import GrpcServer, open_channel
 from paht.runtime.settings import Settings
 from paht.runtime.telemetry import setup_logging, setup_telemetry, shutdown_telemetry
@@ -109,6 +110,15 @@ def build_context(spec: ServiceSpec, settings: Settings) -> ServiceContext:
     )
 
 
+def run_loop(main):
+    """Run the service's loop on uvloop where it is installed (libuv: less time per request), else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop has no Windows build
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: the host stops everything in order."""
 
@@ -119,6 +129,9 @@ class _Server(uvicorn.Server):
 
 async def serve(spec: ServiceSpec, settings: Settings) -> int:
     """Run the service until SIGTERM/SIGINT; return the process exit code (non-zero after a fatal error)."""
+    import os, sys
+    if os.environ.get("PAHT_SWITCH"):
+        sys.setswitchinterval(float(os.environ["PAHT_SWITCH"]))
     setup_logging(spec.name, settings.log_level)
     setup_telemetry(spec.name, settings.otel_exporter, settings.node_id)
     ctx = build_context(spec, settings)
@@ -127,6 +140,7 @@ async def serve(spec: ServiceSpec, settings: Settings) -> int:
 
     app = spec.build_http(ctx)
     config = uvicorn.Config(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False, lifespan="on",
+                            http=http_protocol(),
                             server_header=False,  # no `server` header: it only helps attackers pick exploits
                             proxy_headers=False)  # PAHT_TRUSTED_PROXIES decides (paht.runtime.proxies.client_address)
     server = _Server(config)

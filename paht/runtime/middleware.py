@@ -19,6 +19,26 @@ def _has_control(text: str) -> bool:
     return has_control(text)
 
 
+def http_protocol():
+    """uvicorn's HTTP protocol on llhttp (httptools), keeping an over-long URL short enough to be refused properly.
+
+    httptools cannot split a URL above 64 KB and uvicorn then answers a bare 400; the URL is cut after
+    twice the limit instead, so RefuseBadRequests answers its bilingual 414. Without httptools: h11.
+    """
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:  # pragma: no cover - httptools is a dependency
+        return "h11"
+
+    class Protocol(HttpToolsProtocol):
+        def on_url(self, url: bytes) -> None:
+            room = 2 * MAX_URL_BYTES - len(self.url)
+            if room > 0:
+                self.url += url[:room]
+
+    return Protocol
+
+
 class RefuseBadRequests:
     """Answer 414 for an over-long URL and 400 for a control character (NUL...) in the path or query, before any handler."""
 

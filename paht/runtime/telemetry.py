@@ -67,7 +67,14 @@ def setup_telemetry(service: str, exporter: str, node_id: str = "province") -> N
         return
     _configured = True
     resource = Resource.create({"service.name": f"paht-{service}", "service.namespace": "paht", "paht.node_id": node_id})
-    provider = TracerProvider(resource=resource)
+    if exporter == "none":
+        # Nothing would read the spans: they are not recorded (ids are still made, so logs and
+        # traceparent headers keep them). Elsewhere OTEL_TRACES_SAMPLER and its argument choose.
+        from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+        provider = TracerProvider(resource=resource, sampler=ALWAYS_OFF)
+    else:
+        provider = TracerProvider(resource=resource)
     readers = []
     if exporter == "console":
         from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, PeriodicExportingMetricReader
