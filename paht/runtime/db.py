@@ -153,6 +153,14 @@ def make_engine(settings: Settings, service: str) -> Engine:
     )
 
 
+def row_of(obj) -> dict:
+    """The column values of a mapped domain object, by column name (for a Core INSERT of a new object)."""
+    from sqlalchemy import inspect
+
+    mapper = inspect(type(obj))
+    return {prop.columns[0].name: getattr(obj, prop.key) for prop in mapper.column_attrs}
+
+
 def session_factory(engine: Engine) -> sessionmaker:
     return sessionmaker(bind=engine, expire_on_commit=False)
 

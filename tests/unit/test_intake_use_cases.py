@@ -28,6 +28,8 @@ class InMemoryReports:
     def add(self, report: Report) -> None:
         self.rows[report.id] = report
 
+    insert_new = add
+
     def get(self, report_id: str) -> Report | None:
         return self.rows.get(report_id)
 
@@ -59,8 +61,8 @@ class RecordingSession:
     def __init__(self):
         self.written: list = []
 
-    def execute(self, statement):
-        self.written.append(statement.compile().params)
+    def execute(self, statement, params=None):
+        self.written.append(params if params is not None else statement.compile().params)
 
 
 @pytest.fixture

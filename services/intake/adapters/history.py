@@ -39,8 +39,11 @@ class HistoryLine:
 def record(session: Session, report_id: str, action: Action, *, actor_kind: str, at: datetime, actor: str = "", text: str = "",
            to_reporter: bool = False) -> None:
     """Add one line to a report's history, in the caller's transaction."""
-    session.execute(report_history.insert().values(id=new_id(), report_id=report_id, at=at, actor_kind=actor_kind, actor=actor,
-                                                    action=action.value, text=text, to_reporter=to_reporter))
+    session.execute(_INSERT, {"id": new_id(), "report_id": report_id, "at": at, "actor_kind": actor_kind, "actor": actor,
+                              "action": action.value, "text": text, "to_reporter": to_reporter})
+
+
+_INSERT = report_history.insert()  # built once: every action of every report writes a line
 
 
 def of_report(session: Session, report_id: str, *, to_reporter_only: bool = False, limit: int = 500) -> list[HistoryLine]:

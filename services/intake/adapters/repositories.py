@@ -1,10 +1,11 @@
 """Intake's repositories, one per aggregate: the only place that writes queries against the session."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from paht.runtime.db import row_of
 from paht.runtime.paging import Page, SortKey, fetch_page
 from services.intake.adapters.orm import contact_audit, reporters, reports
 from services.intake.domain.report import ContactRelease, Report, Reporter
@@ -18,6 +19,11 @@ WORK_ORDER = (
 )
 
 
+# statements built once: the submission's path runs them for every report
+_INSERT_REPORT = reports.insert()
+_REPORTER_ID = select(reporters.c.id).where(reporters.c.phone == bindparam("phone"), reporters.c.email == bindparam("email"))
+
+
 class SqlReports:
     """Reports, loaded and stored as domain objects."""
 
@@ -26,6 +32,11 @@ class SqlReports:
 
     def add(self, report: Report) -> None:
         self.session.add(report)
+
+    def insert_new(self, report: Report) -> None:
+        """Write a new report with one INSERT (the submission's path: no unit-of-work bookkeeping for an object
+        that is written once and not changed in this transaction)."""
+        self.session.execute(_INSERT_REPORT, row_of(report))
 
     def get(self, report_id: str) -> Report | None:
         return self.session.get(Report, report_id)
@@ -59,9 +70,7 @@ class SqlReporters:
     def id_of(self, reporter: Reporter) -> str:
         """The id of the stored reporter with this phone and e-mail, adding this one if there is none (the submission's
         path: most reporters are known, so one indexed read; a new one is inserted as find_or_add does)."""
-        known = self.session.execute(
-            select(reporters.c.id).where(reporters.c.phone == reporter.phone, reporters.c.email == reporter.email)
-        ).scalar_one_or_none()
+        known = self.session.execute(_REPORTER_ID, {"phone": reporter.phone, "email": reporter.email}).scalar_one_or_none()
         return known if known is not None else self.find_or_add(reporter).id
 
     def get(self, reporter_id: str) -> Reporter | None:

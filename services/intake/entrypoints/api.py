@@ -14,6 +14,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from paht.runtime.errors import InvalidInput
+from paht.runtime.uow import GroupCommit
 from services.intake.domain.media import MediaLimits
 from services.intake.domain.taxonomy import Taxonomy, suggest
 from services.intake.domain.vocabulary import RefusalReason, ReporterKind, Verification
@@ -158,6 +159,7 @@ def build_router(ctx, taxonomy: Taxonomy) -> APIRouter:
     optional_user, current_user, require = ctx.auth
     router = APIRouter(prefix="/api/intake/v1", tags=["submitting"])
     limits = MediaLimits.from_settings(ctx.settings)
+    desk = GroupCommit(ctx.uow)  # submissions that arrive together are written in one transaction
 
     @router.post("/reports", status_code=201, response_model=ReportCreated, summary="Submit a field report",
                  responses={200: {"description": "The same Idempotency-Key was sent before: the report stored then"},
@@ -169,7 +171,8 @@ def build_router(ctx, taxonomy: Taxonomy) -> APIRouter:
         `X-API-Key` (a partner app), or with an IOC operator's staff token (the call centre). The channel is
         recorded from that credential."""
         caller = need_caller(await resolve_caller(ctx, request, optional_user))
-        done = await asyncio.to_thread(submission.submit_report, ctx.uow(), taxonomy, command(body, caller, idempotency_key, limits))
+        prepared = submission.prepare(taxonomy, command(body, caller, idempotency_key, limits))
+        done = await desk.run(lambda uow: submission.record(uow, prepared), lambda: submission.write_alone(ctx.uow(), prepared))
         if done.replayed:
             response.status_code = 200
         r = done.report

@@ -84,8 +84,18 @@ def _stored(uow: UnitOfWork, key: str | None) -> Submitted | None:
     return Submitted(report, media.media_of(uow.session, report.id), replayed=True) if report is not None else None
 
 
-def submit_report(uow: UnitOfWork, taxonomy: Taxonomy, cmd: SubmitReport) -> Submitted:
-    """Record a report and announce it (without personal data); the same Idempotency-Key gives the same report."""
+@dataclass
+class Prepared:
+    """A submission checked and built, ready to be written (in a transaction of its own or with others)."""
+
+    cmd: SubmitReport
+    report: Report
+    reporter: Reporter
+    now: datetime
+
+
+def prepare(taxonomy: Taxonomy, cmd: SubmitReport) -> Prepared:
+    """Check a submission and build its report, before any transaction (a refusal writes nothing)."""
     now = datetime.now(timezone.utc)
     key = submission_key(cmd.owner, cmd.idempotency_key)
     reporter = Reporter.new(new_id(), cmd.name, cmd.phone, cmd.email, now)
@@ -101,25 +111,45 @@ def submit_report(uow: UnitOfWork, taxonomy: Taxonomy, cmd: SubmitReport) -> Sub
         known_topic(taxonomy, report.topic_code)
     if len(set(cmd.media_ids)) != len(cmd.media_ids):
         raise InvalidInput("The same file is attached twice.", "Một tệp được đính kèm hai lần.", field="media")
+    return Prepared(cmd, report, reporter, now)
+
+
+def record(uow: UnitOfWork, prepared: Prepared) -> Submitted:
+    """Write a prepared submission in the open transaction (the caller commits): the report, its files, its history
+    line and its event; or, when its Idempotency-Key was seen before, the report stored then."""
+    cmd, report, now = prepared.cmd, prepared.report, prepared.now
+    replay = _stored(uow, report.submission_key)
+    if replay is not None:
+        return replay
+    # the same phone and e-mail are the same person: the report belongs to the stored reporter
+    report.reporter_id = uow.reporters.id_of(prepared.reporter)
+    report.version = 0  # a new report's first event is version 1, however often a retry writes it
+    version = report.next_version()
+    uow.reports.insert_new(report)  # the report row first (a resent key fails here): the files then point at a report that exists
+    files = media.attach(uow.session, cmd.owner, list(cmd.media_ids), report.id, limits=cmd.limits)
+    history.record(uow.session, report.id, Action.SUBMITTED, actor_kind=cmd.actor_kind, actor=cmd.actor, at=now, to_reporter=True,
+                   text=Channel(report.channel).label[1] + (f" ({report.channel_name})" if report.channel_name else ""))
+    uow.emit(events.submitted(report, files), report_id=report.id, version=version, actor=actor_of(None))
+    return Submitted(report, files)
+
+
+def submit_report(uow: UnitOfWork, taxonomy: Taxonomy, cmd: SubmitReport) -> Submitted:
+    """Record a report and announce it (without personal data); the same Idempotency-Key gives the same report."""
+    return write_alone(uow, prepare(taxonomy, cmd))
+
+
+def write_alone(uow: UnitOfWork, prepared: Prepared) -> Submitted:
+    """Write one prepared submission in its own transaction."""
     with uow:
-        replay = _stored(uow, key)
-        if replay is not None:
-            return replay
         try:
-            # the same phone and e-mail are the same person: the report belongs to the stored reporter
-            report.reporter_id = uow.reporters.id_of(reporter)
-            uow.reports.add(report)
-            uow.session.flush()  # the report row first (a resent key fails here): the files then point at a report that exists
-            files = media.attach(uow.session, cmd.owner, list(cmd.media_ids), report.id, limits=cmd.limits)
-            history.record(uow.session, report.id, Action.SUBMITTED, actor_kind=cmd.actor_kind, actor=cmd.actor, at=now, to_reporter=True,
-                           text=Channel(report.channel).label[1] + (f" ({report.channel_name})" if report.channel_name else ""))
-            uow.emit(events.submitted(report, files), report_id=report.id, version=report.next_version(), actor=actor_of(None))
-            uow.commit()
+            done = record(uow, prepared)
+            if not done.replayed:
+                uow.commit()
+            return done
         except IntegrityError:
             # the same key sent twice at once: the other request stored it first; answer with that report
             uow.rollback()
-            replay = _stored(uow, key)
+            replay = _stored(uow, prepared.report.submission_key)
             if replay is None:
                 raise
             return replay
-        return Submitted(report, files)
