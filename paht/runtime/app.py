@@ -43,9 +43,12 @@ def make_app(ctx: "ServiceContext", title: str, description: str) -> FastAPI:
 
     app.include_router(ops.build_router(ctx))  # every service's dead letters, for operators
 
-    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    from paht.runtime.telemetry import recording
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,livez,static")
+    if recording(ctx.settings.otel_exporter):
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,livez,static")
     return app
 
 

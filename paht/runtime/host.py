@@ -24,7 +24,7 @@ from paht.runtime.http import make_auth
 from paht.runtime.middleware import http_protocol
 from paht.runtime.grpcx import GrpcServer, open_channel
 from paht.runtime.settings import Settings
-from paht.runtime.telemetry import setup_logging, setup_telemetry, shutdown_telemetry
+from paht.runtime.telemetry import recording, setup_logging, setup_telemetry, shutdown_telemetry
 from paht.runtime.uow import Notifier, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,8 @@ async def serve(spec: ServiceSpec, settings: Settings) -> int:
     setup_logging(spec.name, settings.log_level)
     setup_telemetry(spec.name, settings.otel_exporter, settings.node_id)
     ctx = build_context(spec, settings)
-    _instrument_sqlalchemy(ctx.engine)
+    if recording(settings.otel_exporter):
+        _instrument_sqlalchemy(ctx.engine)
     ctx.status.update({"database": False, "nats": False, "grpc": False, "consumers": False})
 
     app = spec.build_http(ctx)

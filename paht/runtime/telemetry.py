@@ -60,6 +60,13 @@ class JsonlSpanExporter(SpanExporter):
         return None
 
 
+def recording(exporter: str) -> bool:
+    """Whether spans are recorded and exported: with `none`, the detailed instrumentation (a span per SQL statement,
+    per ASGI message) is not installed at all; requests still get trace ids (FastAPI's own telemetry), which logs
+    and events carry."""
+    return exporter != "none"
+
+
 def setup_telemetry(service: str, exporter: str, node_id: str = "province") -> None:
     """Install the tracer and meter providers once per process; exporter: none | console | otlp | jsonl:<path> ({service} in the path is replaced)."""
     global _configured

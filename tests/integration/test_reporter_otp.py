@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select
 
 from paht.runtime.app import make_app
+from paht.runtime.db import make_engine
 from paht.runtime.errors import InvalidInput, StateConflict, TooManyRequests
 from paht.runtime.settings import Settings
 from paht.runtime.sms import DevOutboxSms, SmsUnavailable
@@ -179,6 +181,18 @@ def test_a_signed_out_token_is_refused_at_once_for_reading_and_for_submitting(de
 def test_an_expired_session_is_refused(desk):
     token = desk.verify(desk.ask().json()["challenge_id"], desk.code()).json()["token"]
     assert identity.session_for_token(desk.ctx.engine, token, now=datetime.now(timezone.utc) + timedelta(days=31)) is None
+
+
+def test_a_sign_out_on_another_replica_ends_the_session_here_within_the_read_period(desk, monkeypatch):
+    monkeypatch.setattr(identity, "SESSION_READ_S", 0.3)
+    token = desk.verify(desk.ask().json()["challenge_id"], desk.code()).json()["token"]
+    here, other = desk.ctx.engine, make_engine(desk.ctx.settings, "intake")  # two replicas: each its own connections and memory
+    assert identity.session_for_token(here, token) is not None
+    assert identity.sign_out(other, token) is True
+    assert identity.session_for_token(other, token) is None  # at once where it was signed out
+    time.sleep(0.35)
+    assert identity.session_for_token(here, token) is None  # and here once the read period has passed
+    other.dispose()
 
 
 def test_five_wrong_codes_lock_the_challenge_and_the_right_one_no_longer_opens_it(desk):

@@ -121,31 +121,40 @@ class OutboxRelay:
             return False
 
     async def publish_pending(self) -> int:
-        """Publish what is waiting, oldest first; stop at the first failure so order holds."""
+        """Publish what is waiting, oldest first, without waiting for each acknowledgement before sending the next
+        (one connection keeps them in order); mark published the run of rows acknowledged from the first on.
+
+        A row after a failed one is sent again next round: JetStream drops the copy by its Nats-Msg-Id."""
         rows = await asyncio.to_thread(self._pending_rows)
         if not rows:
             return 0
+        acks = []
+        for row in rows:
+            headers = dict(row.headers)
+            token = otel_context.attach(propagate.extract(headers))
+            try:
+                with tracer.start_as_current_span(f"publish {row.ce_type}", kind=trace.SpanKind.PRODUCER) as span:
+                    span.set_attribute("messaging.system", "nats")
+                    span.set_attribute("messaging.destination.name", row.subject)
+                    span.set_attribute("messaging.message.id", row.event_id)
+                    span.set_attribute("paht.report_id", row.report_id)
+                    propagate.inject(headers)  # consumers become children of this publish span
+                    acks.append(await self._js.publish_async(row.subject, row.payload, headers=headers))
+            finally:
+                otel_context.detach(token)
         done: list[int] = []
         try:
-            for row in rows:
-                headers = dict(row.headers)
-                parent = propagate.extract(headers)
-                token = otel_context.attach(parent)
-                try:
-                    with tracer.start_as_current_span(f"publish {row.ce_type}", kind=trace.SpanKind.PRODUCER) as span:
-                        span.set_attribute("messaging.system", "nats")
-                        span.set_attribute("messaging.destination.name", row.subject)
-                        span.set_attribute("messaging.message.id", row.event_id)
-                        span.set_attribute("paht.report_id", row.report_id)
-                        propagate.inject(headers)  # consumers become children of this publish span
-                        await self._js.publish(row.subject, row.payload, headers=headers, timeout=5)
-                finally:
-                    otel_context.detach(token)
-                done.append(row.seq)
-                _published.add(1, {"paht.event_type": row.ce_type})
-        finally:
-            if done:
-                await asyncio.to_thread(self._mark_published, done)
+            results = await asyncio.wait_for(asyncio.gather(*acks, return_exceptions=True), timeout=5)
+        except asyncio.TimeoutError:
+            results = [a.result() if a.done() and not a.cancelled() and a.exception() is None else TimeoutError() for a in acks]
+        for row, result in zip(rows, results):
+            if isinstance(result, BaseException):
+                if not done:
+                    raise result
+                break
+            done.append(row.seq)
+            _published.add(1, {"paht.event_type": row.ce_type})
+        await asyncio.to_thread(self._mark_published, done)
         self.published += len(done)
         return len(done)
 

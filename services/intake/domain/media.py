@@ -330,7 +330,7 @@ def _photo(source: Path, media_type: str, public: Path, limits: MediaLimits) -> 
         raise _truncated(kind) from None
     if orientation in (5, 6, 7, 8):
         width, height = height, width
-    copy.save(public, "JPEG", quality=PUBLIC_JPEG_QUALITY, optimize=True)
+    copy.save(public, "JPEG", quality=PUBLIC_JPEG_QUALITY)  # no optimize pass: it trebles the encoding time for ~5% smaller files
     return CheckedFile(kind, media_type, "image/jpeg", width, height)
 
 

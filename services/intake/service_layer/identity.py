@@ -159,24 +159,69 @@ def _no_such_challenge() -> NotFound:
     return NotFound("No such code request: ask for a new code.", "Không tìm thấy yêu cầu mã xác thực: vui lòng yêu cầu mã mới.")
 
 
+SESSION_READ_S = 2.0  # how long a replica keeps a live session it read: a sign-out elsewhere takes effect within it
+
+
+class _LiveSessions:
+    """Live sessions read in the last SESSION_READ_S, per database: a reporter's requests in a row read the
+    session once, not on every request. Unknown, expired and signed-out tokens are never kept."""
+
+    def __init__(self) -> None:
+        import weakref
+
+        self._by_engine: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def get(self, engine, digest: str) -> ReporterSession | None:
+        with self._lock:
+            hit = self._by_engine.get(engine, {}).get(digest)
+        if hit is None or time.monotonic() - hit[1] >= SESSION_READ_S:
+            return None
+        return hit[0]
+
+    def put(self, engine, session: ReporterSession) -> None:
+        with self._lock:
+            kept = self._by_engine.setdefault(engine, {})
+            if len(kept) >= 10_000:
+                kept.clear()
+            kept[session.token_hash] = (session, time.monotonic())
+
+    def forget(self, engine, digest: str) -> None:
+        with self._lock:
+            self._by_engine.get(engine, {}).pop(digest, None)
+
+
+_live = _LiveSessions()
+
+
 def session_for_token(engine, token: str, now: datetime | None = None) -> ReporterSession | None:
-    """Return the live session of a reporter token, or None (unknown, expired, revoked). Nothing is cached."""
+    """Return the live session of a reporter token, or None (unknown, expired, revoked).
+
+    A live session read in the last SESSION_READ_S is taken from memory; a sign-out on this replica forgets it at once."""
     if not rules.looks_like_token(token):
         return None
     digest = rules.token_hash(token)
-    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
-        row = rows.session_row(conn, digest)
-    if row is None or row["revoked_at"] is not None or row["expires_at"] <= (now or utc_now()):
-        return None
-    return ReporterSession(row["phone"], row["origin"], digest, row["expires_at"])
+    now = now or utc_now()
+    session = _live.get(engine, digest)
+    if session is None:
+        with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+            row = rows.session_row(conn, digest)
+        if row is None or row["revoked_at"] is not None:
+            return None
+        session = ReporterSession(row["phone"], row["origin"], digest, row["expires_at"])
+        _live.put(engine, session)
+    return session if session.expires_at > now else None
 
 
 def sign_out(engine, token: str, now: datetime | None = None) -> bool:
     """End a session at once; return whether there was a live one."""
     if not rules.looks_like_token(token):
         return False
+    digest = rules.token_hash(token)
     with engine.begin() as conn:
-        return rows.revoke_session(conn, rules.token_hash(token), now or utc_now())
+        ended = rows.revoke_session(conn, digest, now or utc_now())
+    _live.forget(engine, digest)  # after the commit: a read in between cannot keep the session alive here
+    return ended
 
 
 def purge(engine, now: datetime | None = None) -> None:
