@@ -129,9 +129,6 @@ class _Server(uvicorn.Server):
 
 async def serve(spec: ServiceSpec, settings: Settings) -> int:
     """Run the service until SIGTERM/SIGINT; return the process exit code (non-zero after a fatal error)."""
-    import os, sys
-    if os.environ.get("PAHT_SWITCH"):
-        sys.setswitchinterval(float(os.environ["PAHT_SWITCH"]))
     setup_logging(spec.name, settings.log_level)
     setup_telemetry(spec.name, settings.otel_exporter, settings.node_id)
     ctx = build_context(spec, settings)
