@@ -28,9 +28,9 @@ def register_grpc(ctx, server):
 
 def subscriptions(ctx) -> list[Subscription]:
     return [
-        Subscription("intake", handlers=read_model.INTAKE),
-        Subscription("dispatch", handlers=read_model.DISPATCH),
-        Subscription("handling", handlers=read_model.HANDLING),
+        Subscription("intake", handlers=read_model.INTAKE, preload=read_model.preload),
+        Subscription("dispatch", handlers=read_model.DISPATCH, preload=read_model.preload),
+        Subscription("handling", handlers=read_model.HANDLING, preload=read_model.preload),
     ]
 
 

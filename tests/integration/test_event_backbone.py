@@ -166,3 +166,44 @@ def test_published_outbox_rows_are_purged_after_the_keep_period_and_unpublished_
     relay = OutboxRelay(i.engine, outbox, js=None)
     assert relay.purge_published(timedelta(days=7)) == 1
     assert [e.report_id for e in outbox_envelopes(i)] == [pending.id]
+
+
+def test_a_batch_applies_in_per_report_order_in_one_transaction(contexts):
+    """What one fetch brings is applied together: each event by the same rules as alone (order, duplicates)."""
+    i, d = contexts
+    first, second = submit(i), submit(i, "Cây đổ chắn ngang đường Trần Hưng Đạo")
+    intake.accept_report(i.uow(), FakeTaxonomy(), IOC, first.id, "trat-tu-giao-thong", False, "")
+    sub_1, sub_2, acc_1 = outbox_envelopes(i)
+    applier = EventApplier("dispatch", d.uow, d.spec.event_tables["inbox"], d.spec.event_tables["event_positions"])
+    handlers = {s.producer: s.handlers for s in d.spec.subscriptions(d)}["intake"]
+    commits = []
+    from sqlalchemy import event
+
+    event.listen(d.engine, "commit", lambda _conn: commits.append(1))
+    # the second report's only event, the first report's version 2 before its version 1, and a copy of an event
+    outcomes = applier.apply_batch([sub_2, acc_1, sub_1, acc_1, sub_2], handlers)
+    assert outcomes == [Outcome.APPLIED, Outcome.EARLY, Outcome.APPLIED, Outcome.APPLIED, Outcome.DUPLICATE]
+    assert len(commits) == 1
+    with d.uow() as uow:
+        assert uow.session.get(DispatchItem, first.id).status == "awaiting_dispatch"
+    assert applier.apply_batch([acc_1, sub_1], handlers) == [Outcome.DUPLICATE, Outcome.DUPLICATE]
+
+
+def test_a_failing_event_rolls_its_batch_back_and_each_then_goes_alone(contexts):
+    i, d = contexts
+    good, bad = submit(i), submit(i, "Nắp cống bị mất trên vỉa hè")
+    env_good, env_bad = outbox_envelopes(i)
+    applier = EventApplier("dispatch", d.uow, d.spec.event_tables["inbox"], d.spec.event_tables["event_positions"])
+    seen: list[str] = []
+
+    def handler(uow, event, envelope):
+        seen.append(envelope.report_id)
+        if envelope.report_id == bad.id:
+            raise RuntimeError("this event cannot be applied")
+
+    handlers = {"paht.intake.v1.ReportSubmitted": handler}
+    assert applier.apply_batch([env_good, env_bad], handlers) is None  # nothing of the batch stays
+    assert applier.apply(env_good, handlers) is Outcome.APPLIED  # the good one was not taken as handled
+    with pytest.raises(RuntimeError):
+        applier.apply(env_bad, handlers)
+    assert seen == [good.id, bad.id, good.id, bad.id]

@@ -146,6 +146,24 @@ def test_events_from_different_producers_in_any_order_end_the_same(ctx, settings
     assert client.get(f"/api/publication/v1/reports/{report_id}").json()["answer"] == ANSWER
 
 
+def test_events_applied_in_batches_end_as_one_by_one(ctx, settings, client):
+    """A fetch's events are applied in one transaction with the reports' rows loaded once (preload): two reports'
+    whole stories, each producer's events in one batch, end exactly as when delivered one by one."""
+    ids = [new_id(), new_id()]
+    stories = [story(settings.node_id, rid, title=f"Đèn đường hỏng số {n}") for n, rid in enumerate(ids)]
+    applier = ctx.applier()
+    subs = {s.producer: s for s in ctx.spec.subscriptions(ctx)}
+    for producer in ("handling", "intake", "dispatch"):  # handling first: rows started, then filled in
+        batch = [e for st in stories for e in st[producer]]
+        outcomes = applier.apply_batch(batch, subs[producer].handlers, "publication", subs[producer].preload)
+        assert outcomes == [Outcome.APPLIED] * len(batch)
+    for n, rid in enumerate(ids):
+        view = client.get(f"/api/publication/v1/reports/{rid}").json()
+        assert view["status"] == "approved" and view["title"] == f"Đèn đường hỏng số {n}"
+        assert [s["kind"] for s in view["timeline"]] == ["submitted", "accepted", "dispatched", "assigned", "in_progress", "drafted",
+                                                         "approved"]
+
+
 def test_a_redelivered_event_changes_nothing(ctx, settings):
     report_id = new_id()
     events = story(settings.node_id, report_id)

@@ -48,6 +48,8 @@ class Subscription:
 
     producer: str                  # service whose events are read
     handlers: dict                 # {events_pb2.ReportAccepted: handler} or {"paht.intake.v1.ReportAccepted": handler}
+    # called once before a batch of events is applied, with their report ids (e.g. to load their rows with one query)
+    preload: Callable[[UnitOfWork, list[str]], None] | None = None
 
     def __post_init__(self) -> None:
         by_name: dict[str, Handler] = {}
@@ -108,7 +110,8 @@ class EventApplier:
             uow.commit()
             return Outcome.APPLIED
 
-    def apply_batch(self, envelopes: list[Envelope], handlers: dict[str, Handler], service: str = "") -> list[Outcome] | None:
+    def apply_batch(self, envelopes: list[Envelope], handlers: dict[str, Handler], service: str = "",
+                    preload: Callable[[UnitOfWork, list[str]], None] | None = None) -> list[Outcome] | None:
         """Apply several envelopes in one transaction (one commit instead of one each); None when any fails.
 
         The same rules as apply(), one event after the other, with the inbox and positions read once for the
@@ -129,6 +132,8 @@ class EventApplier:
                     .where(positions.consumer == self.consumer, positions.stream_key.in_(keys))
                     .with_for_update())}
                 current = dict(known)
+                if preload is not None:
+                    preload(uow, [e.report_id for e in envelopes if e.id not in seen])
                 outcomes: list[Outcome] = []
                 handled: list[Envelope] = []
                 for envelope in envelopes:
@@ -288,7 +293,8 @@ class EventConsumer:
             except ValueError:
                 log.error("dropping a message that is not a PAHT event on %s", msg.subject)
                 await msg.term()
-        outcomes = await asyncio.to_thread(self._applier.apply_batch, [e for _, e in ready], self._sub.handlers, self._service)
+        outcomes = await asyncio.to_thread(self._applier.apply_batch, [e for _, e in ready], self._sub.handlers, self._service,
+                                           self._sub.preload)
         if outcomes is None:
             for msg, _ in ready:
                 await self._handle(msg)

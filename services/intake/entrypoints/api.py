@@ -164,7 +164,7 @@ def build_router(ctx, taxonomy: Taxonomy) -> APIRouter:
     @router.post("/reports", status_code=201, response_model=ReportCreated, summary="Submit a field report",
                  responses={200: {"description": "The same Idempotency-Key was sent before: the report stored then"},
                             401: {"description": "No verified phone, partner key or call-centre sign-in"}})
-    async def submit(body: ReportIn, request: Request, response: Response,
+    async def submit(body: ReportIn, request: Request,
                      idempotency_key: str = Header(default="", max_length=200,
                                                    description="Any unique text per submission (e.g. the draft's id): a resend is not stored twice.")):
         """Send with `Authorization: Bearer rpt_…` (a reporter session from POST /api/intake/v1/otp/verify), with
@@ -173,11 +173,11 @@ def build_router(ctx, taxonomy: Taxonomy) -> APIRouter:
         caller = need_caller(await resolve_caller(ctx, request, optional_user))
         prepared = submission.prepare(taxonomy, command(body, caller, idempotency_key, limits))
         done = await desk.run(lambda uow: submission.record(uow, prepared), lambda: submission.write_alone(ctx.uow(), prepared))
-        if done.replayed:
-            response.status_code = 200
         r = done.report
-        return ReportCreated(id=r.id, tracking_code=r.tracking_code, status=r.status, received_at=r.received_at.isoformat(),
-                             channel=r.channel, verification=r.verification, media=[m.id for m in done.media])
+        created = ReportCreated(id=r.id, tracking_code=r.tracking_code, status=r.status, received_at=r.received_at.isoformat(),
+                                channel=r.channel, verification=r.verification, media=[m.id for m in done.media])
+        # answered as built (the model above is the documented shape): FastAPI need not check it a second time
+        return Response(created.model_dump_json(), status_code=200 if done.replayed else 201, media_type="application/json")
 
     @router.get("/topics", summary="The topics a report can be filed under, with suggestions for a text")
     async def topics(text: str = Query(default="", max_length=5000, description="The report's title and description: the best topics come first in `suggested`")):

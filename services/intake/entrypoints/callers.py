@@ -52,7 +52,7 @@ def reporter_owner(phone: str) -> str:
 
 
 async def _reporter(ctx, token: str) -> Caller | None:
-    session = await asyncio.to_thread(identity.session_for_token, ctx.engine, token)
+    session = identity.recent_session(ctx.engine, token) or await asyncio.to_thread(identity.session_for_token, ctx.engine, token)
     if session is None:
         return None
     channel = Channel.WEB if session.origin == "web" else Channel.APP

@@ -194,6 +194,15 @@ class _LiveSessions:
 _live = _LiveSessions()
 
 
+def recent_session(engine, token: str, now: datetime | None = None) -> ReporterSession | None:
+    """The live session of a token when it was read in the last SESSION_READ_S (no database: callable on the event
+    loop); None means "not known here", and session_for_token then decides."""
+    if not rules.looks_like_token(token):
+        return None
+    session = _live.get(engine, rules.token_hash(token))
+    return session if session is not None and session.expires_at > (now or utc_now()) else None
+
+
 def session_for_token(engine, token: str, now: datetime | None = None) -> ReporterSession | None:
     """Return the live session of a reporter token, or None (unknown, expired, revoked).
 

@@ -34,12 +34,31 @@ class SqlPublicReports:
         return self.session.get(PublicReport, report_id, with_for_update=for_update)
 
     def get_or_start(self, report_id: str) -> PublicReport:
-        """Load the report's row for update, or start a placeholder when this is the first event seen."""
-        report = self.get(report_id, for_update=True)
+        """Load the report's row for update, or start a placeholder when this is the first event seen.
+
+        Several events are often applied in one transaction: a report started by an earlier one is taken
+        from this session, and loading does not first flush what earlier events changed (it is written
+        once, at the commit)."""
+        started = self.session.info.setdefault("publication.started", {})
+        report = started.get(report_id)
+        if report is not None:
+            return report
+        if report_id in self.session.info.get("publication.absent", ()):
+            report = None  # load_many found no row for it
+        else:
+            with self.session.no_autoflush:
+                report = self.get(report_id, for_update=True)  # after load_many: from the session, no query
         if report is None:
             report = PublicReport.placeholder(report_id)
             self.session.add(report)
+            started[report_id] = report
         return report
+
+    def load_many(self, report_ids: list[str]) -> None:
+        """Load the rows of several reports for update with one query, ahead of a batch of their events."""
+        ids = sorted(set(report_ids))
+        found = self.session.execute(select(PublicReport).where(PublicReport.report_id.in_(ids)).with_for_update()).scalars().all()
+        self.session.info["publication.absent"] = set(ids) - {r.report_id for r in found}
 
     def by_tracking_code(self, code: str) -> PublicReport | None:
         q = select(PublicReport).where(PublicReport.tracking_code == code, PublicReport.received_at.is_not(None))

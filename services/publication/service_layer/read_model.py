@@ -44,6 +44,11 @@ def submission_of(event: intake_ev.ReportSubmitted, envelope: Envelope) -> Submi
     return Submission(**{name: shaped[name] if name in shaped else getattr(event, name) for name in SUBMISSION_FIELDS})
 
 
+def preload(uow: UnitOfWork, report_ids: list[str]) -> None:
+    """Before a batch of events: load their reports' rows with one query (each handler then finds its row in the session)."""
+    uow.reports.load_many(report_ids)
+
+
 def on_report_submitted(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
     """Intake received a report: fill in its content (listed publicly only once step 1 accepts it)."""
     report = uow.reports.get_or_start(envelope.report_id)
