@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import select
 
 from paht.runtime.events import bus
 from paht.runtime.events.consumer import EventApplier, EventConsumer, Outcome
@@ -207,3 +208,41 @@ def test_a_failing_event_rolls_its_batch_back_and_each_then_goes_alone(contexts)
     with pytest.raises(RuntimeError):
         applier.apply(env_bad, handlers)
     assert seen == [good.id, bad.id, good.id, bad.id]
+
+
+def test_the_relay_marks_published_rows_later_without_sending_them_twice_and_never_skips_a_late_commit(contexts, settings, nats_url):
+    """Acknowledged rows are marked published in one write a little later; until then they are not sent again; a row
+    with a lower seq that commits after a higher one was sent (PostgreSQL's order of commits) still goes out."""
+    i, _ = contexts
+    outbox = i.spec.event_tables["outbox"]
+
+    def submit_with_seq(title: str, seq: int | None = None) -> str:
+        report = submit(i, title)
+        if seq is not None:
+            with i.engine.begin() as conn:
+                conn.execute(outbox.update().where(outbox.c.report_id == report.id).values(seq=seq))
+        return report.id
+
+    def marked() -> dict:
+        with i.engine.connect() as conn:
+            return {r.report_id: r.published_at is not None for r in conn.execute(select(outbox.c.report_id, outbox.c.published_at))}
+
+    async def scenario():
+        nc = await bus.connect(nats_url, "test")
+        js = nc.jetstream()
+        stream = await bus.ensure_stream(js, settings.node_id, "intake")
+        relay = OutboxRelay(i.engine, outbox, js, poll_s=0.05, mark_every_s=60)  # nothing is marked during the rounds below
+        a = submit_with_seq("Đèn đường hỏng số một")
+        assert await relay.publish_pending() == 1
+        b = submit_with_seq("Đèn đường hỏng số hai", seq=1001)
+        assert await relay.publish_pending() == 1  # only the new one: the first is not sent again
+        c = submit_with_seq("Đèn đường hỏng số ba", seq=1000)  # lower than one already sent
+        assert await relay.publish_pending() == 1
+        assert await relay.publish_pending() == 0
+        assert marked() == {a: False, b: False, c: False}
+        await relay._mark_now()
+        assert marked() == {a: True, b: True, c: True}
+        assert (await js.stream_info(stream)).state.messages == 3
+        await nc.close()
+
+    asyncio.run(scenario())

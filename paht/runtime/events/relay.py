@@ -12,13 +12,16 @@ from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
 from sqlalchemy import Engine, Table, delete, select, text, update
 
+from paht.runtime.db import READ_ONLY
+
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("paht.relay")
 _published = metrics.get_meter("paht.relay").create_counter("paht.events.published", unit="{event}", description="Events relayed from the outbox to JetStream")
 
 
 class OutboxRelay:
-    def __init__(self, engine: Engine, outbox: Table, js: JetStreamContext, *, poll_s: float = 0.5, batch: int = 200):
+    def __init__(self, engine: Engine, outbox: Table, js: JetStreamContext, *, poll_s: float = 0.5, batch: int = 200,
+                 mark_every_s: float = 0.25):
         self._engine = engine
         self._outbox = outbox
         self._js = js
@@ -32,6 +35,13 @@ class OutboxRelay:
         self._leader_lock = threading.Lock()  # the check runs in a worker thread, close() in the loop
         self.keep: timedelta | None = None  # how long published rows stay; None keeps them
         self._next_purge = 0.0
+        # Rows JetStream acknowledged are marked published a little later, many at once (one write instead of one per
+        # round). Until then the relay skips them by their seq (never by a high-water mark: on PostgreSQL a lower seq
+        # can commit after a higher one); after a crash or a change of leader they go out again, and JetStream drops
+        # the copies by their Nats-Msg-Id (consumers' inboxes would too).
+        self._unmarked: list[int] = []
+        self._mark_every_s = mark_every_s
+        self._next_mark = time.monotonic() + mark_every_s
 
     def wake_threadsafe(self) -> None:
         """Ask the relay to look now (callable from any thread)."""
@@ -59,6 +69,8 @@ class OutboxRelay:
                 continue
             if sent:
                 continue  # more may be waiting
+            if self._unmarked:
+                await self._mark_now()
             if self.keep is not None and time.monotonic() >= self._next_purge:
                 self._next_purge = time.monotonic() + 3600
                 purged = await asyncio.to_thread(self.purge_published, self.keep)
@@ -71,16 +83,27 @@ class OutboxRelay:
 
     def _pending_rows(self) -> list:
         if not self._holds_leadership():
+            self._unmarked = []  # a later leadership starts again from what is marked
             return []
-        with self._engine.connect() as conn:
+        sent = set(self._unmarked)
+        with self._engine.connect().execution_options(**{READ_ONLY: True}) as conn:
             rows = conn.execute(
                 select(self._outbox)
                 .where(self._outbox.c.published_at.is_(None))
                 .order_by(self._outbox.c.seq)
-                .limit(self._batch)
+                .limit(self._batch + len(sent))
             ).all()
             conn.rollback()
-        return rows
+        return [r for r in rows if r.seq not in sent][:self._batch]
+
+    async def _mark_now(self) -> None:
+        seqs, self._unmarked = self._unmarked, []
+        self._next_mark = time.monotonic() + self._mark_every_s
+        try:
+            await asyncio.to_thread(self._mark_published, seqs)
+        except BaseException:
+            self._unmarked = seqs + self._unmarked  # tried again next time; meanwhile they are not sent twice
+            raise
 
     def close(self) -> None:
         """Give up relay leadership (PostgreSQL) so another process can take over at once."""
@@ -154,7 +177,9 @@ class OutboxRelay:
                 break
             done.append(row.seq)
             _published.add(1, {"paht.event_type": row.ce_type})
-        await asyncio.to_thread(self._mark_published, done)
+        self._unmarked.extend(done)
+        if self._unmarked and (time.monotonic() >= self._next_mark or len(self._unmarked) >= 1000):
+            await self._mark_now()
         self.published += len(done)
         return len(done)
 
