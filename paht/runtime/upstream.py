@@ -30,13 +30,14 @@ class Unanswered(UpstreamError):
 class _Answer:
     """httptools' callbacks: the answer's head and body pieces as they are parsed."""
 
-    __slots__ = ("headers", "body", "head_done", "done", "parser")
+    __slots__ = ("headers", "body", "head_done", "done", "keep_alive", "parser")
 
     def __init__(self) -> None:
         self.headers: list[tuple[bytes, bytes]] = []
         self.body: list[bytes] = []
         self.head_done = False
         self.done = False
+        self.keep_alive = False
         self.parser = httptools.HttpResponseParser(self)
 
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -44,6 +45,7 @@ class _Answer:
 
     def on_headers_complete(self) -> None:
         self.head_done = True
+        self.keep_alive = self.parser.should_keep_alive()  # llhttp forgets it once the message is complete
 
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
@@ -73,7 +75,7 @@ class UpstreamResponse:
         self.headers = answer.headers
         self._timeout = timeout
         self._complete = answer.done or head_only
-        self._keep = answer.parser.should_keep_alive()
+        self._keep = answer.keep_alive
         self._released = False
 
     @property

@@ -64,6 +64,10 @@ def service_app(settings: Settings) -> FastAPI:
     async def echo(request: Request):
         return {"headers": dict(request.headers), "public_base": public_base(request, settings)}
 
+    @app.get("/api/intake/v1/peer")
+    async def peer(request: Request):
+        return {"port": request.client.port}  # the edge's side of the connection this request came on
+
     @app.get("/api/intake/v1/banner")
     async def banner():
         return Response("hi", headers={"server": "upstream/1.0 (secret version)"})
@@ -183,3 +187,14 @@ def test_the_edge_sets_its_own_forwarded_headers_and_hides_every_server_banner(s
         assert "server" not in response.headers, response.url
         assert response.headers["x-frame-options"] == "DENY" and "default-src 'self'" in response.headers["content-security-policy"]
         assert len(response.headers.get_list("date")) <= 1
+
+
+def test_the_edge_keeps_its_connections_to_a_service_open(stack, tmp_path):
+    """One after the other, requests go on the same kept-alive connection to the service (a new one per request
+    would cost a connection set-up each and leave thousands of sockets in TIME_WAIT under load)."""
+    _service, edge = stack(service_app(Settings(env="test", data=tmp_path)))
+    with httpx.Client(base_url=edge.url, timeout=10) as client:
+        ports = {client.get("/api/intake/v1/peer").json()["port"] for _ in range(30)}
+        assert client.post("/api/intake/v1/good", json={"n": 1}).status_code == 200
+        ports.add(client.get("/api/intake/v1/peer").json()["port"])
+    assert len(ports) == 1
