@@ -1,8 +1,14 @@
 """Database engines per service: a SQLite file in the embedded run, a PostgreSQL schema in production."""
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Windows: one process per database there
+    fcntl = None
 
 from datetime import datetime, timezone
 
@@ -58,28 +64,41 @@ READ_ONLY = "paht_read_only"  # execution option: this connection only reads (SQ
 
 
 class WriterGate:
-    """One SQLite write transaction at a time in this process, handed from one writer to the next at once.
+    """One SQLite write transaction at a time, handed from one writer to the next at once, in this process and
+    across the processes that share the file.
 
     SQLite lets one writer in; the others poll its busy handler, which sleeps between tries (up to 100 ms
-    each), so under load most of a request's time was spent asleep. Writers of one engine queue here
-    instead and enter when the previous one has committed or rolled back. Each service's database has
-    one writing process in the embedded run; another process (a migration) still meets busy_timeout.
+    each), so under load most of a request's time was spent asleep. Writers of one engine queue on a lock
+    in the process, and the one at the head then takes an exclusive lock on `<database>.writer-lock` (the
+    kernel hands it to the next process waiting the moment it is let go): several processes of one service
+    (`PAHT_REPLICAS`) write one after the other without polling. A process that dies lets go of it.
     """
 
     TIMEOUT_S = 30.0  # as busy_timeout: a writer that never ends is an error, not a hang
 
-    def __init__(self):
+    def __init__(self, lock_file: Path | None = None):
         self._lock = threading.Lock()
         self._holder: int | None = None
+        self._fd: int | None = None
+        if lock_file is not None and fcntl is not None:
+            self._fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
 
     def enter(self, dbapi_connection) -> None:
         if not self._lock.acquire(timeout=self.TIMEOUT_S):
             raise TimeoutError("another write transaction of this service has held the database for 30 s")
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)  # waits, without the GIL, for another process's writer
+        except BaseException:
+            self._lock.release()
+            raise
         self._holder = id(dbapi_connection)
 
     def leave(self, dbapi_connection) -> None:
         if self._holder is not None and self._holder == id(dbapi_connection):
             self._holder = None
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
             self._lock.release()
 
     def wrap(self, dialect) -> None:
@@ -101,6 +120,21 @@ class WriterGate:
         dialect.do_commit, dialect.do_rollback = do_commit, do_rollback
 
 
+def file_lock(engine: Engine, name: str):
+    """Try to take `<database>.<name>-lock` for this process (SQLite files only): an open descriptor holding the lock,
+    or None when another process holds it. The lock goes when the descriptor is closed or the process ends."""
+    if fcntl is None or engine.dialect.name != "sqlite":
+        return None
+    path = Path(engine.url.database)
+    fd = os.open(path.with_name(f"{path.name}.{name}-lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
 def make_engine(settings: Settings, service: str) -> Engine:
     """Create the engine of a service; on PostgreSQL its schema is the search_path."""
     url = url_for(settings, service)
@@ -117,7 +151,7 @@ def make_engine(settings: Settings, service: str) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
-        gate = WriterGate()
+        gate = WriterGate(Path(engine.url.database).with_name(Path(engine.url.database).name + ".writer-lock"))
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):

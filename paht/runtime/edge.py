@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from paht.runtime.middleware import http_protocol
 from paht.runtime.settings import SERVICES, Settings
-from paht.runtime.upstream import Upstreams, UpstreamError
+from paht.runtime.upstream import Unreachable, Upstreams, UpstreamError
 from paht.runtime.web import error_body
 from paht.runtime.web.pages import STATIC_DIR
 from paht.runtime.web.security import FORM_TYPES
@@ -62,10 +62,12 @@ def route_for(path: str) -> str:
 
 
 class Edge:
-    def __init__(self, upstreams: dict[str, str], nats_monitor: str | None, max_body_bytes: int = 1_000_000,
+    def __init__(self, upstreams: dict[str, str | list[str]], nats_monitor: str | None, max_body_bytes: int = 1_000_000,
                  streamed: dict[str, int] | None = None):
-        self.upstreams = upstreams  # service -> http://127.0.0.1:port
-        self._addresses = {name: _host_port(url) for name, url in upstreams.items()}
+        # service -> its processes' addresses (http://127.0.0.1:port), taken in turn
+        self.upstreams = {name: [urls] if isinstance(urls, str) else list(urls) for name, urls in upstreams.items()}
+        self._addresses = {name: [_host_port(url) for url in urls] for name, urls in self.upstreams.items()}
+        self._turn = dict.fromkeys(self.upstreams, 0)
         self.nats_monitor = nats_monitor
         self.max_body_bytes = max_body_bytes
         self.streamed = dict(streamed or {})  # upload paths -> their limit: passed through as they arrive, never held whole
@@ -106,7 +108,9 @@ class Edge:
             client_host = scope["client"][0]
         headers += [("x-forwarded-for", client_host), ("x-forwarded-proto", scope.get("scheme", "http")),
                     ("x-forwarded-host", forwarded_host)]
-        host, port = self._addresses[service]
+        addresses = self._addresses[service]
+        turn = self._turn[service] = (self._turn[service] + 1) % len(addresses)
+        host, port = addresses[turn]
         method = scope["method"]
         limit = self.streamed.get(path)
         over: _Counter | None = None
@@ -121,7 +125,7 @@ class Edge:
                 body = await _read_body(receive, declared, self.max_body_bytes)
                 if body is None:
                     return await _problem(413, "error.body_too_large")(scope, receive, send)
-                upstream = await self.pool.send(host, port, method, target, headers, body)
+                upstream = await self._send(addresses, turn, method, target, headers, body)
         except _TooLarge:
             return await _problem(413, "error.body_too_large")(scope, receive, send)
         except _ClientLeft:
@@ -142,6 +146,17 @@ class Edge:
         finally:
             await upstream.aclose()
 
+    async def _send(self, addresses: list, turn: int, method: str, target: str, headers: list, body: bytes):
+        """Send to the process whose turn it is; when it cannot be reached (restarting), to the next one."""
+        for k in range(len(addresses)):
+            host, port = addresses[(turn + k) % len(addresses)]
+            try:
+                return await self.pool.send(host, port, method, target, headers, body)
+            except Unreachable:
+                if k == len(addresses) - 1:
+                    raise
+        raise AssertionError("unreachable")
+
     async def healthz(self, request: Request) -> Response:
         """200 only when every service and NATS are ready."""
         checks: dict[str, bool] = {}
@@ -153,7 +168,7 @@ class Edge:
             except httpx.HTTPError:
                 checks[name] = False
 
-        jobs = [one(s, f"{u}/healthz") for s, u in self.upstreams.items()]
+        jobs = [one(s if k == 1 else f"{s}-{k}", f"{u}/healthz") for s, urls in self.upstreams.items() for k, u in enumerate(urls, 1)]
         if self.nats_monitor:
             jobs.append(one("nats", f"{self.nats_monitor}/healthz?js-enabled-only=true"))
         await asyncio.gather(*jobs)
@@ -220,7 +235,7 @@ def _host_port(url: str) -> tuple[str, int]:
     return parts.hostname or "127.0.0.1", parts.port or 80
 
 
-def build_edge_app(upstreams: dict[str, str], nats_monitor: str | None, settings: Settings | None = None):
+def build_edge_app(upstreams: dict[str, str | list[str]], nats_monitor: str | None, settings: Settings | None = None):
     from paht.runtime.middleware import CatchAll, RefuseBadRequests
     from paht.runtime.storage import streamed_uploads
     from paht.runtime.web.security import SecurityHeaders

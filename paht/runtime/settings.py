@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     map_tiles_attribution: str = "© OpenStreetMap contributors"
 
     # Events
+    # `paht up`: how many processes run a service, e.g. "intake=2,publication=1" (the edge shares requests among
+    # them; on SQLite they take turns writing). Intake, the citizens' write path, gets two where there are cores.
+    replicas: str = "intake=2" if (os.cpu_count() or 1) > 1 else ""
     relay_poll_s: float = 0.5
     outbox_keep_days: float = 7.0  # published outbox rows are deleted after this (JetStream keeps the events)
     nats_duplicate_window_s: int = 600
@@ -148,6 +151,17 @@ class Settings(BaseSettings):
             if self.demo_password:
                 raise ValueError("PAHT_DEMO_PASSWORD must not be set in production")
         return self
+
+    def replica_counts(self) -> dict[str, int]:
+        """How many processes `paht up` starts for each service (1 where not said)."""
+        counts = {name: 1 for name in SERVICES}
+        for part in filter(None, (p.strip() for p in self.replicas.split(","))):
+            name, _, number = part.partition("=")
+            name = name.strip()
+            if name not in counts or not number.strip().isdigit() or not 1 <= int(number) <= 16:
+                raise ValueError(f"PAHT_REPLICAS: {part!r} is not <service>=<1..16> for one of {', '.join(SERVICES)}")
+            counts[name] = int(number)
+        return counts
 
     def grpc_address(self, service: str) -> str:
         """Return host:port of another service's gRPC server (PAHT_GRPC_<SERVICE>)."""

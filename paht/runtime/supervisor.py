@@ -114,9 +114,11 @@ class Plan:
     nats_monitor: str | None
     ports: dict[str, tuple[int, int]] = field(default_factory=dict)
 
-    def service_env(self, name: str) -> dict[str, str]:
+    def service_env(self, process: str, name: str | None = None) -> dict[str, str]:
+        """The environment of one process of a service (`process` is e.g. "intake" or its second replica "intake-2")."""
+        name = name or process
         env = dict(os.environ)
-        http, grpc_port = self.ports[name]
+        http, grpc_port = self.ports[process]
         keys = self.data / "keys"
         env.update(
             {
@@ -132,9 +134,15 @@ class Plan:
         env.pop("PAHT_TOKEN_PRIVATE_KEY_FILE", None)
         if name == "dispatch":  # only the built-in issuer holds the signing key
             env["PAHT_TOKEN_PRIVATE_KEY_FILE"] = str(keys / "token.pem")
-        for other, (_http, g) in self.ports.items():
-            env[f"PAHT_GRPC_{other.upper()}"] = f"127.0.0.1:{g}"
+        for other in SERVICES:  # other services call the first process of each
+            if other in self.ports:
+                env[f"PAHT_GRPC_{other.upper()}"] = f"127.0.0.1:{self.ports[other][1]}"
         return env
+
+
+def process_name(service: str, k: int) -> str:
+    """The name of a service's k-th process in logs and run.json: "intake", then "intake-2", "intake-3"…"""
+    return service if k == 1 else f"{service}-{k}"
 
 
 def _say(message: str) -> None:
@@ -203,8 +211,9 @@ def run_up(settings: Settings) -> int:
     else:
         nats_url, nats_monitor = settings.nats_url, None
     plan = Plan(settings=settings, data=data, edge_port=settings.port, nats_url=nats_url, nats_monitor=nats_monitor)
-    for name in SERVICES:
-        plan.ports[name] = (free_port(), free_port())
+    processes = [(name, process_name(name, k)) for name, count in settings.replica_counts().items() for k in range(1, count + 1)]
+    for _service, process in processes:
+        plan.ports[process] = (free_port(), free_port())
 
     ensure_signing_key(data / "keys" / "token.pem", data / "keys" / "token.pub.pem")
     if settings.env != "production":
@@ -232,13 +241,15 @@ def run_up(settings: Settings) -> int:
         _say(f"PAHT: data in {data}; database: {'PostgreSQL' if settings.database_url else 'SQLite'}; NATS: {'embedded' if embedded_nats else nats_url}")
         _migrate_and_seed(data)
         python = sys.executable
-        for name in SERVICES:
-            children.append(Child(name, [python, "-m", "paht.runtime.cli", "serve", name], plan.service_env(name), data / "logs" / f"{name}.log"))
+        for name, process in processes:
+            children.append(Child(process, [python, "-m", "paht.runtime.cli", "serve", name], plan.service_env(process, name),
+                                  data / "logs" / f"{process}.log"))
         edge_env = dict(os.environ)
+        upstreams = {n: [f"http://127.0.0.1:{plan.ports[p][0]}" for s, p in processes if s == n] for n in SERVICES}
         edge_env.update(
             {
                 "PAHT_PORT": str(settings.port),
-                "PAHT_EDGE_UPSTREAMS": json.dumps({n: f"http://127.0.0.1:{plan.ports[n][0]}" for n in SERVICES}),
+                "PAHT_EDGE_UPSTREAMS": json.dumps(upstreams),
                 "PAHT_EDGE_NATS_MONITOR": nats_monitor or "",
             }
         )

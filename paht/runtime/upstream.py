@@ -23,6 +23,10 @@ class UpstreamError(Exception):
     """The service could not be reached, or its answer broke off."""
 
 
+class Unreachable(UpstreamError):
+    """No connection could be made: nothing was sent, another process of the service may take the request."""
+
+
 class Unanswered(UpstreamError):
     """The connection ended before a byte of the answer came: the request may be sent again on a new one."""
 
@@ -169,7 +173,7 @@ class Upstreams:
             async with asyncio.timeout(self.connect_timeout):
                 reader, writer = await asyncio.open_connection(key[0], key[1], limit=READ_SIZE)
         except (OSError, TimeoutError) as exc:
-            raise UpstreamError(f"cannot reach {key[0]}:{key[1]}: {exc.__class__.__name__}") from exc
+            raise Unreachable(f"cannot reach {key[0]}:{key[1]}: {exc.__class__.__name__}") from exc
         return _Connection(reader, writer)
 
     async def send(self, host: str, port: int, method: str, target: str, headers: list[tuple[str, str]],

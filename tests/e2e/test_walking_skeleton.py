@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from paht.runtime.walkthrough import REPORT, walk
+from paht.runtime.walkthrough import REPORT, reporter_sign_in, walk
 from tests.e2e.harness import BACKENDS, Client, alive, backend_env, cleanup_backend, start_paht, stop_paht
 
 pytestmark = pytest.mark.e2e
@@ -187,3 +187,19 @@ def test_reports_accepted_while_nats_or_dispatch_is_down_flow_when_they_are_back
             os.kill(pid, signal.SIGCONT)
     public = c.wait_for(f"/api/publication/v1/track/{r.json()['tracking_code']}", timeout=60).json()
     assert public["status"] == "submitted" and "title" not in public  # awaiting review: public only once accepted
+
+
+def test_intake_runs_as_two_processes_and_a_killed_one_costs_no_request(paht):
+    """PAHT_REPLICAS (default intake=2 on a machine with more than one core): the edge shares submissions between
+    the two processes, and while one is down (killed, then restarted by `paht up`) the other takes every request."""
+    if (os.cpu_count() or 1) < 2:
+        pytest.fail("this test needs the two-core machine the embedded default is made for")
+    info = paht.run_info()["services"]
+    assert {"intake", "intake-2"} <= set(info) and info["intake"]["pid"] != info["intake-2"]["pid"]
+    assert alive(info["intake"]["pid"]) and alive(info["intake-2"]["pid"])
+    with httpx.Client(base_url=paht.url, timeout=30) as http:
+        assert http.get("/healthz").json()["checks"]["intake-2"] is True
+        headers = reporter_sign_in(http, REPORT["reporter"]["phone"])
+        os.kill(info["intake-2"]["pid"], signal.SIGKILL)
+        codes = [http.post("/api/intake/v1/reports", json=REPORT, headers=headers).status_code for _ in range(10)]
+        assert codes == [201] * 10

@@ -277,12 +277,24 @@ class EventConsumer:
                 log.exception("fetch from %s failed; retrying", durable)
                 await asyncio.sleep(1.0)
                 continue
+            if len(msgs) < self.BATCH and self.LINGER_S:
+                # a moment for the events published right behind this one: one transaction for all of them
+                await asyncio.sleep(self.LINGER_S)
+                try:
+                    msgs += await psub.fetch(batch=self.BATCH - len(msgs), timeout=0.002)
+                except (NatsTimeout, asyncio.TimeoutError):
+                    pass
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.debug("second fetch from %s failed; applying what came", durable, exc_info=True)
             if len(msgs) == 1:
                 await self._handle(msgs[0])
             else:
                 await self._handle_batch(msgs)
 
     BATCH = 100  # events applied in one transaction when that many are waiting
+    LINGER_S = 0.005  # how long a fetch that did not fill a batch waits for more (an event's delay; less work per event)
 
     async def _handle_batch(self, msgs: list) -> None:
         """Apply waiting events in one transaction; if any fails, each goes its own way (retry, park)."""

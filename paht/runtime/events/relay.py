@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -12,14 +13,22 @@ from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
 from sqlalchemy import Engine, Table, delete, select, text, update
 
-from paht.runtime.db import READ_ONLY
+from paht.runtime.db import READ_ONLY, file_lock
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("paht.relay")
 _published = metrics.get_meter("paht.relay").create_counter("paht.events.published", unit="{event}", description="Events relayed from the outbox to JetStream")
 
 
+def fcntl_missing() -> bool:
+    """No file locks on this system (Windows): one process per database file there, and it relays."""
+    from paht.runtime import db
+
+    return db.fcntl is None
+
+
 class OutboxRelay:
+    LINGER_S = 0.003  # how long a woken relay waits before reading: an event's delay, fewer rounds (and writes) under load
     def __init__(self, engine: Engine, outbox: Table, js: JetStreamContext, *, poll_s: float = 0.5, batch: int = 200,
                  mark_every_s: float = 0.25):
         self._engine = engine
@@ -33,6 +42,7 @@ class OutboxRelay:
         self._leader_conn = None
         self._leader = False
         self._leader_lock = threading.Lock()  # the check runs in a worker thread, close() in the loop
+        self._file_lock: int | None = None  # SQLite: the descriptor holding the relay lock
         self.keep: timedelta | None = None  # how long published rows stay; None keeps them
         self._next_purge = 0.0
         # Rows JetStream acknowledged are marked published a little later, many at once (one write instead of one per
@@ -54,6 +64,8 @@ class OutboxRelay:
         while True:
             # Clear before looking: a commit that lands while we read still wakes the next wait.
             self._wake.clear()
+            if self.LINGER_S:
+                await asyncio.sleep(self.LINGER_S)  # the commits right behind the one that woke us go in the same round
             try:
                 sent = await self.publish_pending()
                 failures = 0
@@ -111,6 +123,9 @@ class OutboxRelay:
             self._close_leader()
 
     def _close_leader(self) -> None:
+        if self._file_lock is not None:
+            os.close(self._file_lock)
+            self._file_lock = None
         if self._leader_conn is not None:
             self._leader_conn.invalidate()  # a pooled connection would keep the session lock
             self._leader_conn.close()
@@ -118,9 +133,13 @@ class OutboxRelay:
         self._leader = False
 
     def _holds_leadership(self) -> bool:
-        """On PostgreSQL only one replica relays at a time, so order holds; SQLite has one process per file."""
+        """Only one replica relays at a time, so order holds: on PostgreSQL the one holding a session advisory lock, on
+        SQLite the process holding `<database>.relay-lock` (several processes of one service share the file)."""
         if self._engine.dialect.name != "postgresql":
-            return True
+            with self._leader_lock:
+                if self._file_lock is None:
+                    self._file_lock = file_lock(self._engine, "relay")
+                return self._file_lock is not None or fcntl_missing()
         with self._leader_lock:
             return self._check_leadership()
 
