@@ -172,7 +172,7 @@ def test_published_outbox_rows_are_purged_after_the_keep_period_and_unpublished_
 def test_a_batch_applies_in_per_report_order_in_one_transaction(contexts):
     """What one fetch brings is applied together: each event by the same rules as alone (order, duplicates)."""
     i, d = contexts
-    first, second = submit(i), submit(i, "Cây đổ chắn ngang đường Trần Hưng Đạo")
+    first, _second = submit(i), submit(i, "Cây đổ chắn ngang đường Trần Hưng Đạo")
     intake.accept_report(i.uow(), FakeTaxonomy(), IOC, first.id, "trat-tu-giao-thong", False, "")
     sub_1, sub_2, acc_1 = outbox_envelopes(i)
     applier = EventApplier("dispatch", d.uow, d.spec.event_tables["inbox"], d.spec.event_tables["event_positions"])
