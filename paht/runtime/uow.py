@@ -57,10 +57,12 @@ class UnitOfWork:
         self._notifier = notifier
         self.session: Session | None = None
         self._pending: list[dict] = []
+        self._staged: dict[Table, list[dict]] = {}
 
     def __enter__(self) -> "UnitOfWork":
         self.session = self._sessions()
         self._pending = []
+        self._staged = {}
         for name, make in self._repositories.items():  # e.g. uow.cases, uow.reports: one per aggregate
             setattr(self, name, make(self.session))
         return self
@@ -99,8 +101,23 @@ class UnitOfWork:
         )
         return envelope
 
+    def stage(self, table: Table, row: dict) -> None:
+        """Insert a row at the commit, with the other rows staged for its table in one statement (tables in the
+        order first staged, before the outbox). For new rows nothing in this transaction reads or points to
+        before the commit; otherwise call write_staged() first."""
+        self._staged.setdefault(table, []).append(row)
+
+    def write_staged(self) -> None:
+        """Insert the rows staged so far, now."""
+        assert self.session is not None
+        staged, self._staged = self._staged, {}
+        for table, rows in staged.items():
+            self.session.execute(table.insert(), rows)
+
     def commit(self) -> None:
         assert self.session is not None
+        if self._staged:
+            self.write_staged()
         if self._pending:
             self.session.flush()
             self.session.execute(self._outbox.insert(), self._pending)
@@ -113,6 +130,7 @@ class UnitOfWork:
     def rollback(self) -> None:
         assert self.session is not None
         self._pending = []
+        self._staged = {}
         self.session.rollback()
 
 

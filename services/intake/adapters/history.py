@@ -36,11 +36,21 @@ class HistoryLine:
             return self.action, self.action
 
 
-def record(session: Session, report_id: str, action: Action, *, actor_kind: str, at: datetime, actor: str = "", text: str = "",
-           to_reporter: bool = False) -> None:
+def line(report_id: str, action: Action, *, actor_kind: str, at: datetime, actor: str = "", text: str = "",
+         to_reporter: bool = False) -> dict:
+    """One history line's row."""
+    return {"id": new_id(), "report_id": report_id, "at": at, "actor_kind": actor_kind, "actor": actor, "action": action.value,
+            "text": text, "to_reporter": to_reporter}
+
+
+def record(session: Session, report_id: str, action: Action, **details) -> None:
     """Add one line to a report's history, in the caller's transaction."""
-    session.execute(_INSERT, {"id": new_id(), "report_id": report_id, "at": at, "actor_kind": actor_kind, "actor": actor,
-                              "action": action.value, "text": text, "to_reporter": to_reporter})
+    session.execute(_INSERT, line(report_id, action, **details))
+
+
+def stage(uow, report_id: str, action: Action, **details) -> None:
+    """Add one line at the commit, with the other lines of the transaction in one statement (a new report's first line)."""
+    uow.stage(report_history, line(report_id, action, **details))
 
 
 _INSERT = report_history.insert()  # built once: every action of every report writes a line

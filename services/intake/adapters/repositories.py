@@ -19,8 +19,7 @@ WORK_ORDER = (
 )
 
 
-# statements built once: the submission's path runs them for every report
-_INSERT_REPORT = reports.insert()
+# built once: the submission's path runs it for every report
 _REPORTER_ID = select(reporters.c.id).where(reporters.c.phone == bindparam("phone"), reporters.c.email == bindparam("email"))
 
 
@@ -33,10 +32,11 @@ class SqlReports:
     def add(self, report: Report) -> None:
         self.session.add(report)
 
-    def insert_new(self, report: Report) -> None:
-        """Write a new report with one INSERT (the submission's path: no unit-of-work bookkeeping for an object
-        that is written once and not changed in this transaction)."""
-        self.session.execute(_INSERT_REPORT, row_of(report))
+    @staticmethod
+    def stage_new(uow, report: Report) -> None:
+        """Write a new report at the commit, with the other new reports of the transaction in one INSERT (the
+        submission's path: no unit-of-work bookkeeping for an object written once and not changed here)."""
+        uow.stage(reports, row_of(report))
 
     def get(self, report_id: str) -> Report | None:
         return self.session.get(Report, report_id)

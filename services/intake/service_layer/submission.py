@@ -125,10 +125,15 @@ def record(uow: UnitOfWork, prepared: Prepared) -> Submitted:
     report.reporter_id = uow.reporters.id_of(prepared.reporter)
     report.version = 0  # a new report's first event is version 1, however often a retry writes it
     version = report.next_version()
-    uow.reports.insert_new(report)  # the report row first (a resent key fails here): the files then point at a report that exists
-    files = media.attach(uow.session, cmd.owner, list(cmd.media_ids), report.id, limits=cmd.limits)
-    history.record(uow.session, report.id, Action.SUBMITTED, actor_kind=cmd.actor_kind, actor=cmd.actor, at=now, to_reporter=True,
-                   text=Channel(report.channel).label[1] + (f" ({report.channel_name})" if report.channel_name else ""))
+    # The report and its first history line are written at the commit, each in one INSERT with the other reports
+    # submitted together (a resent key fails there); files point at the report, so it is written first when it has some.
+    uow.reports.stage_new(uow, report)
+    history.stage(uow, report.id, Action.SUBMITTED, actor_kind=cmd.actor_kind, actor=cmd.actor, at=now, to_reporter=True,
+                  text=Channel(report.channel).label[1] + (f" ({report.channel_name})" if report.channel_name else ""))
+    files: list = []
+    if cmd.media_ids:
+        uow.write_staged()
+        files = media.attach(uow.session, cmd.owner, list(cmd.media_ids), report.id, limits=cmd.limits)
     uow.emit(events.submitted(report, files), report_id=report.id, version=version, actor=actor_of(None))
     return Submitted(report, files)
 
