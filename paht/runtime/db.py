@@ -177,14 +177,46 @@ def make_engine(settings: Settings, service: str) -> Engine:
 
         return engine
     schema = schema_for(settings, service)
-    return create_engine(
+    engine = create_engine(
         url,
         hide_parameters=True,
-        pool_pre_ping=True,
         pool_size=5,
         max_overflow=5,
         connect_args={"options": f"-csearch_path={schema}"},
     )
+    _ping_when_idle(engine)
+    return engine
+
+
+IDLE_PING_S = 1.0  # a pooled PostgreSQL connection unused for longer is checked before it is handed out
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection with `SELECT 1` before use, but only when it sat idle for a while.
+
+    SQLAlchemy's pool_pre_ping pings on every checkout: a round trip per transaction under load. A connection
+    used a moment ago is almost surely alive; one idle for longer may have been cut (PostgreSQL restarted,
+    a firewall's timeout), and is replaced before anyone uses it. A connection that breaks in between fails
+    its one operation and the pool drops every connection of that age, as without any ping."""
+    import time as _time
+
+    from sqlalchemy import exc
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn, record):
+        record.info["paht_idle_since"] = _time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn, record, _proxy):
+        since = record.info.get("paht_idle_since")
+        if since is None or _time.monotonic() - since < IDLE_PING_S:
+            return
+        try:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+        except Exception as error:  # the pool drops it and hands out another
+            raise exc.DisconnectionError() from error
 
 
 def row_of(obj) -> dict:

@@ -43,6 +43,7 @@ class OutboxRelay:
         self._leader = False
         self._leader_lock = threading.Lock()  # the check runs in a worker thread, close() in the loop
         self._file_lock: int | None = None  # SQLite: the descriptor holding the relay lock
+        self._next_leader_check = 0.0
         self.keep: timedelta | None = None  # how long published rows stay; None keeps them
         self._next_purge = 0.0
         # Rows JetStream acknowledged are marked published a little later, many at once (one write instead of one per
@@ -123,6 +124,7 @@ class OutboxRelay:
             self._close_leader()
 
     def _close_leader(self) -> None:
+        self._next_leader_check = 0.0
         if self._file_lock is not None:
             os.close(self._file_lock)
             self._file_lock = None
@@ -143,7 +145,13 @@ class OutboxRelay:
         with self._leader_lock:
             return self._check_leadership()
 
+    LEADER_CHECK_S = 1.0  # how often the leader confirms its lock's connection, and a follower tries to take over
+
     def _check_leadership(self) -> bool:
+        now = time.monotonic()
+        if now < self._next_leader_check:
+            return self._leader
+        self._next_leader_check = now + self.LEADER_CHECK_S
         try:
             if self._leader_conn is not None and self._leader:
                 self._leader_conn.execute(text("SELECT 1"))  # a lost connection means a lost lock
