@@ -3,20 +3,21 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not on Windows: one process per database there
-    fcntl = None
-
-from datetime import datetime, timezone
-
-from sqlalchemy import DateTime, Engine, create_engine, event, text
+from sqlalchemy import DateTime, Engine, create_engine, event, exc, inspect, text
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from paht.runtime.settings import Settings
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - no Windows build: one process per database file there
+    fcntl = None
+FILE_LOCKS = fcntl is not None  # whether several processes can share a SQLite file (PAHT_REPLICAS)
 
 
 class UtcDateTime(TypeDecorator):
@@ -80,7 +81,7 @@ class WriterGate:
         self._lock = threading.Lock()
         self._holder: int | None = None
         self._fd: int | None = None
-        if lock_file is not None and fcntl is not None:
+        if lock_file is not None and FILE_LOCKS:
             self._fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
 
     def enter(self, dbapi_connection) -> None:
@@ -120,13 +121,18 @@ class WriterGate:
         dialect.do_commit, dialect.do_rollback = do_commit, do_rollback
 
 
+def lock_path(engine: Engine, name: str) -> Path:
+    """`<database>.<name>-lock` beside a SQLite file: the writers' turn ("writer"), the relay's leadership ("relay")."""
+    database = Path(engine.url.database)
+    return database.with_name(f"{database.name}.{name}-lock")
+
+
 def file_lock(engine: Engine, name: str):
     """Try to take `<database>.<name>-lock` for this process (SQLite files only): an open descriptor holding the lock,
     or None when another process holds it. The lock goes when the descriptor is closed or the process ends."""
-    if fcntl is None or engine.dialect.name != "sqlite":
+    if not FILE_LOCKS or engine.dialect.name != "sqlite":
         return None
-    path = Path(engine.url.database)
-    fd = os.open(path.with_name(f"{path.name}.{name}-lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(lock_path(engine, name), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -151,7 +157,7 @@ def make_engine(settings: Settings, service: str) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
-        gate = WriterGate(Path(engine.url.database).with_name(Path(engine.url.database).name + ".writer-lock"))
+        gate = WriterGate(lock_path(engine, "writer"))
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
@@ -198,18 +204,15 @@ def _ping_when_idle(engine: Engine) -> None:
     used a moment ago is almost surely alive; one idle for longer may have been cut (PostgreSQL restarted,
     a firewall's timeout), and is replaced before anyone uses it. A connection that breaks in between fails
     its one operation and the pool drops every connection of that age, as without any ping."""
-    import time as _time
-
-    from sqlalchemy import exc
 
     @event.listens_for(engine, "checkin")
     def _checked_in(_dbapi_conn, record):
-        record.info["paht_idle_since"] = _time.monotonic()
+        record.info["paht_idle_since"] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
     def _checkout(dbapi_conn, record, _proxy):
         since = record.info.get("paht_idle_since")
-        if since is None or _time.monotonic() - since < IDLE_PING_S:
+        if since is None or time.monotonic() - since < IDLE_PING_S:
             return
         try:
             cursor = dbapi_conn.cursor()
@@ -221,8 +224,6 @@ def _ping_when_idle(engine: Engine) -> None:
 
 def row_of(obj) -> dict:
     """The column values of a mapped domain object, by column name (for a Core INSERT of a new object)."""
-    from sqlalchemy import inspect
-
     mapper = inspect(type(obj))
     return {prop.columns[0].name: getattr(obj, prop.key) for prop in mapper.column_attrs}
 

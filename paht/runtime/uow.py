@@ -1,6 +1,7 @@
 """Unit of work: one transaction for a state change and the events it produces (the outbox)."""
 from __future__ import annotations
 
+import asyncio
 import threading
 from datetime import datetime, timezone
 from typing import Callable
@@ -153,8 +154,6 @@ class GroupCommit:
 
     async def run(self, together: Callable[[UnitOfWork], object], alone: Callable[[], object]):
         """Return `together(uow)` once committed with whatever else was waiting (or `alone()` after a batch failed)."""
-        import asyncio
-
         future = asyncio.get_running_loop().create_future()
         self._queue.append((together, alone, future))
         if self._writer is None or self._writer.done():
@@ -162,8 +161,6 @@ class GroupCommit:
         return await future
 
     async def _write(self) -> None:
-        import asyncio
-
         while self._queue:
             batch, self._queue = self._queue[:self._max_batch], self._queue[self._max_batch:]
             try:

@@ -246,6 +246,9 @@ class Upstreams:
             if not got_any and not streamed:
                 raise Unanswered(str(exc)) from exc
             raise UpstreamError(f"the service's answer broke off: {exc.__class__.__name__}") from exc
+        except BaseException:
+            conn.close()  # the body stopped (its client left, or it went past its limit): the service sees the request end
+            raise
         return UpstreamResponse(self, key, conn, answer, head_only, timeout)
 
     async def close(self) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
@@ -11,7 +12,6 @@ from typing import Callable
 from google.protobuf.message import Message
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
-from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
 from sqlalchemy import Table, select
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
@@ -32,6 +32,21 @@ PERMANENT = (DomainError, DataError, IntegrityError)
 BLOCKED_RETRY_S = 60.0  # how often an event waiting behind a parked one is offered again
 
 Handler = Callable[[UnitOfWork, Message, Envelope], None]
+
+
+@contextmanager
+def consume_span(envelope: Envelope, consumer: str, **attributes):
+    """The span of one event's handling, a child of its producer's publish span: one trace from the request that
+    caused the event to every service that applies it (alone or in a batch)."""
+    with tracer.start_as_current_span(f"consume {envelope.type}", context=propagate.extract(envelope.headers()),
+                                      kind=trace.SpanKind.CONSUMER) as span:
+        span.set_attribute("messaging.system", "nats")
+        span.set_attribute("messaging.message.id", envelope.id)
+        span.set_attribute("paht.report_id", envelope.report_id)
+        span.set_attribute("paht.consumer", consumer)
+        for name, value in attributes.items():
+            span.set_attribute(name, value)
+        yield span
 
 
 class Outcome(str, Enum):
@@ -138,14 +153,7 @@ class EventApplier:
                 handled: list[Envelope] = []
                 for envelope in envelopes:
                     key = f"{envelope.producer}:{envelope.report_id}"
-                    # each event keeps its own span, a child of its producer's publish: one trace per request still
-                    with tracer.start_as_current_span(f"consume {envelope.type}", context=propagate.extract(envelope.headers()),
-                                                      kind=trace.SpanKind.CONSUMER) as span:
-                        span.set_attribute("messaging.system", "nats")
-                        span.set_attribute("messaging.message.id", envelope.id)
-                        span.set_attribute("paht.report_id", envelope.report_id)
-                        span.set_attribute("paht.consumer", service)
-                        span.set_attribute("paht.batch", len(envelopes))
+                    with consume_span(envelope, service, **{"paht.batch": len(envelopes)}) as span:
                         last = current.get(key, 0)
                         if envelope.id in seen or envelope.report_version <= last:
                             outcome = Outcome.DUPLICATE
@@ -322,30 +330,22 @@ class EventConsumer:
             log.error("dropping a message that is not a PAHT event on %s", msg.subject)
             await msg.term()
             return
-        token = otel_context.attach(propagate.extract(msg.headers or {}))
-        try:
-            with tracer.start_as_current_span(f"consume {envelope.type}", kind=trace.SpanKind.CONSUMER) as span:
-                span.set_attribute("messaging.system", "nats")
-                span.set_attribute("messaging.message.id", envelope.id)
-                span.set_attribute("paht.report_id", envelope.report_id)
-                span.set_attribute("paht.consumer", self._service)
-                try:
-                    outcome = await asyncio.to_thread(self._applier.apply, envelope, self._sub.handlers)
-                except Exception as exc:
-                    attempts = _deliveries(msg)
-                    span.set_status(trace.Status(trace.StatusCode.ERROR))
-                    parked = await self._park(envelope, exc, attempts) if is_permanent(exc) or attempts >= MAX_ATTEMPTS else None
-                    if parked is not None:
-                        outcome = parked
-                    else:
-                        log.exception("handling %s failed (attempt %s); will be redelivered", envelope.type, attempts,
-                                      extra={"report_id": envelope.report_id, "event_id": envelope.id})
-                        await msg.nak(delay=_backoff(attempts, 2.0))
-                        return
-                span.set_attribute("paht.outcome", outcome.value)
-                _handled.add(1, {"paht.consumer": self._service, "paht.event_type": envelope.type, "paht.outcome": outcome.value})
-        finally:
-            otel_context.detach(token)
+        with consume_span(envelope, self._service) as span:
+            try:
+                outcome = await asyncio.to_thread(self._applier.apply, envelope, self._sub.handlers)
+            except Exception as exc:
+                attempts = _deliveries(msg)
+                span.set_status(trace.Status(trace.StatusCode.ERROR))
+                parked = await self._park(envelope, exc, attempts) if is_permanent(exc) or attempts >= MAX_ATTEMPTS else None
+                if parked is not None:
+                    outcome = parked
+                else:
+                    log.exception("handling %s failed (attempt %s); will be redelivered", envelope.type, attempts,
+                                  extra={"report_id": envelope.report_id, "event_id": envelope.id})
+                    await msg.nak(delay=_backoff(attempts, 2.0))
+                    return
+            span.set_attribute("paht.outcome", outcome.value)
+            _handled.add(1, {"paht.consumer": self._service, "paht.event_type": envelope.type, "paht.outcome": outcome.value})
         await self._settle(msg, envelope, outcome)
 
     async def _settle(self, msg, envelope: Envelope, outcome: Outcome) -> None:

@@ -13,18 +13,11 @@ from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
 from sqlalchemy import Engine, Table, delete, select, text, update
 
-from paht.runtime.db import READ_ONLY, file_lock
+from paht.runtime.db import FILE_LOCKS, READ_ONLY, file_lock
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("paht.relay")
 _published = metrics.get_meter("paht.relay").create_counter("paht.events.published", unit="{event}", description="Events relayed from the outbox to JetStream")
-
-
-def fcntl_missing() -> bool:
-    """No file locks on this system (Windows): one process per database file there, and it relays."""
-    from paht.runtime import db
-
-    return db.fcntl is None
 
 
 class OutboxRelay:
@@ -141,7 +134,7 @@ class OutboxRelay:
             with self._leader_lock:
                 if self._file_lock is None:
                     self._file_lock = file_lock(self._engine, "relay")
-                return self._file_lock is not None or fcntl_missing()
+                return self._file_lock is not None or not FILE_LOCKS  # without file locks: one process per file
         with self._leader_lock:
             return self._check_leadership()
 

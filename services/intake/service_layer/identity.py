@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable
@@ -167,9 +168,7 @@ class _LiveSessions:
     session once, not on every request. Unknown, expired and signed-out tokens are never kept."""
 
     def __init__(self) -> None:
-        import weakref
-
-        self._by_engine: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+        self._by_engine: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
     def get(self, engine, digest: str) -> ReporterSession | None:
