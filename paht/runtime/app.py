@@ -33,6 +33,8 @@ def make_app(ctx: "ServiceContext", title: str, description: str) -> FastAPI:
         docs_url=None,
         openapi_url=f"/api/{ctx.name}/openapi.json",
         redoc_url=None,
+        # one instrumentation: ours (below), never FastAPI's own as well
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_protections(app, ctx.settings)
     add_health_routes(app, lambda: readiness(ctx))
@@ -49,6 +51,10 @@ def make_app(ctx: "ServiceContext", title: str, description: str) -> FastAPI:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,livez,static")
+    else:
+        from paht.runtime.telemetry import TraceIds
+
+        app.add_middleware(TraceIds)
     return app
 
 

@@ -188,7 +188,8 @@ def make_engine(settings: Settings, service: str) -> Engine:
         hide_parameters=True,
         pool_size=5,
         max_overflow=5,
-        connect_args={"options": f"-csearch_path={schema}"},
+        # the service's name shows in pg_stat_activity and in PostgreSQL's logs: which service holds a lock or runs a query
+        connect_args={"options": f"-csearch_path={schema}", "application_name": f"paht-{service}"},
     )
     _ping_when_idle(engine)
     return engine

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import sys
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
-from opentelemetry import metrics, trace
+from opentelemetry import context as otel_context
+from opentelemetry import metrics, propagate, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -62,9 +64,37 @@ class JsonlSpanExporter(SpanExporter):
 
 def recording(exporter: str) -> bool:
     """Whether spans are recorded and exported: with `none`, the detailed instrumentation (a span per SQL statement,
-    per ASGI message) is not installed at all; requests still get trace ids (FastAPI's own telemetry), which logs
-    and events carry."""
+    per ASGI message) is not installed at all; requests still get trace ids (TraceIds below), which logs and events
+    carry."""
     return exporter != "none"
+
+
+class TraceIds:
+    """ASGI middleware for a service whose spans are not recorded: each request runs in its caller's trace (from a
+    `traceparent` header) or a new one, so that its log lines and the events it causes carry the ids, without the
+    work of an instrumented server (a sampler, attributes, a wrapped send, spans per dependency)."""
+
+    _WANTED = (b"traceparent", b"tracestate")
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"] if k in self._WANTED}
+        caller = trace.get_current_span(propagate.extract(carrier)).get_span_context() if carrier else None
+        if caller is not None and caller.is_valid:
+            ids = trace.SpanContext(caller.trace_id, random.getrandbits(64) or 1, is_remote=False, trace_flags=caller.trace_flags,
+                                    trace_state=caller.trace_state)
+        else:
+            ids = trace.SpanContext(random.getrandbits(128) or 1, random.getrandbits(64) or 1, is_remote=False)
+        token = otel_context.attach(trace.set_span_in_context(trace.NonRecordingSpan(ids)))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            otel_context.detach(token)
 
 
 def setup_telemetry(service: str, exporter: str, node_id: str = "province") -> None:
@@ -101,7 +131,8 @@ def setup_telemetry(service: str, exporter: str, node_id: str = "province") -> N
     elif exporter != "none":
         raise ValueError(f"unknown PAHT_OTEL_EXPORTER {exporter!r}: use none, console, otlp or jsonl:<path>")
     trace.set_tracer_provider(provider)
-    metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
+    if readers:  # with no reader nothing would read a measurement: leave the no-op meter (FastAPI then measures nothing)
+        metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
 
 
 def shutdown_telemetry() -> None:

@@ -133,6 +133,7 @@ class UnitOfWork:
         self._pending = []
         self._staged = {}
         self.session.rollback()
+        self.session.info.clear()  # what repositories noted of the transaction (ids read, rows absent) went with it
 
 
 class GroupCommit:
@@ -146,16 +147,18 @@ class GroupCommit:
     Nothing is acknowledged before its commit.
     """
 
-    def __init__(self, uow_factory: Callable[[], UnitOfWork], max_batch: int = 64):
+    def __init__(self, uow_factory: Callable[[], UnitOfWork], max_batch: int = 64,
+                 before: Callable[[UnitOfWork, list], None] | None = None):
         self._uow_factory = uow_factory
         self._max_batch = max_batch
+        self._before = before  # given every unit's note at once, before the units of a batch run (e.g. one read for all)
         self._queue: list = []
         self._writer = None
 
-    async def run(self, together: Callable[[UnitOfWork], object], alone: Callable[[], object]):
+    async def run(self, together: Callable[[UnitOfWork], object], alone: Callable[[], object], note: object = None):
         """Return `together(uow)` once committed with whatever else was waiting (or `alone()` after a batch failed)."""
         future = asyncio.get_running_loop().create_future()
-        self._queue.append((together, alone, future))
+        self._queue.append((together, alone, future, note))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.ensure_future(self._write())
         return await future
@@ -166,11 +169,11 @@ class GroupCommit:
             try:
                 results = await asyncio.to_thread(self._apply, batch)
             except BaseException as exc:  # cancelled: every waiter must hear of it
-                for _, _, future in batch:
+                for _, _, future, _ in batch:
                     if not future.done():
                         future.set_exception(exc if isinstance(exc, Exception) else RuntimeError("the writer stopped"))
                 raise
-            for (_, _, future), (ok, value) in zip(batch, results):
+            for (_, _, future, _), (ok, value) in zip(batch, results):
                 if future.done():
                     continue
                 if ok:
@@ -182,13 +185,15 @@ class GroupCommit:
         if len(batch) > 1:
             try:
                 with self._uow_factory() as uow:
-                    results = [together(uow) for together, _, _ in batch]
+                    if self._before is not None:
+                        self._before(uow, [note for _, _, _, note in batch])
+                    results = [together(uow) for together, _, _, _ in batch]
                     uow.commit()
                 return [(True, r) for r in results]
             except Exception:  # one unit's error: each is written alone below, and fails or succeeds on its own
                 pass
         out: list[tuple[bool, object]] = []
-        for _, alone, _ in batch:
+        for _, alone, _, _ in batch:
             try:
                 out.append((True, alone()))
             except Exception as exc:

@@ -8,8 +8,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from paht.runtime.errors import InvalidInput
-from paht.runtime.uow import GroupCommit
-from services.intake.adapters.orm import reports
+from services.intake.adapters.orm import reporters, reports
 from services.intake.bootstrap import SPEC
 from services.intake.service_layer import submission
 from tests.support.services import migrated_context, outbox_envelopes
@@ -43,7 +42,7 @@ def commits_of(ctx) -> list[int]:
 
 def run_together(ctx, commands: list[submission.SubmitReport], fail: set[int] = frozenset()):
     """Queue every submission at once (one batch) and return each caller's result or error."""
-    desk, taxonomy = GroupCommit(ctx.uow), FakeTaxonomy()
+    desk, taxonomy = submission.desk(ctx.uow), FakeTaxonomy()
 
     def unit(i: int, prepared):
         def together(uow):
@@ -56,7 +55,7 @@ def run_together(ctx, commands: list[submission.SubmitReport], fail: set[int] = 
                 raise InvalidInput("refused for the test", "bị từ chối để thử")
             return submission.write_alone(ctx.uow(), prepared)
 
-        return desk.run(together, alone)
+        return desk.run(together, alone, note=prepared.reporter)
 
     async def main():
         return await asyncio.gather(*(unit(i, submission.prepare(taxonomy, c)) for i, c in enumerate(commands)), return_exceptions=True)
@@ -97,3 +96,31 @@ def test_a_key_sent_twice_in_one_batch_is_one_report(ctx):
     assert again.report.id == first.report.id and again.replayed and not first.replayed
     assert other.report.id != first.report.id
     assert stored(ctx) == 2 and len(outbox_envelopes(ctx)) == 2
+
+
+def test_the_reporters_of_a_batch_are_read_in_one_query_and_a_new_one_is_stored_once(ctx):
+    run_together(ctx, [cmd(0), cmd(1, phone="0905000111", email="an@example.vn")])  # two reporters known beforehand
+    statements: list[str] = []
+
+    @event.listens_for(ctx.engine, "before_cursor_execute")
+    def _seen(_conn, _cursor, statement, *_args):
+        if "FROM reporters" in statement:
+            statements.append(statement)
+
+    batch = [cmd(2), cmd(3, phone="0905000111", email="an@example.vn"), cmd(4, phone="0977000222", email="moi@example.vn"),
+             cmd(5, phone="0977000222", email="moi@example.vn"), cmd(6)]
+    results = run_together(ctx, batch)
+    assert len(statements) == 2  # one read for the whole batch; one more for the newcomer, after its insert
+    with ctx.engine.connect() as conn:
+        ids = dict(conn.execute(select(reporters.c.phone, reporters.c.id)).all())
+    assert len(ids) == 3
+    assert [r.report.reporter_id for r in results] == [ids["0914222333"], ids["0905000111"], ids["0977000222"],
+                                                        ids["0977000222"], ids["0914222333"]]
+
+
+def test_a_batch_that_fails_forgets_the_reporter_it_had_added(ctx):
+    results = run_together(ctx, [cmd(0, phone="0977000333", email="ba@example.vn"), cmd(1)], fail={1})
+    assert isinstance(results[1], InvalidInput)
+    with ctx.engine.connect() as conn:
+        stored_ids = set(conn.execute(select(reporters.c.id)).scalars())
+    assert results[0].report.reporter_id in stored_ids  # written again alone: its reporter with it, not a rolled-back id

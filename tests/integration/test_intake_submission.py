@@ -126,6 +126,16 @@ def test_a_resend_with_the_same_idempotency_key_is_the_same_report(app):
     assert len(submitted_events(ctx)) == 2
 
 
+def test_an_idempotency_key_too_long_or_with_controls_is_refused_in_both_languages(app):
+    ctx, client = app
+    for key in ("k" * 201, "draft\u0007bell"):
+        r = client.post("/api/intake/v1/reports", json=REPORT, headers={**reporter_session(ctx), "Idempotency-Key": key})
+        assert r.status_code == 422, r.text
+        detail = r.json()["error"]["detail"]
+        assert "Idempotency-Key" in detail["en"] and "Idempotency-Key" in detail["vi"]
+    assert outbox_envelopes(ctx) == []
+
+
 def test_a_double_tap_sent_at_once_stores_one_report(app):
     """Eight copies of one submission at the same instant (on PostgreSQL: really concurrent): one report, one event."""
     ctx, _ = app

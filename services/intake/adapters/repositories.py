@@ -1,7 +1,7 @@
 """Intake's repositories, one per aggregate: the only place that writes queries against the session."""
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -69,9 +69,33 @@ class SqlReporters:
 
     def id_of(self, reporter: Reporter) -> str:
         """The id of the stored reporter with this phone and e-mail, adding this one if there is none (the submission's
-        path: most reporters are known, so one indexed read; a new one is inserted as find_or_add does)."""
-        known = self.session.execute(_REPORTER_ID, {"phone": reporter.phone, "email": reporter.email}).scalar_one_or_none()
-        return known if known is not None else self.find_or_add(reporter).id
+        path: most reporters are known, so one indexed read, or none after preload(); a new one is inserted as
+        find_or_add does)."""
+        key = (reporter.phone, reporter.email)
+        if key in self._known:  # read before in this transaction (None: looked for, not stored)
+            known = self._known[key]
+        else:
+            known = self.session.execute(_REPORTER_ID, {"phone": reporter.phone, "email": reporter.email}).scalar_one_or_none()
+        if known is None:
+            known = self.find_or_add(reporter).id
+        self._known[key] = known
+        return known
+
+    def preload(self, wanted: list[Reporter]) -> None:
+        """Read the stored ids of these reporters in one query, for id_of() in the same transaction (the submissions
+        written together)."""
+        pairs = list({(r.phone, r.email) for r in wanted if (r.phone, r.email) not in self._known})
+        if pairs:
+            self._known.update(dict.fromkeys(pairs))
+            query = select(reporters.c.id, reporters.c.phone, reporters.c.email).where(tuple_(reporters.c.phone, reporters.c.email).in_(pairs))
+            for rid, phone, email in self.session.execute(query):
+                self._known[(phone, email)] = rid
+
+    @property
+    def _known(self) -> dict[tuple[str, str], str]:
+        """(phone, e-mail) → id as read or written in this transaction, None when read and absent (kept on the session:
+        one per unit of work; a rollback clears it)."""
+        return self.session.info.setdefault("intake.reporter_ids", {})
 
     def get(self, reporter_id: str) -> Reporter | None:
         return self.session.get(Reporter, reporter_id)

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from paht.runtime.errors import InvalidInput
 from paht.runtime.ids import new_id, new_tracking_code
 from paht.runtime.text import Label, clean_optional
-from paht.runtime.uow import UnitOfWork, actor_of
+from paht.runtime.uow import GroupCommit, UnitOfWork, actor_of
 from services.intake.adapters import history
 from services.intake.adapters.orm import reports as reports_table
 from services.intake.domain.media import MediaLimits
@@ -136,6 +136,17 @@ def record(uow: UnitOfWork, prepared: Prepared) -> Submitted:
         files = media.attach(uow.session, cmd.owner, list(cmd.media_ids), report.id, limits=cmd.limits)
     uow.emit(events.submitted(report, files), report_id=report.id, version=version, actor=actor_of(None))
     return Submitted(report, files)
+
+
+def desk(uow_factory) -> GroupCommit:
+    """Where the submissions of a process are written: those that arrive together in one transaction, with the
+    stored ids of all their reporters read in one query."""
+    return GroupCommit(uow_factory, before=lambda uow, reporters: uow.reporters.preload(reporters))
+
+
+async def write_together(desk_: GroupCommit, uow_factory, prepared: Prepared) -> Submitted:
+    """Write a prepared submission with whatever else is waiting at the desk (alone if their batch fails)."""
+    return await desk_.run(lambda uow: record(uow, prepared), lambda: write_alone(uow_factory(), prepared), note=prepared.reporter)
 
 
 def submit_report(uow: UnitOfWork, taxonomy: Taxonomy, cmd: SubmitReport) -> Submitted:
