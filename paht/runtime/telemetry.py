@@ -6,9 +6,10 @@ import logging
 import random
 import sys
 import threading
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
@@ -69,12 +70,40 @@ def recording(exporter: str) -> bool:
     return exporter != "none"
 
 
-class TraceIds:
-    """ASGI middleware for a service whose spans are not recorded: each request runs in its caller's trace (from a
-    `traceparent` header) or a new one, so that its log lines and the events it causes carry the ids, without the
-    work of an instrumented server (a sampler, attributes, a wrapped send, spans per dependency)."""
+_spans_recorded = True  # until setup_telemetry() says otherwise (tests record into exporters of their own)
 
-    _WANTED = (b"traceparent", b"tracestate")
+
+def spans_recorded() -> bool:
+    """Whether this process records spans (PAHT_OTEL_EXPORTER is not `none`); when not, the hot paths make no span
+    and only keep the trace ids (in_trace)."""
+    return _spans_recorded
+
+
+@contextmanager
+def in_trace(traceparent: str = "", tracestate: str = "") -> Iterator[trace.Span]:
+    """Run the block in the caller's trace (a W3C traceparent) or a new one, as a span that records nothing: its log
+    lines and the events it causes carry the ids, without a sampler, attributes or an exporter's work."""
+    caller = None
+    if traceparent:
+        carrier = {"traceparent": traceparent, **({"tracestate": tracestate} if tracestate else {})}
+        caller = trace.get_current_span(propagate.extract(carrier)).get_span_context()
+    if caller is not None and caller.is_valid:
+        ids = trace.SpanContext(caller.trace_id, random.getrandbits(64) or 1, is_remote=False, trace_flags=caller.trace_flags,
+                                trace_state=caller.trace_state)
+    else:
+        ids = trace.SpanContext(random.getrandbits(128) or 1, random.getrandbits(64) or 1, is_remote=False)
+    span = trace.NonRecordingSpan(ids)
+    token = otel_context.attach(trace.set_span_in_context(span))
+    try:
+        yield span
+    finally:
+        otel_context.detach(token)
+
+
+class TraceIds:
+    """ASGI middleware for a service whose spans are not recorded: each request runs in_trace() of its caller's
+    `traceparent` header or a new one, without the work of an instrumented server (a sampler, attributes, a wrapped
+    send, spans per dependency)."""
 
     def __init__(self, app) -> None:
         self.app = app
@@ -83,26 +112,23 @@ class TraceIds:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"] if k in self._WANTED}
-        caller = trace.get_current_span(propagate.extract(carrier)).get_span_context() if carrier else None
-        if caller is not None and caller.is_valid:
-            ids = trace.SpanContext(caller.trace_id, random.getrandbits(64) or 1, is_remote=False, trace_flags=caller.trace_flags,
-                                    trace_state=caller.trace_state)
-        else:
-            ids = trace.SpanContext(random.getrandbits(128) or 1, random.getrandbits(64) or 1, is_remote=False)
-        token = otel_context.attach(trace.set_span_in_context(trace.NonRecordingSpan(ids)))
-        try:
+        parent = state = ""
+        for name, value in scope["headers"]:
+            if name == b"traceparent":
+                parent = value.decode("latin-1")
+            elif name == b"tracestate":
+                state = value.decode("latin-1")
+        with in_trace(parent, state):
             await self.app(scope, receive, send)
-        finally:
-            otel_context.detach(token)
 
 
 def setup_telemetry(service: str, exporter: str, node_id: str = "province") -> None:
     """Install the tracer and meter providers once per process; exporter: none | console | otlp | jsonl:<path> ({service} in the path is replaced)."""
-    global _configured
+    global _configured, _spans_recorded
     if _configured:
         return
     _configured = True
+    _spans_recorded = recording(exporter)
     resource = Resource.create({"service.name": f"paht-{service}", "service.namespace": "paht", "paht.node_id": node_id})
     if exporter == "none":
         # Nothing would read the spans: they are not recorded (ids are still made, so logs and

@@ -37,3 +37,19 @@ async def test_a_malformed_traceparent_starts_a_new_trace():
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=_app()), base_url="http://t") as http:
         got = (await http.get("/", headers={"traceparent": "00-zz-not-a-trace"})).json()
     assert got["valid"] and got["trace_id"] != CALLER_TRACE
+
+
+def test_an_event_is_handled_in_the_trace_of_the_request_that_caused_it_when_spans_are_not_recorded(monkeypatch):
+    from paht.common.v1 import common_pb2
+    from paht.runtime import telemetry
+    from paht.runtime.events.consumer import consume_span
+    from paht.runtime.events.envelope import Envelope
+
+    monkeypatch.setattr(telemetry, "_spans_recorded", False)
+    envelope = Envelope.for_event(common_pb2.Actor(subject="x"), node_id="province", service="intake", report_id="r-1", version=1,
+                                  traceparent=f"00-{CALLER_TRACE}-00f067aa0ba902b7-01")
+    with consume_span(envelope, "publication") as span:
+        inside = trace.get_current_span().get_span_context()
+        assert span is trace.get_current_span() and not span.is_recording()
+    assert format(inside.trace_id, "032x") == CALLER_TRACE and inside.span_id != 0x00f067aa0ba902b7
+    assert not trace.get_current_span().get_span_context().is_valid  # detached after the block

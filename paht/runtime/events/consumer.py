@@ -20,6 +20,7 @@ from paht.runtime.events.bus import ensure_consumer
 from paht.runtime.errors import DomainError
 from paht.runtime.events.envelope import Envelope
 from paht.runtime.ids import new_id
+from paht.runtime.telemetry import in_trace, spans_recorded
 from paht.runtime.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,11 @@ Handler = Callable[[UnitOfWork, Message, Envelope], None]
 @contextmanager
 def consume_span(envelope: Envelope, consumer: str, **attributes):
     """The span of one event's handling, a child of its producer's publish span: one trace from the request that
-    caused the event to every service that applies it (alone or in a batch)."""
+    caused the event to every service that applies it (alone or in a batch). Without recorded spans, only the trace."""
+    if not spans_recorded():
+        with in_trace(envelope.traceparent, envelope.tracestate) as span:
+            yield span
+        return
     with tracer.start_as_current_span(f"consume {envelope.type}", context=propagate.extract(envelope.headers()),
                                       kind=trace.SpanKind.CONSUMER) as span:
         span.set_attribute("messaging.system", "nats")

@@ -14,6 +14,7 @@ from opentelemetry import metrics, propagate, trace
 from sqlalchemy import Engine, Table, delete, select, text, update
 
 from paht.runtime.db import FILE_LOCKS, READ_ONLY, file_lock
+from paht.runtime.telemetry import spans_recorded
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("paht.relay")
@@ -92,15 +93,16 @@ class OutboxRelay:
             self._unmarked = []  # a later leadership starts again from what is marked
             return []
         sent = set(self._unmarked)
+        outbox = self._outbox
         with self._engine.connect().execution_options(**{READ_ONLY: True}) as conn:
-            rows = conn.execute(
-                select(self._outbox)
-                .where(self._outbox.c.published_at.is_(None))
-                .order_by(self._outbox.c.seq)
-                .limit(self._batch + len(sent))
-            ).all()
+            # the waiting seqs first (rows sent but not marked yet are among them), then only the new rows in full
+            waiting = conn.execute(
+                select(outbox.c.seq).where(outbox.c.published_at.is_(None)).order_by(outbox.c.seq).limit(self._batch + len(sent))
+            ).scalars().all()
+            new = [seq for seq in waiting if seq not in sent][:self._batch]
+            rows = conn.execute(select(outbox).where(outbox.c.seq.in_(new)).order_by(outbox.c.seq)).all() if new else []
             conn.rollback()
-        return [r for r in rows if r.seq not in sent][:self._batch]
+        return rows
 
     async def _mark_now(self) -> None:
         seqs, self._unmarked = self._unmarked, []
@@ -172,7 +174,11 @@ class OutboxRelay:
         if not rows:
             return 0
         acks = []
+        recorded = spans_recorded()
         for row in rows:
+            if not recorded:  # no publish span to make: consumers continue the trace of the request itself
+                acks.append(await self._js.publish_async(row.subject, row.payload, headers=row.headers))
+                continue
             headers = dict(row.headers)
             token = otel_context.attach(propagate.extract(headers))
             try:
