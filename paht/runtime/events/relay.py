@@ -101,7 +101,7 @@ class OutboxRelay:
             ).scalars().all()
             new = [seq for seq in waiting if seq not in sent][:self._batch]
             rows = conn.execute(select(outbox).where(outbox.c.seq.in_(new)).order_by(outbox.c.seq)).all() if new else []
-            conn.rollback()
+            conn.commit()  # ends the read; a ROLLBACK would also make psycopg forget its prepared statements
         return rows
 
     async def _mark_now(self) -> None:
