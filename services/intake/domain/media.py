@@ -321,7 +321,8 @@ def _photo(source: Path, media_type: str, public: Path, limits: MediaLimits) -> 
             orientation = im.getexif().get(0x0112, 1)
             # shrink in place before anything else is made of it: the full picture is held once, never twice
             im.thumbnail((limits.public_max_side, limits.public_max_side), Image.Resampling.LANCZOS)
-            copy = _public_image(ImageOps.exif_transpose(im), limits.public_max_side)
+            ImageOps.exif_transpose(im, in_place=True)  # the picture turned as the camera meant it, without another copy
+            copy = _public_image(im, limits.public_max_side)
     except InvalidInput:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -335,7 +336,8 @@ def _photo(source: Path, media_type: str, public: Path, limits: MediaLimits) -> 
 
 
 def _public_image(im, max_side: int):
-    """The picture anyone may see: RGB (transparency on white), at most max_side, carrying nothing of the original's metadata."""
+    """The picture anyone may see: RGB (transparency on white), at most max_side, carrying nothing of the original's
+    metadata. An RGB picture is changed in place (the caller's own decoded copy: nothing else holds it)."""
     from PIL import Image
 
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
@@ -345,8 +347,6 @@ def _public_image(im, max_side: int):
         im = flat
     elif im.mode != "RGB":
         im = im.convert("RGB")
-    else:
-        im = im.copy()
     im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     im.info = {}  # nothing the original said (EXIF, XMP, ICC, comments) may travel with the copy
     return im
