@@ -1,6 +1,7 @@
 """Database engines per service: a SQLite file in the embedded run, a PostgreSQL schema in production."""
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -225,8 +226,13 @@ def _ping_when_idle(engine: Engine) -> None:
 
 def row_of(obj) -> dict:
     """The column values of a mapped domain object, by column name (for a Core INSERT of a new object)."""
-    mapper = inspect(type(obj))
-    return {prop.columns[0].name: getattr(obj, prop.key) for prop in mapper.column_attrs}
+    return {column: getattr(obj, key) for column, key in _columns_of(type(obj))}
+
+
+@functools.cache
+def _columns_of(cls) -> tuple[tuple[str, str], ...]:
+    """(column name, attribute name) of every column a mapped class has: read from its mapper once."""
+    return tuple((prop.columns[0].name, prop.key) for prop in inspect(cls).column_attrs)
 
 
 def session_factory(engine: Engine) -> sessionmaker:

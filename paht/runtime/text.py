@@ -27,6 +27,8 @@ class Label:
 
 def forbidden_character(text: str, multiline: bool) -> str | None:
     """Return the first character the cleaner refuses, or None."""
+    if (text.replace("\n", "").replace("\r", "").replace("\t", "") if multiline else text).isprintable():
+        return None  # the usual text, checked in C: every refused character is a control, format or unassigned one
     for ch in text:
         if ch in LINE_BREAKS:
             if multiline:
@@ -42,7 +44,7 @@ def forbidden_character(text: str, multiline: bool) -> str | None:
 
 def has_control(text: str) -> bool:
     """Say whether a text holds a control character (C0 or C1, NUL and tab included): what no URL may carry."""
-    return any(unicodedata.category(ch) == "Cc" for ch in text)
+    return not text.isprintable() and any(unicodedata.category(ch) == "Cc" for ch in text)
 
 
 def has_letter_or_digit(text: str) -> bool:

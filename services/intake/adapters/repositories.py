@@ -21,6 +21,8 @@ WORK_ORDER = (
 
 # built once: the submission's path runs it for every report
 _REPORTER_ID = select(reporters.c.id).where(reporters.c.phone == bindparam("phone"), reporters.c.email == bindparam("email"))
+_REPORTER_IDS = select(reporters.c.id, reporters.c.phone, reporters.c.email).where(
+    tuple_(reporters.c.phone, reporters.c.email).in_(bindparam("pairs", expanding=True)))
 
 
 class SqlReports:
@@ -87,8 +89,7 @@ class SqlReporters:
         pairs = list({(r.phone, r.email) for r in wanted if (r.phone, r.email) not in self._known})
         if pairs:
             self._known.update(dict.fromkeys(pairs))
-            query = select(reporters.c.id, reporters.c.phone, reporters.c.email).where(tuple_(reporters.c.phone, reporters.c.email).in_(pairs))
-            for rid, phone, email in self.session.execute(query):
+            for rid, phone, email in self.session.execute(_REPORTER_IDS, {"pairs": pairs}):
                 self._known[(phone, email)] = rid
 
     @property
