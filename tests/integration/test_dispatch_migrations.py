@@ -87,3 +87,37 @@ def test_step2_keeps_existing_items_and_rebuilds_their_rounds(settings):
         assert (refused.agency_id, refused.refused_at, refused.refusal_reason) == ("so-gtvt", refused_at, "")
     finally:
         engine.dispose()
+
+
+BEFORE_FACTS, FACTS = "5b2d62e05f33", "c89e873a1695"  # keywords of topics; then who reports, private result, state secret
+
+
+def test_items_accepted_before_the_handling_facts_read_as_a_person_public_and_not_secret(settings):
+    """Items from before c89e873a1695 did not know who reports: a person, as intake's default, and nothing private or secret."""
+    from alembic import command
+
+    from services.dispatch.adapters import orm_step2
+
+    migrations.upgrade(SPEC.migrations, settings, "dispatch", SPEC.metadata, revision=BEFORE_FACTS)
+    engine = db.make_engine(settings, "dispatch")
+    now = datetime.now(timezone.utc)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO dispatch_items (report_id, status, received_at, urgent, topic_code, group_code, dispatch_due,"
+                              " lead_agency_id, round, note, version, area_code, title, clock_started_at) VALUES ('r-old',"
+                              " 'awaiting_dispatch', :now, :urgent, 't', 'g', :now, '', 0, '', 1, '', 'Ổ gà trên đường Lý Thường Kiệt', :now)"),
+                         {"now": now, "urgent": False})
+        migrations.upgrade(SPEC.migrations, settings, "dispatch", SPEC.metadata, revision=FACTS)
+        with engine.connect() as conn:
+            (item,) = conn.execute(orm_step2.dispatch_items.select()).all()
+        assert (item.title, item.reporter_kind, item.private_result, item.state_secret) == (
+            "Ổ gà trên đường Lý Thường Kiệt", "person", False, False)
+
+        cfg = migrations.alembic_config(SPEC.migrations, settings, "dispatch", SPEC.metadata)
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, BEFORE_FACTS)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT report_id, title FROM dispatch_items")).all() == [("r-old", "Ổ gà trên đường Lý Thường Kiệt")]
+    finally:
+        engine.dispose()

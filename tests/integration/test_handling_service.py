@@ -61,6 +61,15 @@ def events_of(ctx) -> list[tuple[str, int]]:
     return [(e.type.rsplit(".", 1)[-1], e.report_version) for e in outbox_envelopes(ctx)]
 
 
+def out_of_scope_history(ctx, rid: str) -> bool:
+    """Another unit's person does not learn that the case exists."""
+    try:
+        handlers.history(ctx.uow(), principal("thanhtra", ["unit_leader"], "so-gtvt-thanhtra"), rid)
+    except NotFound:
+        return True
+    return False
+
+
 def test_a_case_goes_from_dispatch_to_approval_with_events_in_order(ctx):
     rid = new_id()
     first = dispatched(ctx, rid)
@@ -80,14 +89,24 @@ def test_a_case_goes_from_dispatch_to_approval_with_events_in_order(ctx):
     back = case_of(ctx, rid)
     assert (back.status, back.ioc_return_reason, back.leader_return_reason) == (
         "returned_by_ioc", "Cần nêu rõ thời gian hoàn thành", "Bổ sung hình ảnh sau khi vá")
-    handlers.draft_result(ctx.uow(), staff, rid, ANSWER + " Hoàn thành ngày 15/3.")
-    final = handlers.approve_result(ctx.uow(), leader, rid)
+    # the IOC's return reopens at the leader, who completes the answer directly this time
+    final = handlers.approve_result(ctx.uow(), leader, rid, ANSWER + " Hoàn thành ngày 15/3.", message="Đã nêu rõ thời gian")
 
     assert events_of(ctx) == [
         ("CaseAssigned", 1), ("CaseAssigned", 2), ("ResultDrafted", 3), ("ResultReturned", 4),
-        ("ResultDrafted", 5), ("ResultApproved", 6), ("ResultDrafted", 7), ("ResultApproved", 8),
+        ("ResultDrafted", 5), ("ResultApproved", 6), ("ResultApproved", 7),
     ]
-    assert (final.status, final.version, final.answer_text, final.edited_by_leader) == ("approved", 8, ANSWER + " Hoàn thành ngày 15/3.", False)
+    assert (final.status, final.version, final.answer_text, final.edited_by_leader) == ("approved", 7, ANSWER + " Hoàn thành ngày 15/3.", True)
+    lines = handlers.history(ctx.uow(), leader, rid)
+    assert [(line.action, line.actor_subject, line.status) for line in lines] == [
+        ("dispatched", "ioc", "awaiting_agency"), ("unit_assigned", "sogtvt", "awaiting_unit_leader"),
+        ("staff_assigned", "truongphong", "in_progress"), ("drafted", "canbo", "drafted"),
+        ("returned_to_staff", "truongphong", "returned_to_staff"), ("drafted", "canbo", "drafted"),
+        ("approved", "truongphong", "approved"), ("returned_by_ioc", "ioc", "returned_by_ioc"), ("approved", "truongphong", "approved"),
+    ]
+    assert lines[4].message == "Bổ sung hình ảnh sau khi vá" and lines[7].message == "Cần nêu rõ thời gian hoàn thành"
+    assert lines[-1].message == "Đã nêu rõ thời gian" and lines[-1].actor_org == "so-gtvt-kcht" and "unit_leader" in lines[-1].actor_roles
+    assert out_of_scope_history(ctx, rid)
     out = outbox_envelopes(ctx)
     assert {e.source for e in out} == {f"/paht/{ctx.settings.node_id}/handling"} and {e.subject for e in out} == {f"reports/{rid}"}
     to_unit, to_staff, first_draft, back, _, edited = (e.decode() for e in out[:6])
@@ -372,6 +391,89 @@ def test_http_drives_the_case_and_refuses_what_the_procedure_does_not_allow(ctx,
     assert client.get("/api/handling/v1/cases?limit=201", headers=worker).status_code == 422
     assert client.get("/api/handling/v1/cases?cursor=bogus", headers=worker).status_code == 422
     assert client.get("/api/handling/v1/cases?cursor=" + "x" * 1000, headers=worker).status_code == 422
+
+
+def test_http_proposal_to_send_back_messages_history_and_the_answer_on_its_template(ctx, client, settings):
+    rid = new_id()
+    deliver(ctx, dispatched(ctx, rid))
+    base = f"/api/handling/v1/cases/{rid}"
+    agency = bearer(settings, "sogtvt", "agency_coordinator", "so-gtvt")
+    unit_leader = bearer(settings, "truongphong", "unit_leader", "so-gtvt-kcht")
+    worker = bearer(settings, "canbo", "staff", "so-gtvt-kcht")
+    client.post(f"{base}/assign-unit", json={"unit_id": "so-gtvt-kcht", "message": "Đề nghị kiểm tra trong ngày"}, headers=agency)
+    r = client.post(f"{base}/assign-staff", json={"staff_subject": "canbo", "message": "Anh đi hiện trường sáng mai"}, headers=unit_leader)
+    assert r.json()["handover_message"] == "Anh đi hiện trường sáng mai"
+
+    r = client.post(f"{base}/propose-return", json={"reason": ""}, headers=worker)
+    assert r.status_code == 422 and bilingual(r)["detail"]["vi"]
+    r = client.post(f"{base}/propose-return", json={"reason": "Tuyến đường do Ban quản lý dự án quản lý"}, headers=worker)
+    assert (r.status_code, r.json()["status"], r.json()["return_proposal_reason"]) == (200, "return_proposed", "Tuyến đường do Ban quản lý dự án quản lý")
+    assert client.post(f"{base}/keep", json={"reason": "Phòng vẫn xử lý"}, headers=worker).status_code == 403
+    r = client.post(f"{base}/keep", json={"reason": "Phòng vẫn xử lý, phối hợp Ban quản lý dự án"}, headers=unit_leader)
+    assert (r.status_code, r.json()["status"]) == (200, "in_progress")
+
+    tomorrow = (handlers.province_today() + timedelta(days=1)).isoformat()
+    r = client.post(f"{base}/draft", json={"answer_text": ANSWER, "finished": False}, headers=worker)
+    assert r.status_code == 422 and "commits to finish" in bilingual(r)["detail"]["en"]
+    r = client.post(f"{base}/draft", json={"answer_text": ANSWER, "finished": False, "completion_date": "2020-01-01"}, headers=worker)
+    assert r.status_code == 422 and "after today" in bilingual(r)["detail"]["en"]
+    r = client.post(f"{base}/draft", json={"answer_text": ANSWER, "finished": False, "completion_date": "not-a-date"}, headers=worker)
+    assert r.status_code == 422
+    r = client.post(f"{base}/draft", json={"answer_text": ANSWER, "finished": False, "completion_date": tomorrow,
+                                           "message": "Đã vá tạm, sẽ thảm lại mặt đường"}, headers=worker)
+    body = r.json()
+    assert (r.status_code, body["status"], body["answer_finished"], body["completion_date"]) == (200, "drafted", False, tomorrow)
+    assert body["answer_letter"].startswith("Kính gửi: Quý cá nhân") and ANSWER in body["answer_letter"]
+    assert "cam kết hoàn thành xử lý trước ngày" in body["answer_letter"]
+    r = client.post(f"{base}/approve", json={"message": "Kính chuyển Trung tâm IOC"}, headers=unit_leader)
+    assert (r.json()["status"], r.json()["handover_message"], r.json()["edited_by_leader"]) == ("approved", "Kính chuyển Trung tâm IOC", False)
+    approved = outbox_envelopes(ctx)[-1].decode()
+    assert (approved.message, approved.finished, approved.completion_date) == ("Kính chuyển Trung tâm IOC", False, tomorrow)
+    assert approved.answer_letter == body["answer_letter"]
+
+    history = client.get(f"{base}/history", headers=worker)
+    lines = history.json()["items"]
+    assert [line["action"] for line in lines] == ["dispatched", "unit_assigned", "staff_assigned", "return_proposed", "kept", "drafted", "approved"]
+    assert lines[1]["message"] == "Đề nghị kiểm tra trong ngày" and lines[1]["by"]["subject"] == "sogtvt"
+    assert lines[4]["action_label"] == {"en": "Kept in the unit", "vi": "Lãnh đạo đơn vị giữ lại để tiếp tục xử lý"}
+    assert client.get(f"{base}/history", headers=bearer(settings, "canbo2", "staff", "so-gtvt-kcht")).status_code == 404
+
+
+def test_a_case_keeps_what_dispatch_says_of_the_report_and_addresses_an_organisation_so(ctx, client, settings):
+    rid = new_id()
+    deliver(ctx, dispatched(ctx, rid, title="Cống thoát nước bị tắc", reporter_kind="organisation", private_result=True,
+                            state_secret=False, note="Khu vực trường học, cần xử lý sớm"))
+    base = f"/api/handling/v1/cases/{rid}"
+    agency = bearer(settings, "sogtvt", "agency_coordinator", "so-gtvt")
+    got = client.get(base, headers=agency).json()
+    assert (got["title"], got["reporter_kind"], got["private_result"], got["state_secret"], got["handover_message"]) == (
+        "Cống thoát nước bị tắc", "organisation", True, False, "Khu vực trường học, cần xử lý sớm")
+    assert client.get(f"{base}/history", headers=agency).json()["items"][0]["message"] == "Khu vực trường học, cần xử lý sớm"
+    client.post(f"{base}/assign-unit", json={"unit_id": "so-gtvt-kcht"}, headers=agency)
+    client.post(f"{base}/assign-staff", json={"staff_subject": "canbo"}, headers=bearer(settings, "truongphong", "unit_leader", "so-gtvt-kcht"))
+    r = client.post(f"{base}/draft", json={"answer_text": ANSWER}, headers=bearer(settings, "canbo", "staff", "so-gtvt-kcht"))
+    assert r.json()["answer_letter"].startswith("Kính gửi: Quý tổ chức\n\nVấn đề quý tổ chức phản ánh, Phòng Quản lý kết cấu hạ tầng giao thông")
+
+
+def test_http_the_leader_sends_a_case_back_to_the_agency_on_staffs_proposal(ctx, client, settings):
+    rid = new_id()
+    deliver(ctx, dispatched(ctx, rid))
+    base = f"/api/handling/v1/cases/{rid}"
+    agency = bearer(settings, "sogtvt", "agency_coordinator", "so-gtvt")
+    unit_leader = bearer(settings, "truongphong", "unit_leader", "so-gtvt-kcht")
+    worker = bearer(settings, "canbo", "staff", "so-gtvt-kcht")
+    client.post(f"{base}/assign-unit", json={"unit_id": "so-gtvt-kcht"}, headers=agency)
+    client.post(f"{base}/assign-staff", json={"staff_subject": "canbo"}, headers=unit_leader)
+    assert client.post(f"{base}/send-back", json={"reason": "Đồng ý chuyển trả"}, headers=unit_leader).status_code == 409
+    client.post(f"{base}/propose-return", json={"reason": "Không thuộc thẩm quyền của phòng"}, headers=worker)
+    r = client.post(f"{base}/send-back", json={"reason": "Đồng ý: đề nghị Sở giao Ban quản lý dự án"}, headers=unit_leader)
+    assert (r.status_code, r.json()["status"], r.json()["lead_unit"], r.json()["staff_subject"]) == (200, "awaiting_agency", None, None)
+    r = client.post(f"{base}/draft", json={"answer_text": ANSWER}, headers=worker)
+    assert r.status_code == 409 and "sent this case back to the lead agency" in bilingual(r)["detail"]["en"]
+    sent_back = outbox_envelopes(ctx)[-1].decode()
+    assert (type(sent_back).__name__, sent_back.on_staff_proposal, sent_back.staff_subject, sent_back.unit.id) == (
+        "CaseRefusedByUnit", True, "canbo", "so-gtvt-kcht")
+    assert client.get(base, headers=agency).json()["unit_refusal_reason"] == "Đồng ý: đề nghị Sở giao Ban quản lý dự án"
 
 
 def test_the_work_list_api_pages_with_a_cursor_and_the_total(ctx, client, settings):

@@ -84,6 +84,19 @@ class InMemoryCaseRepository:
         return Page(items=page, total=total, next_cursor=next_cursor, limit=limit)
 
 
+class InMemoryCaseHistory:
+    """The same contract as SqlCaseHistory, on a list (lines are kept as they are added)."""
+
+    def __init__(self):
+        self.lines = []
+
+    def add(self, uow, line) -> None:
+        self.lines.append(line)
+
+    def of_case(self, report_id: str) -> list:
+        return sorted((line for line in self.lines if line.report_id == report_id), key=lambda line: (line.at, line.id))
+
+
 # --- events other services send to handling, as their outboxes would hold them -----------------
 
 DUE = datetime(2025, 3, 14, 10, 0, tzinfo=timezone.utc)
@@ -96,8 +109,10 @@ def envelope(ctx, producer: str, msg, report_id: str, version: int) -> Envelope:
     return Envelope.for_event(msg, node_id=ctx.settings.node_id, service=producer, report_id=report_id, version=version)
 
 
-def dispatched(ctx, report_id: str, version: int = 1, agency=GTVT, round: int = 1, due: datetime = DUE, urgent: bool = False) -> Envelope:
-    msg = dispatch_ev.ReportDispatched(lead_agency=common_pb2.OrgRef(id=agency[0], name=agency[1]), round=round, urgent=urgent)
+def dispatched(ctx, report_id: str, version: int = 1, agency=GTVT, round: int = 1, due: datetime = DUE, urgent: bool = False,
+               **facts) -> Envelope:
+    """facts: title, reporter_kind, private_result, state_secret, note — as dispatch sends them."""
+    msg = dispatch_ev.ReportDispatched(lead_agency=common_pb2.OrgRef(id=agency[0], name=agency[1]), round=round, urgent=urgent, **facts)
     msg.handling_due.FromDatetime(due)
     return envelope(ctx, "dispatch", msg, report_id, version)
 

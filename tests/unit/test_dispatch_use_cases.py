@@ -226,6 +226,38 @@ def test_the_place_of_an_accepted_report_is_kept_for_routing_and_a_broken_locati
     assert items.get("r2").location is None and items.get("r2").area_code == ""
 
 
+def test_the_facts_handling_needs_travel_from_acceptance_to_the_dispatched_event():
+    """Title, who reports, private result and state secret: kept at acceptance, announced with every round."""
+    items = Items()
+    accepted = intake_ev.ReportAccepted(topic_code="roads", group_code="g", title="  Cống thoát nước bị vỡ  ",
+                                        reporter_kind="organisation", private_result=True, state_secret=True)
+    accepted.received_at.FromDatetime(datetime.now(timezone.utc) - timedelta(minutes=5))
+
+    class Envelope:
+        report_id = "r1"
+
+    handlers.on_report_accepted(FakeUnitOfWork(items=items), accepted, Envelope())
+    item = items.get("r1")
+    assert (item.title, item.reporter_kind, item.private_result, item.state_secret) == ("Cống thoát nước bị vỡ", "organisation", True, True)
+    uow = FakeUnitOfWork(items=items, directory=directory())
+    handlers.dispatch_to_lead_agency(uow, IOC, "r1", "so-gtvt", "")
+    ((event, _report_id, _version),) = uow.events
+    assert (event.title, event.reporter_kind, event.private_result, event.state_secret) == ("Cống thoát nước bị vỡ", "organisation", True, True)
+
+
+def test_an_acceptance_from_before_reporter_kind_was_sent_is_a_person_with_a_public_result():
+    items = Items()
+
+    class Envelope:
+        report_id = "r1"
+
+    handlers.on_report_accepted(FakeUnitOfWork(items=items), intake_ev.ReportAccepted(topic_code="roads", group_code="g"), Envelope())
+    uow = FakeUnitOfWork(items=items, directory=directory())
+    handlers.dispatch_to_lead_agency(uow, IOC, "r1", "so-gtvt", "")
+    ((event, _report_id, _version),) = uow.events
+    assert (event.title, event.reporter_kind, event.private_result, event.state_secret) == ("", "person", False, False)
+
+
 # --- the Steering Committee -------------------------------------------------------------------------------
 
 def test_escalation_extends_the_deadline_from_arrival_and_the_committee_designates_the_lead_agency():

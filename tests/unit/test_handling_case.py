@@ -1,12 +1,13 @@
 """Check the handling case state machine (steps 3 to 7): every transition, refusal, role, scope and order."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
 from paht.runtime.errors import Forbidden, InvalidInput, OutOfScope, StateConflict
 from tests.support.services import principal
+from services.handling.domain.answer import Answer, letter
 from services.handling.domain.case import CandidatePerson, CandidateUnit, Case, Status
 from services.handling.domain.status import STATUS_TEXT
 
@@ -24,6 +25,7 @@ other_staff = principal("canbo2", ["staff"], "so-gtvt-kcht")
 ioc = principal("ioc", ["ioc_operator"], "ioc-tinh")
 
 ANSWER = "Đã vá ổ gà trên đường Quang Trung ngày 12/3."
+TODAY = date(2025, 3, 12)
 
 CANBO = CandidatePerson("canbo", "Cán bộ 1", "so-gtvt-kcht", ("staff",), True)
 CANBO2 = CandidatePerson("canbo2", "Cán bộ 2", "so-gtvt-kcht", ("staff",), True)
@@ -47,7 +49,10 @@ def at(status: Status) -> Case:
     case.assign_staff(leader, CANBO)
     if status is Status.IN_PROGRESS:
         return case
-    case.draft_result(staff, ANSWER, "d-1")
+    if status is Status.RETURN_PROPOSED:
+        case.propose_return(staff, "Tuyến đường do Ban quản lý dự án quản lý")
+        return case
+    case.draft_result(staff, Answer(ANSWER), "d-1")
     if status is Status.DRAFTED:
         return case
     if status is Status.RETURNED_TO_STAFF:
@@ -145,7 +150,7 @@ def test_only_an_active_staff_member_of_the_lead_unit_can_be_assigned(person, wh
 def test_the_leader_may_take_the_case_in_person():
     case = at(Status.AWAITING_UNIT_LEADER)
     case.assign_staff(leader, CandidatePerson("truongphong", "Trưởng phòng", "so-gtvt-kcht", ("unit_leader",), True))
-    case.draft_result(leader, ANSWER, "d-1")
+    case.draft_result(leader, Answer(ANSWER), "d-1")
     assert (case.status, case.staff_subject) == ("drafted", "truongphong")
     assert case.visible_to(principal("truongphong", ["unit_leader"], "so-gtvt-kcht"))
 
@@ -157,11 +162,11 @@ def test_the_leader_re_assigns_before_approval_and_only_the_new_person_drafts(st
     case.assign_staff(leader, CANBO2)
     assert (case.status, case.staff_subject, case.draft_id, case.answer_text) == ("in_progress", "canbo2", "", answer_before)
     with pytest.raises(StateConflict) as exc:  # the old assignee lost the case a moment ago: say so
-        case.draft_result(staff, ANSWER, "d-9")
+        case.draft_result(staff, Answer(ANSWER), "d-9")
     assert "re-assigned" in exc.value.detail_en
     with pytest.raises(OutOfScope):  # someone who never had the case
         case.draft_result(principal("canbo3", ["staff"], "so-gtvt-kcht"), ANSWER, "d-9")
-    case.draft_result(other_staff, ANSWER, "d-2")
+    case.draft_result(other_staff, Answer(ANSWER), "d-2")
     assert (case.status, case.draft_id) == ("drafted", "d-2")
     assert case.visible_to(other_staff) and not case.visible_to(staff)
 
@@ -243,33 +248,32 @@ def test_the_unit_refuses_only_while_the_leader_decides(status):
 def test_assigned_staff_drafts_the_answer():
     case = at(Status.IN_PROGRESS)
     with pytest.raises(InvalidInput):
-        case.draft_result(staff, "Đã xong.", "d-1")
-    case.draft_result(staff, ANSWER, "d-1")
+        Answer.write("Đã xong.", True, None, TODAY)
+    case.draft_result(staff, Answer.write(ANSWER, True, None, TODAY), "d-1")
     assert (case.status, case.answer_text, case.draft_id) == ("drafted", ANSWER, "d-1")
 
 
 def test_only_the_assigned_staff_member_drafts():
     case = at(Status.IN_PROGRESS)
     with pytest.raises(OutOfScope):
-        case.draft_result(other_staff, ANSWER, "d-1")
+        case.draft_result(other_staff, Answer(ANSWER), "d-1")
     with pytest.raises(OutOfScope):  # a leader may draft only a case assigned to them in person
-        case.draft_result(leader, ANSWER, "d-1")
+        case.draft_result(leader, Answer(ANSWER), "d-1")
     with pytest.raises(Forbidden) as exc:
-        case.draft_result(coordinator, ANSWER, "d-1")
+        case.draft_result(coordinator, Answer(ANSWER), "d-1")
     assert_wrong_role(exc, "staff")
 
 
-def test_staff_drafts_again_after_a_return():
-    for status in (Status.RETURNED_TO_STAFF, Status.RETURNED_BY_IOC):
-        case = at(status)
-        case.draft_result(staff, ANSWER + " Bổ sung.", "d-2")
-        assert (case.status, case.draft_id) == ("drafted", "d-2")
+def test_staff_drafts_again_after_the_leaders_return():
+    case = at(Status.RETURNED_TO_STAFF)
+    case.draft_result(staff, Answer(ANSWER + " Bổ sung."), "d-2")
+    assert (case.status, case.draft_id) == ("drafted", "d-2")
 
 
-@pytest.mark.parametrize("status", [Status.DRAFTED, Status.APPROVED])
+@pytest.mark.parametrize("status", [Status.DRAFTED, Status.APPROVED, Status.RETURNED_BY_IOC, Status.RETURN_PROPOSED])
 def test_drafting_is_only_possible_while_in_progress(status):
     with pytest.raises(StateConflict) as exc:
-        at(status).draft_result(staff, ANSWER, "d-2")
+        at(status).draft_result(staff, Answer(ANSWER), "d-2")
     assert_conflict(exc, status, "draft_result")
 
 
@@ -282,12 +286,11 @@ def test_leader_approves_the_draft_as_is():
 def test_leader_may_edit_the_answer_when_approving():
     case = at(Status.DRAFTED)
     with pytest.raises(InvalidInput):
-        case.approve_result(leader, "ngắn")
-    assert case.status == "drafted"
-    case.approve_result(leader, ANSWER + " Trân trọng./.")
+        Answer.write("ngắn", True, None, TODAY)
+    case.approve_result(leader, Answer(ANSWER + " Trân trọng./."))
     assert (case.answer_text, case.edited_by_leader) == (ANSWER + " Trân trọng./.", True)
     same = at(Status.DRAFTED)
-    same.approve_result(leader, f"  {ANSWER} ")
+    same.approve_result(leader, Answer.write(f"  {ANSWER} ", True, None, TODAY))
     assert same.edited_by_leader is False
 
 
@@ -297,7 +300,7 @@ def test_leader_returns_the_draft_and_staff_drafts_again():
         case.return_to_staff(leader, "x")
     case.return_to_staff(leader, "Bổ sung hình ảnh sau khi vá")
     assert (case.status, case.leader_return_reason, case.ioc_return_reason) == ("returned_to_staff", "Bổ sung hình ảnh sau khi vá", "")
-    case.draft_result(staff, ANSWER + " Có ảnh.", "d-2")
+    case.draft_result(staff, Answer(ANSWER + " Có ảnh."), "d-2")
     assert (case.status, case.draft_id) == ("drafted", "d-2")
 
 
@@ -313,8 +316,8 @@ def test_only_the_lead_units_leader_acts_at_step_7():
         assert_wrong_role(exc, "unit_leader")
 
 
-@pytest.mark.parametrize("status", [Status.IN_PROGRESS, Status.APPROVED, Status.RETURNED_TO_STAFF, Status.RETURNED_BY_IOC])
-def test_step_7_is_only_possible_on_a_draft(status):
+@pytest.mark.parametrize("status", [Status.IN_PROGRESS, Status.APPROVED, Status.RETURNED_TO_STAFF, Status.RETURN_PROPOSED])
+def test_step_7_is_only_possible_on_an_answer_waiting_for_the_leader(status):
     case = at(status)
     with pytest.raises(StateConflict) as exc:
         case.approve_result(leader)
@@ -330,13 +333,30 @@ def test_ioc_returning_the_approved_result_reopens_the_case():
         case.return_by_ioc("Cần\x00 nêu rõ")
     assert case.status == "approved"
     case.return_by_ioc("Cần nêu rõ thời gian hoàn thành")
-    assert (case.status, case.ioc_return_reason, case.leader_return_reason, case.staff_subject) == (
-        "returned_by_ioc", "Cần nêu rõ thời gian hoàn thành", "", "canbo")
-    case.draft_result(staff, ANSWER + " Hoàn thành 15/3.", "d-3")
+    assert (case.status, case.ioc_return_reason, case.leader_return_reason, case.staff_subject, case.handover_message) == (
+        "returned_by_ioc", "Cần nêu rõ thời gian hoàn thành", "", "canbo", "Cần nêu rõ thời gian hoàn thành")
+    with pytest.raises(StateConflict):  # it reopens at the leader, not at staff
+        case.draft_result(staff, Answer(ANSWER + " Hoàn thành 15/3."), "d-3")
+
+
+def test_after_the_iocs_return_the_leader_completes_the_answer_directly():
+    case = at(Status.RETURNED_BY_IOC)
+    case.approve_result(leader, Answer(ANSWER + " Hoàn thành trước 15/3.", False, date(2025, 3, 15)), "Đã bổ sung thời gian")
+    assert (case.status, case.edited_by_leader, case.answer_finished, case.handover_message) == (
+        "approved", True, False, "Đã bổ sung thời gian")
+    assert "cam kết hoàn thành xử lý trước ngày 15/03/2025" in case.answer_letter
+
+
+def test_after_the_iocs_return_the_leader_may_hand_it_back_to_staff():
+    case = at(Status.RETURNED_BY_IOC)
+    case.return_to_staff(leader, "Bổ sung ảnh chụp sau khi vá")
+    assert (case.status, case.handover_message) == ("returned_to_staff", "Bổ sung ảnh chụp sau khi vá")
+    case.draft_result(staff, Answer(ANSWER + " Có ảnh."), "d-3")
     assert case.status == "drafted"
 
 
-@pytest.mark.parametrize("status", [Status.AWAITING_AGENCY, Status.IN_PROGRESS, Status.DRAFTED, Status.RETURNED_BY_IOC])
+@pytest.mark.parametrize("status", [Status.AWAITING_AGENCY, Status.IN_PROGRESS, Status.DRAFTED, Status.RETURNED_BY_IOC,
+                                    Status.RETURN_PROPOSED])
 def test_only_an_approved_result_can_come_back_from_the_ioc(status):
     with pytest.raises(StateConflict) as exc:
         at(status).return_by_ioc("Cần bổ sung")
@@ -367,3 +387,119 @@ def test_who_sees_a_case():
     assert [u.subject for u in (ioc, coordinator, leader, staff) if case.visible_to(u)] == ["ioc", "sogtvt", "truongphong", "canbo"]
     assert not any(case.visible_to(u) for u in (other_coordinator, other_leader, other_staff))
     assert not new_case().visible_to(leader) and not new_case().visible_to(principal("x", ["staff"], "so-gtvt-kcht"))
+
+
+# --- staff propose sending the case back up; the leader decides ------------------------------------
+
+
+def test_staff_propose_sending_the_case_back_and_the_leader_sends_it_to_the_agency():
+    case = at(Status.IN_PROGRESS)
+    with pytest.raises(InvalidInput):  # a proposal says why
+        case.propose_return(staff, "")
+    with pytest.raises(OutOfScope):
+        case.propose_return(other_staff, "Không thuộc thẩm quyền của phòng")
+    case.propose_return(staff, "Tuyến đường do Ban quản lý dự án quản lý")
+    assert (case.status, case.return_proposal_reason) == ("return_proposed", "Tuyến đường do Ban quản lý dự án quản lý")
+    with pytest.raises(StateConflict):  # the leader decides first
+        case.draft_result(staff, Answer(ANSWER), "d-2")
+    with pytest.raises(Forbidden):
+        case.send_back(staff, "Đồng ý chuyển trả")
+    case.send_back(leader, "Đồng ý: đề nghị giao Ban quản lý dự án")
+    assert (case.status, case.lead_unit_id, case.staff_subject, case.refused_unit_id, case.unit_refusal_reason) == (
+        "awaiting_agency", "", "", "so-gtvt-kcht", "Đồng ý: đề nghị giao Ban quản lý dự án")
+    with pytest.raises(StateConflict) as exc:  # the staff member's late step hears what happened
+        case.draft_result(staff, Answer(ANSWER), "d-2")
+    assert "sent this case back to the lead agency" in exc.value.detail_en
+    case.assign_unit(coordinator, GTVT, message="Sở trực tiếp xử lý")
+    assert (case.status, case.lead_unit_id, case.handover_message) == ("awaiting_unit_leader", "so-gtvt", "Sở trực tiếp xử lý")
+
+
+def test_the_leader_keeps_the_case_and_staff_go_on():
+    case = at(Status.RETURN_PROPOSED)
+    with pytest.raises(InvalidInput):  # declining says why too
+        case.keep_case(leader, "")
+    with pytest.raises(OutOfScope):
+        case.keep_case(other_leader, "Phòng vẫn xử lý")
+    case.keep_case(leader, "Phòng vẫn chịu trách nhiệm, phối hợp Ban quản lý dự án")
+    assert (case.status, case.staff_subject, case.handover_message) == (
+        "in_progress", "canbo", "Phòng vẫn chịu trách nhiệm, phối hợp Ban quản lý dự án")
+    case.draft_result(staff, Answer(ANSWER), "d-2")
+    assert case.status == "drafted"
+
+
+@pytest.mark.parametrize("status", [Status.IN_PROGRESS, Status.DRAFTED, Status.APPROVED, Status.RETURNED_BY_IOC])
+def test_only_a_proposal_can_be_sent_back_or_kept(status):
+    case = at(status)
+    for action in ("send_back", "keep_case"):
+        with pytest.raises(StateConflict) as exc:
+            getattr(case, action)(leader, "Lý do của lãnh đạo")
+        assert_conflict(exc, status, action)
+
+
+@pytest.mark.parametrize("status", [Status.AWAITING_UNIT_LEADER, Status.DRAFTED, Status.APPROVED, Status.RETURN_PROPOSED])
+def test_a_proposal_comes_only_from_a_case_in_the_staff_members_hands(status):
+    case = at(status)
+    user = staff if case.staff_subject else leader
+    with pytest.raises((StateConflict, OutOfScope, Forbidden)):
+        case.propose_return(user, "Không thuộc thẩm quyền")
+
+
+# --- hand-over messages ----------------------------------------------------------------------------
+
+
+def test_every_hand_over_keeps_its_message_and_a_message_that_cannot_be_stored_is_refused():
+    case = new_case()
+    with pytest.raises(InvalidInput):
+        case.assign_unit(coordinator, KCHT, message="Gấp\x00")
+    assert case.status == "awaiting_agency"
+    case.assign_unit(coordinator, KCHT, message="Đề nghị xử lý trong ngày")
+    assert case.handover_message == "Đề nghị xử lý trong ngày"
+    case.assign_staff(leader, CANBO, message="Anh kiểm tra hiện trường sáng mai")
+    assert case.handover_message == "Anh kiểm tra hiện trường sáng mai"
+    case.draft_result(staff, Answer(ANSWER), "d-1", message="Đã có ảnh trước và sau")
+    assert case.handover_message == "Đã có ảnh trước và sau"
+    case.approve_result(leader, message="Kính chuyển Trung tâm IOC")
+    assert case.handover_message == "Kính chuyển Trung tâm IOC"
+
+
+# --- the answer on the decision's template ----------------------------------------------------------
+
+
+def test_the_answer_is_written_on_the_decisions_template_for_a_person_or_an_organisation():
+    case = at(Status.IN_PROGRESS)
+    case.draft_result(staff, Answer(ANSWER), "d-1")
+    assert case.answer_letter.startswith("Kính gửi: Quý cá nhân\n\nVấn đề quý cá nhân phản ánh, "
+                                         "Phòng Quản lý kết cấu hạ tầng giao thông xin thông báo kết quả xử lý như sau:")
+    assert ANSWER in case.answer_letter and case.answer_letter.endswith("Trân trọng./.")
+    assert "cam kết" not in case.answer_letter
+    org = letter(Answer(ANSWER, False, date(2025, 4, 1)), "organisation", "Phường Đồng Hới")
+    assert org.startswith("Kính gửi: Quý tổ chức") and "Chân thành cảm ơn phản ánh của quý tổ chức" in org
+    assert "Phường Đồng Hới cam kết hoàn thành xử lý trước ngày 01/04/2025." in org
+
+
+def test_the_reporter_kind_comes_from_dispatch_and_anything_else_is_a_person():
+    case = new_case()
+    case.note_report("Ổ gà đường Quang Trung", "organisation", True, False)
+    assert (case.title, case.reporter_kind, case.private_result, case.state_secret) == ("Ổ gà đường Quang Trung", "organisation", True, False)
+    case.note_report("", "robot", False, True)
+    assert (case.reporter_kind, case.state_secret) == ("person", True)
+
+
+@pytest.mark.parametrize("finished, when, why", [
+    (False, None, "not finished"),
+    (False, TODAY, "after today"),
+    (False, TODAY - timedelta(days=3), "after today"),
+    (False, TODAY + timedelta(days=400), "within a year"),
+    (True, TODAY + timedelta(days=3), "only when the work is not finished"),
+])
+def test_an_unfinished_answer_needs_a_committed_date_in_the_coming_year(finished, when, why):
+    with pytest.raises(InvalidInput) as exc:
+        Answer.write(ANSWER, finished, when, TODAY)
+    assert why in exc.value.detail_en and exc.value.detail_vi != exc.value.detail_en
+    assert Answer.write(ANSWER, False, TODAY + timedelta(days=20), TODAY).completion_date == date(2025, 4, 1)
+
+
+def test_every_status_has_a_badge_on_the_work_list_page():
+    from services.handling.entrypoints.pages import BADGE_STYLE
+
+    assert set(BADGE_STYLE) == set(Status)

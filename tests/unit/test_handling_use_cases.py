@@ -12,7 +12,7 @@ from paht.publication.v1 import events_pb2 as publication_ev
 from paht.runtime.errors import InvalidInput, NotFound, StateConflict
 from paht.runtime.events.envelope import Envelope
 from tests.support.fakes import FakeUnitOfWork
-from tests.support.handling import FakeOrgDirectory, InMemoryCaseRepository
+from tests.support.handling import FakeOrgDirectory, InMemoryCaseHistory, InMemoryCaseRepository
 from tests.support.services import principal
 from services.handling.domain.case import Case
 from services.handling.service_layer import handlers
@@ -27,7 +27,8 @@ staff2 = principal("canbo2", ["staff"], "so-gtvt-kcht")
 
 @pytest.fixture
 def uow():
-    return FakeUnitOfWork(cases=InMemoryCaseRepository([Case.open("r-1", "so-gtvt", "Sở Giao thông vận tải", 1, DUE)]))
+    return FakeUnitOfWork(cases=InMemoryCaseRepository([Case.open("r-1", "so-gtvt", "Sở Giao thông vận tải", 1, DUE)]),
+                          history=InMemoryCaseHistory())
 
 
 @pytest.fixture
@@ -124,7 +125,7 @@ def test_a_return_by_the_ioc_that_cannot_apply_raises(uow):
 def test_the_work_list_pages_in_memory_as_in_sql(directory):
     cases = [Case.open(f"r-{n}", "so-gtvt", "Sở GTVT", 1, DUE + timedelta(hours=n % 3)) for n in range(7)]
     cases[6].urgent = True
-    uow = FakeUnitOfWork(cases=InMemoryCaseRepository(cases))
+    uow = FakeUnitOfWork(cases=InMemoryCaseRepository(cases), history=InMemoryCaseHistory())
     seen, cursor = [], None
     while True:
         page = handlers.work_list(uow, coordinator, cursor=cursor, limit=2)

@@ -95,6 +95,19 @@ def test_accept_takes_the_group_from_the_taxonomy(uow):
     assert event.meta.actor.subject == "ioc" and taxonomy.lookups == ["road-damage"]
 
 
+def test_accept_tells_who_reports_and_whether_the_result_is_private_without_personal_data(uow):
+    """Handling (steps 3-7) addresses the answer and keeps it private from these facts, never from the reporter's record."""
+    report = submitted(uow, reporter_kind="organisation", private_result=True)
+    handlers.accept_report(uow, FakeTaxonomy(), IOC, report.id, "road-damage", False, "")
+    event, _, _ = uow.events[-1]
+    assert (event.reporter_kind, event.private_result, event.title) == ("organisation", True, "Rác thải đổ trộm ven sông Nhật Lệ")
+    person = submitted(uow)
+    handlers.accept_report(uow, FakeTaxonomy(), IOC, person.id, "road-damage", False, "")
+    event, _, _ = uow.events[-1]
+    assert (event.reporter_kind, event.private_result) == ("person", False)
+    assert "Phan" not in str(event) and "912" not in str(event)
+
+
 @pytest.mark.parametrize("topic, error", [("no-such-topic", InvalidInput), ("", InvalidInput), ("road\x00damage", InvalidInput)])
 def test_accept_refuses_a_topic_that_is_missing_or_unknown(uow, topic, error):
     report = submitted(uow)

@@ -2,7 +2,7 @@
 and its escalations to the Steering Committee."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Float, Integer, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Float, Integer, String, Table, Text, false
 from sqlalchemy.orm import foreign, registry, relationship
 
 from paht.runtime.db import UtcDateTime
@@ -28,6 +28,9 @@ dispatch_items = Table(
     Column("location_lon", Float, nullable=True),
     Column("area_code", String(20), nullable=False),
     Column("title", String(300), nullable=False, server_default=""),
+    Column("reporter_kind", String(20), nullable=False, server_default="person"),
+    Column("private_result", Boolean, nullable=False, server_default=false()),
+    Column("state_secret", Boolean, nullable=False, server_default=false()),
     Column("clock_started_at", UtcDateTime(), nullable=False),
 )
 

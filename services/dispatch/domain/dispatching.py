@@ -107,13 +107,21 @@ class DispatchItem(Versioned):
     area_code: str = ""
     clock_started_at: datetime | None = None  # the step-2 clock's start: arrival, or the last refusal
     title: str = ""                           # the report's title as accepted at step 1 (public from then on)
+    reporter_kind: str = "person"             # "person" or "organisation": handling's answer addresses one or the other
+    private_result: bool = False              # the reporter asked that the result go only to them
+    state_secret: bool = False                # the IOC found it touches state secrets (as accepted at step 1)
     rounds: list = field(default_factory=list)
     escalations: list = field(default_factory=list)
 
     @classmethod
     def accepted(cls, report_id: str, received_at: datetime, urgent: bool, topic_code: str, group_code: str, engine: SlaEngine, *,
-                 location: tuple[float | None, float | None] = (None, None), area_code: str = "", title: str = "") -> "DispatchItem":
-        """Start the step 1+2 clock of an accepted report, keeping what routing needs (its place)."""
+                 location: tuple[float | None, float | None] = (None, None), area_code: str = "", title: str = "",
+                 reporter_kind: str = "", private_result: bool = False, state_secret: bool = False) -> "DispatchItem":
+        """Start the step 1+2 clock of an accepted report, keeping what routing needs (its place) and what the lead
+        agency must know without personal data (title, who reports, private result, state secret).
+
+        An empty reporter_kind (an event from before intake sent it) means a person, as intake's own default.
+        """
         lat, lon = clean_location(*location)
         return cls(
             report_id=report_id,
@@ -128,6 +136,9 @@ class DispatchItem(Versioned):
             area_code=(area_code or "").strip(),
             clock_started_at=received_at,
             title=(title or "").strip()[:300],
+            reporter_kind=(reporter_kind or "").strip()[:20] or "person",
+            private_result=bool(private_result),
+            state_secret=bool(state_secret),
         )
 
     # --- what the item says about itself -------------------------------------------------------------

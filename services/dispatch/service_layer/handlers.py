@@ -32,13 +32,16 @@ def _occurred(event: Message) -> datetime:
 
 
 def on_report_accepted(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
-    """Intake accepted a report (step 1): it now waits for dispatch, with its deadline running and its place kept for routing."""
+    """Intake accepted a report (step 1): it now waits for dispatch, with its deadline running, its place kept for routing
+    and the facts the lead agency will need (title, who reports, private result, state secret)."""
     if uow.items.get(envelope.report_id) is not None:
         return  # already open: step 1 is accepted once per report, so this is the same acceptance again
     received = event.received_at.ToDatetime(tzinfo=timezone.utc) if event.HasField("received_at") else _now()
     location = (event.location.lat, event.location.lon) if event.HasField("location") else (None, None)
     uow.items.add(DispatchItem.accepted(envelope.report_id, received, event.urgent, event.topic_code, event.group_code, sla_engine(uow),
-                                        location=location, area_code=event.area_code, title=event.title))
+                                        location=location, area_code=event.area_code, title=event.title,
+                                        reporter_kind=event.reporter_kind, private_result=event.private_result,
+                                        state_secret=event.state_secret))
 
 
 def on_case_refused_by_agency(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
@@ -72,7 +75,8 @@ def _ref(unit: OrgUnit) -> common_pb2.OrgRef:
 
 
 def _emit_dispatched(uow: UnitOfWork, user: Principal, engine: SlaEngine, item: DispatchItem, agency: OrgUnit, sent: DispatchRound) -> None:
-    """Announce the round: the lead agency, its hub, the step-2 verdict, and the deadlines of steps 3 and 3-6 on its calendar."""
+    """Announce the round: the lead agency, its hub, the step-2 verdict, the deadlines of steps 3 and 3-6 on its calendar,
+    and the report's facts handling needs without reading personal data."""
     if item.urgent and not sent.on_time and sent.round == 1 and hasattr(uow, "forwards"):
         # an urgent report's step 2 is forwarding it to 113/114/115: forwarded in time, the later dispatch
         # to a lead agency for follow-up does not make step 2 late
@@ -88,6 +92,10 @@ def _emit_dispatched(uow: UnitOfWork, user: Principal, engine: SlaEngine, item: 
         competence_reason=sent.competence_reason,
         escalated=sent.designated_by_committee,
         decision=sent.decision,
+        title=item.title,
+        reporter_kind=item.reporter_kind,
+        private_result=item.private_result,
+        state_secret=item.state_secret,
     )
     event.dispatch_due.FromDatetime(item.dispatch_due)
     event.agency_due.FromDatetime(engine.due(Step.AGENCY, sent.dispatched_at, org=org))

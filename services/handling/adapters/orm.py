@@ -1,7 +1,7 @@
 """Handling's tables, mapped onto the domain classes without the domain knowing."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, Index, Integer, MetaData, String, Table, Text, false, true
 from sqlalchemy.orm import registry
 
 from paht.runtime.db import UtcDateTime
@@ -39,6 +39,32 @@ cases = Table(
     Column("agency_due", UtcDateTime(), nullable=True),
     Column("approval_due", UtcDateTime(), nullable=True),
     Column("sla_warned", String(80), nullable=False, server_default=""),
+    Column("title", String(300), nullable=False, server_default=""),
+    Column("reporter_kind", String(20), nullable=False, server_default="person"),
+    Column("private_result", Boolean, nullable=False, server_default=false()),
+    Column("state_secret", Boolean, nullable=False, server_default=false()),
+    Column("handover_message", Text, nullable=False, server_default=""),
+    Column("return_proposal_reason", Text, nullable=False, server_default=""),
+    Column("answer_finished", Boolean, nullable=False, server_default=true()),
+    Column("completion_date", Date, nullable=True),
+    Column("answer_letter", Text, nullable=False, server_default=""),
+)
+
+# Every hand-over and decision of a case, with who, when and the message that went with it (only added to).
+case_history = Table(
+    "case_history",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("report_id", String(36), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("status", String(30), nullable=False),
+    Column("round", Integer, nullable=False),
+    Column("actor_subject", String(100), nullable=False),
+    Column("actor_roles", String(200), nullable=False),
+    Column("actor_org", String(100), nullable=False),
+    Column("message", Text, nullable=False),
+    Index("ix_case_history_report_at", "report_id", "at"),
 )
 
 # The organisation units as dispatch last published them (DirectoryPublished): step 3 checks the unit a

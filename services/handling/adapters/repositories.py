@@ -6,9 +6,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from paht.runtime.paging import Page, SortKey, fetch_page
-from services.handling.adapters.orm import cases
+from services.handling.adapters.orm import case_history, cases
 from services.handling.domain import visibility
 from services.handling.domain.case import WORK_ORDER, Case, Person
+from services.handling.domain.history import HistoryLine
 
 _KINDS = {"urgent": "bool", "handling_due": "datetime"}
 WORK_LIST = [SortKey(cases.c[name], descending=desc, kind=_KINDS.get(name, "str")) for name, desc in WORK_ORDER]
@@ -45,3 +46,21 @@ class SqlCaseRepository:
         if status:
             query = query.where(cases.c.status == status)
         return fetch_page(self.session, query, WORK_LIST, cursor, limit)
+
+
+class SqlCaseHistory:
+    """The lines of each case's history (`uow.history`): added with the change they record, never altered."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    @staticmethod
+    def add(uow, line: HistoryLine) -> None:
+        """Write the line at the commit, in the same transaction as the case's change and its event."""
+        uow.stage(case_history, line.as_row())
+
+    def of_case(self, report_id: str) -> list[HistoryLine]:
+        """Every line of a case, oldest first."""
+        rows = self.session.execute(
+            select(case_history).where(case_history.c.report_id == report_id).order_by(case_history.c.at, case_history.c.id))
+        return [HistoryLine(**row._mapping) for row in rows]

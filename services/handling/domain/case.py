@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Callable
 
 from paht.runtime.aggregate import Versioned, require_state
 from paht.runtime.errors import Forbidden, InvalidInput, OutOfScope
 from paht.runtime.roles import Role
 from paht.runtime.sla import Standing, Step
-from paht.runtime.text import Label, clean_identifier, clean_text
+from paht.runtime.text import Label, clean_identifier, clean_optional, clean_text
 from services.handling.domain import visibility
-from services.handling.domain.status import HANDLED, WITH_STAFF, Status, describe
+from services.handling.domain.answer import Answer, letter
+from services.handling.domain.status import ANSWER_AT_LEADER, HANDLED, WITH_STAFF, Status, describe
 from services.handling.domain.visibility import Person
 
 
@@ -38,9 +39,9 @@ class CandidatePerson:
 # Who may be assigned a case at step 4: a staff member of the lead unit, or its leader in person.
 ASSIGNABLE = (Role.STAFF.value, Role.UNIT_LEADER.value)
 MIN_REASON, MAX_REASON = 5, 2000
-MIN_ANSWER, MAX_ANSWER = 10, 10000
+MAX_MESSAGE = 2000
 REASON = Label("Reason", "Lý do")
-ANSWER = Label("Answer", "Nội dung trả lời")
+MESSAGE = Label("Message", "Lời nhắn")
 STAFF_ACCOUNT = Label("Staff account", "Tài khoản cán bộ")
 UNIT = Label("Unit", "Đơn vị")
 
@@ -59,6 +60,11 @@ def _reason(text: str | None) -> str:
     return clean_text(text, REASON, MIN_REASON, MAX_REASON)
 
 
+def _message(text: str | None) -> str:
+    """The note that goes with a hand-over (optional where the step itself says what is asked)."""
+    return clean_optional(text, MESSAGE, MAX_MESSAGE)
+
+
 # Which step's clock runs while a case is in each state (dispatch's monitor watches the same clocks).
 CLOCK_OF = {
     Status.AWAITING_AGENCY: Step.AGENCY,
@@ -67,6 +73,7 @@ CLOCK_OF = {
     Status.RETURNED_TO_STAFF: Step.HANDLING,
     Status.DRAFTED: Step.APPROVAL,
     Status.RETURNED_BY_IOC: Step.APPROVAL,
+    Status.RETURN_PROPOSED: Step.HANDLING,
 }
 STATUS_VALUES = {s.value for s in Status}
 
@@ -98,6 +105,17 @@ class Case(Versioned):
     agency_due: datetime | None = None    # step 3: 1 working hour from receipt (from dispatch)
     approval_due: datetime | None = None  # step 7: 1 working day after staff's report (set when staff report)
     sla_warned: str = ""                  # the last clock dispatch's monitor warned about ("<report>:<step>:<n>")
+    # what dispatch said of the report (no personal data): the queue's title, how the answer addresses the reporter,
+    # and the confidentiality that decides who sees the case's content
+    title: str = ""
+    reporter_kind: str = "person"
+    private_result: bool = False
+    state_secret: bool = False
+    handover_message: str = ""            # the note of the last hand-over, for whoever has the case now
+    return_proposal_reason: str = ""      # step 6: why staff propose sending the case back up
+    answer_finished: bool = True          # the answer reports work done (else: the date the unit commits to)
+    completion_date: date | None = None
+    answer_letter: str = ""               # the answer on the decision's template, as the reporter will read it
 
     def deadline(self) -> tuple[Step | None, datetime | None]:
         """Return the step whose clock runs now and its deadline (None once the case is with the IOC or back at step 2)."""
@@ -185,6 +203,9 @@ class Case(Versioned):
     def _reassigned(self, user: Person) -> tuple[str, str] | None:
         if not self.former_staff_subject or user.subject != self.former_staff_subject:
             return None
+        if self.status == Status.AWAITING_AGENCY.value and self.refused_unit_id:
+            return ("The unit leader has sent this case back to the lead agency.",
+                    "Lãnh đạo đơn vị đã chuyển trả hồ sơ này lại cơ quan đầu mối.")
         return ("The unit leader has re-assigned this case to another staff member.",
                 "Lãnh đạo đơn vị đã giao hồ sơ này cho cán bộ khác xử lý.")
 
@@ -203,15 +224,24 @@ class Case(Versioned):
             self.urgent = urgent
         self.lead_unit_id = self.lead_unit_name = self.refused_unit_id = ""
         self.staff_subject = self.former_staff_subject = ""
-        self.draft_id = self.answer_text = ""
+        self.draft_id = self.answer_text = self.answer_letter = ""
+        self.answer_finished, self.completion_date = True, None
         self.edited_by_leader = False
         self.agency_refusal_reason = self.unit_refusal_reason = ""
-        self.leader_return_reason = self.ioc_return_reason = ""
+        self.leader_return_reason = self.ioc_return_reason = self.return_proposal_reason = ""
+        self.handover_message = ""
         self.status = Status.AWAITING_AGENCY.value
 
-    def assign_unit(self, user: Person, unit: CandidateUnit | None, asked: str = "") -> None:
-        """Step 3: the lead agency accepts and names its lead unit (itself when it handles directly)."""
+    def note_report(self, title: str, reporter_kind: str, private_result: bool, state_secret: bool) -> None:
+        """Keep what dispatch said of the report: its title, how to address the reporter, its confidentiality."""
+        self.title = (title or "").strip()[:300]
+        self.reporter_kind = reporter_kind if reporter_kind in ("person", "organisation") else "person"
+        self.private_result, self.state_secret = bool(private_result), bool(state_secret)
+
+    def assign_unit(self, user: Person, unit: CandidateUnit | None, asked: str = "", message: str = "") -> None:
+        """Step 3: the lead agency accepts and names its lead unit (itself when it handles directly), with a note."""
         self._as_coordinator(user, "assign_unit", Status.AWAITING_AGENCY)
+        note = _message(message)
         if unit is None:
             raise InvalidInput(f"Unknown unit '{asked}'.", f"Đơn vị '{asked}' không tồn tại.")
         if unit.id != self.lead_agency_id and self.lead_agency_id not in unit.ancestor_ids:
@@ -221,15 +251,16 @@ class Case(Versioned):
             )
         self.lead_unit_id, self.lead_unit_name = unit.id, unit.name
         self.former_staff_subject = ""
+        self.handover_message = note
         self.status = Status.AWAITING_UNIT_LEADER.value
 
     def refuse_by_agency(self, user: Person, reason: str) -> None:
         """Step 3: the lead agency refuses with a reason; the IOC dispatches again (step 2)."""
         self._as_coordinator(user, "refuse_by_agency", Status.AWAITING_AGENCY)
-        self.agency_refusal_reason = _reason(reason)
+        self.agency_refusal_reason = self.handover_message = _reason(reason)
         self.status = Status.REFUSED_BY_AGENCY.value
 
-    def assign_staff(self, user: Person, person: CandidatePerson | None, asked: str = "") -> None:
+    def assign_staff(self, user: Person, person: CandidatePerson | None, asked: str = "", message: str = "") -> None:
         """Step 4: the unit leader accepts and names who handles the case; later, until approval, re-assigns it.
 
         Re-assigning withdraws a draft waiting for approval: the leader approves only what the person
@@ -238,6 +269,7 @@ class Case(Versioned):
         """
         self._as_unit_leader(user, "assign_staff", Status.AWAITING_UNIT_LEADER, *HANDLED)
         self._check_assignee(person, asked)
+        note = _message(message)
         if person.subject == self.staff_subject:
             require_state(self.status, (), "assign_staff", describe, lambda current, action: (
                 f"This case is already assigned to {person.subject}.", f"Hồ sơ này đã được giao cho {person.subject}."))
@@ -246,6 +278,8 @@ class Case(Versioned):
         self.staff_subject = person.subject
         self.draft_id = ""
         self.edited_by_leader = False
+        self.return_proposal_reason = ""
+        self.handover_message = note
         self.status = Status.IN_PROGRESS.value
 
     def _check_assignee(self, person: CandidatePerson | None, asked: str) -> None:
@@ -272,38 +306,75 @@ class Case(Versioned):
     def refuse_by_unit(self, user: Person, reason: str) -> None:
         """Step 4: the lead unit refuses with a reason; the lead agency chooses again (step 3)."""
         self._as_unit_leader(user, "refuse_by_unit", Status.AWAITING_UNIT_LEADER)
-        self.unit_refusal_reason = _reason(reason)
+        self.unit_refusal_reason = self.handover_message = _reason(reason)
         self.refused_unit_id = self.lead_unit_id
         self.lead_unit_id = self.lead_unit_name = ""
         self.status = Status.AWAITING_AGENCY.value
 
-    def draft_result(self, user: Person, answer_text: str, draft_id: str) -> None:
-        """Step 6: the assigned staff member reports the result with a draft answer."""
+    def draft_result(self, user: Person, answer: Answer, draft_id: str, message: str = "") -> None:
+        """Step 6: the assigned staff member reports the result to the leader, with the draft answer on the template."""
         self._as_assignee(user, "draft_result", *WITH_STAFF)
-        self.answer_text = clean_text(answer_text, ANSWER, MIN_ANSWER, MAX_ANSWER)
+        note = _message(message)
+        self._set_answer(answer)
         self.draft_id = draft_id
         self.edited_by_leader = False
+        self.handover_message = note
         self.status = Status.DRAFTED.value
 
-    def approve_result(self, user: Person, edited_text: str | None = None) -> None:
-        """Step 7: the unit leader approves the draft (editing it if they wish); it goes to the IOC."""
-        self._as_unit_leader(user, "approve_result", Status.DRAFTED)
-        if edited_text is not None:
-            text = clean_text(edited_text, ANSWER, MIN_ANSWER, MAX_ANSWER)
-            if text != self.answer_text:
-                self.answer_text, self.edited_by_leader = text, True
+    def _set_answer(self, answer: Answer) -> None:
+        self.answer_text, self.answer_finished, self.completion_date = answer.body, answer.finished, answer.completion_date
+        self.answer_letter = letter(answer, self.reporter_kind, self.lead_unit_name)
+
+    @property
+    def answer(self) -> Answer:
+        return Answer(self.answer_text, self.answer_finished, self.completion_date)
+
+    def approve_result(self, user: Person, edited: Answer | None = None, message: str = "") -> None:
+        """Step 7: the unit leader approves the answer, completing or editing it if they wish; it goes to the IOC.
+        The same when the IOC returned the approved answer (step 8): the leader completes it directly."""
+        self._as_unit_leader(user, "approve_result", *ANSWER_AT_LEADER)
+        note = _message(message)
+        if edited is not None and edited != self.answer:
+            self._set_answer(edited)
+            self.edited_by_leader = True
+        self.handover_message = note
         self.status = Status.APPROVED.value
 
     def return_to_staff(self, user: Person, reason: str) -> None:
-        """Step 7: the unit leader returns the draft to the staff member to complete."""
-        self._as_unit_leader(user, "return_to_staff", Status.DRAFTED)
-        self.leader_return_reason = _reason(reason)
+        """Step 7 (or after the IOC's return): the unit leader hands the answer back to the staff member to complete."""
+        self._as_unit_leader(user, "return_to_staff", *ANSWER_AT_LEADER)
+        if not self.staff_subject:
+            require_state(self.status, (), "return_to_staff", describe, lambda current, action: (
+                "No staff member holds this case: assign one instead.", "Chưa có cán bộ xử lý hồ sơ này: hãy giao cán bộ."))
+        self.leader_return_reason = self.handover_message = _reason(reason)
         self.status = Status.RETURNED_TO_STAFF.value
 
+    def propose_return(self, user: Person, reason: str) -> None:
+        """Step 6: staff find the case is not their unit's (or needs others): they propose sending it back up."""
+        self._as_assignee(user, "propose_return", *WITH_STAFF)
+        self.return_proposal_reason = self.handover_message = _reason(reason)
+        self.status = Status.RETURN_PROPOSED.value
+
+    def send_back(self, user: Person, reason: str) -> None:
+        """The unit leader agrees with staff's proposal: the case goes back to the lead agency to be re-distributed."""
+        self._as_unit_leader(user, "send_back", Status.RETURN_PROPOSED)
+        self.unit_refusal_reason = self.handover_message = _reason(reason)
+        self.refused_unit_id = self.lead_unit_id
+        self.former_staff_subject, self.staff_subject = self.staff_subject, ""
+        self.lead_unit_id = self.lead_unit_name = ""
+        self.draft_id = ""
+        self.status = Status.AWAITING_AGENCY.value
+
+    def keep_case(self, user: Person, reason: str) -> None:
+        """The unit leader declines staff's proposal: the staff member goes on handling the case (with the leader's why)."""
+        self._as_unit_leader(user, "keep_case", Status.RETURN_PROPOSED)
+        self.handover_message = _reason(reason)
+        self.status = Status.IN_PROGRESS.value
+
     def return_by_ioc(self, reason: str) -> None:
-        """Step 8: the IOC returned the approved answer; the staff member completes it again."""
+        """Step 8: the IOC returned the approved answer; it reopens at the unit leader, who completes it or hands it back."""
         require_state(self.status, (Status.APPROVED,), "return_by_ioc", describe)
-        self.ioc_return_reason = _reason(reason)
+        self.ioc_return_reason = self.handover_message = _reason(reason)
         self.status = Status.RETURNED_BY_IOC.value
 
 

@@ -1,9 +1,11 @@
 """Where a case stands (steps 3 to 7), each status with its words for people. No I/O here.
 
-Three different things send a case "back", and each has its own name everywhere in handling:
-the lead agency refuses it at step 3 (REFUSED_BY_AGENCY: back to the IOC for step 2), the unit
-leader returns the draft to the staff member at step 7 (RETURNED_TO_STAFF), and the IOC returns
-the approved answer at step 8 (RETURNED_BY_IOC).
+Four different things send a case "back", and each has its own name everywhere in handling:
+the lead agency refuses it at step 3 (REFUSED_BY_AGENCY: back to the IOC for step 2), the staff
+member proposes sending it back up for re-dispatch (RETURN_PROPOSED: the unit leader decides), the
+unit leader returns the draft to the staff member at step 7 (RETURNED_TO_STAFF), and the IOC returns
+the approved answer at step 8 (RETURNED_BY_IOC: it reopens at the unit leader, who completes it or
+hands it back to staff).
 """
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ class Status(str, Enum):
     DRAFTED = "drafted"                            # step 7: the leader approves or returns the draft
     RETURNED_TO_STAFF = "returned_to_staff"        # step 7: the leader returned the draft to complete
     APPROVED = "approved"                          # with the IOC for step 8
-    RETURNED_BY_IOC = "returned_by_ioc"            # step 8: the IOC returned the approved answer
+    RETURNED_BY_IOC = "returned_by_ioc"            # step 8: the IOC returned the approved answer (at the leader)
+    RETURN_PROPOSED = "return_proposed"            # step 6: staff propose sending it back up; the leader decides
     REFUSED_BY_AGENCY = "refused_by_agency"        # step 3 refused: back to the IOC for step 2
 
     @property
@@ -61,8 +64,13 @@ STATUS_TEXT: dict[Status, tuple[tuple[str, str], tuple[str, str]]] = {
     ),
     Status.RETURNED_BY_IOC: (
         ("Returned by the IOC", "Trung tâm IOC trả lại"),
-        ("back with its staff member: the IOC returned the approved answer for completion",
-         "đã được Trung tâm IOC trả lại cán bộ xử lý để hoàn thiện kết quả"),
+        ("back with the unit leader: the IOC returned the approved answer for completion",
+         "đã được Trung tâm IOC trả lại lãnh đạo đơn vị chủ trì để điều chỉnh, bổ sung kết quả"),
+    ),
+    Status.RETURN_PROPOSED: (
+        ("Staff propose sending it back", "Cán bộ đề xuất chuyển trả"),
+        ("waiting for the unit leader: its staff member proposes sending it back to the lead agency for re-dispatch",
+         "đang chờ lãnh đạo đơn vị xem xét đề xuất của cán bộ chuyển trả lại cơ quan đầu mối để phân phối lại"),
     ),
     Status.REFUSED_BY_AGENCY: (
         ("Refused by the lead agency", "Cơ quan chủ trì từ chối"),
@@ -77,7 +85,9 @@ def describe(status: str) -> tuple[str, str]:
     return Status(status).phrase
 
 
-# The case is with its staff member: they may (re)draft, and the leader may re-assign.
-WITH_STAFF = (Status.IN_PROGRESS, Status.RETURNED_TO_STAFF, Status.RETURNED_BY_IOC)
-# Accepted by the unit at step 4 and not yet approved.
-HANDLED = (*WITH_STAFF, Status.DRAFTED)
+# The case is with its staff member: they may (re)draft or propose sending it back, and the leader may re-assign.
+WITH_STAFF = (Status.IN_PROGRESS, Status.RETURNED_TO_STAFF)
+# An answer waits for the unit leader: staff's draft (step 7), or the approved answer the IOC returned (step 8).
+ANSWER_AT_LEADER = (Status.DRAFTED, Status.RETURNED_BY_IOC)
+# Accepted by the unit at step 4 and not yet (again) with the IOC.
+HANDLED = (*WITH_STAFF, *ANSWER_AT_LEADER, Status.RETURN_PROPOSED)

@@ -2,7 +2,7 @@
 # No `from __future__ import annotations` here: FastAPI must see the role aliases built inside
 # build_router (e.g. `coordinator`) as objects; as strings it cannot resolve them and asks for a query field.
 import asyncio
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -12,7 +12,9 @@ from paht.runtime.auth import Principal
 from paht.runtime.paging import MAX_LIMIT
 from paht.runtime.roles import Role
 from services.handling.adapters.directory import OrgDirectory
-from services.handling.domain.case import ASSIGNABLE, MAX_ANSWER, MAX_REASON, CandidatePerson, Case, Status
+from services.handling.domain.answer import MAX_ANSWER
+from services.handling.domain.case import ASSIGNABLE, MAX_MESSAGE, MAX_REASON, CandidatePerson, Case, Status
+from services.handling.domain.history import Action, HistoryLine
 from services.handling.service_layer import handlers
 
 
@@ -20,8 +22,12 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+MESSAGE_DOC = "The note that goes with the hand-over (kept in the case's history and shown to whoever has the case next)."
+
+
 class AssignUnitIn(Strict):
     unit_id: str = Field(max_length=100, examples=["so-gtvt-kcht"])
+    message: str = Field(default="", max_length=MAX_MESSAGE, description=MESSAGE_DOC, examples=["Đề nghị kiểm tra hiện trường trong ngày."])
 
 
 class ReasonIn(Strict):
@@ -30,14 +36,23 @@ class ReasonIn(Strict):
 
 class AssignStaffIn(Strict):
     staff_subject: str = Field(max_length=100, examples=["canbo"])
+    message: str = Field(default="", max_length=MAX_MESSAGE, description=MESSAGE_DOC)
 
 
 class DraftIn(Strict):
-    answer_text: str = Field(max_length=MAX_ANSWER)
+    answer_text: str = Field(max_length=MAX_ANSWER, description="The content of the answer: what was done, or what will be done. "
+                                                                "The letter around it (the decision's template) is filled in from the case.")
+    finished: bool = Field(default=True, description="The work is done. When it is not, give completion_date.")
+    completion_date: date | None = Field(default=None, description="When the work is not finished: the date the unit commits to finish it "
+                                                                   "(after today, within a year).")
+    message: str = Field(default="", max_length=MAX_MESSAGE, description="Staff's note to the unit leader.")
 
 
 class ApproveIn(Strict):
-    answer_text: str | None = Field(default=None, max_length=MAX_ANSWER, description="The leader's edit; omit to approve the draft as is.")
+    answer_text: str | None = Field(default=None, max_length=MAX_ANSWER, description="The leader's edit; omit to approve the answer as it stands.")
+    finished: bool | None = Field(default=None, description="With an edit: whether the work is done (omitted: as in the draft).")
+    completion_date: date | None = Field(default=None, description="With an edit of unfinished work: the committed completion date.")
+    message: str = Field(default="", max_length=MAX_MESSAGE, description="The leader's note to the IOC.")
 
 
 def case_view(c: Case) -> dict:
@@ -65,7 +80,24 @@ def case_view(c: Case) -> dict:
         "updated_at": _iso(c.updated_at),
         "version": c.version,
         "epoch": c.epoch,
+        "title": c.title or None,
+        "reporter_kind": c.reporter_kind,
+        "private_result": c.private_result,
+        "state_secret": c.state_secret,
+        "handover_message": c.handover_message or None,
+        "return_proposal_reason": c.return_proposal_reason or None,
+        "answer_finished": c.answer_finished if c.answer_text else None,
+        "completion_date": c.completion_date.isoformat() if c.completion_date else None,
+        "answer_letter": c.answer_letter or None,
     }
+
+
+def history_view(line: HistoryLine) -> dict:
+    label = Action(line.action).label
+    return {"at": line.at.isoformat(), "action": line.action, "action_label": {"en": label[0], "vi": label[1]},
+            "status": line.status, "round": line.round, "by": {"subject": line.actor_subject, "roles": line.actor_roles,
+                                                                 "org_unit": line.actor_org},
+            "message": line.message or None}
 
 
 def person_view(p: CandidatePerson) -> dict:
@@ -106,31 +138,52 @@ def build_router(ctx, directory: OrgDirectory) -> APIRouter:
         people = await handlers.assignable_people(ctx.uow(), directory, user, report_id)
         return {"items": [person_view(p) for p in people]}
 
-    @router.post("/cases/{report_id}/assign-unit", summary="Step 3: accept and assign the lead unit")
+    @router.get("/cases/{report_id}/history", summary="Every hand-over and decision of a case: who, when, why (404 outside your scope)")
+    async def case_history(report_id: ReportId, user: anyone):
+        lines = await asyncio.to_thread(handlers.history, ctx.uow(), user, report_id)
+        return {"items": [history_view(line) for line in lines]}
+
+    @router.post("/cases/{report_id}/assign-unit", summary="Step 3: accept and assign the lead unit, with a note")
     async def assign_unit(report_id: ReportId, body: AssignUnitIn, user: coordinator):
-        return case_view(await handlers.assign_unit(ctx.uow(), directory, user, report_id, body.unit_id))
+        return case_view(await handlers.assign_unit(ctx.uow(), directory, user, report_id, body.unit_id, body.message))
 
     @router.post("/cases/{report_id}/refuse", summary="Step 3: refuse the case (back to the IOC)")
     async def refuse(report_id: ReportId, body: ReasonIn, user: coordinator):
         return await run(handlers.refuse_by_agency, user, report_id, body.reason)
 
-    @router.post("/cases/{report_id}/assign-staff", summary="Step 4: accept and assign staff; until approval, re-assign")
+    @router.post("/cases/{report_id}/assign-staff", summary="Step 4: accept and assign staff, with a note; until approval, re-assign")
     async def assign_staff(report_id: ReportId, body: AssignStaffIn, user: leader):
-        return case_view(await handlers.assign_staff(ctx.uow(), directory, user, report_id, body.staff_subject))
+        return case_view(await handlers.assign_staff(ctx.uow(), directory, user, report_id, body.staff_subject, body.message))
 
     @router.post("/cases/{report_id}/refuse-unit", summary="Step 4: refuse the case (back to the lead agency)")
     async def refuse_unit(report_id: ReportId, body: ReasonIn, user: leader):
         return await run(handlers.refuse_by_unit, user, report_id, body.reason)
 
-    @router.post("/cases/{report_id}/draft", summary="Step 6: report the result with a draft answer")
+    @router.post("/cases/{report_id}/draft", summary="Step 6: report the result to the leader with the draft answer on the template")
     async def draft(report_id: ReportId, body: DraftIn, user: assignee):
-        return await run(handlers.draft_result, user, report_id, body.answer_text)
+        return case_view(await asyncio.to_thread(lambda: handlers.draft_result(
+            ctx.uow(), user, report_id, body.answer_text, finished=body.finished, completion_date=body.completion_date, message=body.message)))
 
-    @router.post("/cases/{report_id}/approve", summary="Step 7: approve the answer (optionally edited) and send it to the IOC")
+    @router.post("/cases/{report_id}/propose-return", summary="Step 6: propose sending the case back up for re-dispatch (the leader decides)")
+    async def propose_return(report_id: ReportId, body: ReasonIn, user: assignee):
+        return await run(handlers.propose_return, user, report_id, body.reason)
+
+    @router.post("/cases/{report_id}/send-back", summary="Agree with staff's proposal: back to the lead agency, which re-distributes it")
+    async def send_back(report_id: ReportId, body: ReasonIn, user: leader):
+        return await run(handlers.send_back, user, report_id, body.reason)
+
+    @router.post("/cases/{report_id}/keep", summary="Decline staff's proposal, saying why: the staff member goes on")
+    async def keep(report_id: ReportId, body: ReasonIn, user: leader):
+        return await run(handlers.keep_case, user, report_id, body.reason)
+
+    @router.post("/cases/{report_id}/approve", summary="Step 7: approve the answer (completed or edited if need be) and send it to the IOC; "
+                                                      "also after the IOC returned it")
     async def approve(report_id: ReportId, user: leader, body: ApproveIn | None = None):
-        return await run(handlers.approve_result, user, report_id, body.answer_text if body else None)
+        body = body or ApproveIn()
+        return case_view(await asyncio.to_thread(lambda: handlers.approve_result(
+            ctx.uow(), user, report_id, body.answer_text, finished=body.finished, completion_date=body.completion_date, message=body.message)))
 
-    @router.post("/cases/{report_id}/return-to-staff", summary="Step 7: return the draft to the staff member to complete")
+    @router.post("/cases/{report_id}/return-to-staff", summary="Step 7 (or after the IOC's return): hand the answer back to the staff member")
     async def return_to_staff(report_id: ReportId, body: ReasonIn, user: leader):
         return await run(handlers.return_to_staff, user, report_id, body.reason)
 

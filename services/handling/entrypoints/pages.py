@@ -18,7 +18,7 @@ pages = Pages([Path(__file__).parent / "templates"])
 BADGE_STYLE = {
     Status.AWAITING_AGENCY: "dispatched", Status.AWAITING_UNIT_LEADER: "assigned", Status.IN_PROGRESS: "in_progress",
     Status.DRAFTED: "drafted", Status.RETURNED_TO_STAFF: "returned", Status.APPROVED: "approved",
-    Status.RETURNED_BY_IOC: "returned", Status.REFUSED_BY_AGENCY: "refused",
+    Status.RETURNED_BY_IOC: "returned", Status.REFUSED_BY_AGENCY: "refused", Status.RETURN_PROPOSED: "returned",
 }
 
 

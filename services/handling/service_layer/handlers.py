@@ -7,8 +7,9 @@ are coroutines: they ask first, outside any transaction, then change the case in
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Callable
+from zoneinfo import ZoneInfo
 
 from google.protobuf.message import Message
 
@@ -25,7 +26,11 @@ from paht.runtime.uow import UnitOfWork, actor_of
 from paht.runtime.sla import Step
 from services.handling.adapters import calendar
 from services.handling.adapters.directory import OrgDirectory, candidate_unit
+from services.handling.domain.answer import Answer
 from services.handling.domain.case import Case, CandidatePerson, clean_subject, clean_unit_id
+from services.handling.domain.history import Action, HistoryLine
+
+PROVINCE_TIME = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def _not_found(report_id: str) -> NotFound:
@@ -48,37 +53,59 @@ def _unit(case: Case) -> common_pb2.OrgRef:
 
 
 def _assigned(case: Case, level: int) -> ev.CaseAssigned:
-    event = ev.CaseAssigned(level=level, agency=_agency(case), unit=_unit(case), staff_subject=case.staff_subject)
+    event = ev.CaseAssigned(level=level, agency=_agency(case), unit=_unit(case), staff_subject=case.staff_subject,
+                            message=case.handover_message)
     event.due_at.FromDatetime(case.handling_due)
     return event
 
 
-def _change(uow: UnitOfWork, user: Principal, report_id: str, step: Callable[[Case], Message]) -> Case:
-    """Apply one step to a case and stage its event with the next version, in one unit of work.
+def _record(uow: UnitOfWork, case: Case, action: Action, at: datetime, subject: str, roles: str, org: str) -> None:
+    """Add the line of what just happened to the case's history (with the hand-over's message), in the same transaction."""
+    uow.history.add(uow, HistoryLine(id=new_id(), report_id=case.report_id, at=at, action=action.value, status=case.status,
+                                     round=case.round, actor_subject=subject, actor_roles=roles, actor_org=org,
+                                     message=case.handover_message))
+
+
+def _change(uow: UnitOfWork, user: Principal, report_id: str, step: Callable[[Case], tuple[Message, Action]]) -> Case:
+    """Apply one step to a case, stage its event with the next version and add its history line, in one unit of work.
 
     The case's row is locked while the step decides (repository), so of two people acting at once the
     second decides on what the first left, and a refusal tells them what happened.
     """
     with uow:
         case = _load(uow, report_id, for_change=True)
-        event = step(case)
+        event, action = step(case)
         case.updated_at = datetime.now(timezone.utc)
         uow.emit(event, report_id=case.report_id, version=case.next_version(), actor=actor_of(user), epoch=case.epoch)
+        _record(uow, case, action, case.updated_at, user.subject, ",".join(sorted(user.roles)), user.org_unit)
         uow.commit()
         return case
+
+
+def province_today() -> date:
+    """Today's date in the province (a committed completion date must come after it)."""
+    return datetime.now(PROVINCE_TIME).date()
+
+
+def _answer_fields(event: Message, case: Case) -> None:
+    """The answer's parts that ResultDrafted and ResultApproved both carry."""
+    event.finished = case.answer_finished
+    event.completion_date = case.completion_date.isoformat() if case.completion_date else ""
+    event.answer_letter = case.answer_letter
 
 
 # --- steps 3 to 7 -------------------------------------------------------------------------------
 
 
-async def assign_unit(uow: UnitOfWork, directory: OrgDirectory, user: Principal, report_id: str, unit_id: str) -> Case:
-    """Step 3: the lead agency accepts the case and names its lead unit (checked in the directory)."""
+async def assign_unit(uow: UnitOfWork, directory: OrgDirectory, user: Principal, report_id: str, unit_id: str,
+                      message: str = "") -> Case:
+    """Step 3: the lead agency accepts the case and names its lead unit (checked in the directory), with a note."""
     asked = clean_unit_id(unit_id)
     unit = await candidate_unit(directory, asked)
 
-    def step(case: Case) -> Message:
-        case.assign_unit(user, unit, asked)
-        return _assigned(case, ev.ASSIGNMENT_LEVEL_UNIT)
+    def step(case: Case) -> tuple[Message, Action]:
+        case.assign_unit(user, unit, asked, message)
+        return _assigned(case, ev.ASSIGNMENT_LEVEL_UNIT), Action.UNIT_ASSIGNED
 
     return await asyncio.to_thread(_change, uow, user, report_id, step)
 
@@ -86,21 +113,22 @@ async def assign_unit(uow: UnitOfWork, directory: OrgDirectory, user: Principal,
 def refuse_by_agency(uow: UnitOfWork, user: Principal, report_id: str, reason: str) -> Case:
     """Step 3: the lead agency refuses; the case goes back to the IOC for step 2."""
 
-    def step(case: Case) -> Message:
+    def step(case: Case) -> tuple[Message, Action]:
         case.refuse_by_agency(user, reason)
-        return ev.CaseRefusedByAgency(agency=_agency(case), reason=case.agency_refusal_reason)
+        return ev.CaseRefusedByAgency(agency=_agency(case), reason=case.agency_refusal_reason), Action.REFUSED_BY_AGENCY
 
     return _change(uow, user, report_id, step)
 
 
-async def assign_staff(uow: UnitOfWork, directory: OrgDirectory, user: Principal, report_id: str, staff_subject: str) -> Case:
-    """Step 4: the unit leader accepts the case and names who handles it; later, until approval, re-assigns it."""
+async def assign_staff(uow: UnitOfWork, directory: OrgDirectory, user: Principal, report_id: str, staff_subject: str,
+                       message: str = "") -> Case:
+    """Step 4: the unit leader accepts the case and names who handles it, with a note; until approval, re-assigns it."""
     asked = clean_subject(staff_subject)
     person = await directory.get_person(asked)
 
-    def step(case: Case) -> Message:
-        case.assign_staff(user, person, asked)
-        return _assigned(case, ev.ASSIGNMENT_LEVEL_STAFF)
+    def step(case: Case) -> tuple[Message, Action]:
+        case.assign_staff(user, person, asked, message)
+        return _assigned(case, ev.ASSIGNMENT_LEVEL_STAFF), Action.STAFF_ASSIGNED
 
     return await asyncio.to_thread(_change, uow, user, report_id, step)
 
@@ -108,48 +136,104 @@ async def assign_staff(uow: UnitOfWork, directory: OrgDirectory, user: Principal
 def refuse_by_unit(uow: UnitOfWork, user: Principal, report_id: str, reason: str) -> Case:
     """Step 4: the lead unit refuses; the lead agency chooses another unit (step 3 again)."""
 
-    def step(case: Case) -> Message:
+    def step(case: Case) -> tuple[Message, Action]:
         unit = _unit(case)
         case.refuse_by_unit(user, reason)
-        return ev.CaseRefusedByUnit(unit=unit, reason=case.unit_refusal_reason)
+        return ev.CaseRefusedByUnit(unit=unit, reason=case.unit_refusal_reason), Action.REFUSED_BY_UNIT
 
     return _change(uow, user, report_id, step)
 
 
-def draft_result(uow: UnitOfWork, user: Principal, report_id: str, answer_text: str) -> Case:
-    """Step 6: the assigned person reports the result with a draft answer for the leader."""
+def draft_result(uow: UnitOfWork, user: Principal, report_id: str, answer_text: str, *, finished: bool = True,
+                 completion_date: date | None = None, message: str = "") -> Case:
+    """Step 6: the assigned person reports the result to the leader: the answer's content (done, or the date the unit
+    commits to), on the decision's template, and a note."""
+    answer = Answer.write(answer_text, finished, completion_date, province_today())
 
-    def step(case: Case) -> Message:
-        case.draft_result(user, answer_text, new_id())
+    def step(case: Case) -> tuple[Message, Action]:
+        case.draft_result(user, answer, new_id(), message)
         # Step 7: 1 working day on the lead unit's hours (its own, else its agency's, else the default).
         now = datetime.now(timezone.utc)
         case.approval_due = calendar.engine(uow).due(Step.APPROVAL, now, org=(case.lead_unit_id, case.lead_agency_id))
-        event = ev.ResultDrafted(draft_id=case.draft_id, answer_text=case.answer_text, unit=_unit(case))
+        event = ev.ResultDrafted(draft_id=case.draft_id, answer_text=case.answer_text, unit=_unit(case), message=case.handover_message)
         event.approval_due.FromDatetime(case.approval_due)
-        return event
+        _answer_fields(event, case)
+        return event, Action.DRAFTED
 
     return _change(uow, user, report_id, step)
 
 
-def approve_result(uow: UnitOfWork, user: Principal, report_id: str, edited_text: str | None = None) -> Case:
-    """Step 7: the unit leader approves the answer (possibly edited) and sends it to the IOC."""
+def approve_result(uow: UnitOfWork, user: Principal, report_id: str, edited_text: str | None = None, *,
+                   finished: bool | None = None, completion_date: date | None = None, message: str = "") -> Case:
+    """Step 7: the unit leader approves the answer, completed or edited if they wish, and sends it to the IOC (also
+    when the IOC returned it at step 8). Without an edited text the answer is approved as it stands."""
 
-    def step(case: Case) -> Message:
-        case.approve_result(user, edited_text)
-        return ev.ResultApproved(draft_id=case.draft_id, answer_text=case.answer_text, unit=_unit(case), agency=_agency(case),
-                                 edited_by_leader=case.edited_by_leader)
+    def step(case: Case) -> tuple[Message, Action]:
+        edited = None
+        if edited_text is not None:
+            done = case.answer_finished if finished is None else finished
+            edited = Answer.write(edited_text, done, completion_date if not done else None, province_today())
+        case.approve_result(user, edited, message)
+        event = ev.ResultApproved(draft_id=case.draft_id, answer_text=case.answer_text, unit=_unit(case), agency=_agency(case),
+                                  edited_by_leader=case.edited_by_leader, message=case.handover_message)
+        _answer_fields(event, case)
+        return event, Action.APPROVED
 
     return _change(uow, user, report_id, step)
 
 
 def return_to_staff(uow: UnitOfWork, user: Principal, report_id: str, reason: str) -> Case:
-    """Step 7: the unit leader returns the draft to the staff member to complete."""
+    """Step 7: the unit leader returns the draft to the staff member to complete (or hands them the IOC's return)."""
 
-    def step(case: Case) -> Message:
+    def step(case: Case) -> tuple[Message, Action]:
+        after_ioc = case.status == "returned_by_ioc"
         case.return_to_staff(user, reason)
-        return ev.ResultReturned(draft_id=case.draft_id, reason=case.leader_return_reason)
+        return ev.ResultReturned(draft_id=case.draft_id, reason=case.leader_return_reason, after_ioc_return=after_ioc), Action.RETURNED_TO_STAFF
 
     return _change(uow, user, report_id, step)
+
+
+def propose_return(uow: UnitOfWork, user: Principal, report_id: str, reason: str) -> Case:
+    """Step 6: the staff member proposes sending the case back up for re-dispatch; the unit leader decides."""
+
+    def step(case: Case) -> tuple[Message, Action]:
+        case.propose_return(user, reason)
+        return (ev.ReturnProposed(unit=_unit(case), staff_subject=case.staff_subject, reason=case.return_proposal_reason),
+                Action.RETURN_PROPOSED)
+
+    return _change(uow, user, report_id, step)
+
+
+def send_back(uow: UnitOfWork, user: Principal, report_id: str, reason: str) -> Case:
+    """The unit leader agrees with staff: the case goes back to the lead agency, which names another unit or refuses."""
+
+    def step(case: Case) -> tuple[Message, Action]:
+        unit = _unit(case)
+        case.send_back(user, reason)
+        return (ev.CaseRefusedByUnit(unit=unit, reason=case.unit_refusal_reason, on_staff_proposal=True,
+                                     staff_subject=case.former_staff_subject), Action.SENT_BACK)
+
+    return _change(uow, user, report_id, step)
+
+
+def keep_case(uow: UnitOfWork, user: Principal, report_id: str, reason: str) -> Case:
+    """The unit leader declines staff's proposal, saying why: the staff member goes on handling the case."""
+
+    def step(case: Case) -> tuple[Message, Action]:
+        case.keep_case(user, reason)
+        return (ev.ReturnProposalDeclined(unit=_unit(case), staff_subject=case.staff_subject, reason=case.handover_message),
+                Action.KEPT)
+
+    return _change(uow, user, report_id, step)
+
+
+def history(uow: UnitOfWork, user: Principal, report_id: str) -> list[HistoryLine]:
+    """Return a case's history for a person who may see the case (any other case does not exist for them)."""
+    with uow:
+        case = _load(uow, report_id)
+        if not case.visible_to(user):
+            raise _not_found(report_id)
+        return uow.history.of_case(report_id)
 
 
 # --- events from other services: run inside the consumer's unit of work, which commits ---------
@@ -174,18 +258,29 @@ def open_case_on_dispatch(uow: UnitOfWork, msg: dispatch_ev.ReportDispatched, en
         return
     else:
         case.open_round(agency.id, agency.name, msg.round, due, msg.meta.epoch, msg.urgent)
+    case.note_report(msg.title, msg.reporter_kind, msg.private_result, msg.state_secret)
+    case.handover_message = msg.note.strip()[:2000]
     case.agency_due = msg.agency_due.ToDatetime(tzinfo=timezone.utc) if msg.HasField("agency_due") else None
     case.approval_due = None
     case.updated_at = datetime.now(timezone.utc)
+    _record_from(uow, case, Action.DISPATCHED, msg)
+
+
+def _record_from(uow: UnitOfWork, case: Case, action: Action, msg: Message) -> None:
+    """The history line of a step another service took (the IOC's), with its actor from the event."""
+    actor = msg.meta.actor
+    at = msg.meta.occurred_at.ToDatetime(tzinfo=timezone.utc) if msg.meta.HasField("occurred_at") else case.updated_at
+    _record(uow, case, action, at, actor.subject or "ioc", actor.role, actor.org_unit_id)
 
 
 def reopen_on_return_by_ioc(uow: UnitOfWork, msg: publication_ev.PublicationReturned, envelope: Envelope) -> None:
-    """Step 8: the IOC returned the approved answer; give the case back to its staff member."""
+    """Step 8: the IOC returned the approved answer; the case reopens at the lead unit's leader."""
     case = uow.cases.get(envelope.report_id, for_change=True)
     if case is None:
         raise _not_found(envelope.report_id)
     case.return_by_ioc(msg.reason)  # raises StateConflict unless approved: publication and handling disagree
     case.updated_at = datetime.now(timezone.utc)
+    _record_from(uow, case, Action.RETURNED_BY_IOC, msg)
     # The leader completes it again: 1 working day from the IOC's return (dispatch's monitor opens the same clock).
     at = msg.meta.occurred_at.ToDatetime(tzinfo=timezone.utc) if msg.meta.HasField("occurred_at") else case.updated_at
     case.approval_due = calendar.engine(uow).due(Step.APPROVAL, at, org=(case.lead_unit_id, case.lead_agency_id))

@@ -62,9 +62,11 @@ def submitted(report: Report, media: Iterable = ()) -> ev.ReportSubmitted:
 
 
 def accepted(report: Report) -> ev.ReportAccepted:
+    """Step 1 accepted: what step 2 routes by, and what steps 3-7 must know without the reporter's personal data."""
     event = ev.ReportAccepted(topic_code=report.topic_code, group_code=report.group_code, urgent=report.urgent, note=report.decision_note,
                               area_code=report.area_code, title=report.title,
-                              urgent_service=report.urgent_service, state_secret=report.state_secret)
+                              urgent_service=report.urgent_service, state_secret=report.state_secret,
+                              reporter_kind=report.reporter_kind, private_result=report.private_result)
     event.received_at.FromDatetime(report.received_at)
     if report.lat is not None:  # the place, for step 2's routing
         event.location.lat, event.location.lon = report.lat, report.lon

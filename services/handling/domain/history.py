@@ -1,0 +1,66 @@
+"""A case's history: every hand-over and decision of steps 3 to 7, with who, when and why. No I/O here.
+
+The decision asks that each hand-over carry an explicit message; the line keeps it (a reason for a
+refusal or a return, the note that went with an assignment, a draft or an approval), with the
+person who acted, the role they acted in and their unit. Lines are only ever added.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+
+class Action(str, Enum):
+    DISPATCHED = "dispatched"                # the IOC dispatched the report to the lead agency (a round begins)
+    UNIT_ASSIGNED = "unit_assigned"          # step 3
+    REFUSED_BY_AGENCY = "refused_by_agency"  # step 3
+    STAFF_ASSIGNED = "staff_assigned"        # step 4 (or a re-assignment)
+    REFUSED_BY_UNIT = "refused_by_unit"      # step 4
+    DRAFTED = "drafted"                      # step 6: staff report to the leader
+    RETURN_PROPOSED = "return_proposed"      # step 6: staff propose sending it back up
+    SENT_BACK = "sent_back"                  # the leader agreed: back to the lead agency
+    KEPT = "kept"                            # the leader declined: staff go on
+    APPROVED = "approved"                    # step 7
+    RETURNED_TO_STAFF = "returned_to_staff"  # step 7
+    RETURNED_BY_IOC = "returned_by_ioc"      # step 8, at the leader
+
+    @property
+    def label(self) -> tuple[str, str]:
+        """(English, Vietnamese) as the case page shows it."""
+        return LABELS[self]
+
+
+LABELS: dict[Action, tuple[str, str]] = {
+    Action.DISPATCHED: ("Dispatched to the lead agency", "Trung tâm IOC phân công cơ quan chủ trì"),
+    Action.UNIT_ASSIGNED: ("Lead unit assigned", "Cơ quan đầu mối giao đơn vị chủ trì"),
+    Action.REFUSED_BY_AGENCY: ("Refused by the lead agency", "Cơ quan đầu mối từ chối"),
+    Action.STAFF_ASSIGNED: ("Staff assigned", "Lãnh đạo đơn vị giao cán bộ xử lý"),
+    Action.REFUSED_BY_UNIT: ("Refused by the lead unit", "Đơn vị chủ trì từ chối"),
+    Action.DRAFTED: ("Result reported with a draft answer", "Cán bộ báo cáo kết quả kèm dự thảo trả lời"),
+    Action.RETURN_PROPOSED: ("Staff propose sending it back", "Cán bộ đề xuất chuyển trả"),
+    Action.SENT_BACK: ("Sent back to the lead agency", "Lãnh đạo đơn vị chuyển trả cơ quan đầu mối"),
+    Action.KEPT: ("Kept in the unit", "Lãnh đạo đơn vị giữ lại để tiếp tục xử lý"),
+    Action.APPROVED: ("Approved and sent to the IOC", "Lãnh đạo đơn vị phê duyệt, chuyển Trung tâm IOC"),
+    Action.RETURNED_TO_STAFF: ("Returned to staff", "Lãnh đạo đơn vị trả lại cán bộ"),
+    Action.RETURNED_BY_IOC: ("Returned by the IOC", "Trung tâm IOC trả lại"),
+}
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    """One thing that happened to a case."""
+
+    id: str
+    report_id: str
+    at: datetime
+    action: str
+    status: str          # where the case stood afterwards
+    round: int
+    actor_subject: str   # the account that acted ("ioc" for what arrived from the IOC's side)
+    actor_roles: str     # the roles it held, comma-separated
+    actor_org: str       # its unit
+    message: str         # the explicit message of the hand-over: a note, a reason
+
+    def as_row(self) -> dict:
+        return dict(self.__dict__)
