@@ -9,7 +9,7 @@ from paht.runtime.app import make_app
 from paht.runtime.events.consumer import Subscription
 from paht.runtime.host import ServiceSpec
 from services.handling.adapters.orm import event_tables, metadata
-from services.handling.adapters.repositories import SqlCaseHistory, SqlCaseRepository
+from services.handling.adapters.repositories import SqlCaseHistory, SqlCaseRepository, SqlSupportRequests
 
 
 def build_http(ctx, directory=None):
@@ -56,5 +56,5 @@ SPEC = ServiceSpec(
     build_http=build_http,
     register_grpc=register_grpc,
     subscriptions=subscriptions,
-    repositories={"cases": SqlCaseRepository, "history": SqlCaseHistory},
+    repositories={"cases": SqlCaseRepository, "history": SqlCaseHistory, "support": SqlSupportRequests},
 )

@@ -119,3 +119,24 @@ def test_approving_and_returning_the_draft_at_once(ctx, server, settings):
                            ("POST", f"{base}/return-to-staff", {"reason": "Bổ sung hình ảnh sau khi vá"}, deputy))
         winner = assert_one_winner(answers, losing_words)
         assert handlers.find_case(ctx.uow(), rid).status == ("approved" if winner == 0 else "returned_to_staff")
+
+
+def test_the_receiving_leader_and_its_coordinator_answer_one_support_request_at_once_one_wins(ctx, server, settings):
+    """Two people of the receiving side act on the same support request: one accepts, the other refuses."""
+    from datetime import datetime, timedelta, timezone
+
+    for _ in range(ROUNDS):
+        rid = new_case(ctx, "drafted")
+        handlers.return_to_staff(ctx.uow(), leader, rid, "Bổ sung ý kiến Sở Xây dựng")
+        req = asyncio.run(handlers.request_support(ctx.uow(), directory, staff, rid, "so-xd", "Đề nghị cho ý kiến về cao độ mặt đường.",
+                                                   datetime.now(timezone.utc) + timedelta(days=2)))
+        base = f"{server}/api/handling/v1/support/{req.id}"
+        answers = together(
+            ("POST", f"{base}/accept", {"staff_subject": "canbo-qhkt"}, auth(settings, "soxd", "agency_coordinator", "so-xd")),
+            ("POST", f"{base}/refuse", {"reason": "Không thuộc chức năng của Sở"}, auth(settings, "soxd", "agency_coordinator", "so-xd")),
+        )
+        winner = assert_one_winner(answers, {0: {"This is not possible now: the support request is accepted and being prepared."},
+                                             1: {"This is not possible now: the support request is refused."}})
+        assert answers[winner].json()["status"] == ("accepted" if winner == 0 else "refused")
+        lines = [line.action for line in handlers.history(ctx.uow(), leader, rid)]
+        assert lines.count("support_accepted") + lines.count("support_refused") == 1

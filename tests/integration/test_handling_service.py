@@ -625,3 +625,64 @@ def test_step_3_checks_units_against_handling_s_copy_of_the_published_directory(
     r = client.post(f"/api/handling/v1/cases/{rid}/assign-unit", json={"unit_id": "so-gtvt-kcht"}, headers=agency)
     assert r.status_code == 200, r.text
     assert r.json()["lead_unit"]["name"] == "Phòng Quản lý kết cấu hạ tầng giao thông" and people.calls == calls
+
+
+def test_http_support_between_agencies_from_request_to_answer(ctx, client, settings):
+    from datetime import datetime
+
+    rid = new_id()
+    deliver(ctx, dispatched(ctx, rid, title="Nước ngập sau mưa ở phường Đồng Phú"))
+    base = f"/api/handling/v1/cases/{rid}"
+    agency = bearer(settings, "sogtvt", "agency_coordinator", "so-gtvt")
+    unit_leader = bearer(settings, "truongphong", "unit_leader", "so-gtvt-kcht")
+    worker = bearer(settings, "canbo", "staff", "so-gtvt-kcht")
+    xd_leader = bearer(settings, "truongphong-qhkt", "unit_leader", "so-xd-qhkt")
+    xd_staff = bearer(settings, "canbo-qhkt", "staff", "so-xd-qhkt")
+    client.post(f"{base}/assign-unit", json={"unit_id": "so-gtvt-kcht"}, headers=agency)
+    soon = (datetime.now(timezone.utc) + timedelta(days=2)).isoformat()
+    ask = {"org_id": "so-xd-qhkt", "question": "Đề nghị cung cấp hồ sơ thiết kế tuyến cống.", "due_at": soon}
+    r = client.post(f"{base}/support", json=ask, headers=worker)
+    assert r.status_code == 403  # not yet the staff member in charge
+    client.post(f"{base}/assign-staff", json={"staff_subject": "canbo"}, headers=unit_leader)
+    for bad, why in (({**ask, "org_id": "so-gtvt-kcht"}, "lead unit itself"), ({**ask, "org_id": "no-such-unit"}, "Unknown"),
+                     ({**ask, "due_at": "2020-01-01T00:00:00+07:00"}, "future"), ({**ask, "question": "gấp"}, "too short"),
+                     ({**ask, "due_at": "2030-01-01T00:00"}, "timezone")):
+        r = client.post(f"{base}/support", json=bad, headers=worker)
+        assert r.status_code == 422, (bad, r.text)
+        assert why.lower() in r.text.lower(), (why, r.text)
+    first = client.post(f"{base}/support", json=ask, headers=worker)
+    assert first.status_code == 201 and first.json()["status"] == "requested"
+    second = client.post(f"{base}/support", json={**ask, "org_id": "so-gtvt-thanhtra", "question": "Đề nghị kiểm tra việc thi công của nhà thầu."},
+                         headers=unit_leader)
+    assert second.status_code == 201  # several at once, each with its own question
+    sid = first.json()["id"]
+
+    inbox = client.get("/api/handling/v1/support", headers=xd_leader).json()["items"]
+    assert [i["id"] for i in inbox] == [sid] and inbox[0]["case"]["title"] == "Nước ngập sau mưa ở phường Đồng Phú"
+    assert client.get("/api/handling/v1/support", headers=bearer(settings, "thanhtra", "unit_leader", "so-gtvt-thanhtra")).json()["items"][0]["id"] == second.json()["id"]
+    assert client.get(f"/api/handling/v1/support/{sid}", headers=bearer(settings, "thanhtra", "unit_leader", "so-gtvt-thanhtra")).status_code == 404
+    assert client.get(base, headers=xd_leader).status_code == 404  # the case itself stays the lead unit's
+    assert client.post(f"/api/handling/v1/support/{sid}/answer", json={"answer_text": "Gửi kèm hồ sơ thiết kế."}, headers=xd_staff).status_code == 403
+    r = client.post(f"/api/handling/v1/support/{sid}/accept", json={"staff_subject": "canbo"}, headers=xd_leader)
+    assert r.status_code == 422 and "so-xd-qhkt" in bilingual(r)["detail"]["en"]  # not one of its people
+    r = client.post(f"/api/handling/v1/support/{sid}/accept", json={"staff_subject": "canbo-qhkt", "message": "Em gửi hồ sơ trong ngày"},
+                    headers=xd_leader)
+    assert (r.status_code, r.json()["status"], r.json()["supporter_staff"]) == (200, "accepted", "canbo-qhkt")
+    assert client.get("/api/handling/v1/support", headers=xd_staff).json()["items"][0]["id"] == sid
+    r = client.post(f"/api/handling/v1/support/{sid}/answer", json={"answer_text": "Hồ sơ thiết kế tuyến cống D800 gửi kèm theo."}, headers=xd_staff)
+    assert (r.status_code, r.json()["status"]) == (200, "answered")
+    r = client.post(f"/api/handling/v1/support/{sid}/refuse", json={"reason": "Không thuộc chức năng"}, headers=xd_leader)
+    assert r.status_code == 409 and "already answered" in bilingual(r)["detail"]["en"]
+    r = client.post(f"/api/handling/v1/support/{second.json()['id']}/refuse", json={"reason": "Không thuộc chức năng thanh tra"},
+                    headers=bearer(settings, "thanhtra", "unit_leader", "so-gtvt-thanhtra"))
+    assert (r.status_code, r.json()["refusal_reason"]) == (200, "Không thuộc chức năng thanh tra")
+
+    seen = client.get(f"{base}/support", headers=worker).json()["items"]
+    assert [(s["supporter"]["id"], s["status"]) for s in seen] == [("so-xd-qhkt", "answered"), ("so-gtvt-thanhtra", "refused")]
+    assert seen[0]["answer_text"] == "Hồ sơ thiết kế tuyến cống D800 gửi kèm theo."
+    kinds = [e.type.rsplit(".", 1)[-1] for e in outbox_envelopes(ctx)]
+    assert kinds[-5:] == ["SupportRequested", "SupportRequested", "SupportAccepted", "SupportAnswered", "SupportRefused"]
+    versions = [e.report_version for e in outbox_envelopes(ctx)]
+    assert versions == sorted(versions) and len(set(versions)) == len(versions)
+    actions = [line["action"] for line in client.get(f"{base}/history", headers=worker).json()["items"]]
+    assert actions[-5:] == ["support_requested", "support_requested", "support_accepted", "support_answered", "support_refused"]

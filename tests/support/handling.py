@@ -32,6 +32,8 @@ PEOPLE = [
     CandidatePerson("thanhtra", "Chánh thanh tra", "so-gtvt-thanhtra", ("unit_leader",), True),
     CandidatePerson("canbo-tt", "Cán bộ thanh tra", "so-gtvt-thanhtra", ("staff",), True),
     CandidatePerson("soxd", "Điều phối Sở XD", "so-xd", ("agency_coordinator",), True),
+    CandidatePerson("truongphong-qhkt", "Trưởng phòng QHKT", "so-xd-qhkt", ("unit_leader",), True),
+    CandidatePerson("canbo-qhkt", "Cán bộ QHKT", "so-xd-qhkt", ("staff",), True),
 ]
 
 

@@ -42,8 +42,9 @@ def test_every_event_has_meta_first_and_a_versioned_package():
     # SLA warning/breach, refused by agency/unit, assigned, support requested/answered/refused,
     # drafted/approved/returned, clarification given, published, publication returned, rated,
     # clarification requested, ownership granted/recalled; directory, taxonomy and calendar published;
-    # emergency acknowledged / not acknowledged; escalation withdrawn; return proposed / proposal declined
-    assert count == 38
+    # emergency acknowledged / not acknowledged; escalation withdrawn; return proposed / proposal declined;
+    # support accepted
+    assert count == 39
 
 
 def test_intake_channels_and_refusal_reasons_match_their_proto_enums_both_ways():

@@ -7,6 +7,7 @@ from sqlalchemy.orm import registry
 from paht.runtime.db import UtcDateTime
 from paht.runtime.events.tables import add_event_tables
 from services.handling.domain.case import Case
+from services.handling.domain.support import SupportRequest
 
 metadata = MetaData()
 event_tables = add_event_tables(metadata)
@@ -93,5 +94,31 @@ calendar_copy = Table(
     Column("copied_at", UtcDateTime(), nullable=False),
 )
 
+# Step 5: what the lead unit asked other agencies or units, and what they answered (several per case).
+support_requests = Table(
+    "support_requests",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("report_id", String(36), nullable=False, index=True),
+    Column("requesting_unit_id", String(100), nullable=False),
+    Column("requesting_unit_name", String(300), nullable=False),
+    Column("requested_by", String(100), nullable=False),
+    Column("supporter_org_id", String(100), nullable=False),
+    Column("supporter_org_name", String(300), nullable=False),
+    Column("question", Text, nullable=False),
+    Column("due_at", UtcDateTime(), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("supporter_staff", String(100), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("answer_text", Text, nullable=False),
+    Column("refusal_reason", Text, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=True),
+    # the receiving side's inbox: by its unit, open ones first, by deadline
+    Index("ix_support_requests_supporter_due", "supporter_org_id", "due_at"),
+    Index("ix_support_requests_staff", "supporter_staff"),
+)
+
 _mapper = registry()
 _mapper.map_imperatively(Case, cases, version_id_col=cases.c.version, version_id_generator=False)
+_mapper.map_imperatively(SupportRequest, support_requests)

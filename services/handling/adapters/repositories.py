@@ -6,10 +6,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from paht.runtime.paging import Page, SortKey, fetch_page
-from services.handling.adapters.orm import case_history, cases
+from services.handling.adapters.orm import case_history, cases, support_requests
 from services.handling.domain import visibility
 from services.handling.domain.case import WORK_ORDER, Case, Person
 from services.handling.domain.history import HistoryLine
+from services.handling.domain.support import RECEIVERS, SupportRequest
 
 _KINDS = {"urgent": "bool", "handling_due": "datetime"}
 WORK_LIST = [SortKey(cases.c[name], descending=desc, kind=_KINDS.get(name, "str")) for name, desc in WORK_ORDER]
@@ -64,3 +65,37 @@ class SqlCaseHistory:
         rows = self.session.execute(
             select(case_history).where(case_history.c.report_id == report_id).order_by(case_history.c.at, case_history.c.id))
         return [HistoryLine(**row._mapping) for row in rows]
+
+
+class SqlSupportRequests:
+    """Step 5's support requests (`uow.support`)."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, request: SupportRequest) -> None:
+        self.session.add(request)
+
+    def get(self, support_id: str) -> SupportRequest | None:
+        return self.session.get(SupportRequest, support_id)
+
+    def of_case(self, report_id: str) -> list[SupportRequest]:
+        """Every support request of a case, oldest first (the lead unit sees them all)."""
+        q = select(SupportRequest).where(support_requests.c.report_id == report_id)
+        return list(self.session.execute(q.order_by(support_requests.c.created_at, support_requests.c.id)).scalars())
+
+    def addressed_to(self, person: Person, open_only: bool, limit: int) -> list[SupportRequest]:
+        """The receiving side's inbox: requests to the person's unit (its leader or coordinator) or assigned to them,
+        the nearest deadline first."""
+        sights = []
+        if person.has(*RECEIVERS) and person.org_unit:
+            sights.append(support_requests.c.supporter_org_id == person.org_unit)
+        if person.subject:
+            sights.append(support_requests.c.supporter_staff == person.subject)
+        if not sights:
+            return []
+        q = select(SupportRequest).where(or_(*sights))
+        if open_only:
+            q = q.where(support_requests.c.status.in_(("requested", "accepted")))
+        q = q.order_by(support_requests.c.due_at, support_requests.c.id).limit(limit)
+        return list(self.session.execute(q).scalars())

@@ -24,6 +24,10 @@ class Action(str, Enum):
     APPROVED = "approved"                    # step 7
     RETURNED_TO_STAFF = "returned_to_staff"  # step 7
     RETURNED_BY_IOC = "returned_by_ioc"      # step 8, at the leader
+    SUPPORT_REQUESTED = "support_requested"  # step 5: the lead unit asks another agency or unit
+    SUPPORT_ACCEPTED = "support_accepted"    # 5.1
+    SUPPORT_REFUSED = "support_refused"
+    SUPPORT_ANSWERED = "support_answered"    # 5.2
 
     @property
     def label(self) -> tuple[str, str]:
@@ -44,6 +48,10 @@ LABELS: dict[Action, tuple[str, str]] = {
     Action.APPROVED: ("Approved and sent to the IOC", "Lãnh đạo đơn vị phê duyệt, chuyển Trung tâm IOC"),
     Action.RETURNED_TO_STAFF: ("Returned to staff", "Lãnh đạo đơn vị trả lại cán bộ"),
     Action.RETURNED_BY_IOC: ("Returned by the IOC", "Trung tâm IOC trả lại"),
+    Action.SUPPORT_REQUESTED: ("Support requested", "Đơn vị chủ trì đề nghị phối hợp, hỗ trợ"),
+    Action.SUPPORT_ACCEPTED: ("Support accepted", "Cơ quan, đơn vị phối hợp tiếp nhận và giao cán bộ"),
+    Action.SUPPORT_REFUSED: ("Support refused", "Cơ quan, đơn vị được đề nghị từ chối phối hợp"),
+    Action.SUPPORT_ANSWERED: ("Support given", "Cơ quan, đơn vị phối hợp cung cấp thông tin"),
 }
 
 

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from paht.runtime.auth import Principal
 from paht.runtime.paging import MAX_LIMIT
@@ -15,6 +15,7 @@ from services.handling.adapters.directory import OrgDirectory
 from services.handling.domain.answer import MAX_ANSWER
 from services.handling.domain.case import ASSIGNABLE, MAX_MESSAGE, MAX_REASON, CandidatePerson, Case, Status
 from services.handling.domain.history import Action, HistoryLine
+from services.handling.domain.support import RECEIVERS, SupportRequest, SupportStatus
 from services.handling.service_layer import handlers
 
 
@@ -53,6 +54,38 @@ class ApproveIn(Strict):
     finished: bool | None = Field(default=None, description="With an edit: whether the work is done (omitted: as in the draft).")
     completion_date: date | None = Field(default=None, description="With an edit of unfinished work: the committed completion date.")
     message: str = Field(default="", max_length=MAX_MESSAGE, description="The leader's note to the IOC.")
+
+
+class SupportIn(Strict):
+    org_id: str = Field(max_length=100, description="The agency or unit asked (a directory id)", examples=["so-xd"])
+    question: str = Field(max_length=4000, description="What the lead unit needs from it", examples=["Đề nghị cung cấp hồ sơ thiết kế tuyến cống."])
+    due_at: AwareDatetime = Field(description="When the answer is due, with its offset (within 30 days)")
+
+
+class AcceptSupportIn(Strict):
+    staff_subject: str = Field(max_length=100, examples=["canbo-xd"])
+    message: str = Field(default="", max_length=MAX_MESSAGE, description=MESSAGE_DOC)
+
+
+class AnswerSupportIn(Strict):
+    answer_text: str = Field(max_length=10000, description="The information the lead unit asked for")
+
+
+def support_view(r: SupportRequest, case: Case | None = None) -> dict:
+    """A support request as JSON; with its case's summary for the receiving side (no personal data)."""
+    label = SupportStatus(r.status).label
+    view = {
+        "id": r.id, "report_id": r.report_id, "status": r.status, "status_label": {"en": label[0], "vi": label[1]},
+        "requesting_unit": {"id": r.requesting_unit_id, "name": r.requesting_unit_name}, "requested_by": r.requested_by,
+        "supporter": {"id": r.supporter_org_id, "name": r.supporter_org_name}, "question": r.question,
+        "due_at": _iso(r.due_at), "created_at": _iso(r.created_at), "supporter_staff": r.supporter_staff or None,
+        "message": r.message or None, "answer_text": r.answer_text or None, "refusal_reason": r.refusal_reason or None,
+        "updated_at": _iso(r.updated_at),
+    }
+    if case is not None:
+        view["case"] = {"title": case.title or None, "lead_agency": {"id": case.lead_agency_id, "name": case.lead_agency_name},
+                        "handling_due": _iso(case.handling_due), "urgent": case.urgent}
+    return view
 
 
 def case_view(c: Case) -> dict:
@@ -142,6 +175,40 @@ def build_router(ctx, directory: OrgDirectory) -> APIRouter:
     async def case_history(report_id: ReportId, user: anyone):
         lines = await asyncio.to_thread(handlers.history, ctx.uow(), user, report_id)
         return {"items": [history_view(line) for line in lines]}
+
+    @router.get("/cases/{report_id}/support", summary="Step 5: every support request of a case, with its answers (404 outside your scope)")
+    async def case_support(report_id: ReportId, user: anyone):
+        items = await asyncio.to_thread(handlers.support_of_case, ctx.uow(), user, report_id)
+        return {"items": [support_view(r) for r in items]}
+
+    @router.post("/cases/{report_id}/support", status_code=201,
+                 summary="Step 5: ask another agency or unit for support (the lead unit's leader or the staff member in charge)")
+    async def request_support(report_id: ReportId, body: SupportIn, user: assignee):
+        req = await handlers.request_support(ctx.uow(), directory, user, report_id, body.org_id, body.question, body.due_at)
+        return support_view(req)
+
+    @router.get("/support", summary="Step 5, the receiving side: the support requests addressed to your unit or assigned to you, "
+                                    "nearest deadline first")
+    async def support_inbox(user: anyone, all: bool = Query(default=False, description="Also the answered and refused ones")):
+        pairs = await asyncio.to_thread(handlers.support_inbox, ctx.uow(), user, not all)
+        return {"items": [support_view(r, c) for r, c in pairs]}
+
+    @router.get("/support/{support_id}", summary="One support request (404 unless it is addressed to you or you may see its case)")
+    async def get_support(support_id: ReportId, user: anyone):
+        req, case = await asyncio.to_thread(handlers.get_support, ctx.uow(), user, support_id)
+        return support_view(req, case)
+
+    @router.post("/support/{support_id}/accept", summary="5.1: accept the request and name who prepares the answer")
+    async def accept_support(support_id: ReportId, body: AcceptSupportIn, user: role(*RECEIVERS)):
+        return support_view(await handlers.accept_support(ctx.uow(), directory, user, support_id, body.staff_subject, body.message))
+
+    @router.post("/support/{support_id}/refuse", summary="Refuse the request, saying why")
+    async def refuse_support(support_id: ReportId, body: ReasonIn, user: role(*RECEIVERS)):
+        return support_view(await asyncio.to_thread(handlers.refuse_support, ctx.uow(), user, support_id, body.reason))
+
+    @router.post("/support/{support_id}/answer", summary="5.2: give the lead unit the information asked for (the person assigned)")
+    async def answer_support(support_id: ReportId, body: AnswerSupportIn, user: assignee):
+        return support_view(await asyncio.to_thread(handlers.answer_support, ctx.uow(), user, support_id, body.answer_text))
 
     @router.post("/cases/{report_id}/assign-unit", summary="Step 3: accept and assign the lead unit, with a note")
     async def assign_unit(report_id: ReportId, body: AssignUnitIn, user: coordinator):

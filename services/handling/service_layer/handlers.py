@@ -29,6 +29,7 @@ from services.handling.adapters.directory import OrgDirectory, candidate_unit
 from services.handling.domain.answer import Answer
 from services.handling.domain.case import Case, CandidatePerson, clean_subject, clean_unit_id
 from services.handling.domain.history import Action, HistoryLine
+from services.handling.domain.support import SupportRequest
 
 PROVINCE_TIME = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -59,11 +60,12 @@ def _assigned(case: Case, level: int) -> ev.CaseAssigned:
     return event
 
 
-def _record(uow: UnitOfWork, case: Case, action: Action, at: datetime, subject: str, roles: str, org: str) -> None:
+def _record(uow: UnitOfWork, case: Case, action: Action, at: datetime, subject: str, roles: str, org: str,
+            message: str | None = None) -> None:
     """Add the line of what just happened to the case's history (with the hand-over's message), in the same transaction."""
     uow.history.add(uow, HistoryLine(id=new_id(), report_id=case.report_id, at=at, action=action.value, status=case.status,
                                      round=case.round, actor_subject=subject, actor_roles=roles, actor_org=org,
-                                     message=case.handover_message))
+                                     message=(case.handover_message if message is None else message)[:4000]))
 
 
 def _change(uow: UnitOfWork, user: Principal, report_id: str, step: Callable[[Case], tuple[Message, Action]]) -> Case:
@@ -234,6 +236,121 @@ def history(uow: UnitOfWork, user: Principal, report_id: str) -> list[HistoryLin
         if not case.visible_to(user):
             raise _not_found(report_id)
         return uow.history.of_case(report_id)
+
+
+# --- step 5: support between agencies -------------------------------------------------------------
+
+
+def _support_not_found(support_id: str) -> NotFound:
+    return NotFound(f"No support request {support_id}.", f"Không tìm thấy đề nghị phối hợp {support_id}.")
+
+
+def _supporter(req: SupportRequest) -> common_pb2.OrgRef:
+    return common_pb2.OrgRef(id=req.supporter_org_id, name=req.supporter_org_name)
+
+
+def _support_change(uow: UnitOfWork, user: Principal, support_id: str,
+                    step: Callable[[SupportRequest, Case, datetime], tuple[Message, Action, str]]) -> SupportRequest:
+    """Apply a step of a support request: the case's row is locked first (the report's events stay in order and two
+    people acting on one request at once are decided one after the other), then the event and the history line."""
+    with uow:
+        found = uow.support.get(support_id)
+        if found is None:
+            raise _support_not_found(support_id)
+        case = _load(uow, found.report_id, for_change=True)
+        uow.session.refresh(found)  # read again under the case's lock: what the one before decided
+        now = datetime.now(timezone.utc)
+        event, action, message = step(found, case, now)
+        case.updated_at = now
+        uow.emit(event, report_id=case.report_id, version=case.next_version(), actor=actor_of(user), epoch=case.epoch)
+        _record(uow, case, action, now, user.subject, ",".join(sorted(user.roles)), user.org_unit, message)
+        uow.commit()
+        return found
+
+
+async def request_support(uow: UnitOfWork, directory: OrgDirectory, user: Principal, report_id: str, org_id: str, question: str,
+                          due_at: datetime) -> SupportRequest:
+    """Step 5: the lead unit asks another agency or unit (checked in the directory) for support, with a deadline."""
+    asked = clean_unit_id(org_id)
+    org = await candidate_unit(directory, asked)
+
+    def work() -> SupportRequest:
+        with uow:
+            case = _load(uow, report_id, for_change=True)
+            now = datetime.now(timezone.utc)
+            req = SupportRequest.ask(new_id(), case, user, org, asked, question, due_at.astimezone(timezone.utc), now)
+            uow.support.add(req)
+            event = ev.SupportRequested(support_id=req.id, requesting_unit=_unit(case), supporting_agency=_supporter(req),
+                                        request_text=req.question, requested_by=user.subject)
+            event.due_at.FromDatetime(req.due_at)
+            case.updated_at = now
+            uow.emit(event, report_id=case.report_id, version=case.next_version(), actor=actor_of(user), epoch=case.epoch)
+            _record(uow, case, Action.SUPPORT_REQUESTED, now, user.subject, ",".join(sorted(user.roles)), user.org_unit,
+                    f"{req.supporter_org_name}: {req.question}")
+            uow.commit()
+            return req
+
+    return await asyncio.to_thread(work)
+
+
+async def accept_support(uow: UnitOfWork, directory: OrgDirectory, user: Principal, support_id: str, staff_subject: str,
+                         message: str = "") -> SupportRequest:
+    """5.1: the receiving side accepts and names who prepares the answer."""
+    asked = clean_subject(staff_subject)
+    person = await directory.get_person(asked)
+    unit = await candidate_unit(directory, person.org_unit_id) if person is not None else None
+
+    def step(req: SupportRequest, case: Case, now: datetime) -> tuple[Message, Action, str]:
+        req.accept(user, person, asked, message, now, unit.ancestor_ids if unit else ())
+        return (ev.SupportAccepted(support_id=req.id, supporting_agency=_supporter(req), staff_subject=req.supporter_staff,
+                                   message=req.message), Action.SUPPORT_ACCEPTED, req.message)
+
+    return await asyncio.to_thread(_support_change, uow, user, support_id, step)
+
+
+def refuse_support(uow: UnitOfWork, user: Principal, support_id: str, reason: str) -> SupportRequest:
+    """The receiving side refuses the request, saying why."""
+
+    def step(req: SupportRequest, case: Case, now: datetime) -> tuple[Message, Action, str]:
+        req.refuse(user, reason, now)
+        return ev.SupportRefused(support_id=req.id, supporting_agency=_supporter(req), reason=req.refusal_reason), Action.SUPPORT_REFUSED, req.refusal_reason
+
+    return _support_change(uow, user, support_id, step)
+
+
+def answer_support(uow: UnitOfWork, user: Principal, support_id: str, text: str) -> SupportRequest:
+    """5.2: the person assigned answers the lead unit."""
+
+    def step(req: SupportRequest, case: Case, now: datetime) -> tuple[Message, Action, str]:
+        req.answer(user, text, now)
+        return ev.SupportAnswered(support_id=req.id, supporting_agency=_supporter(req), answer_text=req.answer_text), Action.SUPPORT_ANSWERED, req.answer_text
+
+    return _support_change(uow, user, support_id, step)
+
+
+def support_of_case(uow: UnitOfWork, user: Principal, report_id: str) -> list[SupportRequest]:
+    """Every support request of a case, for whoever may see the case (the lead unit sees every answer)."""
+    with uow:
+        case = _load(uow, report_id)
+        if not case.visible_to(user):
+            raise _not_found(report_id)
+        return uow.support.of_case(report_id)
+
+
+def support_inbox(uow: UnitOfWork, user: Principal, open_only: bool = True, limit: int = 100) -> list[tuple[SupportRequest, Case]]:
+    """The receiving side's inbox: what was asked of the person's unit, or assigned to them, with each case's summary."""
+    with uow:
+        return [(req, uow.cases.get(req.report_id)) for req in uow.support.addressed_to(user, open_only, limit)]
+
+
+def get_support(uow: UnitOfWork, user: Principal, support_id: str) -> tuple[SupportRequest, Case]:
+    """One support request, for the receiving side or whoever may see its case; anyone else: it does not exist."""
+    with uow:
+        req = uow.support.get(support_id)
+        case = uow.cases.get(req.report_id) if req is not None else None
+        if req is None or case is None or not (req.addressed_to(user) or case.visible_to(user)):
+            raise _support_not_found(support_id)
+        return req, case
 
 
 # --- events from other services: run inside the consumer's unit of work, which commits ---------
