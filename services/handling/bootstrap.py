@@ -44,7 +44,8 @@ def subscriptions(ctx) -> list[Subscription]:
                                   dispatch_ev.DirectoryPublished: on_directory_published,
                                   dispatch_ev.SlaWarning: handlers.note_sla_announcement,
                                   dispatch_ev.SlaBreached: handlers.note_sla_announcement}),
-        Subscription("publication", {publication_ev.PublicationReturned: handlers.reopen_on_return_by_ioc}),
+        Subscription("publication", {publication_ev.PublicationReturned: handlers.reopen_on_return_by_ioc,
+                                     publication_ev.ClarificationRequested: handlers.open_clarification}),
     ]
 
 

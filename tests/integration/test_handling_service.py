@@ -16,7 +16,7 @@ from paht.runtime.grpcx import GrpcServer, open_channel
 from paht.runtime.ids import new_id
 from paht.dispatch.v1 import events_pb2 as dispatch_ev
 from paht.runtime.events.envelope import Envelope
-from tests.support.handling import DUE, UNITS, FakeOrgDirectory, dispatched, envelope, returned_by_ioc
+from tests.support.handling import DUE, UNITS, FakeOrgDirectory, clarification_requested, dispatched, envelope, returned_by_ioc
 from tests.support.services import deliver, migrated_context, outbox_envelopes, principal, token_for
 from services.handling import bootstrap
 from services.handling.adapters.directory import DirectoryUnavailable, GrpcOrgDirectory, candidate_unit
@@ -686,3 +686,38 @@ def test_http_support_between_agencies_from_request_to_answer(ctx, client, setti
     assert versions == sorted(versions) and len(set(versions)) == len(versions)
     actions = [line["action"] for line in client.get(f"{base}/history", headers=worker).json()["items"]]
     assert actions[-5:] == ["support_requested", "support_requested", "support_accepted", "support_answered", "support_refused"]
+
+
+def test_http_clarification_after_publication_through_the_unit_and_its_leader(ctx, client, settings):
+    rid = new_id()
+    deliver(ctx, dispatched(ctx, rid))
+    base = f"/api/handling/v1/cases/{rid}"
+    unit_leader = bearer(settings, "truongphong", "unit_leader", "so-gtvt-kcht")
+    worker = bearer(settings, "canbo", "staff", "so-gtvt-kcht")
+    client.post(f"{base}/assign-unit", json={"unit_id": "so-gtvt-kcht"}, headers=bearer(settings, "sogtvt", "agency_coordinator", "so-gtvt"))
+    client.post(f"{base}/assign-staff", json={"staff_subject": "canbo"}, headers=unit_leader)
+    client.post(f"{base}/draft", json={"answer_text": ANSWER}, headers=worker)
+    client.post(f"{base}/approve", json={}, headers=unit_leader)
+    due = DUE + timedelta(days=30)
+    assert deliver(ctx, clarification_requested(ctx, rid, 1, due=due)) is Outcome.APPLIED
+    case = client.get(base, headers=worker).json()
+    assert (case["status"], case["clarification"]["question"], case["clarification"]["due"]) == (
+        "clarifying", "Đề nghị cho biết thời gian thảm lại mặt đường", due.isoformat())
+    assert client.post(f"{base}/clarification/draft", json={"text": "ngắn"}, headers=worker).status_code == 422
+    r = client.post(f"{base}/clarification/draft", json={"text": "Sẽ thảm lại mặt đường trước ngày 15/4."}, headers=worker)
+    assert r.json()["status"] == "clarification_drafted"
+    r = client.post(f"{base}/clarification/approve", json={"message": "Kính chuyển Trung tâm IOC"}, headers=worker)
+    assert r.status_code == 403
+    r = client.post(f"{base}/clarification/approve", json={"message": "Kính chuyển Trung tâm IOC"}, headers=unit_leader)
+    assert (r.status_code, r.json()["status"]) == (200, "approved")
+    given = outbox_envelopes(ctx)[-1].decode()
+    assert (type(given).__name__, given.text, given.clarification_id, given.unit.id) == (
+        "ClarificationGiven", "Sẽ thảm lại mặt đường trước ngày 15/4.", "c-" + rid[:8], "so-gtvt-kcht")
+    actions = [line["action"] for line in client.get(f"{base}/history", headers=worker).json()["items"]]
+    assert actions[-3:] == ["clarification_asked", "clarification_drafted", "clarification_approved"]
+    # a request for clarification on a case that is not with the IOC is refused (the consumer parks it for an operator)
+    other = new_id()
+    deliver(ctx, dispatched(ctx, other))
+    with pytest.raises(StateConflict):
+        deliver(ctx, clarification_requested(ctx, other, 1))
+    assert case_of(ctx, other).status == "awaiting_agency"

@@ -121,3 +121,11 @@ def dispatched(ctx, report_id: str, version: int = 1, agency=GTVT, round: int = 
 
 def returned_by_ioc(ctx, report_id: str, version: int, reason: str = "Cần nêu rõ thời gian hoàn thành") -> Envelope:
     return envelope(ctx, "publication", publication_ev.PublicationReturned(reason=reason), report_id, version)
+
+
+def clarification_requested(ctx, report_id: str, version: int, question: str = "Đề nghị cho biết thời gian thảm lại mặt đường",
+                            due: datetime | None = None) -> Envelope:
+    msg = publication_ev.ClarificationRequested(clarification_id="c-" + report_id[:8], question=question)
+    if due is not None:
+        msg.due_at.FromDatetime(due)
+    return envelope(ctx, "publication", msg, report_id, version)

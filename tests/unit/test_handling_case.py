@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from paht.runtime.errors import Forbidden, InvalidInput, OutOfScope, StateConflict
+from paht.runtime.sla import Step
 from tests.support.services import principal
 from services.handling.domain.answer import Answer, letter
 from services.handling.domain.case import CandidatePerson, CandidateUnit, Case, Status
@@ -61,6 +62,10 @@ def at(status: Status) -> Case:
     case.approve_result(leader)
     if status is Status.RETURNED_BY_IOC:
         case.return_by_ioc("Cần nêu rõ thời gian")
+    if status in (Status.CLARIFYING, Status.CLARIFICATION_DRAFTED):
+        case.ask_clarification("c-1", "Khi nào thảm lại mặt đường?", DUE)
+    if status is Status.CLARIFICATION_DRAFTED:
+        case.draft_clarification(staff, "Dự kiến thảm lại trong tháng 4.")
     return case
 
 
@@ -503,3 +508,33 @@ def test_every_status_has_a_badge_on_the_work_list_page():
     from services.handling.entrypoints.pages import BADGE_STYLE
 
     assert set(BADGE_STYLE) == set(Status)
+
+
+# --- clarification after publication ------------------------------------------------------------
+
+
+def test_the_reporters_request_for_clarification_reopens_an_approved_case_at_the_unit():
+    for status in (Status.IN_PROGRESS, Status.DRAFTED, Status.RETURNED_BY_IOC):
+        with pytest.raises(StateConflict):
+            at(status).ask_clarification("c-1", "Khi nào thảm lại?", DUE)
+    case = at(Status.APPROVED)
+    case.ask_clarification("c-1", "Khi nào thảm lại mặt đường?", DUE)
+    assert (case.status, case.clarification_question, case.deadline()) == ("clarifying", "Khi nào thảm lại mặt đường?", (Step.CLARIFY, DUE))
+    with pytest.raises(OutOfScope):
+        case.draft_clarification(other_staff, "Dự kiến thảm lại trong tháng 4.")
+    with pytest.raises(InvalidInput):  # the leader writes it when nobody drafted it, not an empty approval
+        case.approve_clarification(leader)
+    case.draft_clarification(staff, "Dự kiến thảm lại trong tháng 4.")
+    assert case.status == "clarification_drafted"
+    case.return_clarification(leader, "Nêu rõ ngày cụ thể")
+    assert (case.status, case.handover_message) == ("clarifying", "Nêu rõ ngày cụ thể")
+    case.draft_clarification(staff, "Sẽ thảm lại mặt đường trước ngày 15/4/2025.")
+    case.approve_clarification(leader, message="Kính chuyển Trung tâm IOC")
+    assert (case.status, case.clarification_text) == ("approved", "Sẽ thảm lại mặt đường trước ngày 15/4/2025.")
+
+
+def test_the_leader_may_write_the_clarification_directly():
+    case = at(Status.APPROVED)
+    case.ask_clarification("c-2", "Khi nào thảm lại?", DUE)
+    case.approve_clarification(leader, "Phòng sẽ thảm lại mặt đường trước ngày 15/4/2025.")
+    assert (case.status, case.clarification_text) == ("approved", "Phòng sẽ thảm lại mặt đường trước ngày 15/4/2025.")

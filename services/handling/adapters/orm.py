@@ -49,6 +49,10 @@ cases = Table(
     Column("answer_finished", Boolean, nullable=False, server_default=true()),
     Column("completion_date", Date, nullable=True),
     Column("answer_letter", Text, nullable=False, server_default=""),
+    Column("clarification_id", String(36), nullable=False, server_default=""),
+    Column("clarification_question", Text, nullable=False, server_default=""),
+    Column("clarification_text", Text, nullable=False, server_default=""),
+    Column("clarification_due", UtcDateTime(), nullable=True),
 )
 
 # Every hand-over and decision of a case, with who, when and the message that went with it (only added to).

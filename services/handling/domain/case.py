@@ -40,6 +40,9 @@ class CandidatePerson:
 ASSIGNABLE = (Role.STAFF.value, Role.UNIT_LEADER.value)
 MIN_REASON, MAX_REASON = 5, 2000
 MAX_MESSAGE = 2000
+MAX_CLARIFICATION = 10000
+CLARIFICATION = Label("Clarification", "Nội dung làm rõ")
+CLARIFICATION_QUESTION = Label("The reporter's request", "Đề nghị làm rõ của người phản ánh")
 REASON = Label("Reason", "Lý do")
 MESSAGE = Label("Message", "Lời nhắn")
 STAFF_ACCOUNT = Label("Staff account", "Tài khoản cán bộ")
@@ -74,6 +77,8 @@ CLOCK_OF = {
     Status.DRAFTED: Step.APPROVAL,
     Status.RETURNED_BY_IOC: Step.APPROVAL,
     Status.RETURN_PROPOSED: Step.HANDLING,
+    Status.CLARIFYING: Step.CLARIFY,
+    Status.CLARIFICATION_DRAFTED: Step.CLARIFY,
 }
 STATUS_VALUES = {s.value for s in Status}
 
@@ -116,11 +121,17 @@ class Case(Versioned):
     answer_finished: bool = True          # the answer reports work done (else: the date the unit commits to)
     completion_date: date | None = None
     answer_letter: str = ""               # the answer on the decision's template, as the reporter will read it
+    # after publication, the reporter's request for clarification and the lead unit's answer (1 working day)
+    clarification_id: str = ""
+    clarification_question: str = ""
+    clarification_text: str = ""
+    clarification_due: datetime | None = None
 
     def deadline(self) -> tuple[Step | None, datetime | None]:
         """Return the step whose clock runs now and its deadline (None once the case is with the IOC or back at step 2)."""
         step = CLOCK_OF.get(Status(self.status)) if self.status in STATUS_VALUES else None
-        due = {Step.AGENCY: self.agency_due, Step.HANDLING: self.handling_due, Step.APPROVAL: self.approval_due}.get(step)
+        due = {Step.AGENCY: self.agency_due, Step.HANDLING: self.handling_due, Step.APPROVAL: self.approval_due,
+               Step.CLARIFY: self.clarification_due}.get(step)
         return (step, due) if due is not None else (None, None)
 
     def standing(self, now: datetime) -> Standing | None:
@@ -370,6 +381,44 @@ class Case(Versioned):
         self._as_unit_leader(user, "keep_case", Status.RETURN_PROPOSED)
         self.handover_message = _reason(reason)
         self.status = Status.IN_PROGRESS.value
+
+    # --- clarification after publication ---------------------------------------------------------------
+
+    def ask_clarification(self, clarification_id: str, question: str, due: datetime | None) -> None:
+        """The reporter asked the lead unit to clarify its published answer: the case reopens at the unit (1 working day),
+        with its staff member when it has one, else with its leader."""
+        require_state(self.status, (Status.APPROVED,), "ask_clarification", describe)
+        self.clarification_id, self.clarification_due = clarification_id, due
+        self.clarification_question = self.handover_message = clean_text(question, CLARIFICATION_QUESTION, 1, 4000)
+        self.clarification_text = ""
+        self.status = Status.CLARIFYING.value
+
+    def draft_clarification(self, user: Person, text: str, message: str = "") -> None:
+        """The staff member in charge writes the clarification for the leader to approve."""
+        self._as_assignee(user, "draft_clarification", Status.CLARIFYING)
+        note = _message(message)
+        self.clarification_text = clean_text(text, CLARIFICATION, 10, MAX_CLARIFICATION)
+        self.handover_message = note
+        self.status = Status.CLARIFICATION_DRAFTED.value
+
+    def approve_clarification(self, user: Person, text: str | None = None, message: str = "") -> None:
+        """The unit leader approves the clarification (edited, or written by them when nobody drafted it); it goes to
+        the IOC, as an answer does."""
+        self._as_unit_leader(user, "approve_clarification", Status.CLARIFYING, Status.CLARIFICATION_DRAFTED)
+        note = _message(message)
+        if text is not None:
+            self.clarification_text = clean_text(text, CLARIFICATION, 10, MAX_CLARIFICATION)
+        elif not self.clarification_text:
+            raise InvalidInput("Write the clarification: nobody has drafted it yet.", "Hãy nhập nội dung làm rõ: chưa có dự thảo.",
+                               field="text")
+        self.handover_message = note
+        self.status = Status.APPROVED.value
+
+    def return_clarification(self, user: Person, reason: str) -> None:
+        """The unit leader sends the drafted clarification back to the staff member, saying why."""
+        self._as_unit_leader(user, "return_clarification", Status.CLARIFICATION_DRAFTED)
+        self.handover_message = _reason(reason)
+        self.status = Status.CLARIFYING.value
 
     def return_by_ioc(self, reason: str) -> None:
         """Step 8: the IOC returned the approved answer; it reopens at the unit leader, who completes it or hands it back."""

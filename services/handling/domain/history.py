@@ -28,6 +28,10 @@ class Action(str, Enum):
     SUPPORT_ACCEPTED = "support_accepted"    # 5.1
     SUPPORT_REFUSED = "support_refused"
     SUPPORT_ANSWERED = "support_answered"    # 5.2
+    CLARIFICATION_ASKED = "clarification_asked"        # after publication, by the reporter (through the IOC's portal)
+    CLARIFICATION_DRAFTED = "clarification_drafted"
+    CLARIFICATION_RETURNED = "clarification_returned"
+    CLARIFICATION_APPROVED = "clarification_approved"  # to the IOC
 
     @property
     def label(self) -> tuple[str, str]:
@@ -52,6 +56,10 @@ LABELS: dict[Action, tuple[str, str]] = {
     Action.SUPPORT_ACCEPTED: ("Support accepted", "Cơ quan, đơn vị phối hợp tiếp nhận và giao cán bộ"),
     Action.SUPPORT_REFUSED: ("Support refused", "Cơ quan, đơn vị được đề nghị từ chối phối hợp"),
     Action.SUPPORT_ANSWERED: ("Support given", "Cơ quan, đơn vị phối hợp cung cấp thông tin"),
+    Action.CLARIFICATION_ASKED: ("The reporter asked for clarification", "Người phản ánh đề nghị làm rõ kết quả"),
+    Action.CLARIFICATION_DRAFTED: ("Clarification drafted", "Cán bộ dự thảo nội dung làm rõ"),
+    Action.CLARIFICATION_RETURNED: ("Clarification returned to staff", "Lãnh đạo đơn vị trả lại nội dung làm rõ"),
+    Action.CLARIFICATION_APPROVED: ("Clarification approved and sent to the IOC", "Lãnh đạo đơn vị duyệt nội dung làm rõ, chuyển Trung tâm IOC"),
 }
 
 

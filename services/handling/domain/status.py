@@ -21,6 +21,8 @@ class Status(str, Enum):
     APPROVED = "approved"                          # with the IOC for step 8
     RETURNED_BY_IOC = "returned_by_ioc"            # step 8: the IOC returned the approved answer (at the leader)
     RETURN_PROPOSED = "return_proposed"            # step 6: staff propose sending it back up; the leader decides
+    CLARIFYING = "clarifying"                      # after publication: the reporter asked; the lead unit clarifies
+    CLARIFICATION_DRAFTED = "clarification_drafted"  # the clarification waits for the leader's approval
     REFUSED_BY_AGENCY = "refused_by_agency"        # step 3 refused: back to the IOC for step 2
 
     @property
@@ -66,6 +68,15 @@ STATUS_TEXT: dict[Status, tuple[tuple[str, str], tuple[str, str]]] = {
         ("Returned by the IOC", "Trung tâm IOC trả lại"),
         ("back with the unit leader: the IOC returned the approved answer for completion",
          "đã được Trung tâm IOC trả lại lãnh đạo đơn vị chủ trì để điều chỉnh, bổ sung kết quả"),
+    ),
+    Status.CLARIFYING: (
+        ("Clarification asked", "Người phản ánh đề nghị làm rõ"),
+        ("with the lead unit: the reporter asked it to clarify the answer (1 working day)",
+         "đang chờ đơn vị chủ trì làm rõ kết quả xử lý theo đề nghị của người phản ánh (01 ngày làm việc)"),
+    ),
+    Status.CLARIFICATION_DRAFTED: (
+        ("Clarification awaiting approval", "Nội dung làm rõ chờ duyệt"),
+        ("waiting for the unit leader to approve the clarification", "đang chờ lãnh đạo đơn vị duyệt nội dung làm rõ"),
     ),
     Status.RETURN_PROPOSED: (
         ("Staff propose sending it back", "Cán bộ đề xuất chuyển trả"),

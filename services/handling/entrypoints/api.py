@@ -56,6 +56,16 @@ class ApproveIn(Strict):
     message: str = Field(default="", max_length=MAX_MESSAGE, description="The leader's note to the IOC.")
 
 
+class ClarificationIn(Strict):
+    text: str = Field(max_length=10000, description="The clarification the reporter asked for")
+    message: str = Field(default="", max_length=MAX_MESSAGE, description=MESSAGE_DOC)
+
+
+class ApproveClarificationIn(Strict):
+    text: str | None = Field(default=None, max_length=10000, description="The leader's edit, or their own text when nobody drafted one")
+    message: str = Field(default="", max_length=MAX_MESSAGE, description="The leader's note to the IOC")
+
+
 class SupportIn(Strict):
     org_id: str = Field(max_length=100, description="The agency or unit asked (a directory id)", examples=["so-xd"])
     question: str = Field(max_length=4000, description="What the lead unit needs from it", examples=["Đề nghị cung cấp hồ sơ thiết kế tuyến cống."])
@@ -122,6 +132,8 @@ def case_view(c: Case) -> dict:
         "answer_finished": c.answer_finished if c.answer_text else None,
         "completion_date": c.completion_date.isoformat() if c.completion_date else None,
         "answer_letter": c.answer_letter or None,
+        "clarification": ({"id": c.clarification_id, "question": c.clarification_question, "text": c.clarification_text or None,
+                           "due": _iso(c.clarification_due)} if c.clarification_id else None),
     }
 
 
@@ -209,6 +221,19 @@ def build_router(ctx, directory: OrgDirectory) -> APIRouter:
     @router.post("/support/{support_id}/answer", summary="5.2: give the lead unit the information asked for (the person assigned)")
     async def answer_support(support_id: ReportId, body: AnswerSupportIn, user: assignee):
         return support_view(await asyncio.to_thread(handlers.answer_support, ctx.uow(), user, support_id, body.answer_text))
+
+    @router.post("/cases/{report_id}/clarification/draft", summary="After publication: draft the clarification the reporter asked for")
+    async def draft_clarification(report_id: ReportId, body: ClarificationIn, user: assignee):
+        return await run(handlers.draft_clarification, user, report_id, body.text, body.message)
+
+    @router.post("/cases/{report_id}/clarification/approve", summary="Approve the clarification (or write it) and send it to the IOC")
+    async def approve_clarification(report_id: ReportId, user: leader, body: ApproveClarificationIn | None = None):
+        body = body or ApproveClarificationIn()
+        return await run(handlers.approve_clarification, user, report_id, body.text, body.message)
+
+    @router.post("/cases/{report_id}/clarification/return", summary="Send the drafted clarification back to the staff member")
+    async def return_clarification(report_id: ReportId, body: ReasonIn, user: leader):
+        return await run(handlers.return_clarification, user, report_id, body.reason)
 
     @router.post("/cases/{report_id}/assign-unit", summary="Step 3: accept and assign the lead unit, with a note")
     async def assign_unit(report_id: ReportId, body: AssignUnitIn, user: coordinator):

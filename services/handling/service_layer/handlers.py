@@ -238,6 +238,55 @@ def history(uow: UnitOfWork, user: Principal, report_id: str) -> list[HistoryLin
         return uow.history.of_case(report_id)
 
 
+# --- clarification after publication ------------------------------------------------------------
+
+
+def draft_clarification(uow: UnitOfWork, user: Principal, report_id: str, text: str, message: str = "") -> Case:
+    """The staff member in charge drafts the clarification the reporter asked for, for the leader."""
+
+    def step(case: Case) -> tuple[Message, Action]:
+        case.draft_clarification(user, text, message)
+        return (ev.ClarificationDrafted(clarification_id=case.clarification_id, text=case.clarification_text, unit=_unit(case)),
+                Action.CLARIFICATION_DRAFTED)
+
+    return _change(uow, user, report_id, step)
+
+
+def approve_clarification(uow: UnitOfWork, user: Principal, report_id: str, text: str | None = None, message: str = "") -> Case:
+    """The unit leader approves the clarification (edited or written by them) and sends it to the IOC."""
+
+    def step(case: Case) -> tuple[Message, Action]:
+        case.approve_clarification(user, text, message)
+        return (ev.ClarificationGiven(clarification_id=case.clarification_id, text=case.clarification_text, unit=_unit(case),
+                                      message=case.handover_message), Action.CLARIFICATION_APPROVED)
+
+    return _change(uow, user, report_id, step)
+
+
+def return_clarification(uow: UnitOfWork, user: Principal, report_id: str, reason: str) -> Case:
+    """The unit leader sends the drafted clarification back to the staff member."""
+
+    def step(case: Case) -> tuple[Message, Action]:
+        case.return_clarification(user, reason)
+        return (ev.ClarificationReturned(clarification_id=case.clarification_id, reason=case.handover_message),
+                Action.CLARIFICATION_RETURNED)
+
+    return _change(uow, user, report_id, step)
+
+
+def open_clarification(uow: UnitOfWork, msg: publication_ev.ClarificationRequested, envelope: Envelope) -> None:
+    """After publication the reporter asked for clarification: the case reopens at the lead unit for 1 working day."""
+    case = uow.cases.get(envelope.report_id, for_change=True)
+    if case is None:
+        raise _not_found(envelope.report_id)
+    at = msg.meta.occurred_at.ToDatetime(tzinfo=timezone.utc) if msg.meta.HasField("occurred_at") else datetime.now(timezone.utc)
+    due = (msg.due_at.ToDatetime(tzinfo=timezone.utc) if msg.HasField("due_at")
+           else calendar.engine(uow).due(Step.CLARIFY, at, org=(case.lead_unit_id, case.lead_agency_id)))
+    case.ask_clarification(msg.clarification_id or new_id(), msg.question, due)  # StateConflict unless approved: parked, surfaced
+    case.updated_at = datetime.now(timezone.utc)
+    _record_from(uow, case, Action.CLARIFICATION_ASKED, msg)
+
+
 # --- step 5: support between agencies -------------------------------------------------------------
 
 
