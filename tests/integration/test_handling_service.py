@@ -721,3 +721,20 @@ def test_http_clarification_after_publication_through_the_unit_and_its_leader(ct
     with pytest.raises(StateConflict):
         deliver(ctx, clarification_requested(ctx, other, 1))
     assert case_of(ctx, other).status == "awaiting_agency"
+
+
+def test_http_the_staff_member_keeps_a_work_log_in_the_cases_history(ctx, client, settings):
+    rid = new_id()
+    deliver(ctx, dispatched(ctx, rid))
+    base = f"/api/handling/v1/cases/{rid}"
+    worker = bearer(settings, "canbo", "staff", "so-gtvt-kcht")
+    client.post(f"{base}/assign-unit", json={"unit_id": "so-gtvt-kcht"}, headers=bearer(settings, "sogtvt", "agency_coordinator", "so-gtvt"))
+    assert client.post(f"{base}/log", json={"text": "Đã kiểm tra hiện trường"}, headers=worker).status_code == 403  # not theirs yet
+    client.post(f"{base}/assign-staff", json={"staff_subject": "canbo"}, headers=bearer(settings, "truongphong", "unit_leader", "so-gtvt-kcht"))
+    assert client.post(f"{base}/log", json={"text": "x"}, headers=worker).status_code == 422
+    r = client.post(f"{base}/log", json={"text": "Đã kiểm tra hiện trường lúc 8 giờ, ổ gà rộng 1,2 m."}, headers=worker)
+    assert (r.status_code, r.json()["status"]) == (200, "in_progress")
+    line = client.get(f"{base}/history", headers=worker).json()["items"][-1]
+    assert (line["action"], line["message"], line["by"]["subject"]) == ("work_logged", "Đã kiểm tra hiện trường lúc 8 giờ, ổ gà rộng 1,2 m.", "canbo")
+    logged = outbox_envelopes(ctx)[-1].decode()
+    assert (type(logged).__name__, logged.staff_subject) == ("WorkLogged", "canbo")

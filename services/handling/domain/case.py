@@ -42,6 +42,7 @@ MIN_REASON, MAX_REASON = 5, 2000
 MAX_MESSAGE = 2000
 MAX_CLARIFICATION = 10000
 CLARIFICATION = Label("Clarification", "Nội dung làm rõ")
+WORK_NOTE = Label("Work note", "Nhật ký xử lý")
 CLARIFICATION_QUESTION = Label("The reporter's request", "Đề nghị làm rõ của người phản ánh")
 REASON = Label("Reason", "Lý do")
 MESSAGE = Label("Message", "Lời nhắn")
@@ -359,6 +360,12 @@ class Case(Versioned):
                 "No staff member holds this case: assign one instead.", "Chưa có cán bộ xử lý hồ sơ này: hãy giao cán bộ."))
         self.leader_return_reason = self.handover_message = _reason(reason)
         self.status = Status.RETURNED_TO_STAFF.value
+
+    def log_work(self, user: Person, text: str) -> str:
+        """Step 6: the staff member in charge notes what was done (a visit, a measurement, a call); the case's state
+        does not change. Return the note as stored."""
+        self._as_assignee(user, "log_work", *WITH_STAFF)
+        return clean_text(text, WORK_NOTE, 5, 4000)
 
     def propose_return(self, user: Person, reason: str) -> None:
         """Step 6: staff find the case is not their unit's (or needs others): they propose sending it back up."""

@@ -17,6 +17,7 @@ class Action(str, Enum):
     REFUSED_BY_AGENCY = "refused_by_agency"  # step 3
     STAFF_ASSIGNED = "staff_assigned"        # step 4 (or a re-assignment)
     REFUSED_BY_UNIT = "refused_by_unit"      # step 4
+    WORK_LOGGED = "work_logged"              # step 6: a note of the work log
     DRAFTED = "drafted"                      # step 6: staff report to the leader
     RETURN_PROPOSED = "return_proposed"      # step 6: staff propose sending it back up
     SENT_BACK = "sent_back"                  # the leader agreed: back to the lead agency
@@ -45,6 +46,7 @@ LABELS: dict[Action, tuple[str, str]] = {
     Action.REFUSED_BY_AGENCY: ("Refused by the lead agency", "Cơ quan đầu mối từ chối"),
     Action.STAFF_ASSIGNED: ("Staff assigned", "Lãnh đạo đơn vị giao cán bộ xử lý"),
     Action.REFUSED_BY_UNIT: ("Refused by the lead unit", "Đơn vị chủ trì từ chối"),
+    Action.WORK_LOGGED: ("Work log", "Nhật ký xử lý"),
     Action.DRAFTED: ("Result reported with a draft answer", "Cán bộ báo cáo kết quả kèm dự thảo trả lời"),
     Action.RETURN_PROPOSED: ("Staff propose sending it back", "Cán bộ đề xuất chuyển trả"),
     Action.SENT_BACK: ("Sent back to the lead agency", "Lãnh đạo đơn vị chuyển trả cơ quan đầu mối"),

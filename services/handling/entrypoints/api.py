@@ -56,6 +56,10 @@ class ApproveIn(Strict):
     message: str = Field(default="", max_length=MAX_MESSAGE, description="The leader's note to the IOC.")
 
 
+class WorkNoteIn(Strict):
+    text: str = Field(max_length=4000, examples=["Đã kiểm tra hiện trường lúc 8 giờ, ổ gà rộng 1,2 m."])
+
+
 class ClarificationIn(Strict):
     text: str = Field(max_length=10000, description="The clarification the reporter asked for")
     message: str = Field(default="", max_length=MAX_MESSAGE, description=MESSAGE_DOC)
@@ -255,6 +259,10 @@ def build_router(ctx, directory: OrgDirectory) -> APIRouter:
     async def draft(report_id: ReportId, body: DraftIn, user: assignee):
         return case_view(await asyncio.to_thread(lambda: handlers.draft_result(
             ctx.uow(), user, report_id, body.answer_text, finished=body.finished, completion_date=body.completion_date, message=body.message)))
+
+    @router.post("/cases/{report_id}/log", summary="Step 6: note what was done in the case's work log (the staff member in charge)")
+    async def log_work(report_id: ReportId, body: WorkNoteIn, user: assignee):
+        return await run(handlers.log_work, user, report_id, body.text)
 
     @router.post("/cases/{report_id}/propose-return", summary="Step 6: propose sending the case back up for re-dispatch (the leader decides)")
     async def propose_return(report_id: ReportId, body: ReasonIn, user: assignee):

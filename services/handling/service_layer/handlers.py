@@ -68,7 +68,8 @@ def _record(uow: UnitOfWork, case: Case, action: Action, at: datetime, subject: 
                                      message=(case.handover_message if message is None else message)[:4000]))
 
 
-def _change(uow: UnitOfWork, user: Principal, report_id: str, step: Callable[[Case], tuple[Message, Action]]) -> Case:
+def _change(uow: UnitOfWork, user: Principal, report_id: str, step: Callable[[Case], tuple[Message, Action]],
+            message: Callable[[], str] | None = None) -> Case:
     """Apply one step to a case, stage its event with the next version and add its history line, in one unit of work.
 
     The case's row is locked while the step decides (repository), so of two people acting at once the
@@ -79,7 +80,8 @@ def _change(uow: UnitOfWork, user: Principal, report_id: str, step: Callable[[Ca
         event, action = step(case)
         case.updated_at = datetime.now(timezone.utc)
         uow.emit(event, report_id=case.report_id, version=case.next_version(), actor=actor_of(user), epoch=case.epoch)
-        _record(uow, case, action, case.updated_at, user.subject, ",".join(sorted(user.roles)), user.org_unit)
+        _record(uow, case, action, case.updated_at, user.subject, ",".join(sorted(user.roles)), user.org_unit,
+                message() if message else None)
         uow.commit()
         return case
 
@@ -193,6 +195,17 @@ def return_to_staff(uow: UnitOfWork, user: Principal, report_id: str, reason: st
         return ev.ResultReturned(draft_id=case.draft_id, reason=case.leader_return_reason, after_ioc_return=after_ioc), Action.RETURNED_TO_STAFF
 
     return _change(uow, user, report_id, step)
+
+
+def log_work(uow: UnitOfWork, user: Principal, report_id: str, text: str) -> Case:
+    """Step 6: a note in the case's work log by the staff member in charge (who, when, what was done)."""
+    noted: list[str] = []
+
+    def step(case: Case) -> tuple[Message, Action]:
+        noted.append(case.log_work(user, text))
+        return ev.WorkLogged(staff_subject=user.subject, text=noted[0]), Action.WORK_LOGGED
+
+    return _change(uow, user, report_id, step, message=lambda: noted[0])
 
 
 def propose_return(uow: UnitOfWork, user: Principal, report_id: str, reason: str) -> Case:
