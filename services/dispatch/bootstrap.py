@@ -40,7 +40,8 @@ def subscriptions(ctx):
 
     # Step 2's own work, then the SLA clocks every service's events open and stop (dispatch owns every deadline).
     return [
-        Subscription("intake", {**clocks.INTAKE, intake_ev.ReportAccepted: chain(handlers.on_report_accepted, clocks.on_report_accepted)}),
+        Subscription("intake", {**clocks.INTAKE, intake_ev.ReportAccepted: chain(handlers.on_report_accepted, clocks.on_report_accepted),
+                                intake_ev.ReportClassified: handlers.on_report_classified}),
         Subscription("dispatch", clocks.DISPATCH),
         Subscription("handling", {**clocks.HANDLING,
                                   handling_ev.CaseRefusedByAgency: chain(handlers.on_case_refused_by_agency, clocks.on_case_refused_by_agency)}),

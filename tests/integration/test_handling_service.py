@@ -738,3 +738,11 @@ def test_http_the_staff_member_keeps_a_work_log_in_the_cases_history(ctx, client
     assert (line["action"], line["message"], line["by"]["subject"]) == ("work_logged", "Đã kiểm tra hiện trường lúc 8 giờ, ổ gà rộng 1,2 m.", "canbo")
     logged = outbox_envelopes(ctx)[-1].decode()
     assert (type(logged).__name__, logged.staff_subject) == ("WorkLogged", "canbo")
+
+
+def test_a_state_secret_flag_changed_after_dispatch_reaches_the_case(ctx, client, settings):
+    rid = new_id()
+    deliver(ctx, dispatched(ctx, rid, title="Vụ việc liên quan khu vực quân sự"))
+    assert deliver(ctx, envelope(ctx, "dispatch", dispatch_ev.ReportReclassified(state_secret=True), rid, 2)) is Outcome.APPLIED
+    got = client.get(f"/api/handling/v1/cases/{rid}", headers=bearer(settings, "sogtvt", "agency_coordinator", "so-gtvt")).json()
+    assert got["state_secret"] is True

@@ -245,6 +245,31 @@ def test_the_facts_handling_needs_travel_from_acceptance_to_the_dispatched_event
     assert (event.title, event.reporter_kind, event.private_result, event.state_secret) == ("Cống thoát nước bị vỡ", "organisation", True, True)
 
 
+def test_a_state_secret_flag_changed_after_dispatch_is_passed_on_to_the_lead_agency():
+    items = Items()
+
+    class Envelope:
+        report_id = "r1"
+
+    handlers.on_report_accepted(FakeUnitOfWork(items=items), intake_ev.ReportAccepted(topic_code="roads", group_code="g"), Envelope())
+    quiet = FakeUnitOfWork(items=items)
+    handlers.on_report_classified(quiet, intake_ev.ReportClassified(state_secret=True), Envelope())
+    quiet.commit()
+    assert items.get("r1").state_secret is True and quiet.events == []  # not dispatched yet: the dispatch will carry it
+    uow = FakeUnitOfWork(items=items, directory=directory())
+    handlers.dispatch_to_lead_agency(uow, IOC, "r1", "so-gtvt", "")
+    assert uow.events[0][0].state_secret is True
+    later = FakeUnitOfWork(items=items)
+    handlers.on_report_classified(later, intake_ev.ReportClassified(state_secret=False), Envelope())
+    later.commit()  # as the consumer's unit of work does
+    ((event, report_id, version),) = later.events
+    assert (type(event).__name__, event.state_secret, report_id, version) == ("ReportReclassified", False, "r1", uow.events[0][2] + 1)
+    again = FakeUnitOfWork(items=items)
+    handlers.on_report_classified(again, intake_ev.ReportClassified(state_secret=False), Envelope())
+    again.commit()
+    assert again.events == []  # the same flag again changes nothing
+
+
 def test_an_acceptance_from_before_reporter_kind_was_sent_is_a_person_with_a_public_result():
     items = Items()
 

@@ -44,6 +44,18 @@ def on_report_accepted(uow: UnitOfWork, event: Message, envelope: Envelope) -> N
                                         state_secret=event.state_secret))
 
 
+def on_report_classified(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
+    """The IOC set or cleared the state-secret flag: kept on the item (the next dispatch carries it), and passed on to
+    the lead agency's case when the report is already dispatched."""
+    item = uow.items.get(envelope.report_id, for_change=True)
+    if item is None or item.state_secret == event.state_secret:
+        return  # not accepted yet (ReportAccepted will carry the flag), or nothing changes
+    item.state_secret = event.state_secret
+    if item.current_round is not None:
+        uow.emit(ev.ReportReclassified(state_secret=item.state_secret), report_id=item.report_id, version=item.next_version(),
+                 actor=event.meta.actor if event.meta.HasField("actor") else None)
+
+
 def on_case_refused_by_agency(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
     """The lead agency refused (step 3): back to the IOC for step 2 again, with the reason, on a clock from the refusal."""
     item = uow.items.get(envelope.report_id, for_change=True)

@@ -465,6 +465,14 @@ def reopen_on_return_by_ioc(uow: UnitOfWork, msg: publication_ev.PublicationRetu
     case.approval_due = calendar.engine(uow).due(Step.APPROVAL, at, org=(case.lead_unit_id, case.lead_agency_id))
 
 
+def reclassify(uow: UnitOfWork, msg: dispatch_ev.ReportReclassified, envelope: Envelope) -> None:
+    """The IOC changed the state-secret flag after dispatch: the case follows it (who may see its content)."""
+    case = uow.cases.get(envelope.report_id, for_change=True)
+    if case is not None:
+        case.state_secret = msg.state_secret
+        case.updated_at = datetime.now(timezone.utc)
+
+
 def note_sla_announcement(uow: UnitOfWork, msg: Message, envelope: Envelope) -> None:
     """Dispatch's monitor warned of (or announced the breach of) a clock: the case's console shows it as due soon."""
     case = uow.cases.get(msg.clock.report_id, for_change=True) if msg.clock.report_id else None
