@@ -746,3 +746,13 @@ def test_a_state_secret_flag_changed_after_dispatch_reaches_the_case(ctx, client
     assert deliver(ctx, envelope(ctx, "dispatch", dispatch_ev.ReportReclassified(state_secret=True), rid, 2)) is Outcome.APPLIED
     got = client.get(f"/api/handling/v1/cases/{rid}", headers=bearer(settings, "sogtvt", "agency_coordinator", "so-gtvt")).json()
     assert got["state_secret"] is True
+    # the receiving side of a support request sees the question, not the secret case's title
+    client.post(f"/api/handling/v1/cases/{rid}/assign-unit", json={"unit_id": "so-gtvt-kcht"}, headers=bearer(settings, "sogtvt", "agency_coordinator", "so-gtvt"))
+    client.post(f"/api/handling/v1/cases/{rid}/assign-staff", json={"staff_subject": "canbo"}, headers=bearer(settings, "truongphong", "unit_leader", "so-gtvt-kcht"))
+    from datetime import datetime
+    r = client.post(f"/api/handling/v1/cases/{rid}/support", headers=bearer(settings, "canbo", "staff", "so-gtvt-kcht"),
+                    json={"org_id": "so-xd-qhkt", "question": "Đề nghị cho ý kiến chuyên môn về hồ sơ.",
+                          "due_at": (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()})
+    inbox = client.get("/api/handling/v1/support", headers=bearer(settings, "truongphong-qhkt", "unit_leader", "so-xd-qhkt")).json()["items"]
+    assert [(i["id"], i["case"]["title"], i["case"]["state_secret"]) for i in inbox] == [(r.json()["id"], None, True)]
+    assert "quân sự" not in str(inbox)

@@ -97,7 +97,9 @@ def support_view(r: SupportRequest, case: Case | None = None) -> dict:
         "updated_at": _iso(r.updated_at),
     }
     if case is not None:
-        view["case"] = {"title": case.title or None, "lead_agency": {"id": case.lead_agency_id, "name": case.lead_agency_name},
+        # a case touching state secrets shows nothing of its content to the receiving side beyond the question asked
+        view["case"] = {"title": None if case.state_secret else (case.title or None), "state_secret": case.state_secret,
+                        "lead_agency": {"id": case.lead_agency_id, "name": case.lead_agency_name},
                         "handling_due": _iso(case.handling_due), "urgent": case.urgent}
     return view
 
