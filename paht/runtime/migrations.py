@@ -54,7 +54,7 @@ def run_env(context: EnvironmentContext) -> None:
     context.configure(
         connection=connection,
         target_metadata=cfg.attributes["metadata"],
-        version_table=f"alembic_version",
+        version_table="alembic_version",
         version_table_schema=schema,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,

@@ -298,7 +298,7 @@ def test_the_handling_list_and_the_step_8_queue_show_the_running_deadline_and_it
         shots(page, "handling_list_desk")
     finally:
         context.close()
-    c.wait_for(f"/api/publication/v1/queue", "bientap", check=lambda r: approved in r.text)
+    c.wait_for("/api/publication/v1/queue", "bientap", check=lambda r: approved in r.text)
     context, page = new_page(browser, paht_console.url, PHONE)
     try:
         sign_in(page, "bientap", "/publication/queue")

@@ -1,6 +1,4 @@
-from datetime import date, datetime, timedelta, timezone
 
-import pytest
 
 from services.sync.domain.ownership import Ownership
 
