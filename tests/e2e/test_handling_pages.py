@@ -67,7 +67,7 @@ def test_a_case_goes_from_the_lead_agency_to_approval_with_support_from_another_
     context, page = open_page(browser, url, PHONE)
     try:
         sign_in(page, "sogtvt", "/handling/")
-        page.locator(f"#row-{rid} a.case-link").click()
+        page.locator("tr").filter(has_text=rid).locator("a.case-link").click()
         expect(page).to_have_url(re.compile(re.escape(case_path)))
         expect(page.locator("#case-status")).to_contain_text("Chờ cơ quan chủ trì tiếp nhận")
         expect(page.locator("#clock-agency")).to_contain_text("trong hạn")
@@ -220,7 +220,7 @@ def test_a_case_goes_from_the_lead_agency_to_approval_with_support_from_another_
         assert_readable(page)
         shots(page, "handling-case-approved-phone")
         page.goto("/handling/")
-        expect(page.locator(f"#row-{rid}")).to_contain_text("Đã duyệt, chờ Trung tâm IOC")
+        expect(page.locator("tr").filter(has_text=rid)).to_contain_text("Đã duyệt, chờ Trung tâm IOC")
         assert_readable(page)
         shots(page, "handling-list-phone")
     finally:
