@@ -35,6 +35,8 @@ class OrgDirectory(Protocol):
 
     async def list_people(self, org_unit_id: str, role: str = "") -> list[CandidatePerson]: ...
 
+    async def list_children(self, parent_id: str) -> list[OrgUnitInfo]: ...
+
 
 def _unavailable(what: str, exc: grpc.aio.AioRpcError) -> DirectoryUnavailable:
     log.warning("dispatch could not answer a directory look-up of a %s (%s)", what, exc.code().name)
@@ -83,6 +85,14 @@ class GrpcOrgDirectory:
             raise _unavailable("unit's people", exc) from exc
         return [_person(p) for p in reply.people]
 
+    async def list_children(self, parent_id: str) -> list[OrgUnitInfo]:
+        """The units directly under one (those in force today), for the coordinator's choice of a lead unit."""
+        try:
+            reply = await self._stub().ListChildren(directory_pb2.ListChildrenRequest(parent_id=parent_id), timeout=self._timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise _unavailable("unit's children", exc) from exc
+        return [OrgUnitInfo(id=u.id, name=u.name, parent_id=u.parent_id, kind=u.kind) for u in reply.units]
+
 
 def on_directory_published(uow, event, envelope) -> None:
     """Replace handling's copy of the organisation units with the published revision (in the consumer's transaction)."""
@@ -128,6 +138,30 @@ class CopiedOrgDirectory:
 
     async def get_person(self, subject: str) -> CandidatePerson | None:
         return await self._people.get_person(subject)
+
+    def _children(self, parent_id: str, today: str):
+        from sqlalchemy import func, select
+
+        from services.handling.adapters.orm import directory_units
+
+        t = directory_units.c
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(directory_units).where(t.parent_id == parent_id).order_by(t.name)).all()
+            if not rows and not conn.execute(select(func.count()).select_from(directory_units)).scalar():
+                return False  # no copy yet
+        return [r for r in rows if (not r.valid_from or r.valid_from <= today) and (not r.valid_to or today < r.valid_to)]
+
+    async def list_children(self, parent_id: str) -> list[OrgUnitInfo]:
+        """The units in force directly under one, from the copy (from dispatch until the first revision arrived)."""
+        import asyncio
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        today = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date().isoformat()
+        rows = await asyncio.to_thread(self._children, parent_id, today)
+        if rows is False:
+            return await self._people.list_children(parent_id)
+        return [OrgUnitInfo(id=r.id, name=r.name, parent_id=r.parent_id, kind=r.kind) for r in rows]
 
     async def list_people(self, org_unit_id: str, role: str = "") -> list[CandidatePerson]:
         return await self._people.list_people(org_unit_id, role)

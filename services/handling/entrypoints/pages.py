@@ -1,17 +1,46 @@
-"""Handling's page: the signed-in person's cases at the lead agency, lead unit or staff desk."""
+"""Handling's pages (server-rendered, Vietnamese first with an English switch, for a desk and a phone):
+
+- `/handling/`: the signed-in person's cases at the lead agency, lead unit or staff desk; each row opens the case.
+- `/handling/cases/{report_id}`: one case — its status, lead agency, unit and staff, each deadline with its
+  standing, the last hand-over's message, the answer letter, the support requests with their answers, the
+  whole history — and the forms of what the person may do now (coordinator: step 3; unit leader: steps 4
+  and 7, the staff's proposal to send it back, the clarification; staff: step 6, support, the proposal, the
+  clarification's draft). Only the actions the person's role and the case's state allow are shown.
+- `/handling/support` and `/handling/support/{id}`: what other lead units asked of the person's agency or unit
+  (step 5, the receiving side): accept and name a person, refuse, answer.
+
+Every form carries the CSRF field and posts to `…/{action}`; done, the browser goes back (303) to the page
+with `?done=<action>`; a refusal from a use case re-shows the page with the reason in both languages (the
+person's first) and its 4xx status, never a 500. A case outside the person's sight is a 404.
+"""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm.exc import StaleDataError
 
-from paht.runtime.errors import InvalidInput
+from paht.runtime.auth import Principal
+from paht.runtime.errors import ConcurrentChange, DomainError, InvalidInput, NotFound
+from paht.runtime.http import http_status
+from paht.runtime.ids import looks_like_id
+from paht.runtime.roles import Role
+from paht.runtime.sla import Standing, Step
+from paht.runtime.sla.standing import standing_of
 from paht.runtime.web import Pages, pick_language
-from services.handling.domain.case import Status
+from services.handling.domain.answer import ANSWER
+from services.handling.domain.case import (ASSIGNABLE, CLARIFICATION, CLARIFICATION_QUESTION, MESSAGE, REASON,
+                                           STAFF_ACCOUNT, UNIT, Case, Status)
+from services.handling.domain.history import Action, HistoryLine
+from services.handling.domain.status import ANSWER_AT_LEADER, HANDLED, WITH_STAFF
+from services.handling.domain.support import ASKING, QUESTION, RECEIVERS, SUPPORT_ANSWER, SupportRequest, SupportStatus
 from services.handling.service_layer import handlers
+from services.handling.service_layer.handlers import PROVINCE_TIME
 
 pages = Pages([Path(__file__).parent / "templates"])
 # The colour of each status's badge (the shared style sheet's classes); the words come from the domain.
@@ -21,28 +50,349 @@ BADGE_STYLE = {
     Status.RETURNED_BY_IOC: "returned", Status.REFUSED_BY_AGENCY: "refused", Status.RETURN_PROPOSED: "returned",
     Status.CLARIFYING: "in_progress", Status.CLARIFICATION_DRAFTED: "drafted",
 }
+SUPPORT_BADGE = {SupportStatus.REQUESTED: "dispatched", SupportStatus.ACCEPTED: "in_progress", SupportStatus.ANSWERED: "approved",
+                 SupportStatus.REFUSED: "refused"}
+# Each form of the case page, and the history line it adds (whose label confirms it was done).
+CASE_ACTIONS: dict[str, Action] = {
+    "assign-unit": Action.UNIT_ASSIGNED, "refuse": Action.REFUSED_BY_AGENCY, "assign-staff": Action.STAFF_ASSIGNED,
+    "refuse-unit": Action.REFUSED_BY_UNIT, "draft": Action.DRAFTED, "propose-return": Action.RETURN_PROPOSED,
+    "send-back": Action.SENT_BACK, "keep": Action.KEPT, "approve": Action.APPROVED, "return-to-staff": Action.RETURNED_TO_STAFF,
+    "support": Action.SUPPORT_REQUESTED, "clarification-draft": Action.CLARIFICATION_DRAFTED,
+    "clarification-approve": Action.CLARIFICATION_APPROVED, "clarification-return": Action.CLARIFICATION_RETURNED,
+}
+SUPPORT_ACTIONS: dict[str, Action] = {"accept": Action.SUPPORT_ACCEPTED, "refuse": Action.SUPPORT_REFUSED, "answer": Action.SUPPORT_ANSWERED}
+# The step a clock belongs to, and the history line that stops it (the clock of the case's own state runs now).
+CLOCK_DONE = {Step.AGENCY: (Action.UNIT_ASSIGNED, Action.REFUSED_BY_AGENCY), Step.HANDLING: (Action.DRAFTED,),
+              Step.APPROVAL: (Action.APPROVED,), Step.CLARIFY: (Action.CLARIFICATION_APPROVED,)}
+# The labels of the forms' fields that the domain names (its errors name them the same way).
+FIELDS = {"answer": ANSWER, "clarification": CLARIFICATION, "question": QUESTION, "support_answer": SUPPORT_ANSWER,
+          "reason": REASON, "message": MESSAGE, "staff": STAFF_ACCOUNT, "unit": UNIT, "clarification_question": CLARIFICATION_QUESTION}
 
 
-def build_router(ctx) -> APIRouter:
+@dataclass(frozen=True)
+class Clock:
+    """One deadline of the case with how it stands (running: by the time left; stopped: met or missed)."""
+
+    step: Step
+    due: datetime
+    standing: Standing | None
+    running: bool
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """What the signed-in person may do on the case now: the forms the page shows."""
+
+    coordinator: bool = False     # step 3: assign the lead unit, refuse
+    assign_staff: bool = False    # step 4 (and re-assign until approval)
+    refuse_unit: bool = False
+    decide_answer: bool = False   # step 7: approve, return to staff
+    return_to_staff: bool = False
+    decide_proposal: bool = False  # staff propose sending it back: send back or keep
+    decide_clarification: bool = False
+    return_clarification: bool = False
+    draft: bool = False           # step 6: draft, propose sending it back
+    draft_clarification: bool = False
+    ask_support: bool = False     # step 5
+
+    @property
+    def anything(self) -> bool:
+        return any(getattr(self, name) for name in self.__dataclass_fields__)
+
+
+def allowed_for(user: Principal, case: Case) -> Allowed:
+    """Mirror the domain's guards, only to choose which forms to show (the use cases decide for real)."""
+    status = Status(case.status)
+    coordinator = user.has(Role.AGENCY_COORDINATOR.value) and user.org_unit == case.lead_agency_id
+    leader = user.has(Role.UNIT_LEADER.value) and bool(case.lead_unit_id) and user.org_unit == case.lead_unit_id
+    assignee = user.has(*ASSIGNABLE) and bool(case.staff_subject) and user.subject == case.staff_subject
+    return Allowed(
+        coordinator=coordinator and status is Status.AWAITING_AGENCY,
+        assign_staff=leader and status in (Status.AWAITING_UNIT_LEADER, *HANDLED),
+        refuse_unit=leader and status is Status.AWAITING_UNIT_LEADER,
+        decide_answer=leader and status in ANSWER_AT_LEADER,
+        return_to_staff=leader and status in ANSWER_AT_LEADER and bool(case.staff_subject),
+        decide_proposal=leader and status is Status.RETURN_PROPOSED,
+        decide_clarification=leader and status in (Status.CLARIFYING, Status.CLARIFICATION_DRAFTED),
+        return_clarification=leader and status is Status.CLARIFICATION_DRAFTED,
+        draft=assignee and status in WITH_STAFF,
+        draft_clarification=assignee and status is Status.CLARIFYING,
+        ask_support=(leader or assignee) and status in ASKING,
+    )
+
+
+def clocks_of(case: Case, lines: list[HistoryLine], now: datetime) -> list[Clock]:
+    """Every deadline the case has in its round: the running one as the work list shows it, the others met or missed
+    by when the history says their step was done (not done and not running: by the time left)."""
+    running, _ = case.deadline()
+    dues = ((Step.AGENCY, case.agency_due), (Step.HANDLING, case.handling_due), (Step.APPROVAL, case.approval_due),
+            (Step.CLARIFY, case.clarification_due))
+    out = []
+    for step, due in dues:
+        if due is None:
+            continue
+        if step is running:
+            out.append(Clock(step, due, case.standing(now), True))
+            continue
+        done = [line.at for line in lines if line.round == case.round and line.action in {a.value for a in CLOCK_DONE[step]}]
+        if step is Step.CLARIFY and not done and case.status not in (Status.CLARIFYING.value, Status.CLARIFICATION_DRAFTED.value):
+            continue
+        at = _aware(done[-1]) if done else None
+        out.append(Clock(step, due, standing_of(_aware(due), now, done_at=at), False))
+    return out
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _badge(status: str, index: int) -> tuple[str, str]:
+    known = Status(status)
+    return BADGE_STYLE[known], known.label[index]
+
+
+def parse_date(text: str) -> date | None:
+    """A date from an <input type=date> (YYYY-MM-DD); empty: none."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"'{text[:20]}' is not a date (day/month/year).", f"'{text[:20]}' không phải là ngày hợp lệ (ngày/tháng/năm).",
+                           field="completion_date") from None
+
+
+def parse_local_time(text: str) -> datetime:
+    """A moment from an <input type=datetime-local>, in the province's time."""
+    text = text.strip()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput("Give the support deadline as a date and a time.", "Hãy nhập thời hạn phối hợp gồm ngày và giờ.",
+                           field="due_at") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=PROVINCE_TIME)
+
+
+def default_support_due(now: datetime) -> str:
+    """Three days from now at 17:00 in the province, as a datetime-local value (people change it as they need)."""
+    local = (now.astimezone(PROVINCE_TIME) + timedelta(days=3)).replace(hour=17, minute=0, second=0, microsecond=0)
+    return local.strftime("%Y-%m-%dT%H:%M")
+
+
+def build_router(ctx, directory=None) -> APIRouter:
     optional_user, _current, _require = ctx.auth
     router = APIRouter(include_in_schema=False)
+
+    def render(request: Request, template: str, status_code: int = 200, **context) -> Response:
+        index = 0 if pick_language(request) == "en" else 1
+        context.setdefault("now", datetime.now(timezone.utc))
+        return pages.render(request, template, status_code, L=index, badge=lambda s: _badge(s, index), fields=FIELDS,
+                            support_badge=lambda s: (SUPPORT_BADGE[SupportStatus(s)], SupportStatus(s).label[index]),
+                            action_label=lambda a: Action(a).label[index] if a in Action._value2member_map_ else a,
+                            status_phrase=lambda s: Status(s).phrase[index], **context)
+
+    def signed_in(request: Request) -> tuple[Principal | None, Response | None]:
+        user = optional_user(request)
+        if user is None:
+            return None, pages.staff_only(request, None, ())
+        return user, None
+
+    def refusal(exc: Exception) -> tuple[int, dict]:
+        if isinstance(exc, StaleDataError):
+            exc = ConcurrentChange("Someone else acted on this case at the same moment; here it is as it is now.",
+                                   "Hồ sơ vừa được người khác xử lý cùng lúc; dưới đây là tình trạng mới nhất.")
+        assert isinstance(exc, DomainError)
+        return http_status(exc), exc.detail
+
+    def error_page(request: Request, user: Principal, status_code: int, message: dict) -> Response:
+        return render(request, "error.html", status_code, user=user, error={"status": status_code, "message": message})
+
+    def back(path: str, anchor: str = "", **params) -> RedirectResponse:
+        query = urlencode({k: v for k, v in params.items() if v})
+        return RedirectResponse(f"{path}{'?' + query if query else ''}{'#' + anchor if anchor else ''}", status_code=303)
+
+    def done_label(request: Request, known: dict[str, Action]) -> str:
+        done = request.query_params.get("done", "")
+        return known[done].value if done in known else ""
+
+    # --- the work list -----------------------------------------------------------------------------------
 
     @router.get("/handling/")
     async def my_cases(request: Request, cursor: str | None = Query(default=None, max_length=500)):
         user = optional_user(request)
         if user is None:
             return RedirectResponse("/auth/login?next=/handling/", status_code=303)
-        lang = pick_language(request)
         try:
             page = await asyncio.to_thread(handlers.work_list, ctx.uow(), user, None, cursor, None)
         except InvalidInput:
             return RedirectResponse("/handling/", status_code=303)  # a stale or mangled cursor: start again
-        index = 0 if lang == "en" else 1
+        inbox = await asyncio.to_thread(handlers.support_inbox, ctx.uow(), user, True) if user.has(*RECEIVERS, *ASSIGNABLE) else []
+        return render(request, "cases.html", user=user, page=page, inbox=len(inbox), done=done_label(request, CASE_ACTIONS),
+                      done_report=request.query_params.get("report", "")[:36])
 
-        def badge(status: str) -> tuple[str, str]:
-            known = Status(status)
-            return BADGE_STYLE[known], known.label[index]
+    # --- one case ----------------------------------------------------------------------------------------
 
-        return pages.render(request, "cases.html", user=user, page=page, badge=badge, now=datetime.now(timezone.utc))
+    def case_view(user: Principal, report_id: str) -> tuple[Case, list[HistoryLine], list[SupportRequest]]:
+        case = handlers.get_case(ctx.uow(), user, report_id)
+        return case, handlers.history(ctx.uow(), user, report_id), handlers.support_of_case(ctx.uow(), user, report_id)
+
+    async def case_page(request: Request, user: Principal, report_id: str, status_code: int = 200, error: dict | None = None,
+                        error_action: str = "", kept: dict | None = None) -> Response:
+        now = datetime.now(timezone.utc)
+        try:
+            case, lines, support = await asyncio.to_thread(case_view, user, report_id)
+        except DomainError as exc:
+            code, message = refusal(exc)
+            return error_page(request, user, status_code if error else code, error or message)
+        allowed = allowed_for(user, case)
+        people, units = [], []
+        if allowed.assign_staff and directory is not None:
+            try:
+                people = await handlers.assignable_people(ctx.uow(), directory, user, report_id)
+            except DomainError:
+                people = []  # the directory is away: the leader types the account instead
+        if allowed.coordinator and directory is not None and hasattr(directory, "list_children"):
+            try:
+                units = [u for u in await directory.list_children(case.lead_agency_id)]
+            except DomainError:
+                units = []
+        kept = kept or {}
+        kv = lambda action, name, default="": kept.get(name, default) if error_action == action else (default or "")  # noqa: E731
+        return render(request, "case.html", status_code, kv=kv, user=user, case=case, history=list(reversed(lines)), support=support,
+                      clocks=clocks_of(case, lines, now), allowed=allowed, people=people, units=units, now=now,
+                      error=error, error_action=error_action, done=done_label(request, CASE_ACTIONS),
+                      support_due=default_support_due(now), today=handlers.province_today())
+
+    @router.get("/handling/cases/{report_id}")
+    async def case_get(request: Request, report_id: str):
+        user, away = signed_in(request)
+        if away:
+            return away
+        if not looks_like_id(report_id):
+            return error_page(request, user, 404, handlers._not_found(report_id[:36]).detail)
+        return await case_page(request, user, report_id)
+
+    async def perform(action: str, user: Principal, report_id: str, form) -> None:
+        value = lambda name: str(form.get(name) or "")  # noqa: E731  (a form field as text)
+        optional = lambda name: value(name) if value(name).strip() else None  # noqa: E731
+        uow = ctx.uow()
+        if action == "assign-unit":
+            await handlers.assign_unit(uow, directory, user, report_id, value("unit_id"), value("message"))
+        elif action == "refuse":
+            await asyncio.to_thread(handlers.refuse_by_agency, uow, user, report_id, value("reason"))
+        elif action == "assign-staff":
+            await handlers.assign_staff(uow, directory, user, report_id, value("staff_subject"), value("message"))
+        elif action == "refuse-unit":
+            await asyncio.to_thread(handlers.refuse_by_unit, uow, user, report_id, value("reason"))
+        elif action == "draft":
+            finished, when = value("finished") != "0", parse_date(value("completion_date"))
+            await asyncio.to_thread(lambda: handlers.draft_result(uow, user, report_id, value("answer_text"), finished=finished,
+                                                                  completion_date=when, message=value("message")))
+        elif action == "approve":
+            text = optional("answer_text")
+            finished = value("finished") != "0" if text is not None else None
+            when = parse_date(value("completion_date")) if text is not None and not finished else None
+            await asyncio.to_thread(lambda: handlers.approve_result(uow, user, report_id, text, finished=finished,
+                                                                    completion_date=when, message=value("message")))
+        elif action in ("propose-return", "send-back", "keep", "return-to-staff", "clarification-return"):
+            use_case = {"propose-return": handlers.propose_return, "send-back": handlers.send_back, "keep": handlers.keep_case,
+                        "return-to-staff": handlers.return_to_staff, "clarification-return": handlers.return_clarification}[action]
+            await asyncio.to_thread(use_case, uow, user, report_id, value("reason"))
+        elif action == "support":
+            await handlers.request_support(uow, directory, user, report_id, value("org_id"), value("question"),
+                                           parse_local_time(value("due_at")))
+        elif action == "clarification-draft":
+            await asyncio.to_thread(handlers.draft_clarification, uow, user, report_id, value("text"), value("message"))
+        elif action == "clarification-approve":
+            await asyncio.to_thread(handlers.approve_clarification, uow, user, report_id, optional("text"), value("message"))
+
+    @router.post("/handling/cases/{report_id}/{action}")
+    async def case_post(request: Request, report_id: str, action: str):
+        user, away = signed_in(request)
+        if away:
+            return away
+        if action not in CASE_ACTIONS or not looks_like_id(report_id):
+            return pages.error(request, 404, "error.not_found")
+        form = await request.form()
+        try:
+            await perform(action, user, report_id, form)
+        except (DomainError, StaleDataError) as exc:
+            status_code, message = refusal(exc)
+            kept = {k: str(v) for k, v in form.multi_items() if k != "csrf_token"}
+            return await case_page(request, user, report_id, status_code, message, action, kept)
+        try:  # after a refusal or a send-back the person may no longer see the case: back to their list
+            await asyncio.to_thread(handlers.get_case, ctx.uow(), user, report_id)
+        except NotFound:
+            return back("/handling/", "done", done=action, report=report_id)
+        return back(f"/handling/cases/{report_id}", "done", done=action)
+
+    # --- support asked of us (step 5, the receiving side) -----------------------------------------------------
+
+    @router.get("/handling/support")
+    async def inbox(request: Request, all: str = ""):
+        user, away = signed_in(request)
+        if away:
+            return away
+        pairs = await asyncio.to_thread(handlers.support_inbox, ctx.uow(), user, all != "1")
+        return render(request, "support_inbox.html", user=user, pairs=pairs, show_all=all == "1")
+
+    async def support_page(request: Request, user: Principal, support_id: str, status_code: int = 200, error: dict | None = None,
+                           error_action: str = "", kept: dict | None = None) -> Response:
+        try:
+            req, case = await asyncio.to_thread(handlers.get_support, ctx.uow(), user, support_id)
+        except DomainError as exc:
+            code, message = refusal(exc)
+            return error_page(request, user, code, message)
+        receiver = user.has(*RECEIVERS) and user.org_unit == req.supporter_org_id
+        can_decide = receiver and req.status == SupportStatus.REQUESTED.value
+        can_answer = user.has(*ASSIGNABLE) and user.subject == req.supporter_staff and req.status == SupportStatus.ACCEPTED.value
+        people = []
+        if can_decide and directory is not None:
+            try:
+                people = [p for p in await directory.list_people(req.supporter_org_id)
+                          if p.active and set(p.roles) & set(ASSIGNABLE)]
+            except DomainError:
+                people = []
+        kept = kept or {}
+        kv = lambda action, name, default="": kept.get(name, default) if error_action == action else (default or "")  # noqa: E731
+        return render(request, "support.html", status_code, kv=kv, user=user, req=req, case=case, can_decide=can_decide,
+                      can_answer=can_answer, people=people, error=error, error_action=error_action,
+                      done=done_label(request, SUPPORT_ACTIONS), sees_case=case.visible_to(user))
+
+    @router.get("/handling/support/{support_id}")
+    async def support_get(request: Request, support_id: str):
+        user, away = signed_in(request)
+        if away:
+            return away
+        if not looks_like_id(support_id):
+            return error_page(request, user, 404, handlers._support_not_found(support_id[:36]).detail)
+        return await support_page(request, user, support_id)
+
+    @router.post("/handling/support/{support_id}/{action}")
+    async def support_post(request: Request, support_id: str, action: str):
+        user, away = signed_in(request)
+        if away:
+            return away
+        if action not in SUPPORT_ACTIONS or not looks_like_id(support_id):
+            return pages.error(request, 404, "error.not_found")
+        form = await request.form()
+        value = lambda name: str(form.get(name) or "")  # noqa: E731
+        try:
+            if action == "accept":
+                await handlers.accept_support(ctx.uow(), directory, user, support_id, value("staff_subject"), value("message"))
+            elif action == "refuse":
+                await asyncio.to_thread(handlers.refuse_support, ctx.uow(), user, support_id, value("reason"))
+            else:
+                await asyncio.to_thread(handlers.answer_support, ctx.uow(), user, support_id, value("answer_text"))
+        except (DomainError, StaleDataError) as exc:
+            status_code, message = refusal(exc)
+            kept = {k: str(v) for k, v in form.multi_items() if k != "csrf_token"}
+            return await support_page(request, user, support_id, status_code, message, action, kept)
+        try:
+            await asyncio.to_thread(handlers.get_support, ctx.uow(), user, support_id)
+        except NotFound:
+            return back("/handling/support", "", done=action)
+        return back(f"/handling/support/{support_id}", "done", done=action)
 
     return router
