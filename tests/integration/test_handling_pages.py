@@ -52,6 +52,9 @@ def test_the_case_page_drives_steps_3_to_7_and_shows_refusals_in_both_languages(
     assert 'name="staff_subject"' in shown.text and "/assign-unit" not in shown.text
 
     assert client.post(f"{page}/assign-staff", headers=leader, data={"staff_subject": "canbo"}).status_code == 303
+    assert client.post(f"{page}/log", headers=staff, data={"text": "x"}).status_code == 422
+    r = client.post(f"{page}/log", headers=staff, data={"text": "Đã đo ổ gà: rộng 1,2 m, sâu 20 cm."})
+    assert r.status_code == 303 and "Đã đo ổ gà: rộng 1,2 m, sâu 20 cm." in client.get(page, headers=leader).text
     refused = client.post(f"{page}/draft", headers=staff, data={"answer_text": "", "finished": "1"})
     assert refused.status_code == 422
     assert "Nội dung trả lời" in refused.text and "Answer" in refused.text  # the domain's words, both languages

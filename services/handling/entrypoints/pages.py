@@ -34,7 +34,7 @@ from paht.runtime.sla import Standing, Step
 from paht.runtime.sla.standing import standing_of
 from paht.runtime.web import Pages, pick_language
 from services.handling.domain.answer import ANSWER
-from services.handling.domain.case import (ASSIGNABLE, CLARIFICATION, CLARIFICATION_QUESTION, MESSAGE, REASON,
+from services.handling.domain.case import (ASSIGNABLE, CLARIFICATION, CLARIFICATION_QUESTION, MESSAGE, REASON, WORK_NOTE,
                                            STAFF_ACCOUNT, UNIT, Case, Status)
 from services.handling.domain.history import Action, HistoryLine
 from services.handling.domain.status import ANSWER_AT_LEADER, HANDLED, WITH_STAFF
@@ -55,7 +55,7 @@ SUPPORT_BADGE = {SupportStatus.REQUESTED: "dispatched", SupportStatus.ACCEPTED: 
 # Each form of the case page, and the history line it adds (whose label confirms it was done).
 CASE_ACTIONS: dict[str, Action] = {
     "assign-unit": Action.UNIT_ASSIGNED, "refuse": Action.REFUSED_BY_AGENCY, "assign-staff": Action.STAFF_ASSIGNED,
-    "refuse-unit": Action.REFUSED_BY_UNIT, "draft": Action.DRAFTED, "propose-return": Action.RETURN_PROPOSED,
+    "refuse-unit": Action.REFUSED_BY_UNIT, "draft": Action.DRAFTED, "log": Action.WORK_LOGGED, "propose-return": Action.RETURN_PROPOSED,
     "send-back": Action.SENT_BACK, "keep": Action.KEPT, "approve": Action.APPROVED, "return-to-staff": Action.RETURNED_TO_STAFF,
     "support": Action.SUPPORT_REQUESTED, "clarification-draft": Action.CLARIFICATION_DRAFTED,
     "clarification-approve": Action.CLARIFICATION_APPROVED, "clarification-return": Action.CLARIFICATION_RETURNED,
@@ -65,7 +65,7 @@ SUPPORT_ACTIONS: dict[str, Action] = {"accept": Action.SUPPORT_ACCEPTED, "refuse
 CLOCK_DONE = {Step.AGENCY: (Action.UNIT_ASSIGNED, Action.REFUSED_BY_AGENCY), Step.HANDLING: (Action.DRAFTED,),
               Step.APPROVAL: (Action.APPROVED,), Step.CLARIFY: (Action.CLARIFICATION_APPROVED,)}
 # The labels of the forms' fields that the domain names (its errors name them the same way).
-FIELDS = {"answer": ANSWER, "clarification": CLARIFICATION, "question": QUESTION, "support_answer": SUPPORT_ANSWER,
+FIELDS = {"work_note": WORK_NOTE, "answer": ANSWER, "clarification": CLARIFICATION, "question": QUESTION, "support_answer": SUPPORT_ANSWER,
           "reason": REASON, "message": MESSAGE, "staff": STAFF_ACCOUNT, "unit": UNIT, "clarification_question": CLARIFICATION_QUESTION}
 
 
@@ -295,6 +295,8 @@ def build_router(ctx, directory=None) -> APIRouter:
             when = parse_date(value("completion_date")) if text is not None and not finished else None
             await asyncio.to_thread(lambda: handlers.approve_result(uow, user, report_id, text, finished=finished,
                                                                     completion_date=when, message=value("message")))
+        elif action == "log":
+            await asyncio.to_thread(handlers.log_work, uow, user, report_id, value("text"))
         elif action in ("propose-return", "send-back", "keep", "return-to-staff", "clarification-return"):
             use_case = {"propose-return": handlers.propose_return, "send-back": handlers.send_back, "keep": handlers.keep_case,
                         "return-to-staff": handlers.return_to_staff, "clarification-return": handlers.return_clarification}[action]
