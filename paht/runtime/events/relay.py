@@ -22,7 +22,7 @@ _published = metrics.get_meter("paht.relay").create_counter("paht.events.publish
 
 
 class OutboxRelay:
-    LINGER_S = 0.003  # how long a woken relay waits before reading: an event's delay, fewer rounds (and writes) under load
+    LINGER_S = 0.003  # how long a woken relay waits under load before reading: an event's delay, fewer rounds (and writes)
     def __init__(self, engine: Engine, outbox: Table, js: JetStreamContext, *, poll_s: float = 0.5, batch: int = 200,
                  mark_every_s: float = 0.25):
         self._engine = engine
@@ -33,6 +33,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.published = 0
+        self._busy = False  # the last round sent several events: events are coming together
         self._leader_conn = None
         self._leader = False
         self._leader_lock = threading.Lock()  # the check runs in a worker thread, close() in the loop
@@ -59,10 +60,13 @@ class OutboxRelay:
         while True:
             # Clear before looking: a commit that lands while we read still wakes the next wait.
             self._wake.clear()
-            if self.LINGER_S:
-                await asyncio.sleep(self.LINGER_S)  # the commits right behind the one that woke us go in the same round
+            if self.LINGER_S and self._busy:
+                # under load, the commits right behind the one that woke us go in the same round; a lone event
+                # (the last round sent at most one) goes at once
+                await asyncio.sleep(self.LINGER_S)
             try:
                 sent = await self.publish_pending()
+                self._busy = sent > 1
                 failures = 0
             except asyncio.CancelledError:
                 raise
