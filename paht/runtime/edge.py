@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from paht.runtime.middleware import http_protocol
 from paht.runtime.settings import SERVICES, Settings
+from paht.runtime.storage import streamed_limit
 from paht.runtime.upstream import Unreachable, Upstreams, UpstreamError
 from paht.runtime.web import error_body
 from paht.runtime.web.pages import STATIC_DIR
@@ -112,7 +113,7 @@ class Edge:
         turn = self._turn[service] = (self._turn[service] + 1) % len(addresses)
         host, port = addresses[turn]
         method = scope["method"]
-        limit = self.streamed.get(path)
+        limit = streamed_limit(self.streamed, path)
         over: _Counter | None = None
         try:
             if limit is not None and content_type.split(";")[0].strip().lower() not in FORM_TYPES:

@@ -116,7 +116,9 @@ class BodyLimit:
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         limit = self.max_bytes
-        streamed = self.streamed.get(scope["path"])
+        from paht.runtime.storage import streamed_limit
+
+        streamed = streamed_limit(self.streamed, scope["path"])
         if streamed is not None and not _is_form(headers.get(b"content-type", b"")):
             limit = streamed
         if declared is not None and declared.isdigit() and int(declared) > limit:

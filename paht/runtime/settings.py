@@ -113,6 +113,10 @@ class Settings(BaseSettings):
     media_max_videos: int = 2
     media_max_pixels: int = 40_000_000
     media_public_max_side: int = 2560
+    # Documents agencies attach while handling a case (PDF, DOCX, XLSX): their size, and a DOCX/XLSX's unpacked size and ratio.
+    media_max_document_bytes: int = 20_000_000
+    media_max_document_unpacked_bytes: int = 100_000_000
+    media_max_document_ratio: int = 100
     media_unattached_keep_h: float = 24.0
 
     # The citizen app's map: a tile server's URL template ({z}/{x}/{y}, optional {s}) and the attribution its licence asks for.

@@ -24,7 +24,8 @@ MAX_KEY = 200  # report_media.original_key / public_key
 # segments of letters, digits, '.', '_' and '-', each starting with a letter or digit (so never '.' or '..')
 KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*")
 # The uploads the edge and the body limit stream through instead of holding in memory (the route enforces its own limits).
-UPLOAD_PATHS = ("/api/intake/v1/uploads",)
+# A `*` segment stands for one path segment (an id).
+UPLOAD_PATHS = ("/api/intake/v1/uploads", "/api/handling/v1/cases/*/files", "/api/handling/v1/support/*/files")
 
 
 class BlobMissing(LookupError):
@@ -221,9 +222,24 @@ def storage_from(settings: "Settings") -> BlobStorage:
 
 def max_upload_bytes(settings: "Settings") -> int:
     """The largest body an upload may have (the largest file of any kind); the route then applies its kind's own limit."""
-    return max(settings.media_max_photo_bytes, settings.media_max_video_bytes)
+    return max(settings.media_max_photo_bytes, settings.media_max_video_bytes, settings.media_max_document_bytes)
 
 
 def streamed_uploads(settings: "Settings") -> dict[str, int]:
     """The upload paths and their body limit, for the body limit middleware and the edge."""
     return {path: max_upload_bytes(settings) for path in UPLOAD_PATHS}
+
+
+def streamed_limit(streamed: dict[str, int], path: str) -> int | None:
+    """The body limit of an upload path (exact, or matching a pattern whose `*` segments stand for one segment each)."""
+    exact = streamed.get(path)
+    if exact is not None:
+        return exact
+    parts = path.split("/")
+    for pattern, limit in streamed.items():
+        if "*" not in pattern:
+            continue
+        wanted = pattern.split("/")
+        if len(wanted) == len(parts) and all(w == p or (w == "*" and p) for w, p in zip(wanted, parts)):
+            return limit
+    return None

@@ -12,6 +12,17 @@ from services.handling.adapters.orm import event_tables, metadata
 from services.handling.adapters.repositories import SqlCaseHistory, SqlCaseRepository, SqlSupportRequests
 
 
+def media_storage(ctx):
+    """The storage of attachments: the media storage of the settings (as intake's, under the key prefix handling/),
+    made once per process."""
+    storage = vars(ctx).get("media_storage")
+    if storage is None:
+        from paht.runtime.storage import storage_from
+
+        storage = ctx.media_storage = storage_from(ctx.settings)
+    return storage
+
+
 def build_http(ctx, directory=None):
     """Build the app; the organisation directory is handling's copy of the units, with people from dispatch over
     gRPC, unless one is given (tests: a fake)."""
@@ -21,7 +32,7 @@ def build_http(ctx, directory=None):
     if directory is None:
         directory = CopiedOrgDirectory(ctx.engine, GrpcOrgDirectory(lambda: ctx.channel("dispatch"), ctx.settings.grpc_timeout_s))
     app = make_app(ctx, "PAHT handling", "Cases at the lead agency, lead unit and staff: steps 3 to 7 of the procedure.")
-    app.include_router(api.build_router(ctx, directory))
+    app.include_router(api.build_router(ctx, directory, media_storage(ctx), vars(ctx).get("media_spool")))  # spool: tests set one
     app.include_router(pages.build_router(ctx, directory))
     return app
 

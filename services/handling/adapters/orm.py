@@ -123,6 +123,33 @@ support_requests = Table(
     Index("ix_support_requests_staff", "supporter_staff"),
 )
 
+# Files attached while handling a case (step 6's result and work log, 5.2's support answer): uploaded first, then
+# attached by id in the step's own transaction. `attached_to` is "" until then, else "draft:<draft id>",
+# "log:<history line id>" or "support:<support request id>". `support_id`: the support request an upload was made
+# for (its answer may attach only those), "" for the lead unit's uploads. Blobs: handling/<id>/original (and, for
+# photos and videos, handling/<id>/public: the copy without location metadata); no public route serves either.
+case_files = Table(
+    "case_files",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("report_id", String(36), nullable=False),
+    Column("support_id", String(36), nullable=False),
+    Column("owner", String(100), nullable=False),
+    Column("kind", String(10), nullable=False),            # photo, video, document
+    Column("media_type", String(100), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("original_key", String(200), nullable=False),
+    Column("public_key", String(200), nullable=False),     # "" for documents
+    Column("filename", String(200), nullable=False),
+    Column("uploaded_at", UtcDateTime(), nullable=False),
+    Column("attached_to", String(80), nullable=False, server_default=""),
+    Column("attached_at", UtcDateTime(), nullable=True),
+    Index("ix_case_files_report_attached", "report_id", "attached_to"),
+    Index("ix_case_files_owner", "owner", "attached_to"),
+)
+
+
 _mapper = registry()
 _mapper.map_imperatively(Case, cases, version_id_col=cases.c.version, version_id_generator=False)
 _mapper.map_imperatively(SupportRequest, support_requests)

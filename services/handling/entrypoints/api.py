@@ -2,14 +2,24 @@
 # No `from __future__ import annotations` here: FastAPI must see the role aliases built inside
 # build_router (e.g. `coordinator`) as objects; as strings it cannot resolve them and asks for a query field.
 import asyncio
-from datetime import date, datetime
+import logging
+import shutil
+import tempfile
+from datetime import date, datetime, timezone
+from pathlib import Path as FilePath
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from starlette.requests import ClientDisconnect
 
+from paht.runtime import uploads
 from paht.runtime.auth import Principal
+from paht.runtime.errors import NotFound
+from paht.runtime.media import MediaLimits
+from paht.runtime.storage import BlobMissing, BlobStorage
 from paht.runtime.paging import MAX_LIMIT
 from paht.runtime.roles import Role
 from services.handling.adapters.directory import OrgDirectory
@@ -17,7 +27,16 @@ from services.handling.domain.answer import MAX_ANSWER
 from services.handling.domain.case import ASSIGNABLE, MAX_MESSAGE, MAX_REASON, CandidatePerson, Case, Status
 from services.handling.domain.history import Action, HistoryLine
 from services.handling.domain.support import RECEIVERS, SupportRequest, SupportStatus
+from services.handling.service_layer import files as case_files
 from services.handling.service_layer import handlers
+
+log = logging.getLogger(__name__)
+FILES_DOC = ("Ids of files uploaded for this case with POST /api/handling/v1/cases/{report_id}/files (your own, not yet attached); "
+             f"at most {case_files.MAX_FILES}.")
+UPLOAD_BODY = {"requestBody": {"required": True, "description": "The file itself (PDF, DOCX, XLSX, JPEG, PNG, WebP, MP4, WebM), not a form. "
+                               "Optional header X-Filename: the file's name, percent-encoded UTF-8.",
+                               "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
+DOWNLOAD_HEADERS = {"Cache-Control": "private, no-store", "Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
 
 
 class Strict(BaseModel):
@@ -48,6 +67,7 @@ class DraftIn(Strict):
     completion_date: date | None = Field(default=None, description="When the work is not finished: the date the unit commits to finish it "
                                                                    "(after today, within a year).")
     message: str = Field(default="", max_length=MAX_MESSAGE, description="Staff's note to the unit leader.")
+    files: list[Annotated[str, Field(max_length=36)]] = Field(default_factory=list, max_length=case_files.MAX_FILES, description=FILES_DOC)
 
 
 class ApproveIn(Strict):
@@ -59,6 +79,7 @@ class ApproveIn(Strict):
 
 class WorkNoteIn(Strict):
     text: str = Field(max_length=4000, examples=["Đã kiểm tra hiện trường lúc 8 giờ, ổ gà rộng 1,2 m."])
+    files: list[Annotated[str, Field(max_length=36)]] = Field(default_factory=list, max_length=case_files.MAX_FILES, description=FILES_DOC)
 
 
 class ClarificationIn(Strict):
@@ -84,6 +105,9 @@ class AcceptSupportIn(Strict):
 
 class AnswerSupportIn(Strict):
     answer_text: str = Field(max_length=10000, description="The information the lead unit asked for")
+    files: list[Annotated[str, Field(max_length=36)]] = Field(
+        default_factory=list, max_length=case_files.MAX_FILES,
+        description="Ids of files uploaded with POST /api/handling/v1/support/{support_id}/files (your own, not yet attached).")
 
 
 def support_view(r: SupportRequest, case: Case | None = None) -> dict:
@@ -144,6 +168,14 @@ def case_view(c: Case) -> dict:
     }
 
 
+def file_view(f: case_files.CaseFile) -> dict:
+    """A file as JSON: what it is, where it is attached and where to download it."""
+    return {"id": f.id, "report_id": f.report_id, "support_id": f.support_id or None, "kind": f.kind, "media_type": f.media_type,
+            "size_bytes": f.size_bytes, "sha256": f.sha256, "filename": f.filename or None, "uploaded_by": f.owner,
+            "uploaded_at": _iso(f.uploaded_at), "attached_to": f.attached_to or None, "attached_at": _iso(f.attached_at),
+            "url": case_files.URL.format(f.id)}
+
+
 def history_view(line: HistoryLine) -> dict:
     label = Action(line.action).label
     return {"at": line.at.isoformat(), "action": line.action, "action_label": {"en": label[0], "vi": label[1]},
@@ -166,8 +198,14 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def build_router(ctx, directory: OrgDirectory) -> APIRouter:
+def build_router(ctx, directory: OrgDirectory, storage: BlobStorage | None = None, spool: FilePath | None = None) -> APIRouter:
+    """`storage`: where attachments live (the media storage of the settings unless given); `spool`: where uploads are
+    written while they arrive (the system's temporary folder unless given)."""
     optional_user, current_user, require = ctx.auth
+    if storage is None:
+        from paht.runtime.storage import storage_from
+
+        storage = storage_from(ctx.settings)
 
     def role(*names: str):
         return Annotated[Principal, Depends(require(*names))]
@@ -233,7 +271,7 @@ def build_router(ctx, directory: OrgDirectory) -> APIRouter:
 
     @router.post("/support/{support_id}/answer", summary="5.2: give the lead unit the information asked for (the person assigned)")
     async def answer_support(support_id: ReportId, body: AnswerSupportIn, user: assignee):
-        return answer(support_view(await asyncio.to_thread(handlers.answer_support, ctx.uow(), user, support_id, body.answer_text)))
+        return answer(support_view(await asyncio.to_thread(handlers.answer_support, ctx.uow(), user, support_id, body.answer_text, body.files)))
 
     @router.post("/cases/{report_id}/clarification/draft", summary="After publication: draft the clarification the reporter asked for")
     async def draft_clarification(report_id: ReportId, body: ClarificationIn, user: assignee):
@@ -267,11 +305,12 @@ def build_router(ctx, directory: OrgDirectory) -> APIRouter:
     @router.post("/cases/{report_id}/draft", summary="Step 6: report the result to the leader with the draft answer on the template")
     async def draft(report_id: ReportId, body: DraftIn, user: assignee):
         return answer(case_view(await asyncio.to_thread(lambda: handlers.draft_result(
-            ctx.uow(), user, report_id, body.answer_text, finished=body.finished, completion_date=body.completion_date, message=body.message))))
+            ctx.uow(), user, report_id, body.answer_text, finished=body.finished, completion_date=body.completion_date, message=body.message,
+            files=body.files))))
 
     @router.post("/cases/{report_id}/log", summary="Step 6: note what was done in the case's work log (the staff member in charge)")
     async def log_work(report_id: ReportId, body: WorkNoteIn, user: assignee):
-        return await run(handlers.log_work, user, report_id, body.text)
+        return await run(handlers.log_work, user, report_id, body.text, body.files)
 
     @router.post("/cases/{report_id}/propose-return", summary="Step 6: propose sending the case back up for re-dispatch (the leader decides)")
     async def propose_return(report_id: ReportId, body: ReasonIn, user: assignee):
@@ -295,5 +334,64 @@ def build_router(ctx, directory: OrgDirectory) -> APIRouter:
     @router.post("/cases/{report_id}/return-to-staff", summary="Step 7 (or after the IOC's return): hand the answer back to the staff member")
     async def return_to_staff(report_id: ReportId, body: ReasonIn, user: leader):
         return await run(handlers.return_to_staff, user, report_id, body.reason)
+
+    # --- attachments: upload first (checked by content), attach by id with the step, read by whoever may see them ---
+
+    async def receive_file(request: Request, user: Principal, report_id: str, support_id: str) -> JSONResponse:
+        filename = uploads.filename_from(request.headers.get("x-filename", ""))
+        limits = MediaLimits.from_settings(ctx.settings)
+        most = limits.max_upload_for(case_files.ACCEPTS)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > most:
+            return uploads.too_large(most)
+        if spool is not None:
+            spool.mkdir(parents=True, exist_ok=True)
+        work = FilePath(tempfile.mkdtemp(prefix="paht-upload-", dir=spool))
+        try:
+            path = work / "file"
+            try:
+                refused = await uploads.receive(request, path, limits, int(declared) if declared.isdigit() else None, case_files.ACCEPTS)
+            except ClientDisconnect:
+                log.info("an upload ended before its body did; nothing kept")
+                return uploads.too_large(most)
+            if refused is not None:
+                return refused
+            stored = await asyncio.to_thread(case_files.store_upload, ctx.engine, storage, user.subject, report_id, support_id,
+                                             filename, path, limits, datetime.now(timezone.utc))
+        finally:
+            await asyncio.to_thread(shutil.rmtree, work, True)
+        return answer(file_view(stored), 201)
+
+    @router.post("/cases/{report_id}/files", status_code=201, openapi_extra=UPLOAD_BODY,
+                 summary="Upload a document, photo or video for this case (the raw file as the body), then attach it to a draft or a work note")
+    async def upload_case_file(report_id: ReportId, request: Request, user: anyone):
+        await asyncio.to_thread(case_files.check_case_uploader, ctx.uow(), user, report_id)
+        return await receive_file(request, user, report_id, "")
+
+    @router.post("/support/{support_id}/files", status_code=201, openapi_extra=UPLOAD_BODY,
+                 summary="5.2: upload a document, photo or video for the answer to this support request (the person assigned)")
+    async def upload_support_file(support_id: ReportId, request: Request, user: anyone):
+        report_id = await asyncio.to_thread(case_files.check_support_uploader, ctx.uow(), user, support_id)
+        return await receive_file(request, user, report_id, support_id)
+
+    @router.get("/cases/{report_id}/files", summary="The files attached to a case's steps (a supporting side: its own answer's files only)")
+    async def list_case_files(report_id: ReportId, user: anyone):
+        found = await asyncio.to_thread(case_files.files_of_case, ctx.uow(), user, report_id)
+        return answer({"items": [file_view(f) for f in found]})
+
+    @router.get("/files/{file_id}", summary="Download one file (404 unless you may see it); never public")
+    async def download(file_id: ReportId, user: anyone):
+        found = await asyncio.to_thread(case_files.file_for, ctx.uow(), user, file_id)
+        try:
+            size = await asyncio.to_thread(storage.size, found.original_key)
+            chunks = await asyncio.to_thread(storage.stream, found.original_key)
+        except BlobMissing:
+            log.warning("case file %s has a row but no blob", found.id)
+            raise NotFound("This file was not found.", "Không tìm thấy tệp.") from None
+        name = found.filename or f"{found.id}"
+        ascii_name = name.encode("ascii", "replace").decode().replace('"', "'").replace("?", "_")
+        headers = {**DOWNLOAD_HEADERS, "Content-Length": str(size),
+                   "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"}
+        return StreamingResponse(chunks, media_type=found.media_type, headers=headers)
 
     return router

@@ -30,6 +30,7 @@ from services.handling.domain.answer import Answer
 from services.handling.domain.case import Case, CandidatePerson, clean_subject, clean_unit_id
 from services.handling.domain.history import Action, HistoryLine
 from services.handling.domain.support import SupportRequest
+from services.handling.service_layer import files as case_files
 
 PROVINCE_TIME = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -61,15 +62,15 @@ def _assigned(case: Case, level: int) -> ev.CaseAssigned:
 
 
 def _record(uow: UnitOfWork, case: Case, action: Action, at: datetime, subject: str, roles: str, org: str,
-            message: str | None = None) -> None:
+            message: str | None = None, line_id: str | None = None) -> None:
     """Add the line of what just happened to the case's history (with the hand-over's message), in the same transaction."""
-    uow.history.add(uow, HistoryLine(id=new_id(), report_id=case.report_id, at=at, action=action.value, status=case.status,
+    uow.history.add(uow, HistoryLine(id=line_id or new_id(), report_id=case.report_id, at=at, action=action.value, status=case.status,
                                      round=case.round, actor_subject=subject, actor_roles=roles, actor_org=org,
                                      message=(case.handover_message if message is None else message)[:4000]))
 
 
 def _change(uow: UnitOfWork, user: Principal, report_id: str, step: Callable[[Case], tuple[Message, Action]],
-            message: Callable[[], str] | None = None) -> Case:
+            message: Callable[[], str] | None = None, line_id: str | None = None) -> Case:
     """Apply one step to a case, stage its event with the next version and add its history line, in one unit of work.
 
     The case's row is locked while the step decides (repository), so of two people acting at once the
@@ -81,7 +82,7 @@ def _change(uow: UnitOfWork, user: Principal, report_id: str, step: Callable[[Ca
         case.updated_at = datetime.now(timezone.utc)
         uow.emit(event, report_id=case.report_id, version=case.next_version(), actor=actor_of(user), epoch=case.epoch)
         _record(uow, case, action, case.updated_at, user.subject, ",".join(sorted(user.roles)), user.org_unit,
-                message() if message else None)
+                message() if message else None, line_id)
         uow.commit()
         return case
 
@@ -149,9 +150,10 @@ def refuse_by_unit(uow: UnitOfWork, user: Principal, report_id: str, reason: str
 
 
 def draft_result(uow: UnitOfWork, user: Principal, report_id: str, answer_text: str, *, finished: bool = True,
-                 completion_date: date | None = None, message: str = "") -> Case:
+                 completion_date: date | None = None, message: str = "", files: list[str] | tuple = ()) -> Case:
     """Step 6: the assigned person reports the result to the leader: the answer's content (done, or the date the unit
-    commits to), on the decision's template, and a note."""
+    commits to), on the decision's template, and a note, with the documents, pictures and videos they uploaded for
+    the case (`files`: attached in the same transaction)."""
     answer = Answer.write(answer_text, finished, completion_date, province_today())
 
     def step(case: Case) -> tuple[Message, Action]:
@@ -161,6 +163,8 @@ def draft_result(uow: UnitOfWork, user: Principal, report_id: str, answer_text: 
         case.approval_due = calendar.engine(uow).due(Step.APPROVAL, now, org=(case.lead_unit_id, case.lead_agency_id))
         event = ev.ResultDrafted(draft_id=case.draft_id, answer_text=case.answer_text, unit=_unit(case), message=case.handover_message)
         event.approval_due.FromDatetime(case.approval_due)
+        attached = case_files.attach(uow.session, user.subject, files, case.report_id, f"draft:{case.draft_id}", now)
+        event.attachments.extend(case_files.attachments(attached))
         _answer_fields(event, case)
         return event, Action.DRAFTED
 
@@ -180,6 +184,7 @@ def approve_result(uow: UnitOfWork, user: Principal, report_id: str, edited_text
         case.approve_result(user, edited, message)
         event = ev.ResultApproved(draft_id=case.draft_id, answer_text=case.answer_text, unit=_unit(case), agency=_agency(case),
                                   edited_by_leader=case.edited_by_leader, message=case.handover_message)
+        event.attachments.extend(case_files.attachments(case_files.attached_to(uow.session, case.report_id, f"draft:{case.draft_id}")))
         _answer_fields(event, case)
         return event, Action.APPROVED
 
@@ -197,15 +202,20 @@ def return_to_staff(uow: UnitOfWork, user: Principal, report_id: str, reason: st
     return _change(uow, user, report_id, step)
 
 
-def log_work(uow: UnitOfWork, user: Principal, report_id: str, text: str) -> Case:
-    """Step 6: a note in the case's work log by the staff member in charge (who, when, what was done)."""
+def log_work(uow: UnitOfWork, user: Principal, report_id: str, text: str, files: list[str] | tuple = ()) -> Case:
+    """Step 6: a note in the case's work log by the staff member in charge (who, when, what was done), with the files
+    they uploaded for the case (attached to the note's history line, in the same transaction)."""
     noted: list[str] = []
+    line_id = new_id()
 
     def step(case: Case) -> tuple[Message, Action]:
         noted.append(case.log_work(user, text))
-        return ev.WorkLogged(staff_subject=user.subject, text=noted[0]), Action.WORK_LOGGED
+        event = ev.WorkLogged(staff_subject=user.subject, text=noted[0])
+        attached = case_files.attach(uow.session, user.subject, files, case.report_id, f"log:{line_id}", datetime.now(timezone.utc))
+        event.attachments.extend(case_files.attachments(attached))
+        return event, Action.WORK_LOGGED
 
-    return _change(uow, user, report_id, step, message=lambda: noted[0])
+    return _change(uow, user, report_id, step, message=lambda: noted[0], line_id=line_id)
 
 
 def propose_return(uow: UnitOfWork, user: Principal, report_id: str, reason: str) -> Case:
@@ -380,12 +390,15 @@ def refuse_support(uow: UnitOfWork, user: Principal, support_id: str, reason: st
     return _support_change(uow, user, support_id, step)
 
 
-def answer_support(uow: UnitOfWork, user: Principal, support_id: str, text: str) -> SupportRequest:
-    """5.2: the person assigned answers the lead unit."""
+def answer_support(uow: UnitOfWork, user: Principal, support_id: str, text: str, files: list[str] | tuple = ()) -> SupportRequest:
+    """5.2: the person assigned answers the lead unit, with the documents and pictures they uploaded for the request."""
 
     def step(req: SupportRequest, case: Case, now: datetime) -> tuple[Message, Action, str]:
         req.answer(user, text, now)
-        return ev.SupportAnswered(support_id=req.id, supporting_agency=_supporter(req), answer_text=req.answer_text), Action.SUPPORT_ANSWERED, req.answer_text
+        event = ev.SupportAnswered(support_id=req.id, supporting_agency=_supporter(req), answer_text=req.answer_text)
+        attached = case_files.attach(uow.session, user.subject, files, req.report_id, f"support:{req.id}", now, support_id=req.id)
+        event.attachments.extend(case_files.attachments(attached))
+        return event, Action.SUPPORT_ANSWERED, req.answer_text
 
     return _support_change(uow, user, support_id, step)
 

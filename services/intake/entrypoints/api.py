@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from paht.runtime.errors import InvalidInput
-from services.intake.domain.media import MediaLimits
+from paht.runtime.media import MediaLimits
 from services.intake.domain.taxonomy import Taxonomy, suggest
 from services.intake.domain.vocabulary import RefusalReason, ReporterKind, Verification
 from services.intake.entrypoints.callers import Caller, need_caller, resolve_caller

@@ -1,11 +1,11 @@
 """Uploads and downloads of report photos and videos over HTTP.
 
-An upload is the raw file as the request body (never multipart: the CSRF guard reads a form whole, and a
+An upload (received by paht.runtime.uploads, shared with handling's attachments) is the raw file as the request body (never multipart: the CSRF guard reads a form whole, and a
 form part's declared type means nothing here anyway); the name, if any, comes in `X-Filename`, percent-encoded
 UTF-8. The body is written to a temporary file as it arrives and counted: past the limit the answer is 413 at
 once, a file of a type not accepted is refused as soon as its first bytes show it, and a client that leaves
 halfway leaves nothing behind (the temporary folder goes, nothing was stored). What a file is comes from its
-content only (domain/media.py); the declared Content-Type is ignored.
+content only (paht/runtime/media.py); the declared Content-Type is ignored.
 
 Downloads stream from the storage with headers that keep a browser from treating a file as anything but
 a file of its type: `Content-Security-Policy: sandbox` (no script of any kind), nosniff (SecurityHeaders),
@@ -20,18 +20,16 @@ import shutil
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import unquote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.requests import ClientDisconnect
 
 from paht.runtime import roles
-from paht.runtime.errors import Forbidden, InvalidInput, NotFound, Unauthorized
-from paht.runtime.http import problem
+from paht.runtime.errors import Forbidden, NotFound, Unauthorized
+from paht.runtime import uploads
+from paht.runtime.media import MediaLimits
 from paht.runtime.storage import BlobMissing, BlobStorage
-from services.intake.domain import media as checks
-from services.intake.domain.media import MediaLimits
 from services.intake.entrypoints.callers import need_caller, resolve_caller
 from services.intake.service_layer import media
 
@@ -66,40 +64,9 @@ def _not_found() -> NotFound:
     return NotFound("This file was not found.", "Không tìm thấy tệp.")
 
 
-def _filename(header: str) -> str:
-    try:
-        return media.clean_filename(unquote(header, encoding="utf-8", errors="strict"))
-    except UnicodeDecodeError:
-        raise InvalidInput("X-Filename must be percent-encoded UTF-8.", "Tiêu đề X-Filename phải là UTF-8 được mã hóa phần trăm.",
-                           field="X-Filename") from None
-
-
-def _too_large(limit: int, kind=None) -> JSONResponse:
-    err = checks.refuse_too_large(kind, limit)
-    return problem(413, "error.body_too_large", err.detail_en, err.detail_vi, limit=limit)
-
-
-async def _receive(request: Request, path: Path, limits: MediaLimits, declared: int | None) -> JSONResponse | None:
-    """Write the body to `path` as it arrives; return the 413 (at once) when it grows past its kind's limit.
-
-    The kind is known from the first bytes: a file of no accepted type is refused then (InvalidInput), before
-    the rest is read. Raises ClientDisconnect when the client leaves halfway.
-    """
-    limit, head, seen, kind = limits.max_upload_bytes, b"", 0, None
-    with open(path, "wb") as out:
-        async for chunk in request.stream():
-            seen += len(chunk)
-            if kind is None:
-                head += chunk[:checks.SNIFF_BYTES]
-                if len(head) >= checks.SNIFF_BYTES:
-                    kind = checks.sniff(head).kind
-                    limit = limits.max_bytes(kind)
-                    if declared is not None and declared > limit:  # an honest length says now what counting would say later
-                        return _too_large(limit, kind)
-            if seen > limit:
-                return _too_large(limit, kind)
-            out.write(chunk)
-    return None
+_filename = uploads.filename_from
+_too_large = uploads.too_large
+_receive = uploads.receive
 
 
 def upload_view(record: media.MediaRecord) -> dict:

@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, Field
 
 from paht.runtime.errors import Unauthorized
 from paht.runtime.paging import MAX_LIMIT
-from services.intake.domain.media import MediaLimits
+from paht.runtime.media import MediaLimits
 from services.intake.domain.report import ReportEdit
 from services.intake.domain.taxonomy import Taxonomy
 from services.intake.domain.vocabulary import Status

@@ -6,16 +6,12 @@ its ReportSubmitted event commit together or not at all; a file is attached by o
 file belongs to one report only, and only the caller who uploaded it (its `owner`) can attach it.
 
 Each upload has two blobs: `reports/<media id>/original`, the file as sent (staff only: a photo may carry the
-reporter's GPS position), and `reports/<media id>/public`, the copy anyone else may see (domain/media.py).
+reporter's GPS position), and `reports/<media id>/public`, the copy anyone else may see (paht/runtime/media.py).
 """
 from __future__ import annotations
 
-import hashlib
 import logging
-import ntpath
-import posixpath
 import tempfile
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,18 +21,15 @@ from sqlalchemy.orm import Session
 
 from paht.runtime.errors import InvalidInput
 from paht.runtime.ids import looks_like_id, new_id
+from paht.runtime import media as checks
+from paht.runtime.media import MediaLimits, clean_filename, sha256_of as _sha256
 from paht.runtime.storage import BlobStorage
-from paht.runtime.text import Label, clean_optional
 from services.intake.adapters.orm import report_media, reporters, reports
-from services.intake.domain import media as checks
-from services.intake.domain.media import MediaLimits
 from services.intake.domain.vocabulary import MediaKind
 
 log = logging.getLogger(__name__)
-FILENAME = Label("File name", "Tên tệp")
 SWEEP_BATCH = 200
-# Decoding a photo at the pixel limit takes a few hundred MB for a moment: this many at once per process, the others wait.
-DECODING = threading.BoundedSemaphore(2)
+DECODING = checks.DECODING  # shared by every upload of the process (paht.runtime.media)
 
 
 @dataclass(frozen=True)
@@ -71,20 +64,6 @@ def _record(row) -> MediaRecord:
 def keys_for(media_id: str) -> tuple[str, str]:
     """The storage keys of an upload's original and public copy."""
     return f"reports/{media_id}/original", f"reports/{media_id}/public"
-
-
-def clean_filename(value: str | None) -> str:
-    """The name the sender gave, shown only: its last path part (browsers send C:\\fakepath\\...), cleaned, at most 200 characters."""
-    name = ntpath.basename(posixpath.basename(value or ""))
-    return clean_optional(name, FILENAME, 200, multiline=False)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def store_upload(engine: Engine, storage: BlobStorage, owner: str, filename: str, source: Path, limits: MediaLimits,

@@ -17,7 +17,7 @@ from paht.runtime.text import Label, clean_text
 from paht.runtime.uow import UnitOfWork, actor_of
 from services.intake.adapters import history, report_queries
 from services.intake.adapters.history import HistoryLine
-from services.intake.domain.media import MediaLimits
+from paht.runtime.media import MediaLimits
 from services.intake.domain.report import ADDRESS, DESCRIPTION, TITLE, TOPIC, Report, ReportEdit, clean_topic_code
 from services.intake.domain.taxonomy import Taxonomy, known_topic
 from services.intake.domain.vocabulary import Action

@@ -21,7 +21,7 @@ from paht.runtime.text import Label, clean_optional
 from paht.runtime.uow import GroupCommit, UnitOfWork, actor_of
 from services.intake.adapters import history
 from services.intake.adapters.orm import reports as reports_table
-from services.intake.domain.media import MediaLimits
+from paht.runtime.media import MediaLimits
 from services.intake.domain.report import Report, Reporter
 from services.intake.domain.taxonomy import Taxonomy, known_topic
 from services.intake.domain.vocabulary import Action, Channel, Verification
