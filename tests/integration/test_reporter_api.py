@@ -155,7 +155,7 @@ def test_a_bad_edit_is_a_4xx_in_both_languages_and_changes_nothing(ctx, client, 
 def upload(ctx, tmp_path, owner: str) -> str:
     """A photo uploaded beforehand (as POST /api/intake/v1/uploads stores it), not attached yet."""
     from paht.runtime.storage import LocalDiskStorage
-    from services.intake.domain.media import MediaLimits
+    from paht.runtime.media import MediaLimits
     from services.intake.service_layer import media
     from tests.support.media_files import jpeg
 

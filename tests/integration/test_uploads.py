@@ -24,7 +24,7 @@ from paht.runtime.errors import InvalidInput
 from paht.runtime.storage import LocalDiskStorage
 from services.intake.adapters.orm import report_media
 from services.intake.bootstrap import SPEC, build_http
-from services.intake.domain.media import MediaLimits
+from paht.runtime.media import MediaLimits
 from services.intake.entrypoints import media_sweeper
 from services.intake.service_layer import media
 from tests.support import media_files as mf

@@ -8,8 +8,8 @@ import pytest
 from PIL import ExifTags, Image
 
 from paht.runtime.errors import InvalidInput
-from services.intake.domain import media
-from services.intake.domain.media import MediaLimits
+from paht.runtime import media
+from paht.runtime.media import MediaLimits
 from services.intake.domain.vocabulary import MediaKind
 from tests.support import media_files as mf
 
