@@ -23,6 +23,12 @@ def media_storage(ctx):
     return storage
 
 
+async def sweep_files(ctx):
+    from services.handling.entrypoints import file_sweeper
+
+    await file_sweeper.run_sweeper(ctx, media_storage(ctx))
+
+
 def build_http(ctx, directory=None):
     """Build the app; the organisation directory is handling's copy of the units, with people from dispatch over
     gRPC, unless one is given (tests: a fake)."""
@@ -70,4 +76,5 @@ SPEC = ServiceSpec(
     register_grpc=register_grpc,
     subscriptions=subscriptions,
     repositories={"cases": SqlCaseRepository, "history": SqlCaseHistory, "support": SqlSupportRequests},
+    background_local={"case file sweeper": sweep_files},
 )
