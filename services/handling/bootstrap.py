@@ -39,7 +39,7 @@ def build_http(ctx, directory=None):
         directory = CopiedOrgDirectory(ctx.engine, GrpcOrgDirectory(lambda: ctx.channel("dispatch"), ctx.settings.grpc_timeout_s))
     app = make_app(ctx, "PAHT handling", "Cases at the lead agency, lead unit and staff: steps 3 to 7 of the procedure.")
     app.include_router(api.build_router(ctx, directory, media_storage(ctx), vars(ctx).get("media_spool")))  # spool: tests set one
-    app.include_router(pages.build_router(ctx, directory))
+    app.include_router(pages.build_router(ctx, directory, media_storage(ctx), vars(ctx).get("media_spool")))
     return app
 
 

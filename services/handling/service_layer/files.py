@@ -211,21 +211,32 @@ def sweep_unattached(engine: Engine, storage: BlobStorage, older_than: datetime,
             stale = conn.execute(select(case_files.c.id, case_files.c.original_key, case_files.c.public_key).where(
                 case_files.c.attached_to == "", case_files.c.uploaded_at < older_than)
                 .order_by(case_files.c.uploaded_at, case_files.c.id).limit(batch)).all()
-        for file_id, original_key, public_key in stale:
-            with engine.begin() as conn:
-                gone = conn.execute(delete(case_files).where(case_files.c.id == file_id, case_files.c.attached_to == "")).rowcount
-            if gone != 1:
-                continue  # attached meanwhile, or another sweeper removed it: not ours to touch
-            for key in (original_key, public_key):
-                if not key:
-                    continue  # a document has no public copy
-                try:
-                    storage.delete(key)
-                except Exception:  # the row is gone: an orphan blob costs space, never a wrong answer
-                    log.exception("could not remove the blob %s of a case file never attached", key)
-            removed += 1
+        removed += sum(_remove_unattached(engine, storage, *row) for row in stale)
         if len(stale) < batch:
             return removed
+
+
+def _remove_unattached(engine: Engine, storage: BlobStorage, file_id: str, original_key: str, public_key: str) -> bool:
+    """Delete the row if it is still unattached and, only then, its blobs; say whether this call removed it."""
+    with engine.begin() as conn:
+        gone = conn.execute(delete(case_files).where(case_files.c.id == file_id, case_files.c.attached_to == "")).rowcount
+    if gone != 1:
+        return False  # attached meanwhile, or another process removed it: not ours to touch
+    for key in (original_key, public_key):
+        if not key:
+            continue  # a document has no public copy
+        try:
+            storage.delete(key)
+        except Exception:  # the row is gone: an orphan blob costs space, never a wrong answer
+            log.exception("could not remove the blob %s of a case file never attached", key)
+    return True
+
+
+def discard(engine: Engine, storage: BlobStorage, stored: Iterable[CaseFile]) -> None:
+    """Remove uploads just stored whose step did not happen (a page post refused after its files were stored): as
+    the sweeper would later, by the same conditional DELETE, so a file attached after all is kept."""
+    for f in stored:
+        _remove_unattached(engine, storage, f.id, f.original_key, f.public_key)
 
 
 # --- read ---------------------------------------------------------------------------------------------------
