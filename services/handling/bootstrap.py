@@ -23,6 +23,12 @@ def media_storage(ctx):
     return storage
 
 
+async def sweep_files(ctx):
+    from services.handling.entrypoints import file_sweeper
+
+    await file_sweeper.run_sweeper(ctx, media_storage(ctx))
+
+
 def build_http(ctx, directory=None):
     """Build the app; the organisation directory is handling's copy of the units, with people from dispatch over
     gRPC, unless one is given (tests: a fake)."""
@@ -33,7 +39,7 @@ def build_http(ctx, directory=None):
         directory = CopiedOrgDirectory(ctx.engine, GrpcOrgDirectory(lambda: ctx.channel("dispatch"), ctx.settings.grpc_timeout_s))
     app = make_app(ctx, "PAHT handling", "Cases at the lead agency, lead unit and staff: steps 3 to 7 of the procedure.")
     app.include_router(api.build_router(ctx, directory, media_storage(ctx), vars(ctx).get("media_spool")))  # spool: tests set one
-    app.include_router(pages.build_router(ctx, directory))
+    app.include_router(pages.build_router(ctx, directory, media_storage(ctx), vars(ctx).get("media_spool")))
     return app
 
 
@@ -70,4 +76,5 @@ SPEC = ServiceSpec(
     register_grpc=register_grpc,
     subscriptions=subscriptions,
     repositories={"cases": SqlCaseRepository, "history": SqlCaseHistory, "support": SqlSupportRequests},
+    background_local={"case file sweeper": sweep_files},
 )

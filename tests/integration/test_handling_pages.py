@@ -2,14 +2,22 @@
 its use case and comes back with a 303, a refusal comes back on the page in both languages with its 4xx status."""
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from paht.runtime.http import TOKEN_COOKIE
 from paht.runtime.ids import new_id
+from paht.runtime.storage import LocalDiskStorage
+from paht.runtime.web.security import CSRF_COOKIE
 from services.handling import bootstrap
+from services.handling.adapters.orm import case_files
 from services.handling.service_layer.handlers import PROVINCE_TIME
+from tests.integration.test_handling_files import pdf
 from tests.support.handling import FakeOrgDirectory, dispatched
 from tests.support.services import deliver, migrated_context, token_for
 
@@ -99,3 +107,150 @@ def test_the_receiving_side_accepts_and_answers_from_its_inbox(ctx, client, sett
     assert client.post(f"{page}/answer", headers=worker, data={"answer_text": "Gửi kèm bản đồ quy hoạch tỷ lệ 1/2000."}).status_code == 303
     assert "Gửi kèm bản đồ quy hoạch" in client.get(f"/handling/cases/{rid}", headers=leader).text
     assert client.get(page, headers=as_(settings, "x", "staff", "so-tttt")).status_code == 404
+
+
+# --- files sent with the forms ---------------------------------------------------------------------------------
+
+class Filed:
+    """The pages with their attachments in a folder of the test's own (storage and spool)."""
+
+    def __init__(self, settings, tmp_path):
+        self.settings = settings
+        self.ctx = migrated_context(bootstrap.SPEC, settings)
+        self.storage, self.spool = LocalDiskStorage(tmp_path / "media"), tmp_path / "spool"
+        self.ctx.media_storage, self.ctx.media_spool = self.storage, self.spool
+        self.client = TestClient(bootstrap.build_http(self.ctx, directory=FakeOrgDirectory()), follow_redirects=False)
+
+    def rows(self) -> list:
+        with self.ctx.engine.connect() as conn:
+            return conn.execute(select(case_files)).all()
+
+    def stored(self) -> list[Path]:
+        return [p for root in (self.storage.root, self.spool) if root.exists() for p in root.rglob("*") if p.is_file()]
+
+    def case_with_staff(self) -> tuple[str, dict, dict]:
+        rid = new_id()
+        deliver(self.ctx, dispatched(self.ctx, rid))
+        leader, staff = as_(self.settings, "truongphong", "unit_leader", "so-gtvt-kcht"), as_(self.settings, "canbo", "staff", "so-gtvt-kcht")
+        page = f"/handling/cases/{rid}"
+        assert self.client.post(f"{page}/assign-unit", headers=as_(self.settings, "sogtvt", "agency_coordinator", "so-gtvt"),
+                                data={"unit_id": "so-gtvt-kcht"}).status_code == 303
+        assert self.client.post(f"{page}/assign-staff", headers=leader, data={"staff_subject": "canbo"}).status_code == 303
+        return rid, leader, staff
+
+
+@pytest.fixture
+def filed(settings, tmp_path):
+    service = Filed(settings, tmp_path)
+    yield service
+    service.ctx.engine.dispose()
+
+
+ANSWER = "Đơn vị đã vá ổ gà trước số nhà 120 đường Quang Trung."
+
+
+def test_a_draft_and_a_work_note_from_the_case_page_carry_files_and_the_page_lists_them(filed):
+    rid, leader, staff = filed.case_with_staff()
+    page = f"/handling/cases/{rid}"
+    shown = filed.client.get(page, headers=staff).text
+    for action in ("draft", "log"):
+        form = shown.split(f'action="{page}/{action}"')[1].split("</form>")[0]
+        assert 'enctype="multipart/form-data"' in form and 'name="csrf_token"' in form
+        assert f'id="{action}-files" name="files" multiple accept=".pdf,.docx,.xlsx,.jpg,.jpeg,.png,.webp,.mp4,.webm"' in form
+    assert "Chưa có tệp nào được đính kèm." in shown
+
+    report = pdf()
+    r = filed.client.post(f"{page}/log", headers=staff, data={"text": "Đã lập biên bản kiểm tra hiện trường."},
+                          files=[("files", ("bien-ban.pdf", pdf(pad=2_000), "application/pdf"))])
+    assert r.status_code == 303, r.text
+    r = filed.client.post(f"{page}/draft", headers=staff, data={"answer_text": ANSWER, "finished": "1"},
+                          files=[("files", ("Biên bản hiện trường.pdf", report, "application/pdf"))])
+    assert r.status_code == 303, r.text
+    rows = {row.filename: row for row in filed.rows()}
+    assert rows["Biên bản hiện trường.pdf"].attached_to.startswith("draft:") and rows["bien-ban.pdf"].attached_to.startswith("log:")
+
+    shown = filed.client.get(page, headers=leader).text
+    files = shown.split('id="files"')[1].split("</section>")[0]
+    draft_file = rows["Biên bản hiện trường.pdf"]
+    assert f'href="/api/handling/v1/files/{draft_file.id}"' in files and "Biên bản hiện trường.pdf" in files
+    assert "Văn bản, tài liệu" in files and "Dự thảo trả lời" in files and "Nhật ký xử lý" in files
+    assert f"{round(len(report) / 1024)} KB" in files or f"{len(report)} B" in files
+    en = filed.client.get(page + "?lang=en", headers=leader).text.split('id="files"')[1]
+    assert "Document" in en and "Draft answer" in en
+    got = filed.client.get(f"/api/handling/v1/files/{draft_file.id}", headers=leader)  # the link, with the case's access rule
+    assert got.status_code == 200 and got.content == report
+    assert filed.client.get(f"/api/handling/v1/files/{draft_file.id}", headers=as_(filed.settings, "x", "unit_leader", "so-xd")).status_code == 404
+
+
+def test_a_refused_file_on_the_page_comes_back_in_both_languages_and_nothing_is_stored(filed):
+    rid, leader, staff = filed.case_with_staff()
+    page = f"/handling/cases/{rid}"
+    exe = b"MZ\x90\x00" + bytes(500)
+    r = filed.client.post(f"{page}/draft", headers=staff, data={"answer_text": ANSWER, "finished": "1"},
+                          files=[("files", ("bien-ban.pdf", exe, "application/pdf"))])
+    assert r.status_code == 422
+    assert "một chương trình Windows (.exe)" in r.text and "a Windows program (.exe)" in r.text
+    assert 'id="error-draft"' in r.text and ANSWER in r.text  # on the draft form, what was typed kept
+    en = filed.client.post(f"{page}/draft?lang=en", headers=staff, data={"answer_text": ANSWER, "finished": "1"},
+                           files=[("files", ("bien-ban.pdf", exe, "application/pdf"))])
+    assert en.status_code == 422 and "a Windows program (.exe)" in en.text and "một chương trình Windows (.exe)" in en.text
+    # a good file with a bad one: neither is kept, and the step did not happen
+    r = filed.client.post(f"{page}/log", headers=staff, data={"text": "Đã lập biên bản kiểm tra hiện trường."},
+                          files=[("files", ("a.pdf", pdf(), "application/pdf")), ("files", ("b.pdf", exe, "application/pdf"))])
+    assert r.status_code == 422 and "một chương trình Windows (.exe)" in r.text
+    # a good file whose step is refused (no answer): the file stored for it is removed again
+    r = filed.client.post(f"{page}/draft", headers=staff, data={"answer_text": "", "finished": "1"},
+                          files=[("files", ("a.pdf", pdf(), "application/pdf"))])
+    assert r.status_code == 422 and "Nội dung trả lời" in r.text
+    assert filed.rows() == [] and filed.stored() == []
+    shown = filed.client.get(page + "?lang=vi", headers=leader).text
+    assert "Chưa có tệp nào được đính kèm." in shown and "Đã lập biên bản" not in shown
+    assert "tl-drafted" not in shown and "tl-work_logged" not in shown  # neither step happened
+
+
+def test_a_form_with_files_is_an_ordinary_body_its_limit_applies(filed):
+    """Page forms are not streamed uploads: the whole multipart body is bounded by max_body_bytes (1 MB by default)."""
+    rid, leader, staff = filed.case_with_staff()
+    big = pdf(pad=filed.settings.max_body_bytes)
+    r = filed.client.post(f"/handling/cases/{rid}/draft", headers=staff, data={"answer_text": ANSWER, "finished": "1"},
+                          files=[("files", ("lon.pdf", big, "application/pdf"))])
+    assert r.status_code == 413
+    assert filed.rows() == [] and filed.stored() == []
+
+
+def test_a_browser_form_with_files_passes_the_csrf_guard_only_with_its_token(filed):
+    rid, leader, staff = filed.case_with_staff()
+    page = f"/handling/cases/{rid}"
+    filed.client.cookies.set(TOKEN_COOKIE, token_for(filed.settings, "canbo", ["staff"], "so-gtvt-kcht"))
+    token = re.search(r'name="csrf_token" value="([^"]+)"', filed.client.get(page).text).group(1)
+    assert filed.client.cookies.get(CSRF_COOKIE) == token
+    note = {"text": "Đã lập biên bản kiểm tra hiện trường."}
+    refused = filed.client.post(f"{page}/log", data=note, files=[("files", ("a.pdf", pdf(), "application/pdf"))])
+    assert refused.status_code == 403 and filed.rows() == []
+    done = filed.client.post(f"{page}/log", data={**note, "csrf_token": token}, files=[("files", ("a.pdf", pdf(), "application/pdf"))])
+    assert done.status_code == 303, done.text
+    assert [row.attached_to.split(":")[0] for row in filed.rows()] == ["log"]
+
+
+def test_the_support_answer_form_carries_files_and_the_lead_unit_sees_them(filed):
+    rid, leader, staff = filed.case_with_staff()
+    due = (datetime.now(PROVINCE_TIME) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    assert filed.client.post(f"/handling/cases/{rid}/support", headers=leader,
+                             data={"org_id": "so-xd-qhkt", "question": "Đề nghị cung cấp bản đồ quy hoạch khu vực.", "due_at": due}).status_code == 303
+    receiver = as_(filed.settings, "truongphong-qhkt", "unit_leader", "so-xd-qhkt")
+    link = filed.client.get("/handling/support", headers=receiver).text.split('href="/handling/support/')[1].split('"')[0]
+    page = f"/handling/support/{link}"
+    assert filed.client.post(f"{page}/accept", headers=receiver, data={"staff_subject": "canbo-qhkt"}).status_code == 303
+    worker = as_(filed.settings, "canbo-qhkt", "staff", "so-xd-qhkt")
+    form = filed.client.get(page, headers=worker).text.split(f'action="{page}/answer"')[1].split("</form>")[0]
+    assert 'enctype="multipart/form-data"' in form and 'name="files" multiple' in form
+    r = filed.client.post(f"{page}/answer", headers=worker, data={"answer_text": "Gửi kèm bản đồ quy hoạch tỷ lệ 1/2000."},
+                          files=[("files", ("MZ.pdf", b"MZ\x90\x00" + bytes(500), "application/pdf"))])
+    assert r.status_code == 422 and "Windows" in r.text and filed.rows() == []
+    r = filed.client.post(f"{page}/answer", headers=worker, data={"answer_text": "Gửi kèm bản đồ quy hoạch tỷ lệ 1/2000."},
+                          files=[("files", ("ban-do.pdf", pdf(), "application/pdf"))])
+    assert r.status_code == 303, r.text
+    (row,) = filed.rows()
+    assert row.attached_to == f"support:{link}" and row.support_id == link
+    files = filed.client.get(f"/handling/cases/{rid}", headers=leader).text.split('id="files"')[1].split("</section>")[0]
+    assert "ban-do.pdf" in files and "Trả lời phối hợp" in files and f"/api/handling/v1/files/{row.id}" in files

@@ -12,10 +12,20 @@
 Every form carries the CSRF field and posts to `…/{action}`; done, the browser goes back (303) to the page
 with `?done=<action>`; a refusal from a use case re-shows the page with the reason in both languages (the
 person's first) and its 4xx status, never a 500. A case outside the person's sight is a 404.
+
+Files: the staff's draft and work-note forms and the support answer form are multipart and may carry files (field
+`files`, several). Each is spooled to a temporary file (counted against the upload limit), checked and stored by
+files.store_upload, then the step attaches them by id in its own transaction. A refused file (its type, its size)
+re-shows the page with the reason and nothing attached; when the step itself is refused, the files this post stored
+are removed again. The whole form is an ordinary request body: it is bounded by `max_body_bytes` (1 MB unless
+configured; the edge applies the same), so larger files go through the streamed JSON upload routes. The case page
+lists the attached files the person may see, each linked to the JSON download route (same access rule).
 """
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -24,11 +34,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm.exc import StaleDataError
+from starlette.datastructures import UploadFile
 
 from paht.runtime.auth import Principal
 from paht.runtime.errors import ConcurrentChange, DomainError, InvalidInput, NotFound
 from paht.runtime.http import http_status
 from paht.runtime.ids import looks_like_id
+from paht.runtime.media import MediaKind, MediaLimits, refuse_too_large
 from paht.runtime.roles import Role
 from paht.runtime.sla import Standing, Step
 from paht.runtime.sla.standing import standing_of
@@ -39,6 +51,7 @@ from services.handling.domain.case import (ASSIGNABLE, CLARIFICATION, CLARIFICAT
 from services.handling.domain.history import Action, HistoryLine
 from services.handling.domain.status import ANSWER_AT_LEADER, HANDLED, WITH_STAFF
 from services.handling.domain.support import ASKING, QUESTION, RECEIVERS, SUPPORT_ANSWER, SupportRequest, SupportStatus
+from services.handling.service_layer import files as case_files
 from services.handling.service_layer import handlers
 from services.handling.service_layer.handlers import PROVINCE_TIME
 
@@ -61,6 +74,12 @@ CASE_ACTIONS: dict[str, Action] = {
     "clarification-approve": Action.CLARIFICATION_APPROVED, "clarification-return": Action.CLARIFICATION_RETURNED,
 }
 SUPPORT_ACTIONS: dict[str, Action] = {"accept": Action.SUPPORT_ACCEPTED, "refuse": Action.SUPPORT_REFUSED, "answer": Action.SUPPORT_ANSWERED}
+# The file input of the forms that take files (what files.ACCEPTS takes, by extension for the browser's picker).
+FILE_ACCEPT = ".pdf,.docx,.xlsx,.jpg,.jpeg,.png,.webp,.mp4,.webm"
+FILE_KIND = {MediaKind.PHOTO.value: ("Photo", "Ảnh"), MediaKind.VIDEO.value: ("Video", "Video"),
+             MediaKind.DOCUMENT.value: ("Document", "Văn bản, tài liệu")}
+FILE_STEP = {"draft": ("Draft answer", "Dự thảo trả lời"), "log": ("Work log", "Nhật ký xử lý"), "support": ("Support answer", "Trả lời phối hợp")}
+SPOOL_CHUNK = 1 << 16
 # The step a clock belongs to, and the history line that stops it (the clock of the case's own state runs now).
 CLOCK_DONE = {Step.AGENCY: (Action.UNIT_ASSIGNED, Action.REFUSED_BY_AGENCY), Step.HANDLING: (Action.DRAFTED,),
               Step.APPROVAL: (Action.APPROVED,), Step.CLARIFY: (Action.CLARIFICATION_APPROVED,)}
@@ -174,15 +193,31 @@ def parse_local_time(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=PROVINCE_TIME)
 
 
+def size_text(size: int, index: int) -> str:
+    """A file size for people: 850 B, 12 KB, 1.4 MB (Vietnamese: 1,4 MB)."""
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{round(size / 1024)} KB"
+    text = f"{size / (1024 * 1024):.1f} MB"
+    return text if index == 0 else text.replace(".", ",")
+
+
 def default_support_due(now: datetime) -> str:
     """Three days from now at 17:00 in the province, as a datetime-local value (people change it as they need)."""
     local = (now.astimezone(PROVINCE_TIME) + timedelta(days=3)).replace(hour=17, minute=0, second=0, microsecond=0)
     return local.strftime("%Y-%m-%dT%H:%M")
 
 
-def build_router(ctx, directory=None) -> APIRouter:
+def build_router(ctx, directory=None, storage=None, spool: Path | None = None) -> APIRouter:
+    """`storage`: where attachments live (the media storage of the settings unless given); `spool`: where the files
+    of a form are written before they are checked (the system's temporary folder unless given)."""
     optional_user, _current, _require = ctx.auth
     router = APIRouter(include_in_schema=False)
+    if storage is None:
+        from paht.runtime.storage import storage_from
+
+        storage = storage_from(ctx.settings)
 
     def render(request: Request, template: str, status_code: int = 200, **context) -> Response:
         index = 0 if pick_language(request) == "en" else 1
@@ -190,7 +225,10 @@ def build_router(ctx, directory=None) -> APIRouter:
         return pages.render(request, template, status_code, L=index, badge=lambda s: _badge(s, index), fields=FIELDS,
                             support_badge=lambda s: (SUPPORT_BADGE[SupportStatus(s)], SupportStatus(s).label[index]),
                             action_label=lambda a: Action(a).label[index] if a in Action._value2member_map_ else a,
-                            status_phrase=lambda s: Status(s).phrase[index], **context)
+                            status_phrase=lambda s: Status(s).phrase[index], file_accept=FILE_ACCEPT, max_files=case_files.MAX_FILES,
+                            form_limit=size_text(ctx.settings.max_body_bytes, index), size_text=lambda n: size_text(n, index),
+                            file_kind=lambda k: FILE_KIND.get(k, (k, k))[index],
+                            file_step=lambda target: FILE_STEP.get(target.split(":", 1)[0], (target, target))[index], **context)
 
     def signed_in(request: Request) -> tuple[Principal | None, Response | None]:
         user = optional_user(request)
@@ -216,6 +254,59 @@ def build_router(ctx, directory=None) -> APIRouter:
         done = request.query_params.get("done", "")
         return known[done].value if done in known else ""
 
+    # --- files sent with a form ----------------------------------------------------------------------------
+
+    def chosen_files(form) -> list[UploadFile]:
+        """The files of the form's `files` field (an empty file input sends a part without a name: none)."""
+        return [f for f in form.getlist("files") if isinstance(f, UploadFile) and f.filename]
+
+    def spool_and_store(upload: UploadFile, user: Principal, report_id: str, support_id: str, limits: MediaLimits) -> case_files.CaseFile:
+        """Write one file of the form to a temporary file (counted: past the upload limit it is refused), then check
+        and store it as an unattached upload of the case (of the support request). Runs in a worker thread."""
+        most = limits.max_upload_for(case_files.ACCEPTS)
+        if spool is not None:
+            spool.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix="paht-page-upload-", dir=spool))
+        try:
+            path, seen = work / "file", 0
+            upload.file.seek(0)
+            with open(path, "wb") as out:
+                while chunk := upload.file.read(SPOOL_CHUNK):
+                    seen += len(chunk)
+                    if seen > most:
+                        raise refuse_too_large(None, most)
+                    out.write(chunk)
+            return case_files.store_upload(ctx.engine, storage, user.subject, report_id, support_id, upload.filename or "", path,
+                                           limits, datetime.now(timezone.utc))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    async def with_files(form, user: Principal, step, report_id: str = "", support_id: str = ""):
+        """Store the form's files, then run `step(file ids)`. A refused file stops before the step (nothing attached,
+        and what this post stored is removed again); so does a refused step."""
+        chosen = chosen_files(form)
+        if not chosen:
+            return await step([])
+        if len(chosen) > case_files.MAX_FILES:
+            raise InvalidInput(f"At most {case_files.MAX_FILES} files may be attached at once.",
+                               f"Mỗi lần đính kèm tối đa {case_files.MAX_FILES} tệp.", field="files")
+        if support_id:
+            report_id = await asyncio.to_thread(case_files.check_support_uploader, ctx.uow(), user, support_id)
+        else:
+            await asyncio.to_thread(case_files.check_case_uploader, ctx.uow(), user, report_id)
+        limits = MediaLimits.from_settings(ctx.settings)
+        stored: list[case_files.CaseFile] = []
+        try:
+            for upload in chosen:
+                stored.append(await asyncio.to_thread(spool_and_store, upload, user, report_id, support_id, limits))
+            return await step([f.id for f in stored])
+        except BaseException:
+            await asyncio.to_thread(case_files.discard, ctx.engine, storage, stored)
+            raise
+
+    def kept_fields(form) -> dict:
+        return {k: v for k, v in form.multi_items() if k != "csrf_token" and isinstance(v, str)}
+
     # --- the work list -----------------------------------------------------------------------------------
 
     @router.get("/handling/")
@@ -233,15 +324,16 @@ def build_router(ctx, directory=None) -> APIRouter:
 
     # --- one case ----------------------------------------------------------------------------------------
 
-    def case_view(user: Principal, report_id: str) -> tuple[Case, list[HistoryLine], list[SupportRequest]]:
+    def case_view(user: Principal, report_id: str) -> tuple[Case, list[HistoryLine], list[SupportRequest], list[case_files.CaseFile]]:
         case = handlers.get_case(ctx.uow(), user, report_id)
-        return case, handlers.history(ctx.uow(), user, report_id), handlers.support_of_case(ctx.uow(), user, report_id)
+        return (case, handlers.history(ctx.uow(), user, report_id), handlers.support_of_case(ctx.uow(), user, report_id),
+                case_files.files_of_case(ctx.uow(), user, report_id))
 
     async def case_page(request: Request, user: Principal, report_id: str, status_code: int = 200, error: dict | None = None,
                         error_action: str = "", kept: dict | None = None) -> Response:
         now = datetime.now(timezone.utc)
         try:
-            case, lines, support = await asyncio.to_thread(case_view, user, report_id)
+            case, lines, support, attached = await asyncio.to_thread(case_view, user, report_id)
         except DomainError as exc:
             code, message = refusal(exc)
             return error_page(request, user, status_code if error else code, error or message)
@@ -260,6 +352,7 @@ def build_router(ctx, directory=None) -> APIRouter:
         kept = kept or {}
         kv = lambda action, name, default="": kept.get(name, default) if error_action == action else (default or "")  # noqa: E731
         return render(request, "case.html", status_code, kv=kv, user=user, case=case, history=list(reversed(lines)), support=support,
+                      files=attached, file_url=case_files.URL.format,
                       clocks=clocks_of(case, lines, now), allowed=allowed, people=people, units=units, now=now,
                       error=error, error_action=error_action, done=done_label(request, CASE_ACTIONS),
                       support_due=default_support_due(now), today=handlers.province_today())
@@ -287,8 +380,9 @@ def build_router(ctx, directory=None) -> APIRouter:
             await asyncio.to_thread(handlers.refuse_by_unit, uow, user, report_id, value("reason"))
         elif action == "draft":
             finished, when = value("finished") != "0", parse_date(value("completion_date"))
-            await asyncio.to_thread(lambda: handlers.draft_result(uow, user, report_id, value("answer_text"), finished=finished,
-                                                                  completion_date=when, message=value("message")))
+            await with_files(form, user, lambda ids: asyncio.to_thread(lambda: handlers.draft_result(
+                uow, user, report_id, value("answer_text"), finished=finished, completion_date=when, message=value("message"), files=ids)),
+                report_id=report_id)
         elif action == "approve":
             text = optional("answer_text")
             finished = value("finished") != "0" if text is not None else None
@@ -296,7 +390,8 @@ def build_router(ctx, directory=None) -> APIRouter:
             await asyncio.to_thread(lambda: handlers.approve_result(uow, user, report_id, text, finished=finished,
                                                                     completion_date=when, message=value("message")))
         elif action == "log":
-            await asyncio.to_thread(handlers.log_work, uow, user, report_id, value("text"))
+            await with_files(form, user, lambda ids: asyncio.to_thread(handlers.log_work, uow, user, report_id, value("text"), ids),
+                             report_id=report_id)
         elif action in ("propose-return", "send-back", "keep", "return-to-staff", "clarification-return"):
             use_case = {"propose-return": handlers.propose_return, "send-back": handlers.send_back, "keep": handlers.keep_case,
                         "return-to-staff": handlers.return_to_staff, "clarification-return": handlers.return_clarification}[action]
@@ -321,8 +416,9 @@ def build_router(ctx, directory=None) -> APIRouter:
             await perform(action, user, report_id, form)
         except (DomainError, StaleDataError) as exc:
             status_code, message = refusal(exc)
-            kept = {k: str(v) for k, v in form.multi_items() if k != "csrf_token"}
-            return await case_page(request, user, report_id, status_code, message, action, kept)
+            return await case_page(request, user, report_id, status_code, message, action, kept_fields(form))
+        finally:
+            await form.close()
         try:  # after a refusal or a send-back the person may no longer see the case: back to their list
             await asyncio.to_thread(handlers.get_case, ctx.uow(), user, report_id)
         except NotFound:
@@ -386,11 +482,13 @@ def build_router(ctx, directory=None) -> APIRouter:
             elif action == "refuse":
                 await asyncio.to_thread(handlers.refuse_support, ctx.uow(), user, support_id, value("reason"))
             else:
-                await asyncio.to_thread(handlers.answer_support, ctx.uow(), user, support_id, value("answer_text"))
+                await with_files(form, user, lambda ids: asyncio.to_thread(
+                    handlers.answer_support, ctx.uow(), user, support_id, value("answer_text"), ids), support_id=support_id)
         except (DomainError, StaleDataError) as exc:
             status_code, message = refusal(exc)
-            kept = {k: str(v) for k, v in form.multi_items() if k != "csrf_token"}
-            return await support_page(request, user, support_id, status_code, message, action, kept)
+            return await support_page(request, user, support_id, status_code, message, action, kept_fields(form))
+        finally:
+            await form.close()
         try:
             await asyncio.to_thread(handlers.get_support, ctx.uow(), user, support_id)
         except NotFound:

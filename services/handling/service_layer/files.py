@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterable
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from paht.common.v1 import common_pb2
@@ -37,6 +37,7 @@ from services.handling.domain.support import SupportRequest, SupportStatus
 
 log = logging.getLogger(__name__)
 MAX_FILES = 10  # attached by one step
+SWEEP_BATCH = 200  # rows looked at per query of a sweep
 ACCEPTS = MEDIA_AND_DOCUMENTS
 URL = "/api/handling/v1/files/{}"
 
@@ -191,6 +192,51 @@ def attached_to(session: Session, report_id: str, target: str) -> list[CaseFile]
     rows = session.execute(select(case_files).where(case_files.c.report_id == report_id, case_files.c.attached_to == target)
                            .order_by(case_files.c.uploaded_at, case_files.c.id)).all()
     return [_file(r) for r in rows]
+
+
+# --- sweep -------------------------------------------------------------------------------------------------
+
+def sweep_unattached(engine: Engine, storage: BlobStorage, older_than: datetime, batch: int = SWEEP_BATCH) -> int:
+    """Remove uploads no step took (`attached_to = ''`) and uploaded before `older_than`: rows, then their blobs;
+    return how many went.
+
+    Each row goes by a conditional DELETE (`WHERE id = … AND attached_to = ''`) in its own transaction, and only
+    the process whose DELETE removed the row deletes the blobs: a file being attached at that moment keeps its row
+    (one statement waits for the other, and only one finds it unattached) and its blobs are never touched; of
+    several replicas sweeping at once, each row is removed by exactly one.
+    """
+    removed = 0
+    while True:  # every row of a batch is then gone or attached: the next query never sees it again
+        with engine.connect() as conn:
+            stale = conn.execute(select(case_files.c.id, case_files.c.original_key, case_files.c.public_key).where(
+                case_files.c.attached_to == "", case_files.c.uploaded_at < older_than)
+                .order_by(case_files.c.uploaded_at, case_files.c.id).limit(batch)).all()
+        removed += sum(_remove_unattached(engine, storage, *row) for row in stale)
+        if len(stale) < batch:
+            return removed
+
+
+def _remove_unattached(engine: Engine, storage: BlobStorage, file_id: str, original_key: str, public_key: str) -> bool:
+    """Delete the row if it is still unattached and, only then, its blobs; say whether this call removed it."""
+    with engine.begin() as conn:
+        gone = conn.execute(delete(case_files).where(case_files.c.id == file_id, case_files.c.attached_to == "")).rowcount
+    if gone != 1:
+        return False  # attached meanwhile, or another process removed it: not ours to touch
+    for key in (original_key, public_key):
+        if not key:
+            continue  # a document has no public copy
+        try:
+            storage.delete(key)
+        except Exception:  # the row is gone: an orphan blob costs space, never a wrong answer
+            log.exception("could not remove the blob %s of a case file never attached", key)
+    return True
+
+
+def discard(engine: Engine, storage: BlobStorage, stored: Iterable[CaseFile]) -> None:
+    """Remove uploads just stored whose step did not happen (a page post refused after its files were stored): as
+    the sweeper would later, by the same conditional DELETE, so a file attached after all is kept."""
+    for f in stored:
+        _remove_unattached(engine, storage, f.id, f.original_key, f.public_key)
 
 
 # --- read ---------------------------------------------------------------------------------------------------
