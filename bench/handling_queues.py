@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import json
 import os
 import queue
 import random
@@ -49,6 +47,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.intake_submit import machine_pace, pct  # noqa: E402  (the same measures as the intake bench)
 from tests.e2e.harness import backend_env, cleanup_backend, start_paht, stop_paht  # noqa: E402
 
 API = "/api/handling/v1"
@@ -97,26 +96,6 @@ AFTER = {"dispatched": "awaiting_agency", "unit_assigned": "awaiting_unit_leader
          "return_proposed": "return_proposed", "sent_back": "awaiting_agency", "kept": "in_progress", "drafted": "drafted",
          "returned_to_staff": "returned_to_staff"}
 STATUS_SHARE = [("awaiting_agency", 0.10), ("awaiting_unit_leader", 0.20), ("in_progress", 0.50), ("drafted", 0.20)]
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
-
-
-def machine_pace() -> float:
-    """Milliseconds this machine takes for a fixed piece of pure-Python work just now (as bench/intake_submit.py)."""
-    def once() -> float:
-        began = time.process_time()
-        table: dict[int, str] = {}
-        for i in range(200_000):
-            table[i % 1000] = str(i) + "x"
-        text = json.dumps(sorted(table.items())).encode()
-        for _ in range(200):
-            hashlib.sha256(text).digest()
-        return (time.process_time() - began) * 1000
-
-    return sorted(once() for _ in range(3))[1]
 
 
 def load() -> str:

@@ -6,18 +6,11 @@ database and the storage, so it runs whether or not NATS is up; any number of re
 file is removed by exactly one, see files.sweep_unattached)."""
 from __future__ import annotations
 
-import asyncio
-import logging
 from datetime import datetime, timedelta, timezone
 
-from opentelemetry import trace
-
 from paht.runtime.storage import BlobStorage
+from paht.runtime.uploads import sweep_periodically
 from services.handling.service_layer import files
-
-log = logging.getLogger(__name__)
-tracer = trace.get_tracer(__name__)
-INTERVAL_S = 300.0  # far shorter than the keeping time: a file outlives it by at most this
 
 
 def sweep_once(ctx, storage: BlobStorage, now: datetime | None = None) -> int:
@@ -27,11 +20,4 @@ def sweep_once(ctx, storage: BlobStorage, now: datetime | None = None) -> int:
 
 
 async def run_sweeper(ctx, storage: BlobStorage) -> None:
-    interval = min(INTERVAL_S, max(1.0, ctx.settings.media_unattached_keep_h * 3600 / 4))
-    while True:
-        with tracer.start_as_current_span("case file sweeper pass") as span:
-            swept = await asyncio.to_thread(sweep_once, ctx, storage)
-            span.set_attribute("paht.media.swept", swept)
-        if swept:
-            log.info("case file sweeper: %d file(s) never attached removed", swept)
-        await asyncio.sleep(interval)
+    await sweep_periodically("case file sweeper", ctx.settings.media_unattached_keep_h, lambda: sweep_once(ctx, storage))

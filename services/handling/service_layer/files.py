@@ -12,22 +12,20 @@ request(s). Nobody else learns that a file exists (404). No public route serves 
 """
 from __future__ import annotations
 
-import logging
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Iterable
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.orm import Session
 
 from paht.common.v1 import common_pb2
-from paht.runtime import media as checks
+from paht.runtime import uploads
 from paht.runtime.auth import Principal
 from paht.runtime.errors import Forbidden, InvalidInput, NotFound
 from paht.runtime.ids import looks_like_id, new_id
-from paht.runtime.media import MEDIA_AND_DOCUMENTS, MediaLimits, clean_filename, sha256_of
+from paht.runtime.media import MEDIA_AND_DOCUMENTS, MediaLimits, clean_filename
 from paht.runtime.roles import Role
 from paht.runtime.storage import BlobStorage
 from paht.runtime.uow import UnitOfWork
@@ -35,9 +33,7 @@ from services.handling.adapters.orm import case_files, support_requests
 from services.handling.domain.case import ASSIGNABLE, Case
 from services.handling.domain.support import SupportRequest, SupportStatus
 
-log = logging.getLogger(__name__)
 MAX_FILES = 10  # attached by one step
-SWEEP_BATCH = 200  # rows looked at per query of a sweep
 ACCEPTS = MEDIA_AND_DOCUMENTS
 URL = "/api/handling/v1/files/{}"
 
@@ -121,37 +117,20 @@ def check_support_uploader(uow: UnitOfWork, user: Principal, support_id: str) ->
 def store_upload(engine: Engine, storage: BlobStorage, owner: str, report_id: str, support_id: str, filename: str, source: Path,
                  limits: MediaLimits, now: datetime) -> CaseFile:
     """Check a received file by its content, store it (and a photo's or video's copy without location metadata), and
-    record it as not yet attached. Refused files raise InvalidInput before anything is stored; a failure once a blob
-    is written removes the blobs written: stored whole (blobs and row) or not at all."""
+    record it as not yet attached; stored whole (blobs and row) or not at all (paht.runtime.uploads.store_checked)."""
     filename = clean_filename(filename)
-    with tempfile.TemporaryDirectory(prefix="paht-case-file-") as work:
-        public = Path(work) / "public"
-        with checks.DECODING:
-            checked = checks.examine(Path(source), public, limits, ACCEPTS)
-        size, digest = Path(source).stat().st_size, sha256_of(Path(source))
-        file_id = new_id()
-        original_key, public_key = keys_for(file_id)
-        has_public = checked.kind != checks.MediaKind.DOCUMENT
-        written: list[str] = []
-        try:
-            storage.put_file(original_key, Path(source), checked.media_type)
-            written.append(original_key)
-            if has_public:
-                storage.put_file(public_key, public, checked.public_media_type)
-                written.append(public_key)
-            row = dict(id=file_id, report_id=report_id, support_id=support_id, owner=owner, kind=checked.kind.value,
-                       media_type=checked.media_type, size_bytes=size, sha256=digest, original_key=original_key,
-                       public_key=public_key if has_public else "", filename=filename, uploaded_at=now, attached_to="", attached_at=None)
-            with engine.begin() as conn:
-                conn.execute(insert(case_files).values(**row))
-        except BaseException:
-            for key in written:
-                try:
-                    storage.delete(key)
-                except Exception:
-                    log.exception("could not remove the blob %s of a failed upload", key)
-            raise
-    return CaseFile(**row)
+    file_id = new_id()
+    original_key, public_key = keys_for(file_id)
+
+    def record(checked, size: int, digest: str, has_public: bool) -> CaseFile:
+        row = dict(id=file_id, report_id=report_id, support_id=support_id, owner=owner, kind=checked.kind.value,
+                   media_type=checked.media_type, size_bytes=size, sha256=digest, original_key=original_key,
+                   public_key=public_key if has_public else "", filename=filename, uploaded_at=now, attached_to="", attached_at=None)
+        with engine.begin() as conn:
+            conn.execute(insert(case_files).values(**row))
+        return CaseFile(**row)
+
+    return uploads.store_checked(storage, Path(source), (original_key, public_key), limits, record, ACCEPTS)
 
 
 # --- attach -------------------------------------------------------------------------------------------------
@@ -196,47 +175,18 @@ def attached_to(session: Session, report_id: str, target: str) -> list[CaseFile]
 
 # --- sweep -------------------------------------------------------------------------------------------------
 
-def sweep_unattached(engine: Engine, storage: BlobStorage, older_than: datetime, batch: int = SWEEP_BATCH) -> int:
-    """Remove uploads no step took (`attached_to = ''`) and uploaded before `older_than`: rows, then their blobs;
-    return how many went.
-
-    Each row goes by a conditional DELETE (`WHERE id = … AND attached_to = ''`) in its own transaction, and only
-    the process whose DELETE removed the row deletes the blobs: a file being attached at that moment keeps its row
-    (one statement waits for the other, and only one finds it unattached) and its blobs are never touched; of
-    several replicas sweeping at once, each row is removed by exactly one.
-    """
-    removed = 0
-    while True:  # every row of a batch is then gone or attached: the next query never sees it again
-        with engine.connect() as conn:
-            stale = conn.execute(select(case_files.c.id, case_files.c.original_key, case_files.c.public_key).where(
-                case_files.c.attached_to == "", case_files.c.uploaded_at < older_than)
-                .order_by(case_files.c.uploaded_at, case_files.c.id).limit(batch)).all()
-        removed += sum(_remove_unattached(engine, storage, *row) for row in stale)
-        if len(stale) < batch:
-            return removed
-
-
-def _remove_unattached(engine: Engine, storage: BlobStorage, file_id: str, original_key: str, public_key: str) -> bool:
-    """Delete the row if it is still unattached and, only then, its blobs; say whether this call removed it."""
-    with engine.begin() as conn:
-        gone = conn.execute(delete(case_files).where(case_files.c.id == file_id, case_files.c.attached_to == "")).rowcount
-    if gone != 1:
-        return False  # attached meanwhile, or another process removed it: not ours to touch
-    for key in (original_key, public_key):
-        if not key:
-            continue  # a document has no public copy
-        try:
-            storage.delete(key)
-        except Exception:  # the row is gone: an orphan blob costs space, never a wrong answer
-            log.exception("could not remove the blob %s of a case file never attached", key)
-    return True
+def sweep_unattached(engine: Engine, storage: BlobStorage, older_than: datetime, batch: int = uploads.SWEEP_BATCH) -> int:
+    """Remove uploads no step took (`attached_to = ''`) and uploaded before `older_than`: rows, then their blobs; return
+    how many went. Each row is removed by exactly one replica, and a file being attached keeps its row and blobs
+    (paht.runtime.uploads.remove_unattached)."""
+    return uploads.sweep_unattached(engine, storage, case_files, case_files.c.attached_to == "", older_than, batch)
 
 
 def discard(engine: Engine, storage: BlobStorage, stored: Iterable[CaseFile]) -> None:
     """Remove uploads just stored whose step did not happen (a page post refused after its files were stored): as
     the sweeper would later, by the same conditional DELETE, so a file attached after all is kept."""
     for f in stored:
-        _remove_unattached(engine, storage, f.id, f.original_key, f.public_key)
+        uploads.remove_unattached(engine, storage, case_files, case_files.c.attached_to == "", f.id, f.original_key, f.public_key)
 
 
 # --- read ---------------------------------------------------------------------------------------------------

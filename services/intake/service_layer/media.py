@@ -10,26 +10,22 @@ reporter's GPS position), and `reports/<media id>/public`, the copy anyone else 
 """
 from __future__ import annotations
 
-import logging
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, and_, delete, func, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from paht.runtime.errors import InvalidInput
 from paht.runtime.ids import looks_like_id, new_id
-from paht.runtime import media as checks
-from paht.runtime.media import MediaLimits, clean_filename, sha256_of as _sha256
+from paht.runtime import uploads
+from paht.runtime.media import MediaLimits, clean_filename
 from paht.runtime.storage import BlobStorage
 from services.intake.adapters.orm import report_media, reporters, reports
 from services.intake.domain.vocabulary import MediaKind
 
-log = logging.getLogger(__name__)
 SWEEP_BATCH = 200
-DECODING = checks.DECODING  # shared by every upload of the process (paht.runtime.media)
 
 
 @dataclass(frozen=True)
@@ -68,40 +64,23 @@ def keys_for(media_id: str) -> tuple[str, str]:
 
 def store_upload(engine: Engine, storage: BlobStorage, owner: str, filename: str, source: Path, limits: MediaLimits,
                  now: datetime) -> MediaRecord:
-    """Check a received file by its content, store it and its public copy, and record it as not yet attached.
-
-    Refused files raise InvalidInput before anything is stored. If anything fails once a blob is written,
-    the blobs written are removed again: a file is stored whole (two blobs and a row) or not at all.
-    """
+    """Check a received file by its content, store it and its public copy, and record it as not yet attached; stored
+    whole (two blobs and a row) or not at all (paht.runtime.uploads.store_checked)."""
     filename = clean_filename(filename)
     if not owner:
         raise InvalidInput("An upload needs a signed-in sender.", "Cần xác thực người gửi trước khi tải tệp lên.")
-    with tempfile.TemporaryDirectory(prefix="paht-media-") as work:
-        public = Path(work) / "public"
-        with DECODING:
-            checked = checks.examine(Path(source), public, limits)
-        size, digest = Path(source).stat().st_size, _sha256(Path(source))
-        media_id = new_id()
-        original_key, public_key = keys_for(media_id)
-        written: list[str] = []
-        try:
-            storage.put_file(original_key, Path(source), checked.media_type)
-            written.append(original_key)
-            storage.put_file(public_key, public, checked.public_media_type)
-            written.append(public_key)
-            row = dict(id=media_id, report_id=None, owner=owner, kind=checked.kind.value, media_type=checked.media_type, size_bytes=size,
-                       sha256=digest, width=checked.width, height=checked.height, original_key=original_key, public_key=public_key,
-                       filename=filename, position=0, uploaded_at=now)
-            with engine.begin() as conn:
-                conn.execute(insert(report_media).values(**row))
-        except BaseException:
-            for key in written:
-                try:
-                    storage.delete(key)
-                except Exception:  # the sweep cannot find blobs without a row: say so, with the key only
-                    log.exception("could not remove the blob %s of a failed upload", key)
-            raise
-    return MediaRecord(**row)
+    media_id = new_id()
+    original_key, public_key = keys_for(media_id)
+
+    def record(checked, size: int, digest: str, _has_public: bool) -> MediaRecord:
+        row = dict(id=media_id, report_id=None, owner=owner, kind=checked.kind.value, media_type=checked.media_type, size_bytes=size,
+                   sha256=digest, width=checked.width, height=checked.height, original_key=original_key, public_key=public_key,
+                   filename=filename, position=0, uploaded_at=now)
+        with engine.begin() as conn:
+            conn.execute(insert(report_media).values(**row))
+        return MediaRecord(**row)
+
+    return uploads.store_checked(storage, Path(source), (original_key, public_key), limits, record)
 
 
 def _not_attachable() -> InvalidInput:
@@ -175,28 +154,7 @@ def reporter_phone(engine: Engine, report_id: str) -> str | None:
                             .where(reports.c.id == report_id)).scalar()
 
 
-def sweep_unattached(engine: Engine, storage: BlobStorage, older_than: datetime, batch: int = SWEEP_BATCH) -> int:
-    """Remove uploads never attached to a report and uploaded before `older_than` (rows, then their blobs); return how many.
-
-    The row goes first, by a conditional DELETE in its own transaction: an upload being attached at that
-    moment keeps its row (one of the two statements waits for the other, and only one finds it unattached),
-    and then its blobs are never touched. Several replicas may sweep at once: each row is removed by one.
-    """
-    removed = 0
-    while True:
-        with engine.connect() as conn:
-            stale = conn.execute(select(report_media.c.id, report_media.c.original_key, report_media.c.public_key).where(
-                report_media.c.report_id.is_(None), report_media.c.uploaded_at < older_than).order_by(report_media.c.uploaded_at)
-                .limit(batch)).all()
-        for media_id, original_key, public_key in stale:
-            with engine.begin() as conn:
-                gone = conn.execute(delete(report_media).where(and_(report_media.c.id == media_id, report_media.c.report_id.is_(None)))).rowcount
-            if gone == 1:
-                for key in (original_key, public_key):
-                    try:
-                        storage.delete(key)
-                    except Exception:  # the row is gone: an orphan blob costs space, never a wrong answer
-                        log.exception("could not remove the blob %s of an upload never attached", key)
-                removed += 1
-        if len(stale) < batch:
-            return removed
+def sweep_unattached(engine: Engine, storage: BlobStorage, older_than: datetime, batch: int = uploads.SWEEP_BATCH) -> int:
+    """Remove uploads never attached to a report and uploaded before `older_than` (rows, then their blobs); return how
+    many. Several replicas may sweep at once: each row is removed by one (paht.runtime.uploads.remove_unattached)."""
+    return uploads.sweep_unattached(engine, storage, report_media, report_media.c.report_id.is_(None), older_than, batch)
