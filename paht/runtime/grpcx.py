@@ -107,8 +107,7 @@ def open_channel(s: Settings, address: str) -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(address, interceptors=interceptors)
 
 
-def grpc_status(exc: Exception) -> grpc.StatusCode:
-    """Return the gRPC status of a domain error, walking its class hierarchy (a subclass takes its nearest ancestor's)."""
+def _status_table() -> dict:
     from paht.runtime.errors import (
         DomainError,
         Forbidden,
@@ -118,10 +117,9 @@ def grpc_status(exc: Exception) -> grpc.StatusCode:
         TooManyRequests,
         Unauthorized,
         Unavailable,
-        by_kind,
     )
 
-    table = {
+    return {
         NotFound: grpc.StatusCode.NOT_FOUND,
         Forbidden: grpc.StatusCode.PERMISSION_DENIED,
         Unauthorized: grpc.StatusCode.UNAUTHENTICATED,
@@ -131,16 +129,63 @@ def grpc_status(exc: Exception) -> grpc.StatusCode:
         Unavailable: grpc.StatusCode.UNAVAILABLE,
         DomainError: grpc.StatusCode.INVALID_ARGUMENT,
     }
-    return by_kind(exc, table, grpc.StatusCode.INTERNAL)
+
+
+def grpc_status(exc: Exception) -> grpc.StatusCode:
+    """Return the gRPC status of a domain error, walking its class hierarchy (a subclass takes its nearest ancestor's)."""
+    from paht.runtime.errors import by_kind
+
+    return by_kind(exc, _status_table(), grpc.StatusCode.INTERNAL)
+
+
+DETAIL_VI = "paht-detail-vi-bin"  # trailing metadata: the Vietnamese wording of a refusal (the status details carry the English)
+
+
+def domain_error(exc: grpc.aio.AioRpcError):
+    """Turn another service's refusal back into the domain error it raised, in both languages (the caller shows it
+    to a person as if the rule were its own); a status no rule gives (a crash, a timeout) becomes Unavailable."""
+    from paht.runtime.errors import DomainError, Unavailable
+
+    kinds = {code: cls for cls, code in _status_table().items() if cls is not DomainError}
+    vi = ""
+    for key, value in exc.trailing_metadata() or ():
+        if key == DETAIL_VI:
+            vi = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    kind = kinds.get(exc.code())
+    if kind is None or kind is Unavailable:
+        return Unavailable("Another part of PAHT did not answer; try again shortly.",
+                           "Một thành phần của hệ thống chưa phản hồi; vui lòng thử lại sau ít phút.")
+    return kind(exc.details() or kind.__name__, vi or None)
 
 
 async def run_use_case(context: grpc.aio.ServicerContext, use_case, *args):
-    """Run a (blocking) use case for a servicer; a rule it breaks ends the call with the matching status."""
+    """Run a use case for a servicer (a blocking one in a thread); a rule it breaks ends the call with the matching
+    status, its English wording as the details and its Vietnamese in the trailing metadata (`domain_error` reads both)."""
     import asyncio
+    import inspect
 
     from paht.runtime.errors import DomainError
 
     try:
+        if inspect.iscoroutinefunction(use_case):
+            return await use_case(*args)
         return await asyncio.to_thread(use_case, *args)
     except DomainError as exc:
+        context.set_trailing_metadata(((DETAIL_VI, exc.detail_vi.encode()),))
         await context.abort(grpc_status(exc), exc.detail_en)
+
+
+def bearer_metadata(token: str) -> tuple[tuple[str, str], ...]:
+    """The call metadata that carries a person's staff token to another service (which checks it itself)."""
+    return (("authorization", f"Bearer {token}"),)
+
+
+async def staff_of(context: grpc.aio.ServicerContext, verifier):
+    """The person whose staff token came with the call; a missing or bad token ends the call UNAUTHENTICATED."""
+    from paht.runtime.auth import TokenError
+
+    token = dict(context.invocation_metadata()).get("authorization", "")
+    try:
+        return verifier.verify(token.removeprefix("Bearer ").strip())
+    except TokenError as exc:
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"staff token required: {exc}")

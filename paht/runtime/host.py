@@ -85,14 +85,24 @@ class ServiceContext:
         return DeadLetters(self.engine, self.spec.event_tables["dead_letters"], self.applier(), self.spec.subscriptions(self))
 
     def channel(self, service: str):
-        """Return a (cached) gRPC channel to another service."""
-        if service not in self._channels:
-            self._channels[service] = open_channel(self.settings, self.settings.grpc_address(service))
-        return self._channels[service]
+        """Return a (cached) gRPC channel to another service. A grpc.aio channel belongs to the event loop it was
+        opened in, so there is one per loop (a server has one loop; a test client may open a new one per request)."""
+        import asyncio
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        for key in [k for k in self._channels if k[1] is not None and k[1].is_closed()]:
+            del self._channels[key]  # its loop is gone, and the channel with it
+        if (service, loop) not in self._channels:
+            self._channels[(service, loop)] = open_channel(self.settings, self.settings.grpc_address(service))
+        return self._channels[(service, loop)]
 
     async def close_channels(self) -> None:
-        for ch in self._channels.values():
-            await ch.close()
+        for (_service, loop), ch in self._channels.items():
+            if loop is None or not loop.is_closed():
+                await ch.close()
         self._channels.clear()
 
 

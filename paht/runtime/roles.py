@@ -46,4 +46,7 @@ ADMINS: tuple[str, ...] = (Role.IOC_ADMIN.value,)
 STEERING: tuple[str, ...] = (Role.STEERING_MEMBER.value,)
 # Who may release a reporter's contact (audited) and look at operations (dead letters, sync).
 CONTACT: tuple[str, ...] = IOC
+# Who handles cases (steps 3–7): they may see a reporter's contact too (audited), but only for a case
+# the handling service says they handle.
+CASE_HANDLERS: tuple[str, ...] = (Role.AGENCY_COORDINATOR.value, Role.UNIT_LEADER.value, Role.STAFF.value)
 OPERATIONS: tuple[str, ...] = (Role.IOC_ADMIN.value, Role.IOC_OPERATOR.value)

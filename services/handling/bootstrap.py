@@ -23,6 +23,16 @@ def media_storage(ctx):
     return storage
 
 
+def reporter_contacts(ctx):
+    """Intake's audited release of a reporter's contact, over gRPC (tests may set ctx.reporter_contacts)."""
+    contacts = vars(ctx).get("reporter_contacts")
+    if contacts is None:
+        from services.handling.adapters.contacts import GrpcReporterContacts
+
+        contacts = ctx.reporter_contacts = GrpcReporterContacts(lambda: ctx.channel("intake"), ctx.settings.grpc_timeout_s)
+    return contacts
+
+
 async def sweep_files(ctx):
     from services.handling.entrypoints import file_sweeper
 
@@ -38,8 +48,9 @@ def build_http(ctx, directory=None):
     if directory is None:
         directory = CopiedOrgDirectory(ctx.engine, GrpcOrgDirectory(lambda: ctx.channel("dispatch"), ctx.settings.grpc_timeout_s))
     app = make_app(ctx, "PAHT handling", "Cases at the lead agency, lead unit and staff: steps 3 to 7 of the procedure.")
-    app.include_router(api.build_router(ctx, directory, media_storage(ctx), vars(ctx).get("media_spool")))  # spool: tests set one
-    app.include_router(pages.build_router(ctx, directory, media_storage(ctx), vars(ctx).get("media_spool")))
+    app.include_router(api.build_router(ctx, directory, media_storage(ctx), vars(ctx).get("media_spool"),  # spool: tests set one
+                                        reporter_contacts(ctx)))
+    app.include_router(pages.build_router(ctx, directory, media_storage(ctx), vars(ctx).get("media_spool"), reporter_contacts(ctx)))
     return app
 
 

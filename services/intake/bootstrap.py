@@ -28,6 +28,16 @@ def media_storage(ctx):
     return storage
 
 
+def case_desk(ctx):
+    """Who handles a report's case, asked of handling over gRPC (tests may set ctx.case_desk)."""
+    desk = vars(ctx).get("case_desk")
+    if desk is None:
+        from services.intake.adapters.cases import GrpcCaseDesk
+
+        desk = ctx.case_desk = GrpcCaseDesk(lambda: ctx.channel("handling"), ctx.settings.grpc_timeout_s)
+    return desk
+
+
 async def expire_timers(ctx):
     """The step-1 2-day timers: cancel reports not edited, or whose reporter was not reached, in time."""
     from services.intake.entrypoints import timer_job

@@ -227,3 +227,53 @@ def test_a_case_goes_from_the_lead_agency_to_approval_with_support_from_another_
         context.close()
     case = c.get(f"/api/handling/v1/cases/{rid}", "truongphong").json()
     assert case["status"] == "approved" and case["completion_date"] == committed.isoformat() and not case["answer_finished"]
+
+
+def test_the_people_handling_a_case_see_the_reporters_contact_audited_and_nobody_else(paht_handling, browser, shots):  # noqa: F811
+    """Intake releases the contact to the case's staff only after asking handling, over gRPC between the real processes,
+    whether that person handles the case; both sides keep a line of who looked and why."""
+    url = paht_handling.url
+    c = Client(url)
+    rid = walk_until(url, "dispatched")
+    c.wait_for(f"/api/handling/v1/cases/{rid}", "sogtvt", check=lambda r: r.status_code == 200 and r.json()["status"] == "awaiting_agency")
+    purpose = {"purpose": "Gọi điện hẹn kiểm tra hiện trường"}
+
+    # Before the unit has it, its staff do not handle it: 404 from handling, 403 from intake (asked directly).
+    assert c.post(f"/api/handling/v1/cases/{rid}/contact", "canbo", json=purpose).status_code == 404
+    direct = c.post(f"/api/intake/v1/reports/{rid}/contact", "canbo", json=purpose)
+    assert direct.status_code == 403 and "người đang xử lý" in direct.json()["error"]["detail"]["vi"]
+
+    assert c.post(f"/api/handling/v1/cases/{rid}/assign-unit", "sogtvt", json={"unit_id": "so-gtvt-kcht"}).status_code == 200
+    assert c.post(f"/api/handling/v1/cases/{rid}/assign-staff", "truongphong", json={"staff_subject": "canbo"}).status_code == 200
+
+    ioc_view = c.post(f"/api/intake/v1/reports/{rid}/contact", "ioc", json={"purpose": "Đối chiếu"}).json()
+    no_purpose = c.post(f"/api/handling/v1/cases/{rid}/contact", "canbo", json={"purpose": ""})
+    assert no_purpose.status_code == 422 and no_purpose.json()["error"]["detail"]["vi"].startswith("Cần nêu mục đích")
+    released = c.post(f"/api/handling/v1/cases/{rid}/contact", "canbo", json=purpose)
+    assert released.status_code == 200 and released.headers["cache-control"] == "no-store"
+    assert released.json()["phone"] == ioc_view["phone"] and released.json()["audit_id"]
+    assert c.post(f"/api/handling/v1/cases/{rid}/contact", "donghoi", json=purpose).status_code == 404  # another agency
+
+    lines = c.get(f"/api/handling/v1/cases/{rid}/history", "truongphong").json()["items"]
+    seen = [line for line in lines if line["action"] == "contact_seen"]
+    assert [(line["by"]["subject"], line["message"]) for line in seen] == [("canbo", purpose["purpose"])]
+    audit = c.get(f"/api/intake/v1/reports/{rid}/history", "ioc").json()["items"]
+    assert [(line["actor"], line["text"]) for line in audit if line["action"] == "contact_seen"] == \
+        [("ioc", "Đối chiếu"), ("canbo", purpose["purpose"])]
+
+    # On a phone: the staff member asks on the case page, says why, and sees the number to call (never in the URL).
+    context, page = open_page(browser, url, PHONE)
+    try:
+        sign_in(page, "canbo", f"/handling/cases/{rid}")
+        box = page.locator("#act-contact")
+        box.locator("summary").click()
+        box.get_by_label("Mục đích").fill("Gọi lại xác nhận vị trí")
+        with posting(page, "contact") as answer:
+            box.get_by_role("button").click()
+        assert answer.value.status == 200
+        expect(page.locator("#contact-facts")).to_contain_text(ioc_view["phone"])
+        assert ioc_view["phone"] not in page.url
+        assert_readable(page)
+        shots(page, "handling-contact-phone")
+    finally:
+        context.close()

@@ -17,12 +17,11 @@ from paht.runtime.ids import new_id
 from paht.dispatch.v1 import events_pb2 as dispatch_ev
 from paht.runtime.events.envelope import Envelope
 from tests.support.handling import DUE, UNITS, FakeOrgDirectory, clarification_requested, dispatched, envelope, returned_by_ioc
-from tests.support.services import deliver, migrated_context, outbox_envelopes, principal, token_for
+from tests.support.services import ServedGrpc, deliver, migrated_context, outbox_envelopes, principal, token_for
 from services.handling import bootstrap
 from services.handling.adapters.directory import DirectoryUnavailable, GrpcOrgDirectory, candidate_unit
 from services.handling.adapters.repositories import visible_to
 from services.handling.domain.case import Case
-from services.handling.entrypoints.grpc_api import HandlingServicer
 from services.handling.service_layer import handlers
 
 ANSWER = "Đã vá ổ gà trên đường Quang Trung ngày 12/3."
@@ -532,26 +531,34 @@ def test_handling_page_names_the_three_returns_apart_and_pages(ctx, client, sett
 # --- gRPC ---------------------------------------------------------------------------------------
 
 
-class _Aborted(Exception):
-    pass
+def test_grpc_get_case_and_who_handles_it(ctx, settings):
+    from paht.handling.v1 import handling_pb2_grpc
 
-
-class _Context:
-    async def abort(self, code, details):
-        self.code = code
-        raise _Aborted(details)
-
-
-def test_grpc_get_case(ctx):
     rid = new_id()
     deliver(ctx, dispatched(ctx, rid))
-    servicer = HandlingServicer(ctx)
-    view = asyncio.run(servicer.GetCase(handling_pb2.GetCaseRequest(report_id=rid), _Context()))
-    assert (view.report_id, view.status, view.lead_agency_id, view.version) == (rid, "awaiting_agency", "so-gtvt", 0)
-    context = _Context()
-    with pytest.raises(_Aborted):
-        asyncio.run(servicer.GetCase(handling_pb2.GetCaseRequest(report_id="missing"), context))
-    assert context.code == grpc.StatusCode.NOT_FOUND
+    assign_unit(ctx, coordinator, rid, "so-gtvt-kcht")
+    stub = handling_pb2_grpc.HandlingServiceStub
+    with ServedGrpc(ctx, bootstrap.register_grpc) as served:
+        view = served.call(stub, "GetCase", handling_pb2.GetCaseRequest(report_id=rid))
+        assert (view.report_id, view.status, view.lead_agency_id, view.lead_unit_id, view.version) == \
+            (rid, "awaiting_unit_leader", "so-gtvt", "so-gtvt-kcht", 1)
+        with pytest.raises(grpc.aio.AioRpcError) as missing:
+            served.call(stub, "GetCase", handling_pb2.GetCaseRequest(report_id="missing"))
+        assert missing.value.code() == grpc.StatusCode.NOT_FOUND and "missing" in missing.value.details()
+
+        def access(subject: str, role: str, unit: str, report_id: str = rid):
+            token = token_for(settings, subject, [role], unit)
+            return served.call(stub, "GetCaseAccess", handling_pb2.GetCaseAccessRequest(report_id=report_id),
+                               metadata=(("authorization", f"Bearer {token}"),))
+
+        assert access("truongphong", "unit_leader", "so-gtvt-kcht").handles  # the lead unit's leader
+        assert access("sogtvt", "agency_coordinator", "so-gtvt").lead_unit_id == "so-gtvt-kcht"
+        assert not access("canbo", "staff", "so-gtvt-kcht").handles  # not assigned yet
+        assert not access("thanhtra", "unit_leader", "so-gtvt-thanhtra").handles  # another unit of the same agency
+        assert not access("truongphong", "unit_leader", "so-gtvt-kcht", "no-such-report").handles  # told like a stranger's
+        with pytest.raises(grpc.aio.AioRpcError) as anonymous:
+            served.call(stub, "GetCaseAccess", handling_pb2.GetCaseAccessRequest(report_id=rid))
+        assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
 def test_grpc_directory_asks_dispatch_for_units_and_people(settings):

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from tests.support.reporters import reporter_session
-from tests.support.services import migrated_context, outbox_envelopes, token_for
+from tests.support.services import ServedGrpc, deliver, migrated_context, outbox_envelopes, principal, token_for
 from tests.support.taxonomy import FakeTaxonomy
 from services.intake.adapters.orm import contact_audit
 from services.intake.bootstrap import SPEC, build_http
@@ -92,16 +92,53 @@ def test_step_one_needs_an_ioc_operator_and_follows_the_procedure(app, settings)
     assert [e.report_version for e in outbox_envelopes(ctx)] == [1, 2]
 
 
-def test_reporter_contact_is_released_only_to_the_ioc_and_every_release_is_audited(app, settings):
+@pytest.fixture
+def handling(settings, monkeypatch):
+    """The real handling service (its database and gRPC servicer), where intake asks who handles a case."""
+    from services.handling import bootstrap as handling_bootstrap
+
+    hctx = migrated_context(handling_bootstrap.SPEC, settings)
+    served = ServedGrpc(hctx, handling_bootstrap.register_grpc)
+    monkeypatch.setenv("PAHT_GRPC_HANDLING", served.address)
+    yield hctx, served
+    served.stop()
+    hctx.engine.dispose()
+
+
+def test_reporter_contact_is_released_only_to_the_ioc_and_the_cases_handlers_and_every_release_is_audited(app, settings, handling):
+    import asyncio
+
+    from services.handling.service_layer import handlers as case_handlers
+    from tests.support.handling import FakeOrgDirectory, dispatched
+
     ctx, client = app
+    hctx, served = handling
     rid = client.post("/api/intake/v1/reports", json=GOOD).json()["id"]
     staff = auth(settings, "canbo", ("staff",), "so-gtvt-kcht")
-    assert client.post(f"/api/intake/v1/reports/{rid}/contact", json={"purpose": "gọi xác minh"}, headers=staff).status_code == 403
+    purpose = {"purpose": "Gọi điện hẹn kiểm tra hiện trường"}
+    refused = client.post(f"/api/intake/v1/reports/{rid}/contact", json=purpose, headers=staff)
+    assert refused.status_code == 403 and "người đang xử lý" in refused.json()["error"]["detail"]["vi"]  # no case yet
     r = client.post(f"/api/intake/v1/reports/{rid}/contact", json={"purpose": "Gọi điện xác minh vị trí"}, headers=auth(settings))
     assert r.status_code == 200 and r.json()["phone"] == "0912345678" and r.json()["email"] == "thu@example.vn"
+
+    # The case reaches the transport department's unit and its staff member: now handling says yes, for them only.
+    deliver(hctx, dispatched(hctx, rid))
+    directory = FakeOrgDirectory()
+    asyncio.run(case_handlers.assign_unit(hctx.uow(), directory, principal("sogtvt", ["agency_coordinator"], "so-gtvt"), rid, "so-gtvt-kcht"))
+    asyncio.run(case_handlers.assign_staff(hctx.uow(), directory, principal("truongphong", ["unit_leader"], "so-gtvt-kcht"), rid, "canbo"))
+    r = client.post(f"/api/intake/v1/reports/{rid}/contact", json=purpose, headers=staff)
+    assert r.status_code == 200 and r.json()["phone"] == "0912345678"
+    other_unit = auth(settings, "canbo-tt", ("staff",), "so-gtvt-thanhtra")
+    assert client.post(f"/api/intake/v1/reports/{rid}/contact", json=purpose, headers=other_unit).status_code == 403
+    assert client.post(f"/api/intake/v1/reports/{rid}/contact", json={"purpose": ""}, headers=staff).status_code == 422
     with ctx.engine.connect() as conn:
-        rows = conn.execute(select(contact_audit)).all()
-    assert [(row.staff_subject, row.purpose) for row in rows] == [("ioc", "Gọi điện xác minh vị trí")]
+        rows = conn.execute(select(contact_audit).order_by(contact_audit.c.released_at)).all()
+    assert [(row.staff_subject, row.purpose) for row in rows] == [("ioc", "Gọi điện xác minh vị trí"), ("canbo", purpose["purpose"])]
+
+    # Handling away: intake cannot check, so it releases nothing and says so (503, not a 500 and not a yes).
+    served.stop()
+    away = client.post(f"/api/intake/v1/reports/{rid}/contact", json=purpose, headers=staff)
+    assert away.status_code == 503 and away.json()["error"]["detail"]["vi"]
     # the staff listing never carries personal data
     listing = client.get("/api/intake/v1/reports", headers=auth(settings)).text
     assert "0912345678" not in listing and "thu@example.vn" not in listing
@@ -137,13 +174,14 @@ def test_two_people_changing_one_report_at_once_gives_a_409_not_a_500(app, setti
     assert r.status_code == 409 and r.json()["error"]["message"]["vi"]
 
 
-def test_reporter_contact_over_grpc_needs_an_ioc_token_and_is_audited(app, settings):
+def test_reporter_contact_over_grpc_needs_the_token_of_the_ioc_or_of_a_handler_and_is_audited(app, settings, handling):
     import asyncio
 
     import grpc
 
     from paht.intake.v1 import intake_pb2, intake_pb2_grpc
-    from paht.runtime.grpcx import GrpcServer, open_channel
+    from paht.runtime.errors import Forbidden
+    from paht.runtime.grpcx import GrpcServer, domain_error, open_channel
     from paht.runtime.supervisor import free_port
     from services.intake.entrypoints.grpc_api import register
 
@@ -163,8 +201,10 @@ def test_reporter_contact_over_grpc_needs_an_ioc_token_and_is_audited(app, setti
             assert no_token.value.code() == grpc.StatusCode.UNAUTHENTICATED
             staff = [("authorization", "Bearer " + token_for(settings, "canbo", ["staff"], "so-gtvt-kcht"))]
             with pytest.raises(grpc.aio.AioRpcError) as wrong_role:
-                await stub.GetReporterContact(request, metadata=staff)
+                await stub.GetReporterContact(request, metadata=staff)  # not a staff member of this report's case
             assert wrong_role.value.code() == grpc.StatusCode.PERMISSION_DENIED
+            refusal = domain_error(wrong_role.value)  # both languages cross the call
+            assert isinstance(refusal, Forbidden) and "người đang xử lý" in refusal.detail_vi and "handling" in refusal.detail_en
             ioc = [("authorization", "Bearer " + token_for(settings, "ioc", ["ioc_operator"], "ioc-tinh"))]
             contact = await stub.GetReporterContact(request, metadata=ioc)
             assert contact.phone == "0912345678" and contact.audit_id

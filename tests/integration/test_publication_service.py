@@ -1,7 +1,6 @@
 """Publication on a real database: the read model from three producers, step 8, the public API and pages."""
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -20,9 +19,8 @@ from paht.runtime.events.envelope import Envelope
 from paht.runtime.ids import new_id
 from paht.runtime.host import build_context
 from paht.runtime.sla import Step as SlaStep, default_engine
-from tests.support.services import deliver, migrated_context, outbox_envelopes, principal, token_for
+from tests.support.services import ServedGrpc, deliver, migrated_context, outbox_envelopes, principal, token_for
 from services.publication import bootstrap
-from services.publication.entrypoints.grpc_api import PublicationServicer
 from services.publication.service_layer import handlers
 
 pytestmark = pytest.mark.integration
@@ -281,18 +279,13 @@ def test_pages_render(ctx, settings, client):
     assert ANSWER in client.get(f"/reports/{report_id}").text
 
 
-class _Aborted(Exception):
-    pass
-
-
-class _Context:
-    async def abort(self, code, details):
-        self.code = code
-        raise _Aborted(details)
-
-
 def grpc_report(ctx, report_id: str):
-    return asyncio.run(PublicationServicer(ctx).GetPublicReport(publication_pb2.GetPublicReportRequest(report_id=report_id), _Context()))
+    """Ask publication's real gRPC server for a public report, as another service would."""
+    from paht.publication.v1 import publication_pb2_grpc
+
+    with ServedGrpc(ctx, bootstrap.SPEC.register_grpc) as served:
+        return served.call(publication_pb2_grpc.PublicationServiceStub, "GetPublicReport",
+                           publication_pb2.GetPublicReportRequest(report_id=report_id))
 
 
 def test_grpc_public_report_and_not_found(ctx, settings):
@@ -300,10 +293,9 @@ def test_grpc_public_report_and_not_found(ctx, settings):
     handlers.publish_result(ctx.uow(), IOC, report_id, None)
     reply = grpc_report(ctx, report_id)
     assert reply.status == "published" and reply.answer_text == ANSWER and reply.timeline[0].kind == "submitted"
-    context = _Context()
-    with pytest.raises(_Aborted):
-        asyncio.run(PublicationServicer(ctx).GetPublicReport(publication_pb2.GetPublicReportRequest(report_id="nope"), context))
-    assert context.code == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        grpc_report(ctx, "nope")
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 def test_real_intake_events_fill_the_public_record_without_personal_data(ctx, settings):
@@ -342,7 +334,7 @@ def test_a_report_is_public_only_once_step_1_accepted_it(ctx, settings, client):
     assert client.get("/api/publication/v1/not-eligible").json()["total"] == 0
     for page in ("/?lang=en", "/not-eligible", "/?lang=vi"):
         assert title not in client.get(page).text
-    with pytest.raises(_Aborted):
+    with pytest.raises(grpc.aio.AioRpcError):
         grpc_report(ctx, report_id)
     # Its reporter sees, by tracking code, that it awaits review, and nothing a guesser could use.
     tracked = client.get(f"/api/publication/v1/track/{code.lower()}")

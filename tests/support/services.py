@@ -58,3 +58,58 @@ async def eventually(predicate, timeout: float = 10.0) -> bool:
             return True
         await asyncio.sleep(0.05)
     return False
+
+
+class ServedGrpc:
+    """A service's real gRPC servicer on a free loopback port, run by its own event loop in a thread (so that a
+    TestClient's loop, or a test's `asyncio.run`, can call it); `address` is host:port; `stop()` ends it."""
+
+    def __init__(self, ctx: ServiceContext, register):
+        import asyncio
+        import threading
+
+        from paht.runtime.grpcx import GrpcServer
+        from paht.runtime.supervisor import free_port
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="grpc-" + ctx.name, daemon=True)
+        self.thread.start()
+        async def start() -> int:  # grpc.aio binds a server to the loop it is made in
+            self.server = GrpcServer(ctx.settings)
+            register(ctx, self.server)
+            port = await self.server.start("127.0.0.1", free_port())
+            await self.server.set_serving(True)
+            return port
+
+        self.address = f"127.0.0.1:{asyncio.run_coroutine_threadsafe(start(), self.loop).result(10)}"
+        self.stopped = False
+
+    def call(self, stub_class, method: str, request, metadata=None):
+        """Make one call as another service would (a channel of its own, in the server's loop); a refusal raises
+        grpc.aio.AioRpcError."""
+        import asyncio
+
+        from paht.runtime.grpcx import open_channel
+
+        async def once():
+            async with open_channel(self.server.settings, self.address) as channel:
+                return await getattr(stub_class(channel), method)(request, metadata=metadata)
+
+        return asyncio.run_coroutine_threadsafe(once(), self.loop).result(30)
+
+    def __enter__(self) -> "ServedGrpc":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        import asyncio
+
+        if self.stopped:
+            return
+        self.stopped = True
+        asyncio.run_coroutine_threadsafe(self.server.stop(0), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()

@@ -17,11 +17,13 @@ from starlette.requests import ClientDisconnect
 
 from paht.runtime import uploads
 from paht.runtime.auth import Principal
+from paht.runtime.http import bearer_token
 from paht.runtime.errors import NotFound
 from paht.runtime.media import MediaLimits
 from paht.runtime.storage import BlobMissing, BlobStorage
 from paht.runtime.paging import MAX_LIMIT
 from paht.runtime.roles import Role
+from services.handling.adapters.contacts import ReporterContacts
 from services.handling.adapters.directory import OrgDirectory
 from services.handling.domain.answer import MAX_ANSWER
 from services.handling.domain.case import ASSIGNABLE, MAX_MESSAGE, MAX_REASON, CandidatePerson, Case, Status
@@ -75,6 +77,11 @@ class ApproveIn(Strict):
     finished: bool | None = Field(default=None, description="With an edit: whether the work is done (omitted: as in the draft).")
     completion_date: date | None = Field(default=None, description="With an edit of unfinished work: the committed completion date.")
     message: str = Field(default="", max_length=MAX_MESSAGE, description="The leader's note to the IOC.")
+
+
+class ContactIn(Strict):
+    purpose: str = Field(max_length=300, description="Why you need it: kept in intake's audit record and the case's history.",
+                         examples=["Gọi điện hẹn kiểm tra hiện trường."])
 
 
 class WorkNoteIn(Strict):
@@ -188,19 +195,21 @@ def person_view(p: CandidatePerson) -> dict:
     return {"subject": p.subject, "name": p.name, "roles": list(p.roles)}
 
 
-def answer(data: dict, status_code: int = 200) -> JSONResponse:
+def answer(data: dict, status_code: int = 200, headers: dict | None = None) -> JSONResponse:
     """The views are built of JSON values already: sent as they are (FastAPI's encoder walked every value of a 50-case
     page again, about a third of the work list's time)."""
-    return JSONResponse(data, status_code=status_code)
+    return JSONResponse(data, status_code=status_code, headers=headers)
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def build_router(ctx, directory: OrgDirectory, storage: BlobStorage | None = None, spool: FilePath | None = None) -> APIRouter:
+def build_router(ctx, directory: OrgDirectory, storage: BlobStorage | None = None, spool: FilePath | None = None,
+                 contacts: ReporterContacts | None = None) -> APIRouter:
     """`storage`: where attachments live (the media storage of the settings unless given); `spool`: where uploads are
-    written while they arrive (the system's temporary folder unless given)."""
+    written while they arrive (the system's temporary folder unless given); `contacts`: intake's release of a
+    reporter's contact (over gRPC unless given)."""
     optional_user, current_user, require = ctx.auth
     if storage is None:
         from paht.runtime.storage import storage_from
@@ -238,6 +247,15 @@ def build_router(ctx, directory: OrgDirectory, storage: BlobStorage | None = Non
     async def case_history(report_id: ReportId, user: anyone):
         lines = await asyncio.to_thread(handlers.history, ctx.uow(), user, report_id)
         return answer({"items": [history_view(line) for line in lines]})
+
+    @router.post("/cases/{report_id}/contact", summary="The reporter's contact, for a person handling the case (audited)",
+                 description="For the lead agency's coordinator, the lead unit's leader and the case's staff (and the IOC). Intake, "
+                             "the only holder of personal data, releases it after asking handling whether you handle the case, and "
+                             "keeps the audit record (`audit_id`); the case's history gets a line with who looked and why. 404 outside "
+                             "your scope; 422 without a purpose; 503 when intake cannot be reached. Never cached.")
+    async def reporter_contact(report_id: ReportId, body: ContactIn, request: Request, user: anyone):
+        c = await handlers.reporter_contact(ctx.uow(), contacts, user, bearer_token(request), report_id, body.purpose)
+        return answer({"name": c.name, "phone": c.phone, "email": c.email, "audit_id": c.audit_id}, headers={"Cache-Control": "no-store"})
 
     @router.get("/cases/{report_id}/support", summary="Step 5: every support request of a case, with its answers (404 outside your scope)")
     async def case_support(report_id: ReportId, user: anyone):

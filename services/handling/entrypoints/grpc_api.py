@@ -1,8 +1,8 @@
-"""Handling's gRPC servicer: where a case stands, for other services (no personal data)."""
+"""Handling's gRPC servicer: where a case stands, and whether a person handles it, for other services (no personal data)."""
 from __future__ import annotations
 
 from paht.handling.v1 import handling_pb2, handling_pb2_grpc
-from paht.runtime.grpcx import run_use_case
+from paht.runtime.grpcx import run_use_case, staff_of
 from services.handling.service_layer import handlers
 
 
@@ -21,6 +21,12 @@ class HandlingServicer(handling_pb2_grpc.HandlingServiceServicer):
             version=c.version,
             epoch=c.epoch,
         )
+
+    async def GetCaseAccess(self, request, context):
+        user = await staff_of(context, self.ctx.verifier)
+        case = await run_use_case(context, handlers.case_handled_by, self.ctx.uow(), user, request.report_id)
+        return handling_pb2.CaseAccess(report_id=request.report_id, handles=case is not None,
+                                       lead_unit_id=case.lead_unit_id if case else "")
 
 
 def register(ctx, server) -> None:

@@ -31,14 +31,14 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.datastructures import UploadFile
 
 from paht.runtime.auth import Principal
 from paht.runtime.errors import ConcurrentChange, DomainError, InvalidInput, NotFound
-from paht.runtime.http import http_status
+from paht.runtime.http import bearer_token, http_status
 from paht.runtime.ids import looks_like_id
 from paht.runtime.media import MediaKind, MediaLimits, refuse_too_large
 from paht.runtime.roles import Role
@@ -113,6 +113,7 @@ class Allowed:
     draft: bool = False           # step 6: draft, propose sending it back
     draft_clarification: bool = False
     ask_support: bool = False     # step 5
+    contact: bool = False         # see the reporter's contact (audited by intake)
 
     @property
     def anything(self) -> bool:
@@ -137,6 +138,7 @@ def allowed_for(user: Principal, case: Case) -> Allowed:
         draft=assignee and status in WITH_STAFF,
         draft_clarification=assignee and status is Status.CLARIFYING,
         ask_support=(leader or assignee) and status in ASKING,
+        contact=coordinator or leader or assignee,
     )
 
 
@@ -209,9 +211,10 @@ def default_support_due(now: datetime) -> str:
     return local.strftime("%Y-%m-%dT%H:%M")
 
 
-def build_router(ctx, directory=None, storage=None, spool: Path | None = None) -> APIRouter:
+def build_router(ctx, directory=None, storage=None, spool: Path | None = None, contacts=None) -> APIRouter:
     """`storage`: where attachments live (the media storage of the settings unless given); `spool`: where the files
-    of a form are written before they are checked (the system's temporary folder unless given)."""
+    of a form are written before they are checked (the system's temporary folder unless given); `contacts`: intake's
+    audited release of a reporter's contact."""
     optional_user, _current, _require = ctx.auth
     router = APIRouter(include_in_schema=False)
     if storage is None:
@@ -330,7 +333,7 @@ def build_router(ctx, directory=None, storage=None, spool: Path | None = None) -
                 case_files.files_of_case(ctx.uow(), user, report_id))
 
     async def case_page(request: Request, user: Principal, report_id: str, status_code: int = 200, error: dict | None = None,
-                        error_action: str = "", kept: dict | None = None) -> Response:
+                        error_action: str = "", kept: dict | None = None, contact: dict | None = None) -> Response:
         now = datetime.now(timezone.utc)
         try:
             case, lines, support, attached = await asyncio.to_thread(case_view, user, report_id)
@@ -355,7 +358,7 @@ def build_router(ctx, directory=None, storage=None, spool: Path | None = None) -
                       files=attached, file_url=case_files.URL.format,
                       clocks=clocks_of(case, lines, now), allowed=allowed, people=people, units=units, now=now,
                       error=error, error_action=error_action, done=done_label(request, CASE_ACTIONS),
-                      support_due=default_support_due(now), today=handlers.province_today())
+                      support_due=default_support_due(now), today=handlers.province_today(), contact=contact)
 
     @router.get("/handling/cases/{report_id}")
     async def case_get(request: Request, report_id: str):
@@ -403,6 +406,24 @@ def build_router(ctx, directory=None, storage=None, spool: Path | None = None) -
             await asyncio.to_thread(handlers.draft_clarification, uow, user, report_id, value("text"), value("message"))
         elif action == "clarification-approve":
             await asyncio.to_thread(handlers.approve_clarification, uow, user, report_id, optional("text"), value("message"))
+
+    @router.post("/handling/cases/{report_id}/contact")
+    async def contact_post(request: Request, report_id: str, purpose: str = Form("")):
+        """The reporter's contact, released by intake to this person and audited there; shown on this answer only
+        (never in a URL, never cached)."""
+        user, away = signed_in(request)
+        if away:
+            return away
+        if not looks_like_id(report_id):
+            return pages.error(request, 404, "error.not_found")
+        try:
+            c = await handlers.reporter_contact(ctx.uow(), contacts, user, bearer_token(request), report_id, purpose)
+        except DomainError as exc:
+            status_code, message = refusal(exc)
+            return await case_page(request, user, report_id, status_code, message, "contact", {"purpose": purpose})
+        response = await case_page(request, user, report_id, contact={"name": c.name, "phone": c.phone, "email": c.email})
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     @router.post("/handling/cases/{report_id}/{action}")
     async def case_post(request: Request, report_id: str, action: str):

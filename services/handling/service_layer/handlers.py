@@ -25,6 +25,7 @@ from paht.runtime.paging import Page
 from paht.runtime.uow import UnitOfWork, actor_of
 from paht.runtime.sla import Step
 from services.handling.adapters import calendar
+from services.handling.adapters.contacts import ReporterContact, ReporterContacts
 from services.handling.adapters.directory import OrgDirectory, candidate_unit
 from services.handling.domain.answer import Answer
 from services.handling.domain.case import Case, CandidatePerson, clean_subject, clean_unit_id
@@ -519,6 +520,31 @@ async def assignable_people(uow: UnitOfWork, directory: OrgDirectory, user: Prin
         return []
     people = await directory.list_people(case.lead_unit_id)
     return [p for p in people if case.why_not_assignable(p) is None]
+
+
+def case_handled_by(uow: UnitOfWork, user: Principal, report_id: str) -> Case | None:
+    """Return the case when the person handles it (or is the IOC), else None: what intake asks before it releases a
+    reporter's contact. A missing case and someone else's case get the same answer."""
+    with uow:
+        case = uow.cases.get(report_id)
+        return case if case is not None and case.visible_to(user) else None
+
+
+async def reporter_contact(uow: UnitOfWork, contacts: ReporterContacts, user: Principal, token: str, report_id: str,
+                           purpose: str) -> ReporterContact:
+    """The reporter's contact for a person handling the case: released by intake (which checks again and keeps the audit
+    record); the case's history gets a line saying who looked and why."""
+    case = await asyncio.to_thread(get_case, uow, user, report_id)  # someone else's case does not exist for them
+    contact = await contacts.release(token, report_id, purpose)
+
+    def record() -> None:
+        with uow:
+            _record(uow, case, Action.CONTACT_SEEN, datetime.now(timezone.utc), user.subject, ",".join(sorted(user.roles)),
+                    user.org_unit, purpose.strip())
+            uow.commit()
+
+    await asyncio.to_thread(record)
+    return contact
 
 
 def find_case(uow: UnitOfWork, report_id: str) -> Case:

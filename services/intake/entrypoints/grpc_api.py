@@ -1,11 +1,9 @@
 """Intake's gRPC servicer: non-personal summaries, and audited release of a reporter's contact."""
 from __future__ import annotations
 
-import grpc
-
 from paht.intake.v1 import intake_pb2, intake_pb2_grpc
-from paht.runtime.auth import TokenError
-from paht.runtime.grpcx import run_use_case
+from paht.runtime.grpcx import run_use_case, staff_of
+from services.intake.bootstrap import case_desk
 from services.intake.service_layer import handlers
 
 
@@ -31,12 +29,10 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         return reply
 
     async def GetReporterContact(self, request, context):
-        token = dict(context.invocation_metadata()).get("authorization", "")
-        try:
-            user = self.ctx.verifier.verify(token.removeprefix("Bearer ").strip())
-        except TokenError as exc:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"staff token required: {exc}")
-        reporter, audit_id = await run_use_case(context, handlers.release_contact, self.ctx.uow(), user, request.report_id, request.purpose)
+        user = await staff_of(context, self.ctx.verifier)
+        token = dict(context.invocation_metadata()).get("authorization", "").removeprefix("Bearer ").strip()
+        reporter, audit_id = await run_use_case(context, handlers.contact_for, self.ctx.uow(), case_desk(self.ctx), user, token,
+                                                request.report_id, request.purpose)
         return intake_pb2.ReporterContact(reporter_ref=reporter.id, name=reporter.name, phone=reporter.phone, email=reporter.email, audit_id=audit_id)
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from pydantic import Field
 
 from paht.runtime import roles
 from paht.runtime.auth import Principal
+from paht.runtime.http import bearer_token
 from paht.runtime.paging import MAX_LIMIT
+from services.intake.bootstrap import case_desk
 from services.intake.domain.taxonomy import Taxonomy
 from services.intake.domain.vocabulary import CallOutcome, Status
 from services.intake.entrypoints.api import AcceptIn, ContactIn, RefuseIn, Strict, report_view
@@ -100,9 +102,12 @@ def build_router(ctx, taxonomy: Taxonomy, notify: triage.Notify | None = None) -
         report = await asyncio.to_thread(handlers.refuse_report, ctx.uow(), user, report_id, body.reason, body.reason_text)
         return report_view(report)
 
-    @router.post("/reports/{report_id}/contact", summary="Release the reporter's contact (audited, and a line in the report's history)")
-    async def contact(report_id: str, body: ContactIn, user: Principal = Depends(current_user)):
-        reporter, audit_id = await asyncio.to_thread(handlers.release_contact, ctx.uow(), user, report_id, body.purpose)
+    @router.post("/reports/{report_id}/contact", summary="Release the reporter's contact (audited, and a line in the report's history)",
+                 description="For the IOC, and for the lead agency's coordinator, the lead unit's leader and the staff of a case the "
+                             "handling service says they handle (asked with the caller's own token); anyone else gets 403. Say why "
+                             "(`purpose`, kept in the audit record).")
+    async def contact(report_id: str, body: ContactIn, request: Request, user: Principal = Depends(current_user)):
+        reporter, audit_id = await handlers.contact_for(ctx.uow(), case_desk(ctx), user, bearer_token(request), report_id, body.purpose)
         return {"name": reporter.name, "phone": reporter.phone, "email": reporter.email, "audit_id": audit_id}
 
     @router.post("/reports/{report_id}/request-edit", summary="Step 1: ask the reporter to complete the report (2 days, then it is cancelled)",

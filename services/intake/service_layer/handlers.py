@@ -5,6 +5,7 @@ Taxonomy port, always before the unit of work opens (it may have to wait for dis
 """
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timezone
 
 from paht.runtime import roles
@@ -15,6 +16,7 @@ from paht.runtime.paging import Page
 from paht.runtime.text import Label, clean_identifier
 from paht.runtime.uow import UnitOfWork, actor_of
 from services.intake.adapters import history
+from services.intake.adapters.cases import CaseDesk
 from services.intake.domain.report import ContactRelease, Report, Reporter, clean_topic_code
 from services.intake.domain.taxonomy import Taxonomy, known_topic
 from services.intake.domain.vocabulary import WAITING, Action, Status
@@ -68,10 +70,12 @@ def refuse_report(uow: UnitOfWork, user: Principal, report_id: str, reason: str,
     return retrying(once)
 
 
-def release_contact(uow: UnitOfWork, user: Principal, report_id: str, purpose: str) -> tuple[Reporter, str]:
-    """Give an authorised operator the reporter's contact, and record that it was given."""
-    if not user.has(*roles.CONTACT):
-        raise Forbidden("Only IOC operators may see a reporter's contact.", "Chỉ cán bộ IOC được xem thông tin liên hệ của người phản ánh.")
+def release_contact(uow: UnitOfWork, user: Principal, report_id: str, purpose: str, handles_case: bool = False) -> tuple[Reporter, str]:
+    """Give an authorised person the reporter's contact, and record that it was given: the IOC, or someone the
+    handling service said handles the report's case (`handles_case`, see `contact_for`)."""
+    if not (user.has(*roles.CONTACT) or handles_case):
+        raise Forbidden("Only the IOC and the people handling the report's case may see a reporter's contact.",
+                        "Chỉ cán bộ IOC và người đang xử lý phản ánh được xem thông tin liên hệ của người phản ánh.")
     with uow:
         report = _load(uow, report_id)
         release = ContactRelease.new(new_id(), report, user.subject, user.org_unit, purpose, datetime.now(timezone.utc))
@@ -81,6 +85,15 @@ def release_contact(uow: UnitOfWork, user: Principal, report_id: str, purpose: s
                        text=release.purpose)
         uow.commit()
         return reporter, release.id
+
+
+async def contact_for(uow: UnitOfWork, cases: CaseDesk, user: Principal, token: str, report_id: str, purpose: str) -> tuple[Reporter, str]:
+    """`release_contact` for anyone: a person of a lead agency or unit (not the IOC) gets it only when handling, the
+    owner of cases, says they handle the report's case (asked with their own token)."""
+    handles = False
+    if not user.has(*roles.CONTACT) and user.has(*roles.CASE_HANDLERS):
+        handles = await cases.handles(token, report_id)
+    return await asyncio.to_thread(release_contact, uow, user, report_id, purpose, handles)
 
 
 def work_list(uow: UnitOfWork, status: Status | None = None, cursor: str | None = None, limit: int | None = None) -> Page[Report]:
