@@ -8,7 +8,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import DateTime, Engine, create_engine, event, exc, inspect, text
+from sqlalchemy import DateTime, Engine, String, create_engine, event, exc, inspect, text
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -41,6 +41,20 @@ class UtcDateTime(TypeDecorator):
             return value.replace(tzinfo=timezone.utc)
         # PostgreSQL answers in the session's time zone (+07:00 on a server set to Asia/Ho_Chi_Minh).
         return value.astimezone(timezone.utc)
+
+
+class Names(TypeDecorator):
+    """A short list of names (account names, codes: no commas) as a tuple in Python, one comma-separated string in the
+    database. For a few values read with their row; a list that is searched gets a table of its own."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return ",".join(value or ())
+
+    def process_result_value(self, value, dialect):
+        return tuple(v for v in (value or "").split(",") if v)
 
 
 def schema_for(settings: Settings, service: str) -> str | None:

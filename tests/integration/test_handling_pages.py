@@ -254,3 +254,25 @@ def test_the_support_answer_form_carries_files_and_the_lead_unit_sees_them(filed
     assert row.attached_to == f"support:{link}" and row.support_id == link
     files = filed.client.get(f"/handling/cases/{rid}", headers=leader).text.split('id="files"')[1].split("</section>")[0]
     assert "ban-do.pdf" in files and "Trả lời phối hợp" in files and f"/api/handling/v1/files/{row.id}" in files
+
+
+def test_the_leader_assigns_others_with_the_one_in_charge_and_they_keep_the_work_log(ctx, client, settings):
+    rid = new_id()
+    deliver(ctx, dispatched(ctx, rid))
+    page = f"/handling/cases/{rid}"
+    leader = as_(settings, "truongphong", "unit_leader", "so-gtvt-kcht")
+    helper = as_(settings, "canbo2", "staff", "so-gtvt-kcht")
+    client.post(f"{page}/assign-unit", headers=as_(settings, "sogtvt", "agency_coordinator", "so-gtvt"), data={"unit_id": "so-gtvt-kcht"})
+    shown = client.get(page, headers=leader)
+    assert 'name="co_staff" value="canbo2"' in shown.text and "Cán bộ cùng xử lý" in shown.text
+    r = client.post(f"{page}/assign-staff", headers=leader, data={"staff_subject": "canbo", "co_staff": ["canbo2", "ghost-nobody"]})
+    assert r.status_code == 422 and "ghost-nobody" in r.text  # one unknown name: nobody is assigned
+    assert client.get(page, headers=helper).status_code == 404
+    r = client.post(f"{page}/assign-staff", headers=leader, data={"staff_subject": "canbo", "co_staff": ["canbo2"]})
+    assert r.status_code == 303
+    mine = client.get(page, headers=helper)
+    assert mine.status_code == 200 and f'action="{page}/log"' in mine.text and f'action="{page}/draft"' not in mine.text
+    assert "cùng xử lý canbo2" in mine.text and rid in client.get("/handling/", headers=helper).text
+    assert client.post(f"{page}/log", headers=helper, data={"text": "Đã chụp ảnh hiện trường lúc 7 giờ."}).status_code == 303
+    shown = client.get(page, headers=leader)
+    assert "Đã chụp ảnh hiện trường lúc 7 giờ." in shown.text and 'value="canbo2" checked' in shown.text

@@ -44,8 +44,8 @@ def assign_unit(ctx, user, rid: str, unit_id: str) -> Case:
     return asyncio.run(handlers.assign_unit(ctx.uow(), directory, user, rid, unit_id))
 
 
-def assign_staff(ctx, user, rid: str, subject: str) -> Case:
-    return asyncio.run(handlers.assign_staff(ctx.uow(), directory, user, rid, subject))
+def assign_staff(ctx, user, rid: str, subject: str, co_staff: tuple = ()) -> Case:
+    return asyncio.run(handlers.assign_staff(ctx.uow(), directory, user, rid, subject, co_staff=co_staff))
 
 
 def case_of(ctx, report_id: str) -> Case:
@@ -275,6 +275,7 @@ def test_the_sql_and_the_python_visibility_agree(ctx):
     assign_unit(ctx, coordinator, rids[2], "so-gtvt-kcht")
     assign_unit(ctx, coordinator, rids[3], "so-gtvt-kcht")
     assign_staff(ctx, leader, rids[3], "truongphong")
+    assign_staff(ctx, leader, rids[2], "canbo", co_staff=("canbo2",))
     people = [ioc, principal("admin", ["ioc_admin"], "ioc-tinh"), coordinator, leader, staff, principal("canbo2", ["staff"], "so-gtvt-kcht"),
               principal("soxd", ["agency_coordinator"], "so-xd"), principal("nobody", [], "so-gtvt"), principal("x", ["staff", "agency_coordinator"], "so-xd")]
     with ctx.uow() as uow:
@@ -283,6 +284,26 @@ def test_the_sql_and_the_python_visibility_agree(ctx):
             in_sql = set(uow.session.execute(select(Case.report_id).where(visible_to(person), Case.report_id.in_(rids))).scalars())
             assert in_sql == {c.report_id for c in cases if c.visible_to(person)}, person.subject
     assert ids(ctx, leader) == {rids[2], rids[3]}
+    assert ids(ctx, principal("canbo2", ["staff"], "so-gtvt-kcht")) == {rids[2]}
+
+
+def test_others_assigned_with_the_one_in_charge_find_the_case_in_their_list_until_the_team_changes(ctx):
+    rid = new_id()
+    deliver(ctx, dispatched(ctx, rid))
+    assign_unit(ctx, coordinator, rid, "so-gtvt-kcht")
+    helper = principal("canbo2", ["staff"], "so-gtvt-kcht")
+    case = assign_staff(ctx, leader, rid, "canbo", co_staff=("canbo2", "canbo2"))
+    assert case.co_staff == ("canbo2",) and ids(ctx, helper) == {rid}
+    assigned = [e.decode() for e in outbox_envelopes(ctx) if e.type.endswith("CaseAssigned")][-1]
+    assert (assigned.staff_subject, list(assigned.co_staff)) == ("canbo", ["canbo2"])
+    handlers.log_work(ctx.uow(), helper, rid, "Đã đo kích thước ổ gà: 1,2 m x 0,8 m")
+    with pytest.raises(InvalidInput):  # an inactive account is not assignable, with or without the lead
+        assign_staff(ctx, leader, rid, "canbo", co_staff=("nghihuu",))
+    assert case_of(ctx, rid).co_staff == ("canbo2",) and ids(ctx, helper) == {rid}  # nothing half-written
+    assign_staff(ctx, leader, rid, "canbo")  # the leader takes the helper off the case
+    assert case_of(ctx, rid).co_staff == () and ids(ctx, helper) == set()
+    with ctx.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM case_team").scalar() == 0
 
 
 def test_the_work_list_is_urgent_first_then_nearest_deadline_one_page_at_a_time(ctx):

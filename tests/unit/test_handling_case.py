@@ -138,6 +138,61 @@ def test_unit_leader_assigns_staff():
     assert (case.status, case.staff_subject) == ("in_progress", "canbo")
 
 
+CANBO3 = CandidatePerson("canbo3", "Cán bộ 3", "so-gtvt-kcht", ("staff",), True)
+third_staff = principal("canbo3", ["staff"], "so-gtvt-kcht")
+
+
+def test_the_leader_assigns_one_in_charge_and_others_with_them_who_see_it_and_keep_the_work_log():
+    case = at(Status.AWAITING_UNIT_LEADER)
+    case.assign_staff(leader, CANBO, team=[("canbo2", CANBO2), ("canbo", CANBO), ("canbo2", CANBO2)])
+    assert (case.status, case.staff_subject, case.co_staff) == ("in_progress", "canbo", ("canbo2",))  # each named once
+    assert case.visible_to(other_staff) and case.on_team(other_staff) and not case.visible_to(third_staff)
+    assert case.log_work(other_staff, "Đã đo kích thước ổ gà: 1,2 m x 0,8 m") == "Đã đo kích thước ổ gà: 1,2 m x 0,8 m"
+    with pytest.raises(OutOfScope):  # the draft, proposals and support stay with the one in charge
+        case.draft_result(other_staff, Answer(ANSWER), "d-1")
+    with pytest.raises(OutOfScope):
+        case.propose_return(other_staff, "Không thuộc thẩm quyền của phòng")
+    with pytest.raises(OutOfScope):
+        case.log_work(third_staff, "Ghi chú của người ngoài hồ sơ")
+
+
+def test_changing_only_who_helps_keeps_the_case_and_its_draft_where_they_are():
+    case = at(Status.DRAFTED)
+    case.assign_staff(leader, CANBO, team=[("canbo3", CANBO3)], message="Thêm anh Ba hỗ trợ đo đạc")
+    assert (case.status, case.staff_subject, case.co_staff, case.draft_id) == ("drafted", "canbo", ("canbo3",), "d-1")
+    assert case.handover_message == "Thêm anh Ba hỗ trợ đo đạc"
+    with pytest.raises(StateConflict) as exc:  # nothing changes: said as before
+        case.assign_staff(leader, CANBO, team=[("canbo3", CANBO3)])
+    assert "already assigned to canbo" in exc.value.detail_en
+    case.assign_staff(leader, CANBO)  # the helpers removed
+    assert case.co_staff == () and not case.visible_to(third_staff)
+
+
+@pytest.mark.parametrize("team, why", [
+    ([("ghost", None)], "No staff account 'ghost' is known"),
+    ([("canbo-tt", CandidatePerson("canbo-tt", "Thanh tra", "so-gtvt-thanhtra", ("staff",), True))], "not a member of the lead unit"),
+    ([(f"cb{i}", CandidatePerson(f"cb{i}", "Cán bộ", "so-gtvt-kcht", ("staff",), True)) for i in range(11)], "At most 10 other staff"),
+], ids=["unknown", "other-unit", "too-many"])
+def test_the_others_must_be_active_staff_of_the_lead_unit_too(team, why):
+    case = at(Status.AWAITING_UNIT_LEADER)
+    with pytest.raises(InvalidInput) as exc:
+        case.assign_staff(leader, CANBO, team=team)
+    assert why in exc.value.detail_en and exc.value.detail_vi != exc.value.detail_en
+    assert (case.status, case.staff_subject, case.co_staff) == ("awaiting_unit_leader", "", ())
+
+
+def test_sending_the_case_back_or_a_new_round_forgets_the_others():
+    case = at(Status.AWAITING_UNIT_LEADER)
+    case.assign_staff(leader, CANBO, team=[("canbo2", CANBO2)])
+    case.propose_return(staff, "Tuyến đường do Ban quản lý dự án quản lý")
+    case.send_back(leader, "Đồng ý chuyển trả")
+    assert case.co_staff == () and not case.visible_to(other_staff)
+    case.assign_unit(coordinator, KCHT)
+    case.assign_staff(leader, CANBO, team=[("canbo2", CANBO2)])
+    case.open_round("so-xd", "Sở Xây dựng", 2, DUE)
+    assert case.co_staff == ()
+
+
 @pytest.mark.parametrize("person, why", [
     (None, "No staff account 'ghost-nobody' is known"),
     (CandidatePerson("nghihuu", "Đã nghỉ", "so-gtvt-kcht", ("staff",), False), "no longer active"),

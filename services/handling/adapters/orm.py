@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, Index, Integer, MetaData, String, Table, Text, false, true
-from sqlalchemy.orm import registry
+from sqlalchemy import delete, event, insert, inspect
+from sqlalchemy.orm import Session, registry
 
-from paht.runtime.db import UtcDateTime
+from paht.runtime.db import Names, UtcDateTime
 from paht.runtime.events.tables import add_event_tables
 from services.handling.domain.case import Case
 from services.handling.domain.support import SupportRequest
@@ -53,6 +54,17 @@ cases = Table(
     Column("clarification_question", Text, nullable=False, server_default=""),
     Column("clarification_text", Text, nullable=False, server_default=""),
     Column("clarification_due", UtcDateTime(), nullable=True),
+    Column("co_staff", Names(1100), nullable=False, server_default=""),
+)
+
+# The other staff assigned with the one in charge, one row each: `cases.co_staff` is the record, this table the
+# index that lets a staff member's work list find the cases they help with (kept in step by `_keep_team`).
+case_team = Table(
+    "case_team",
+    metadata,
+    Column("report_id", String(36), primary_key=True),
+    Column("subject", String(100), primary_key=True),
+    Index("ix_case_team_subject", "subject"),
 )
 
 # Every hand-over and decision of a case, with who, when and the message that went with it (only added to).
@@ -152,4 +164,19 @@ case_files = Table(
 
 _mapper = registry()
 _mapper.map_imperatively(Case, cases, version_id_col=cases.c.version, version_id_generator=False)
+
+
+@event.listens_for(Session, "before_flush")
+def _keep_team(session: Session, _context, _instances) -> None:
+    """Rewrite a case's rows of `case_team` whenever its `co_staff` changes, in the same transaction (every path that
+    changes the team — an assignment, a send-back, a new round — goes through here)."""
+    for obj in (*session.new, *session.dirty):
+        if not isinstance(obj, Case):
+            continue
+        state = inspect(obj)
+        if not state.pending and not state.attrs.co_staff.history.has_changes():
+            continue
+        session.execute(delete(case_team).where(case_team.c.report_id == obj.report_id))
+        if obj.co_staff:
+            session.execute(insert(case_team), [{"report_id": obj.report_id, "subject": subject} for subject in obj.co_staff])
 _mapper.map_imperatively(SupportRequest, support_requests)

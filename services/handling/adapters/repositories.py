@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from paht.runtime.paging import Page, SortKey, fetch_page
-from services.handling.adapters.orm import case_history, cases, support_requests
+from services.handling.adapters.orm import case_history, case_team, cases, support_requests
 from services.handling.domain import visibility
 from services.handling.domain.case import WORK_ORDER, Case, Person
 from services.handling.domain.history import HistoryLine
@@ -16,12 +16,23 @@ _KINDS = {"urgent": "bool", "handling_due": "datetime"}
 WORK_LIST = [SortKey(cases.c[name], descending=desc, kind=_KINDS.get(name, "str")) for name, desc in WORK_ORDER]
 
 
+# Where an attribute holding several values is searched: its own table of (report_id, value) rows.
+_AMONG = {"co_staff": (case_team.c.report_id, case_team.c.subject)}
+
+
 def visible_to(person: Person) -> ColumnElement:
     """Return the SQL condition of the one visibility rule (domain/visibility.py)."""
     lines = visibility.sight_lines(person)
     if lines is None:
         return true()
-    return or_(*(cases.c[attribute] == value for attribute, value in lines)) if lines else false()
+
+    def condition(attribute: str, value, among: bool) -> ColumnElement:
+        if not among:
+            return cases.c[attribute] == value
+        report_id, held = _AMONG[attribute]
+        return cases.c.report_id.in_(select(report_id).where(held == value))
+
+    return or_(*(condition(*line) for line in lines)) if lines else false()
 
 
 class SqlCaseRepository:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Callable
+from typing import Callable, Sequence
 
 from paht.runtime.aggregate import Versioned, require_state
 from paht.runtime.errors import Forbidden, InvalidInput, OutOfScope
@@ -38,6 +38,7 @@ class CandidatePerson:
 
 # Who may be assigned a case at step 4: a staff member of the lead unit, or its leader in person.
 ASSIGNABLE = (Role.STAFF.value, Role.UNIT_LEADER.value)
+MAX_CO_STAFF = 10  # other staff assigned with the one in charge
 MIN_REASON, MAX_REASON = 5, 2000
 MAX_MESSAGE = 2000
 MAX_CLARIFICATION = 10000
@@ -58,6 +59,13 @@ def clean_subject(value: str | None) -> str:
 def clean_unit_id(value: str | None) -> str:
     """Return the id of a proposed lead unit, or raise InvalidInput."""
     return clean_identifier(value, UNIT, 100)
+
+
+def check_team_size(count: int) -> None:
+    """At most MAX_CO_STAFF other staff with the one in charge (said before anyone is looked up)."""
+    if count > MAX_CO_STAFF:
+        raise InvalidInput(f"At most {MAX_CO_STAFF} other staff may be assigned with the person in charge.",
+                           f"Chỉ được giao thêm tối đa {MAX_CO_STAFF} cán bộ cùng xử lý với người chủ trì.", field="co_staff")
 
 
 def _reason(text: str | None) -> str:
@@ -97,8 +105,9 @@ class Case(Versioned):
     lead_unit_id: str = ""
     lead_unit_name: str = ""
     refused_unit_id: str = ""        # the unit that refused at step 4 in this round: its late actions get 409
-    staff_subject: str = ""
+    staff_subject: str = ""          # the staff member in charge
     former_staff_subject: str = ""   # the staff member the case was taken from: their late actions get 409
+    co_staff: tuple[str, ...] = ()   # other staff of the unit the leader assigned with them: they see it and keep the work log
     draft_id: str = ""
     answer_text: str = ""
     edited_by_leader: bool = False
@@ -202,6 +211,17 @@ class Case(Versioned):
                     refusal=("Only the assigned staff member may do this.", "Chỉ cán bộ được giao xử lý được thực hiện."),
                     out_of_scope=("This case is not assigned to you.", "Hồ sơ này không được giao cho bạn."))
 
+    def _as_team_member(self, user: Person, action: str, *allowed: Status) -> None:
+        self._guard(user, action, ASSIGNABLE, allowed,
+                    in_charge=self.on_team,
+                    lost=self._reassigned,
+                    refusal=("Only the staff assigned to this case may do this.", "Chỉ cán bộ được giao xử lý hồ sơ được thực hiện."),
+                    out_of_scope=("This case is not assigned to you.", "Hồ sơ này không được giao cho bạn."))
+
+    def on_team(self, user: Person) -> bool:
+        """Whether the person is one of the staff assigned to the case: the one in charge or another."""
+        return bool(user.subject) and (user.subject == self.staff_subject or user.subject in self.co_staff)
+
     def _unit_refused(self, user: Person) -> tuple[str, str] | None:
         if not self.refused_unit_id or user.org_unit != self.refused_unit_id:
             return None
@@ -236,6 +256,7 @@ class Case(Versioned):
             self.urgent = urgent
         self.lead_unit_id = self.lead_unit_name = self.refused_unit_id = ""
         self.staff_subject = self.former_staff_subject = ""
+        self.co_staff = ()
         self.draft_id = self.answer_text = self.answer_letter = ""
         self.answer_finished, self.completion_date = True, None
         self.edited_by_leader = False
@@ -272,27 +293,48 @@ class Case(Versioned):
         self.agency_refusal_reason = self.handover_message = _reason(reason)
         self.status = Status.REFUSED_BY_AGENCY.value
 
-    def assign_staff(self, user: Person, person: CandidatePerson | None, asked: str = "", message: str = "") -> None:
-        """Step 4: the unit leader accepts and names who handles the case; later, until approval, re-assigns it.
+    def assign_staff(self, user: Person, person: CandidatePerson | None, asked: str = "", message: str = "",
+                     team: Sequence[tuple[str, CandidatePerson | None]] = ()) -> None:
+        """Step 4: the unit leader accepts and names who handles the case — one in charge, and any other staff of the
+        unit with them (`team`: (asked, person) pairs) — with a note; later, until approval, re-assigns it.
 
-        Re-assigning withdraws a draft waiting for approval: the leader approves only what the person
-        now in charge reported, so the case goes back to in progress and the new person reports the
-        result again (the withdrawn text stays in answer_text as a starting point). Return reasons stay.
+        Re-assigning the person in charge withdraws a draft waiting for approval: the leader approves only what the
+        person now in charge reported, so the case goes back to in progress and the new person reports the result
+        again (the withdrawn text stays in answer_text as a starting point). Changing only the others keeps the draft
+        where it is. Return reasons stay.
         """
         self._as_unit_leader(user, "assign_staff", Status.AWAITING_UNIT_LEADER, *HANDLED)
         self._check_assignee(person, asked)
+        others = self._check_team(person, team)
         note = _message(message)
         if person.subject == self.staff_subject:
-            require_state(self.status, (), "assign_staff", describe, lambda current, action: (
-                f"This case is already assigned to {person.subject}.", f"Hồ sơ này đã được giao cho {person.subject}."))
+            if others == self.co_staff:
+                require_state(self.status, (), "assign_staff", describe, lambda current, action: (
+                    f"This case is already assigned to {person.subject}.", f"Hồ sơ này đã được giao cho {person.subject}."))
+            self.co_staff = others  # the same person in charge, other helpers: the case stays where it is
+            self.handover_message = note
+            return
         if self.staff_subject:
             self.former_staff_subject = self.staff_subject
         self.staff_subject = person.subject
+        self.co_staff = others
         self.draft_id = ""
         self.edited_by_leader = False
         self.return_proposal_reason = ""
         self.handover_message = note
         self.status = Status.IN_PROGRESS.value
+
+    def _check_team(self, in_charge: CandidatePerson, team: Sequence[tuple[str, CandidatePerson | None]]) -> tuple[str, ...]:
+        """The other staff assigned with the person in charge: each assignable, named once, at most MAX_CO_STAFF."""
+        check_team_size(len(team))
+        others: list[str] = []
+        for asked, person in team:
+            self._check_assignee(person, asked)
+            if person.subject == in_charge.subject:
+                continue  # named twice: they are in charge
+            if person.subject not in others:
+                others.append(person.subject)
+        return tuple(others)
 
     def _check_assignee(self, person: CandidatePerson | None, asked: str) -> None:
         problem = self.why_not_assignable(person, asked)
@@ -362,9 +404,9 @@ class Case(Versioned):
         self.status = Status.RETURNED_TO_STAFF.value
 
     def log_work(self, user: Person, text: str) -> str:
-        """Step 6: the staff member in charge notes what was done (a visit, a measurement, a call); the case's state
+        """Step 6: a staff member of the case (in charge or with them) notes what was done (a visit, a measurement, a call); the case's state
         does not change. Return the note as stored."""
-        self._as_assignee(user, "log_work", *WITH_STAFF)
+        self._as_team_member(user, "log_work", *WITH_STAFF)
         return clean_text(text, WORK_NOTE, 5, 4000)
 
     def propose_return(self, user: Person, reason: str) -> None:
@@ -379,6 +421,7 @@ class Case(Versioned):
         self.unit_refusal_reason = self.handover_message = _reason(reason)
         self.refused_unit_id = self.lead_unit_id
         self.former_staff_subject, self.staff_subject = self.staff_subject, ""
+        self.co_staff = ()
         self.lead_unit_id = self.lead_unit_name = ""
         self.draft_id = ""
         self.status = Status.AWAITING_AGENCY.value

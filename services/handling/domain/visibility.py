@@ -23,11 +23,13 @@ class Person(Protocol):
 
 @dataclass(frozen=True)
 class Sight:
-    """A person holding `role` sees the cases whose `case_attribute` equals their `person_attribute`."""
+    """A person holding `role` sees the cases whose `case_attribute` equals their `person_attribute` (or, when `among`,
+    holds it among its values)."""
 
     role: Role
     case_attribute: str
     person_attribute: str
+    among: bool = False
 
 
 SEES_ALL: tuple[str, ...] = roles.IOC
@@ -36,22 +38,26 @@ SIGHTS: tuple[Sight, ...] = (
     Sight(Role.UNIT_LEADER, "lead_unit_id", "org_unit"),
     Sight(Role.STAFF, "staff_subject", "subject"),
     Sight(Role.UNIT_LEADER, "staff_subject", "subject"),  # a leader who assigned the case to themselves
+    Sight(Role.STAFF, "co_staff", "subject", among=True),  # other staff assigned with the one in charge
+    Sight(Role.UNIT_LEADER, "co_staff", "subject", among=True),
 )
 
 
-def sight_lines(person: Person) -> list[tuple[str, Any]] | None:
-    """Return the (case attribute, value) pairs any of which lets the person see a case; None: sees all."""
+def sight_lines(person: Person) -> list[tuple[str, Any, bool]] | None:
+    """Return the (case attribute, value, among) triples any of which lets the person see a case; None: sees all."""
     if person.has(*SEES_ALL):
         return None
     lines = []
     for sight in SIGHTS:
         value = getattr(person, sight.person_attribute, "")
-        if value and person.has(sight.role.value) and (sight.case_attribute, value) not in lines:
-            lines.append((sight.case_attribute, value))
+        line = (sight.case_attribute, value, sight.among)
+        if value and person.has(sight.role.value) and line not in lines:
+            lines.append(line)
     return lines
 
 
 def sees(person: Person, case: Any) -> bool:
     """Say whether a person may see a case."""
     lines = sight_lines(person)
-    return lines is None or any(getattr(case, attribute) == value for attribute, value in lines)
+    return lines is None or any((value in getattr(case, attribute)) if among else getattr(case, attribute) == value
+                                for attribute, value, among in lines)

@@ -26,7 +26,7 @@ from paht.runtime.roles import Role
 from services.handling.adapters.contacts import ReporterContacts
 from services.handling.adapters.directory import OrgDirectory
 from services.handling.domain.answer import MAX_ANSWER
-from services.handling.domain.case import ASSIGNABLE, MAX_MESSAGE, MAX_REASON, CandidatePerson, Case, Status
+from services.handling.domain.case import ASSIGNABLE, MAX_CO_STAFF, MAX_MESSAGE, MAX_REASON, CandidatePerson, Case, Status
 from services.handling.domain.history import Action, HistoryLine
 from services.handling.domain.support import RECEIVERS, SupportRequest, SupportStatus
 from services.handling.service_layer import files as case_files
@@ -58,7 +58,12 @@ class ReasonIn(Strict):
 
 
 class AssignStaffIn(Strict):
-    staff_subject: str = Field(max_length=100, examples=["canbo"])
+    staff_subject: str = Field(max_length=100, examples=["canbo"], description="The staff member in charge.")
+    co_staff: list[Annotated[str, Field(max_length=100)]] = Field(
+        default_factory=list, max_length=MAX_CO_STAFF, examples=[["canbo2"]],
+        description=f"Other staff of the unit who handle the case with the one in charge (at most {MAX_CO_STAFF}): they see the "
+                    "case, keep its work log and add files; the draft, proposals and support requests stay with the one in charge. "
+                    "Re-assigning with only this list changed keeps the case where it is.")
     message: str = Field(default="", max_length=MAX_MESSAGE, description=MESSAGE_DOC)
 
 
@@ -148,6 +153,7 @@ def case_view(c: Case) -> dict:
         "lead_agency": {"id": c.lead_agency_id, "name": c.lead_agency_name},
         "lead_unit": {"id": c.lead_unit_id, "name": c.lead_unit_name} if c.lead_unit_id else None,
         "staff_subject": c.staff_subject or None,
+        "co_staff": list(c.co_staff),
         "handling_due": _iso(c.handling_due),
         "agency_due": _iso(c.agency_due),
         "approval_due": _iso(c.approval_due),
@@ -314,7 +320,8 @@ def build_router(ctx, directory: OrgDirectory, storage: BlobStorage | None = Non
 
     @router.post("/cases/{report_id}/assign-staff", summary="Step 4: accept and assign staff, with a note; until approval, re-assign")
     async def assign_staff(report_id: ReportId, body: AssignStaffIn, user: leader):
-        return answer(case_view(await handlers.assign_staff(ctx.uow(), directory, user, report_id, body.staff_subject, body.message)))
+        return answer(case_view(await handlers.assign_staff(ctx.uow(), directory, user, report_id, body.staff_subject, body.message,
+                                                            body.co_staff)))
 
     @router.post("/cases/{report_id}/refuse-unit", summary="Step 4: refuse the case (back to the lead agency)")
     async def refuse_unit(report_id: ReportId, body: ReasonIn, user: leader):

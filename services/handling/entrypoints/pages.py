@@ -111,6 +111,7 @@ class Allowed:
     decide_clarification: bool = False
     return_clarification: bool = False
     draft: bool = False           # step 6: draft, propose sending it back
+    log: bool = False             # step 6: the work log (the staff in charge and those with them)
     draft_clarification: bool = False
     ask_support: bool = False     # step 5
     contact: bool = False         # see the reporter's contact (audited by intake)
@@ -136,9 +137,10 @@ def allowed_for(user: Principal, case: Case) -> Allowed:
         decide_clarification=leader and status in (Status.CLARIFYING, Status.CLARIFICATION_DRAFTED),
         return_clarification=leader and status is Status.CLARIFICATION_DRAFTED,
         draft=assignee and status in WITH_STAFF,
+        log=user.has(*ASSIGNABLE) and case.on_team(user) and status in WITH_STAFF,
         draft_clarification=assignee and status is Status.CLARIFYING,
         ask_support=(leader or assignee) and status in ASKING,
-        contact=coordinator or leader or assignee,
+        contact=coordinator or leader or (user.has(*ASSIGNABLE) and case.on_team(user)),
     )
 
 
@@ -378,7 +380,8 @@ def build_router(ctx, directory=None, storage=None, spool: Path | None = None, c
         elif action == "refuse":
             await asyncio.to_thread(handlers.refuse_by_agency, uow, user, report_id, value("reason"))
         elif action == "assign-staff":
-            await handlers.assign_staff(uow, directory, user, report_id, value("staff_subject"), value("message"))
+            await handlers.assign_staff(uow, directory, user, report_id, value("staff_subject"), value("message"),
+                                        [str(v) for v in form.getlist("co_staff")])
         elif action == "refuse-unit":
             await asyncio.to_thread(handlers.refuse_by_unit, uow, user, report_id, value("reason"))
         elif action == "draft":

@@ -83,9 +83,9 @@ def _support_not_found(support_id: str) -> NotFound:
 
 
 def acts_on(case: Case, user: Principal) -> bool:
-    """Whoever may act on the case now: the staff member in charge, or the lead unit's leader."""
+    """Whoever may add files to the case now: its staff (in charge or with them), or the lead unit's leader."""
     return (user.has(Role.UNIT_LEADER.value) and bool(case.lead_unit_id) and user.org_unit == case.lead_unit_id) or (
-        user.has(*ASSIGNABLE) and bool(case.staff_subject) and user.subject == case.staff_subject)
+        user.has(*ASSIGNABLE) and case.on_team(user))
 
 
 def check_case_uploader(uow: UnitOfWork, user: Principal, report_id: str) -> None:
@@ -95,7 +95,7 @@ def check_case_uploader(uow: UnitOfWork, user: Principal, report_id: str) -> Non
         if case is None or not case.visible_to(user):
             raise _case_not_found(report_id)
         if not acts_on(case, user):
-            raise Forbidden("Only the staff member in charge or the lead unit's leader may add files to this case.",
+            raise Forbidden("Only the staff assigned to this case or the lead unit's leader may add files to it.",
                             "Chỉ cán bộ được giao xử lý hoặc lãnh đạo đơn vị chủ trì được đính kèm tệp vào hồ sơ này.")
 
 

@@ -28,7 +28,7 @@ from services.handling.adapters import calendar
 from services.handling.adapters.contacts import ReporterContact, ReporterContacts
 from services.handling.adapters.directory import OrgDirectory, candidate_unit
 from services.handling.domain.answer import Answer
-from services.handling.domain.case import Case, CandidatePerson, clean_subject, clean_unit_id
+from services.handling.domain.case import Case, CandidatePerson, check_team_size, clean_subject, clean_unit_id
 from services.handling.domain.history import Action, HistoryLine
 from services.handling.domain.support import SupportRequest
 from services.handling.service_layer import files as case_files
@@ -57,7 +57,7 @@ def _unit(case: Case) -> common_pb2.OrgRef:
 
 def _assigned(case: Case, level: int) -> ev.CaseAssigned:
     event = ev.CaseAssigned(level=level, agency=_agency(case), unit=_unit(case), staff_subject=case.staff_subject,
-                            message=case.handover_message)
+                            message=case.handover_message, co_staff=list(case.co_staff))
     event.due_at.FromDatetime(case.handling_due)
     return event
 
@@ -127,13 +127,17 @@ def refuse_by_agency(uow: UnitOfWork, user: Principal, report_id: str, reason: s
 
 
 async def assign_staff(uow: UnitOfWork, directory: OrgDirectory, user: Principal, report_id: str, staff_subject: str,
-                       message: str = "") -> Case:
-    """Step 4: the unit leader accepts the case and names who handles it, with a note; until approval, re-assigns it."""
+                       message: str = "", co_staff: list[str] | tuple = ()) -> Case:
+    """Step 4: the unit leader accepts the case and names who handles it — one in charge, and any other staff of the
+    unit with them — with a note; until approval, re-assigns it."""
     asked = clean_subject(staff_subject)
+    check_team_size(len(co_staff))  # before asking the directory about each of them
+    others = [clean_subject(name) for name in co_staff if name and name.strip()]
     person = await directory.get_person(asked)
+    team = [(name, await directory.get_person(name)) for name in dict.fromkeys(others)]
 
     def step(case: Case) -> tuple[Message, Action]:
-        case.assign_staff(user, person, asked, message)
+        case.assign_staff(user, person, asked, message, team)
         return _assigned(case, ev.ASSIGNMENT_LEVEL_STAFF), Action.STAFF_ASSIGNED
 
     return await asyncio.to_thread(_change, uow, user, report_id, step)
