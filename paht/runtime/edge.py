@@ -9,6 +9,7 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 import httpx
 import uvicorn
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -23,6 +24,7 @@ from paht.runtime.storage import streamed_limit
 from paht.runtime.upstream import Unreachable, Upstreams, UpstreamError
 from paht.runtime.web import error_body
 from paht.runtime.web.pages import STATIC_DIR
+from paht.runtime.web.forms import is_page_form
 from paht.runtime.web.security import FORM_TYPES
 
 # Longest prefix wins; everything else goes to publication (the public portal).
@@ -72,6 +74,7 @@ class Edge:
         self.nats_monitor = nats_monitor
         self.max_body_bytes = max_body_bytes
         self.streamed = dict(streamed or {})  # upload paths -> their limit: passed through as they arrive, never held whole
+        self.drain_bytes = max([max_body_bytes, *self.streamed.values()])  # a page form over the limit is passed on up to this
         # Requests go out on the edge's own lean client (paht.runtime.upstream): no cookie jar, nothing kept
         # between one visitor's request and the next but the open connection.
         self.pool = Upstreams(connect_timeout=2.0, timeout=30.0)
@@ -114,9 +117,13 @@ class Edge:
         host, port = addresses[turn]
         method = scope["method"]
         limit = streamed_limit(self.streamed, path)
+        if limit is not None and content_type.split(";")[0].strip().lower() in FORM_TYPES:
+            limit = None  # a form sent to an upload path keeps the ordinary limit
+        if limit is None and declared.isdigit() and int(declared) > self.max_body_bytes and is_page_form(path, Headers(scope=scope)):
+            limit = self.drain_bytes  # a page form over the limit: its service answers with the page (paht/runtime/web/forms.py)
         over: _Counter | None = None
         try:
-            if limit is not None and content_type.split(";")[0].strip().lower() not in FORM_TYPES:
+            if limit is not None:
                 if declared.isdigit() and int(declared) > limit:
                     return await _problem(413, "error.body_too_large")(scope, receive, send)
                 over = _Counter(limit)

@@ -222,12 +222,14 @@ def install_protections(app: FastAPI, settings: "Settings") -> None:
     """Install the errors and middlewares every service shares.
 
     A request meets them in this order: security headers, catch-all 500, refused URLs, body limit,
-    CSRF guard (each add_middleware wraps the ones added before it).
+    CSRF guard, the page of a page form over the body limit (each add_middleware wraps the ones added before it).
     """
     from paht.runtime.middleware import BodyLimit, CatchAll, HeadAsGet, RefuseBadRequests
     from paht.runtime.proxies import site_origins
+    from paht.runtime.web.forms import TooLargeForms
 
     install_error_handlers(app)
+    app.add_middleware(TooLargeForms)  # after the CSRF guard: a page form over the limit, cut by BodyLimit, gets a page
     app.add_middleware(CsrfGuard, allowed_origins=lambda request: site_origins(request, settings),
                        session_cookies=frozenset({TOKEN_COOKIE, REPORTER_COOKIE}), refuse_body=refused_body_response)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, streamed=BodyLimit.uploads(settings))  # uploads: streamed, own limit

@@ -4,9 +4,11 @@ from __future__ import annotations
 import logging
 from urllib.parse import unquote_plus, unquote_to_bytes
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from paht.runtime.http import problem
+from paht.runtime.web.forms import cut_form, is_page_form
 from paht.runtime.text import has_control
 
 log = logging.getLogger(__name__)
@@ -96,12 +98,17 @@ class BodyLimit:
     never held in memory: the route writes them to disk and applies its own, tighter limits. Here they are
     only counted: past the limit the route sees the client leave, and the client gets the 413. A form sent
     to such a path keeps the ordinary limit (the CSRF guard reads a form whole).
+
+    A page form over the limit (paht/runtime/web/forms.py) is not answered here: its first `max_bytes` are kept, the
+    rest is read and let go (up to the largest upload limit), and the request goes on as a short form of the text
+    fields that arrived whole, marked, for `TooLargeForms` to answer with a page (413).
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int, streamed: dict[str, int] | None = None):
         self.app = app
         self.max_bytes = max_bytes
         self.streamed = dict(streamed or {})
+        self.drain_bytes = max([max_bytes, *self.streamed.values()])  # a page form over the limit: read this far, then answer
 
     @staticmethod
     def uploads(settings) -> dict[str, int]:
@@ -121,7 +128,10 @@ class BodyLimit:
         streamed = streamed_limit(self.streamed, scope["path"])
         if streamed is not None and not _is_form(headers.get(b"content-type", b"")):
             limit = streamed
+        page_form = limit == self.max_bytes and is_page_form(scope["path"], Headers(scope=scope))
         if declared is not None and declared.isdigit() and int(declared) > limit:
+            if page_form:
+                return await self._page_form_too_large(scope, receive, send, [], True, int(declared))
             return await problem(413, "error.body_too_large", limit=limit)(scope, receive, send)
         if limit != self.max_bytes:
             return await self._counted(scope, receive, send, limit)
@@ -137,6 +147,8 @@ class BodyLimit:
             seen += len(chunks[-1])
             more = message.get("more_body", False)
             if seen > self.max_bytes:
+                if page_form:
+                    return await self._page_form_too_large(scope, receive, send, chunks, more, None)
                 return await problem(413, "error.body_too_large", limit=self.max_bytes)(scope, receive, send)
         body, sent = b"".join(chunks), False
 
@@ -148,6 +160,26 @@ class BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    async def _page_form_too_large(self, scope: Scope, receive: Receive, send: Send, chunks: list[bytes], more: bool,
+                                   declared: int | None) -> None:
+        """Keep the first `max_bytes` of a page form, read the rest to let it go, and pass the form on cut and marked."""
+        head = b"".join(chunks)[: self.max_bytes]
+        kept = [head]
+        seen = sum(len(c) for c in chunks)
+        room = self.max_bytes - len(head)
+        while more and seen <= self.drain_bytes:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client left: nobody to show a page to
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if room > 0:
+                kept.append(chunk[:room])
+                room -= len(kept[-1])
+            more = message.get("more_body", False)
+        cut_scope, cut_receive = cut_form(scope, receive, b"".join(kept), self.max_bytes, declared or seen)
+        await self.app(cut_scope, cut_receive, send)
 
     async def _counted(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         seen, over, started = 0, False, False

@@ -42,6 +42,7 @@ async def sweep_files(ctx):
 def build_http(ctx, directory=None):
     """Build the app; the organisation directory is handling's copy of the units, with people from dispatch over
     gRPC, unless one is given (tests: a fake)."""
+    from paht.runtime.web.forms import include_pages
     from services.handling.adapters.directory import CopiedOrgDirectory, GrpcOrgDirectory
     from services.handling.entrypoints import api, pages
 
@@ -50,7 +51,8 @@ def build_http(ctx, directory=None):
     app = make_app(ctx, "PAHT handling", "Cases at the lead agency, lead unit and staff: steps 3 to 7 of the procedure.")
     app.include_router(api.build_router(ctx, directory, media_storage(ctx), vars(ctx).get("media_spool"),  # spool: tests set one
                                         reporter_contacts(ctx)))
-    app.include_router(pages.build_router(ctx, directory, media_storage(ctx), vars(ctx).get("media_spool"), reporter_contacts(ctx)))
+    include_pages(app, pages.build_router(ctx, directory, media_storage(ctx), vars(ctx).get("media_spool"),  # forms over the limit
+                                          reporter_contacts(ctx)))
     return app
 
 

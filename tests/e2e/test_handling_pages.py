@@ -3,9 +3,11 @@
 
 The IOC dispatches a report to the Department of Transport (the walkthrough, up to step 2); its coordinator
 assigns the lead unit on a phone; the unit leader assigns staff on a desk; the staff member asks the Dong Hoi ward
-for support, tries a draft without text (a 422 with the reason in both languages), then reports the result with a
-committed completion date; the ward's leader accepts the request from the support inbox, names himself and
-answers; the unit leader reads the answer and the letter, and approves. Another agency's coordinator gets a 404.
+for support, tries a draft without text (a 422 with the reason in both languages), then one with too large a file
+(the case page again, 413, the reason in Vietnamese first and the text kept; in English when they chose English),
+then reports the result with a committed completion date; the ward's leader accepts the request from the support
+inbox, names himself and answers with a file; both sides see that file on the support request's page and download
+it; the unit leader reads the answer and the letter, and approves. Another agency's coordinator gets a 404.
 Screenshots go to test-artifacts/screenshots/handling-*.png (docs/screenshots with PAHT_REFRESH_SCREENSHOTS=1).
 """
 from __future__ import annotations
@@ -14,6 +16,7 @@ import re
 import threading
 import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from playwright import sync_api
@@ -23,11 +26,13 @@ from tests.e2e import test_browser
 from tests.e2e.harness import BACKENDS, Client, backend_env, cleanup_backend, start_paht, stop_paht
 from tests.e2e.test_browser import DESK, assert_readable, browser, shots  # noqa: F401  (fixtures)
 from tests.e2e.test_dispatch_console import sign_in, walk_until
+from tests.integration.test_handling_files import pdf
 
 expect = sync_api.expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 PHONE = {"width": 390, "height": 844}
+FORM_LIMIT = 1_000_000  # max_body_bytes: a page form with its files may carry no more
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -54,6 +59,18 @@ def open_page(browser, url: str, viewport: dict, locale: str = "vi-VN"):  # noqa
 def posting(page, action: str):
     """Wait for the answer to a form's POST (its status: 303 done, 4xx refused)."""
     return page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/" + action))
+
+
+def download_answer_file(page, sent: bytes) -> None:
+    """The support request's page lists the file sent with the answer, and its link downloads those very bytes."""
+    listed = page.locator("#support-files")
+    expect(listed).to_contain_text("Biên bản xác nhận.pdf")
+    expect(listed).to_contain_text("Văn bản, tài liệu")
+    expect(listed).to_contain_text("Trả lời phối hợp")
+    with page.expect_download() as got:
+        listed.get_by_role("link", name="Biên bản xác nhận.pdf").click()
+    assert got.value.suggested_filename.endswith(".pdf")
+    assert Path(got.value.path()).read_bytes() == sent
 
 
 def test_a_case_goes_from_the_lead_agency_to_approval_with_support_from_another_agency(paht_handling, browser, shots):  # noqa: F811
@@ -140,6 +157,48 @@ def test_a_case_goes_from_the_lead_agency_to_approval_with_support_from_another_
         assert_readable(page)
         shots(page, "handling-draft-error-phone")
 
+        # Too large a file: the case page again (413), the reason on the draft form in Vietnamese first, the text kept,
+        # nothing attached and the case where it was.
+        typed = "Đơn vị đã khảo sát hiện trường, ảnh và biên bản kèm theo."
+        draft = page.locator("#act-draft")
+        draft.get_by_label("Nội dung trả lời").fill(typed)
+        draft.get_by_label("Tệp đính kèm").set_input_files(
+            [{"name": "bien-ban-lon.pdf", "mimeType": "application/pdf", "buffer": pdf(pad=FORM_LIMIT + 100_000)}])
+        with posting(page, "draft") as answer:
+            draft.get_by_role("button", name="Báo cáo kết quả, trình duyệt").click()
+        assert answer.value.status == 413 and answer.value.headers["content-type"].startswith("text/html")
+        error = page.locator("#error-draft")
+        expect(error.locator("[lang=vi]")).to_contain_text("Biểu mẫu chưa được gửi")
+        expect(error.locator("[lang=vi]")).to_contain_text("Chưa có gì được lưu")
+        expect(error.locator("[lang=en]")).to_contain_text("The form was not sent")
+        assert error.inner_text().index("Biểu mẫu chưa được gửi") < error.inner_text().index("The form was not sent")
+        expect(page.locator("#act-draft").get_by_label("Nội dung trả lời")).to_have_value(typed)
+        expect(page.locator("#case-status")).to_contain_text("Đang xử lý")
+        expect(page.locator("#files")).to_contain_text("Chưa có tệp nào được đính kèm.")
+        expect(page.locator("#history .tl-drafted")).to_have_count(0)
+        assert_readable(page)
+        shots(page, "handling-draft-too-large-phone")
+
+        # The same person in English: a work note with too large a file comes back in English first; then Vietnamese again.
+        page.goto(case_path + "?lang=en")
+        page.locator("#act-log summary").click()
+        log = page.locator("#act-log")
+        log.get_by_label("Work note").fill("Measured the pothole: 1.2 m wide.")
+        log.get_by_label("Attach files").set_input_files(
+            [{"name": "video.mp4", "mimeType": "video/mp4", "buffer": b"\0" * (FORM_LIMIT + 1)}])
+        with posting(page, "log") as answer:
+            log.get_by_role("button", name="Add to the work log").click()
+        assert answer.value.status == 413
+        error = page.locator("#error-log")
+        expect(error.locator("[lang=en]")).to_contain_text("The form was not sent")
+        assert error.inner_text().index("The form was not sent") < error.inner_text().index("Biểu mẫu chưa được gửi")
+        expect(page.locator("#act-log")).to_have_attribute("open", "")
+        expect(page.locator("#act-log").get_by_label("Work note")).to_have_value("Measured the pothole: 1.2 m wide.")
+        expect(page.locator("#history .tl-work_logged")).to_have_count(0)
+        assert_readable(page)
+        shots(page, "handling-log-too-large-en-phone")
+        page.goto(case_path + "?lang=vi")
+
         draft = page.locator("#act-draft")
         draft.get_by_label("Nội dung trả lời").fill("Đơn vị đã khảo sát hiện trường; mặt đường sẽ được thảm lại toàn bộ đoạn trước số 120.")
         draft.get_by_label("Chưa xong: đơn vị cam kết hoàn thành trước ngày").check()
@@ -154,10 +213,14 @@ def test_a_case_goes_from_the_lead_agency_to_approval_with_support_from_another_
         expect(page.locator("#clock-approval")).to_contain_text("trong hạn")
         assert_readable(page)
         shots(page, "handling-case-staff-phone")
+
     finally:
         context.close()
+    assert c.get(f"/api/handling/v1/cases/{rid}/files", "canbo").json()["items"] == []  # nothing of the refused forms was kept
 
-    # Step 5, the receiving side on a phone: the inbox, accept and name a person, answer.
+    # Step 5, the receiving side on a phone: the inbox, accept and name a person, answer with a file; the support
+    # request's page lists it with its download.
+    report_pdf = pdf(pad=3_000)
     context, page = open_page(browser, url, PHONE)
     try:
         sign_in(page, "phuong", "/handling/")
@@ -174,18 +237,27 @@ def test_a_case_goes_from_the_lead_agency_to_approval_with_support_from_another_
         expect(page.locator("#support-status")).to_contain_text("Đã tiếp nhận, đang phối hợp")
         answer_form = page.locator("#act-answer")
         answer_form.get_by_label("Nội dung phối hợp, hỗ trợ").fill("Phường xác nhận mặt đường bong tróc khoảng 40 m², có ảnh hiện trường kèm theo.")
+        answer_form.get_by_label("Tệp đính kèm").set_input_files(
+            [{"name": "Biên bản xác nhận.pdf", "mimeType": "application/pdf", "buffer": report_pdf}])
         answer_form.get_by_role("button", name="Gửi đơn vị chủ trì").click()
         expect(page.locator("#done")).to_contain_text("Cơ quan, đơn vị phối hợp cung cấp thông tin")
         expect(page.locator("#support-answer")).to_contain_text("bong tróc khoảng 40 m²")
+        support_path = page.url.split("?")[0].removeprefix(url)
+        download_answer_file(page, report_pdf)
         assert_readable(page)
         shots(page, "handling-support-phone")
     finally:
         context.close()
 
-    # Step 7, the unit leader: the support's answer and the letter, then approve (on a desk, then read on a phone).
+    # Step 7, the unit leader: the support request's page with the answer's file, the support's answer and the
+    # letter, then approve (on a desk, then read on a phone).
     context, page = open_page(browser, url, DESK)
     try:
-        sign_in(page, "truongphong", case_path)
+        sign_in(page, "truongphong", support_path)
+        expect(page.locator("#support-status")).to_contain_text("Đã phối hợp, hỗ trợ")
+        download_answer_file(page, report_pdf)
+        shots(page, "handling-support-answer-desk")
+        page.goto(case_path)
         expect(page.locator("#support")).to_contain_text("Đã phối hợp, hỗ trợ")
         expect(page.locator("#support")).to_contain_text("bong tróc khoảng 40 m²")
         expect(page.locator("#handover")).to_contain_text("Kính trình chị duyệt.")

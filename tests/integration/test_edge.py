@@ -198,3 +198,38 @@ def test_the_edge_keeps_its_connections_to_a_service_open(stack, tmp_path):
         assert client.post("/api/intake/v1/good", json={"n": 1}).status_code == 200
         ports.add(client.get("/api/intake/v1/peer").json()["port"])
     assert len(ports) == 1
+
+
+def test_the_edge_passes_a_page_form_over_the_limit_on_for_its_service_to_answer_with_a_page(stack, tmp_path):
+    """A page form over the body limit is the service's to answer (the page again, 413: paht/runtime/web/forms.py);
+    programs' bodies over it still get the edge's JSON 413, and so does a page form beyond the largest upload."""
+    from fastapi import Form
+
+    settings = Settings(env="test", data=tmp_path)
+    app = service_app(settings)
+    done: list[str] = []
+
+    @app.post("/intake/note")
+    async def note(text: str = Form("")):
+        done.append(text)
+        return {"ok": True}
+
+    _service, edge = stack(app)
+    with httpx.Client(base_url=edge.url, timeout=60) as client:
+        token = "t" * 40
+        client.cookies.set("paht_csrf", token)
+        big = ("files", ("big.pdf", b"%PDF" + b"x" * (settings.max_body_bytes + 10), "application/pdf"))
+        page = client.post("/intake/note", data={"csrf_token": token, "text": "Ghi chú"}, files=[big],
+                           headers={"Accept": "text/html,*/*;q=0.8"})
+        assert page.status_code == 413 and page.headers["content-type"].startswith("text/html")
+        assert "Biểu mẫu chưa được gửi" in page.text and done == []
+        api = client.post("/api/intake/v1/good", data={"csrf_token": token, "text": "x"}, files=[big])
+        assert api.status_code == 413 and api.json()["error"]["code"] == "error.body_too_large"
+        assert client.post("/intake/note", data={"csrf_token": token, "text": "ngắn"}).status_code == 200 and done == ["ngắn"]
+    with socket.create_connection(("127.0.0.1", edge.port), timeout=10) as sock:  # says 200 MB: refused before any is read
+        sock.sendall(b"POST /intake/note HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                     b"Content-Length: 200000000\r\nConnection: close\r\n\r\ntext=x")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 413") and b"error.body_too_large" in answer and done == ["ngắn"]

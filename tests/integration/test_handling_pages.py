@@ -209,12 +209,70 @@ def test_a_refused_file_on_the_page_comes_back_in_both_languages_and_nothing_is_
 
 
 def test_a_form_with_files_is_an_ordinary_body_its_limit_applies(filed):
-    """Page forms are not streamed uploads: the whole multipart body is bounded by max_body_bytes (1 MB by default)."""
+    """Page forms are not streamed uploads: the whole multipart body is bounded by max_body_bytes (1 MB by default).
+    Over it, the person gets the case page again (413): the reason in their language first, on the form they sent,
+    what they typed kept, and nothing done or stored."""
+    rid, leader, staff = filed.case_with_staff()
+    page = f"/handling/cases/{rid}"
+    big = pdf(pad=filed.settings.max_body_bytes)
+    typed = {"answer_text": ANSWER, "finished": "0", "completion_date": "2031-05-20", "message": "Kính trình <anh> duyệt & cho ý kiến."}
+    r = filed.client.post(f"{page}/draft", headers=staff, data=typed, files=[("files", ("lon.pdf", big, "application/pdf"))])
+    assert r.status_code == 413 and r.headers["content-type"].startswith("text/html")
+    box = r.text.split('id="error-draft"')[1].split("</div>")[0]
+    assert "Biểu mẫu chưa được gửi" in box and "Chưa có gì được lưu" in box and "977 KB" in box  # the form's limit, as its hint says
+    assert box.index('lang="vi"') < box.index('lang="en"') and "The form was not sent" in box
+    form = r.text.split(f'action="{page}/draft"')[1].split("</form>")[0]
+    assert f">{ANSWER}</textarea>" in form and "Kính trình &lt;anh&gt; duyệt &amp; cho ý kiến." in form  # typed text kept, escaped
+    assert 'value="2031-05-20"' in form and re.search(r'value="0" checked', form)
+    assert filed.rows() == [] and filed.stored() == []
+    shown = filed.client.get(page, headers=leader).text
+    assert "tl-drafted" not in shown and "Đang xử lý" in shown  # the step did not happen
+
+    en = filed.client.post(f"{page}/log?lang=en", headers=staff, data={"text": "Đã lập biên bản kiểm tra hiện trường."},
+                           files=[("files", ("lon.pdf", big, "application/pdf"))])
+    assert en.status_code == 413 and 'id="error-log"' in en.text
+    box = en.text.split('id="error-log"')[1].split("</div>")[0]
+    assert box.index('lang="en"') < box.index('lang="vi"') and "The form was not sent" in box and "Nothing was saved" in box
+    assert "Đã lập biên bản kiểm tra hiện trường.</textarea>" in en.text and "<details class=\"more\" id=\"act-log\" open>" in en.text
+
+    # without a length (chunked), the same page
+    boundary = "paht-test-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\nGhi chú dài\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"lon.pdf\"\r\n"
+            f"Content-Type: application/pdf\r\n\r\n").encode() + big + f"\r\n--{boundary}--\r\n".encode()
+
+    def chunks():
+        for start in range(0, len(body), 64 * 1024):
+            yield body[start:start + 64 * 1024]
+
+    chunked = filed.client.post(f"{page}/log", headers={**staff, "content-type": f"multipart/form-data; boundary={boundary}"}, content=chunks())
+    assert chunked.status_code == 413 and "Ghi chú dài</textarea>" in chunked.text and 'id="error-log"' in chunked.text
+    assert filed.rows() == [] and filed.stored() == []
+
+
+def test_programs_keep_the_json_413(filed):
     rid, leader, staff = filed.case_with_staff()
     big = pdf(pad=filed.settings.max_body_bytes)
-    r = filed.client.post(f"/handling/cases/{rid}/draft", headers=staff, data={"answer_text": ANSWER, "finished": "1"},
+    # a page path asked by a caller that reads JSON only
+    r = filed.client.post(f"/handling/cases/{rid}/draft", headers={**staff, "accept": "application/json"}, data={"answer_text": ANSWER},
                           files=[("files", ("lon.pdf", big, "application/pdf"))])
-    assert r.status_code == 413
+    assert r.status_code == 413 and r.json()["error"]["code"] == "error.body_too_large"
+    # a form to an API path (here the upload route, where a form keeps the ordinary limit)
+    r = filed.client.post(f"/api/handling/v1/cases/{rid}/files", headers=staff, files=[("file", ("lon.pdf", big, "application/pdf"))])
+    assert r.status_code == 413 and r.json()["error"]["code"] == "error.body_too_large"
+    assert filed.rows() == [] and filed.stored() == []
+
+
+def test_a_browser_form_over_the_limit_still_needs_its_csrf_token(filed):
+    """The form cut for its size goes through the CSRF guard like any other: a forged one is refused (403)."""
+    rid, leader, staff = filed.case_with_staff()
+    page = f"/handling/cases/{rid}"
+    filed.client.cookies.set(TOKEN_COOKIE, token_for(filed.settings, "canbo", ["staff"], "so-gtvt-kcht"))
+    token = re.search(r'name="csrf_token" value="([^"]+)"', filed.client.get(page).text).group(1)
+    big = [("files", ("lon.pdf", pdf(pad=filed.settings.max_body_bytes), "application/pdf"))]
+    assert filed.client.post(f"{page}/log", data={"text": "Ghi chú"}, files=big).status_code == 403
+    shown = filed.client.post(f"{page}/log", data={"csrf_token": token, "text": "Ghi chú"}, files=big)
+    assert shown.status_code == 413 and "Ghi chú</textarea>" in shown.text
     assert filed.rows() == [] and filed.stored() == []
 
 
@@ -254,6 +312,30 @@ def test_the_support_answer_form_carries_files_and_the_lead_unit_sees_them(filed
     assert row.attached_to == f"support:{link}" and row.support_id == link
     files = filed.client.get(f"/handling/cases/{rid}", headers=leader).text.split('id="files"')[1].split("</section>")[0]
     assert "ban-do.pdf" in files and "Trả lời phối hợp" in files and f"/api/handling/v1/files/{row.id}" in files
+    # the support request's own page lists them too, for both sides, each link by the download's own rule
+    for who in (leader, receiver, worker):
+        listed = filed.client.get(page, headers=who).text.split('id="support-files"')[1].split("</section>")[0]
+        assert f'href="/api/handling/v1/files/{row.id}" download>ban-do.pdf</a>' in listed
+        assert filed.client.get(f"/api/handling/v1/files/{row.id}", headers=who).status_code == 200
+    assert filed.client.get(page, headers=as_(filed.settings, "x", "unit_leader", "so-tttt")).status_code == 404
+
+
+def test_a_support_answer_over_the_limit_comes_back_on_the_support_page(filed):
+    rid, leader, staff = filed.case_with_staff()
+    due = (datetime.now(PROVINCE_TIME) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    assert filed.client.post(f"/handling/cases/{rid}/support", headers=leader,
+                             data={"org_id": "so-xd-qhkt", "question": "Đề nghị cung cấp bản đồ quy hoạch khu vực.", "due_at": due}).status_code == 303
+    receiver = as_(filed.settings, "truongphong-qhkt", "unit_leader", "so-xd-qhkt")
+    link = filed.client.get("/handling/support", headers=receiver).text.split('href="/handling/support/')[1].split('"')[0]
+    page = f"/handling/support/{link}"
+    assert filed.client.post(f"{page}/accept", headers=receiver, data={"staff_subject": "canbo-qhkt"}).status_code == 303
+    worker = as_(filed.settings, "canbo-qhkt", "staff", "so-xd-qhkt")
+    r = filed.client.post(f"{page}/answer", headers=worker, data={"answer_text": "Gửi kèm bản đồ quy hoạch tỷ lệ 1/2000."},
+                          files=[("files", ("ban-do.pdf", pdf(pad=filed.settings.max_body_bytes), "application/pdf"))])
+    assert r.status_code == 413 and 'id="error-answer"' in r.text and "Biểu mẫu chưa được gửi" in r.text
+    assert "Gửi kèm bản đồ quy hoạch tỷ lệ 1/2000.</textarea>" in r.text and 'id="support-files"' not in r.text
+    assert filed.rows() == [] and filed.stored() == []
+    assert "Đã tiếp nhận, đang phối hợp" in filed.client.get(page, headers=worker).text  # not answered
 
 
 def test_the_leader_assigns_others_with_the_one_in_charge_and_they_keep_the_work_log(ctx, client, settings):

@@ -301,3 +301,55 @@ def test_head_is_answered_like_get_without_a_body():
     assert head.headers["content-length"] == got.headers["content-length"]
     assert head.headers["content-security-policy"] and "server" not in head.headers
     assert client.head("/missing").status_code == 404
+
+
+# ---- a page form over the body limit (paht/runtime/web/forms.py) ----------------------------------------
+
+def test_a_page_form_over_the_limit_gets_a_page_in_the_persons_language_and_nothing_is_done(tmp_path):
+    c, changes = build(tmp_path, max_body_bytes=2_000)
+    token = token_of(c)
+    big = "x" * 5_000
+    page = c.post("/thing", data={"csrf_token": token, "what": big})
+    assert page.status_code == 413 and page.headers["content-type"].startswith("text/html")
+    assert "Biểu mẫu chưa được gửi" in page.text and "The form was not sent" in page.text and changes == []
+    assert page.text.index('lang="vi">Biểu mẫu') < page.text.index('lang="en">The form')
+    c.cookies.set("paht_lang", "en")
+    en = c.post("/thing", data={"csrf_token": token, "what": big})
+    assert en.status_code == 413 and en.text.index('lang="en">The form') < en.text.index('lang="vi">Biểu mẫu')
+    # the form cut for its size still needs its token; programs keep the JSON answer
+    assert c.post("/thing", data={"what": big}).status_code == 403
+    for r in (c.post("/thing", data={"csrf_token": token, "what": big}, headers={"Accept": "application/json"}),
+              c.post("/auth/token", data={"username": big}), c.post("/api/thing", json={"what": big})):
+        assert r.status_code == 413 and r.json()["error"]["code"] == "error.body_too_large"
+    assert changes == []
+    assert c.post("/thing", data={"csrf_token": token, "what": "small"}).status_code == 200 and changes == ["small"]
+
+
+def test_the_text_fields_that_arrived_whole_are_kept_and_files_are_not():
+    from paht.runtime.web.forms import FormTooLarge, is_page_form, kept_fields
+    from starlette.datastructures import Headers
+
+    b = "b0und"
+    body = (f"--{b}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\ntok\r\n"
+            f"--{b}\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\nGhi chú\r\ndòng hai\r\n"
+            f"--{b}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF"
+            ).encode() + b"x" * 1000
+    multipart = f"multipart/form-data; boundary={b}"
+    assert kept_fields(body, multipart) == [("csrf_token", "tok"), ("text", "Ghi chú\r\ndòng hai")]
+    cut_in_text = body[:body.index("dòng".encode()) + 2]
+    assert kept_fields(cut_in_text, multipart) == [("csrf_token", "tok")]
+    assert kept_fields(b"csrf_token=tok&text=Ghi+ch%C3%BA&what=xxxx", "application/x-www-form-urlencoded") == [
+        ("csrf_token", "tok"), ("text", "Ghi chú")]  # the last pair is where the body was cut
+    assert kept_fields(b"garbage", "multipart/form-data") == []
+    refused = FormTooLarge(1_000_000, 1_400_000, [("csrf_token", "tok"), ("text", "a"), ("text", "b")])
+    assert refused.kept == {"text": "a"}
+    assert refused.message["vi"].startswith("Biểu mẫu chưa được gửi") and "1,3 MB" in refused.message["vi"] and "977 KB" in refused.message["vi"]
+    assert "1.3 MB" in refused.message["en"]
+    barely = FormTooLarge(1_000_000, 1_000_001).message  # the same size written twice would only puzzle
+    assert barely["en"].startswith("The form was not sent: with its files it is more than the 977 KB") and barely["en"].count("977 KB") == 1
+    assert barely["vi"].count("977 KB") == 1
+    form = Headers({"content-type": multipart})
+    assert is_page_form("/handling/cases/x/draft", form) and not is_page_form("/api/handling/v1/cases/x/files", form)
+    assert not is_page_form("/auth/token", form) and not is_page_form("/handling/x", Headers({"content-type": "application/json"}))
+    assert not is_page_form("/handling/x", Headers({"content-type": multipart, "accept": "application/json"}))
+    assert is_page_form("/handling/x", Headers({"content-type": multipart, "accept": "text/html,application/xhtml+xml,*/*;q=0.8"}))

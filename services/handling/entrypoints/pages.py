@@ -18,8 +18,11 @@ Files: the staff's draft and work-note forms and the support answer form are mul
 files.store_upload, then the step attaches them by id in its own transaction. A refused file (its type, its size)
 re-shows the page with the reason and nothing attached; when the step itself is refused, the files this post stored
 are removed again. The whole form is an ordinary request body: it is bounded by `max_body_bytes` (1 MB unless
-configured; the edge applies the same), so larger files go through the streamed JSON upload routes. The case page
-lists the attached files the person may see, each linked to the JSON download route (same access rule).
+configured), so larger files go through the streamed JSON upload routes. A form over that limit never reaches its
+route: the shared rule (paht/runtime/web/forms.py) comes back here, to `case_too_large` / `support_too_large`, which
+show the page the form was on with the reason (413), what was typed kept and nothing done. The case page lists the
+attached files the person may see, and the support request's page its answer's files, each linked to the JSON
+download route (same access rule).
 """
 from __future__ import annotations
 
@@ -45,6 +48,8 @@ from paht.runtime.roles import Role
 from paht.runtime.sla import Standing, Step
 from paht.runtime.sla.standing import standing_of
 from paht.runtime.web import Pages, pick_language
+from paht.runtime.web.forms import FormTooLarge, on_too_large
+from paht.runtime.web.forms import size_text as sized
 from services.handling.domain.answer import ANSWER
 from services.handling.domain.case import (ASSIGNABLE, CLARIFICATION, CLARIFICATION_QUESTION, MESSAGE, REASON, WORK_NOTE,
                                            STAFF_ACCOUNT, UNIT, Case, Status)
@@ -199,12 +204,7 @@ def parse_local_time(text: str) -> datetime:
 
 def size_text(size: int, index: int) -> str:
     """A file size for people: 850 B, 12 KB, 1.4 MB (Vietnamese: 1,4 MB)."""
-    if size < 1024:
-        return f"{size} B"
-    if size < 1024 * 1024:
-        return f"{round(size / 1024)} KB"
-    text = f"{size / (1024 * 1024):.1f} MB"
-    return text if index == 0 else text.replace(".", ",")
+    return sized(size, "en" if index == 0 else "vi")
 
 
 def default_support_due(now: datetime) -> str:
@@ -232,7 +232,7 @@ def build_router(ctx, directory=None, storage=None, spool: Path | None = None, c
                             action_label=lambda a: Action(a).label[index] if a in Action._value2member_map_ else a,
                             status_phrase=lambda s: Status(s).phrase[index], file_accept=FILE_ACCEPT, max_files=case_files.MAX_FILES,
                             form_limit=size_text(ctx.settings.max_body_bytes, index), size_text=lambda n: size_text(n, index),
-                            file_kind=lambda k: FILE_KIND.get(k, (k, k))[index],
+                            file_kind=lambda k: FILE_KIND.get(k, (k, k))[index], file_url=case_files.URL.format,
                             file_step=lambda target: FILE_STEP.get(target.split(":", 1)[0], (target, target))[index], **context)
 
     def signed_in(request: Request) -> tuple[Principal | None, Response | None]:
@@ -357,7 +357,7 @@ def build_router(ctx, directory=None, storage=None, spool: Path | None = None, c
         kept = kept or {}
         kv = lambda action, name, default="": kept.get(name, default) if error_action == action else (default or "")  # noqa: E731
         return render(request, "case.html", status_code, kv=kv, user=user, case=case, history=list(reversed(lines)), support=support,
-                      files=attached, file_url=case_files.URL.format,
+                      files=attached,
                       clocks=clocks_of(case, lines, now), allowed=allowed, people=people, units=units, now=now,
                       error=error, error_action=error_action, done=done_label(request, CASE_ACTIONS),
                       support_due=default_support_due(now), today=handlers.province_today(), contact=contact)
@@ -428,7 +428,19 @@ def build_router(ctx, directory=None, storage=None, spool: Path | None = None, c
         response.headers["Cache-Control"] = "no-store"
         return response
 
+    async def case_too_large(request: Request, too_large: FormTooLarge) -> Response:
+        """A case form over the body limit (the route did not run): the case page, the reason on that form, what was
+        typed kept."""
+        user, away = signed_in(request)
+        if away:
+            return away
+        report_id, action = request.path_params["report_id"], request.path_params["action"]
+        if action not in CASE_ACTIONS or not looks_like_id(report_id):
+            return pages.error(request, 404, "error.not_found")
+        return await case_page(request, user, report_id, 413, too_large.message, action, too_large.kept)
+
     @router.post("/handling/cases/{report_id}/{action}")
+    @on_too_large(case_too_large)
     async def case_post(request: Request, report_id: str, action: str):
         user, away = signed_in(request)
         if away:
@@ -463,6 +475,7 @@ def build_router(ctx, directory=None, storage=None, spool: Path | None = None, c
                            error_action: str = "", kept: dict | None = None) -> Response:
         try:
             req, case = await asyncio.to_thread(handlers.get_support, ctx.uow(), user, support_id)
+            attached = await asyncio.to_thread(case_files.files_of_support, ctx.uow(), user, req.report_id, support_id)
         except DomainError as exc:
             code, message = refusal(exc)
             return error_page(request, user, code, message)
@@ -479,7 +492,7 @@ def build_router(ctx, directory=None, storage=None, spool: Path | None = None, c
         kept = kept or {}
         kv = lambda action, name, default="": kept.get(name, default) if error_action == action else (default or "")  # noqa: E731
         return render(request, "support.html", status_code, kv=kv, user=user, req=req, case=case, can_decide=can_decide,
-                      can_answer=can_answer, people=people, error=error, error_action=error_action,
+                      can_answer=can_answer, files=attached, people=people, error=error, error_action=error_action,
                       done=done_label(request, SUPPORT_ACTIONS), sees_case=case.visible_to(user))
 
     @router.get("/handling/support/{support_id}")
@@ -491,7 +504,18 @@ def build_router(ctx, directory=None, storage=None, spool: Path | None = None, c
             return error_page(request, user, 404, handlers._support_not_found(support_id[:36]).detail)
         return await support_page(request, user, support_id)
 
+    async def support_too_large(request: Request, too_large: FormTooLarge) -> Response:
+        """A support form over the body limit (the route did not run): the request's page, as case_too_large."""
+        user, away = signed_in(request)
+        if away:
+            return away
+        support_id, action = request.path_params["support_id"], request.path_params["action"]
+        if action not in SUPPORT_ACTIONS or not looks_like_id(support_id):
+            return pages.error(request, 404, "error.not_found")
+        return await support_page(request, user, support_id, 413, too_large.message, action, too_large.kept)
+
     @router.post("/handling/support/{support_id}/{action}")
+    @on_too_large(support_too_large)
     async def support_post(request: Request, support_id: str, action: str):
         user, away = signed_in(request)
         if away:

@@ -218,6 +218,11 @@ def files_of_case(uow: UnitOfWork, user: Principal, report_id: str) -> list[Case
         return [_file(r) for r in rows]
 
 
+def files_of_support(uow: UnitOfWork, user: Principal, report_id: str, support_id: str) -> list[CaseFile]:
+    """The files attached to one support request's answer, by files_of_case's rule (the same people may download them)."""
+    return [f for f in files_of_case(uow, user, report_id) if f.attached_to == f"support:{support_id}"]
+
+
 def file_for(uow: UnitOfWork, user: Principal, file_id: str) -> CaseFile:
     """One file for a person who may see it (the uploader sees their own upload, attached or not); else 404."""
     missing = NotFound("This file was not found.", "Không tìm thấy tệp.")
