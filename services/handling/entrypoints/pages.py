@@ -123,7 +123,8 @@ class Allowed:
 
     @property
     def anything(self) -> bool:
-        return any(getattr(self, name) for name in self.__dataclass_fields__)
+        """Whether the "Your actions" section has a form (the contact has a section of its own)."""
+        return any(getattr(self, name) for name in self.__dataclass_fields__ if name != "contact")
 
 
 def allowed_for(user: Principal, case: Case) -> Allowed:
