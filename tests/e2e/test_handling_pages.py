@@ -120,9 +120,12 @@ def test_a_case_goes_from_the_lead_agency_to_approval_with_support_from_another_
         expect(page.locator("#handover")).to_contain_text("Đề nghị kiểm tra hiện trường trong ngày.")
         form = page.locator("#act-assign-staff")
         form.locator("select[name=staff_subject]").select_option("canbo")
+        form.get_by_label(re.compile(r"Lê Thị Mai .*\(canbo2\)")).check()  # a second staff member works on it too
+        shots(page, "handling-case-assign-desk")
         form.get_by_role("button", name="Giao cán bộ xử lý").click()
         expect(page.locator("#done")).to_contain_text("Lãnh đạo đơn vị giao cán bộ xử lý")
         expect(page.locator("#case-facts")).to_contain_text("canbo")
+        expect(page.locator("#co-staff")).to_contain_text("canbo2")
         expect(page.locator("#case-status")).to_contain_text("Đang xử lý")
         assert_readable(page)
         shots(page, "handling-case-leader-desk")
