@@ -3,31 +3,28 @@ the reform seen through as_of, boundaries and locate(), people and passwords, th
 and concurrent imports."""
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import re
 import threading
 from datetime import date, datetime, timezone
 
-import grpc
 import httpx
 import pytest
 import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from paht.dispatch.v1 import directory_pb2
+from paht.dispatch.v1 import directory_pb2, directory_pb2_grpc
 from paht.runtime.http import TOKEN_COOKIE
 from paht.runtime.ids import DIRECTORY_ID, TAXONOMY_ID, new_id
 from paht.runtime.sla import default_engine
 from services.dispatch.adapters.orm import directory_revisions, org_units
 from services.dispatch.bootstrap import SPEC, build_http, seed
 from services.dispatch.domain.dispatching import DispatchItem
-from services.dispatch.entrypoints.grpc_api import DirectoryServicer
 from services.dispatch.service_layer import directory, directory_admin
 from tests.support.live_server import live_server
-from tests.support.services import migrated_context, outbox_envelopes, principal, token_for
+from tests.support.services import ServedGrpc, migrated_context, outbox_envelopes, principal, token_for
 
 pytestmark = pytest.mark.integration
 PASSWORD = "mật-khẩu-thử-dài"
@@ -162,11 +159,8 @@ def test_as_of_follows_the_reform_code_18880_changes_meaning(ctx, settings):
     tree = {row.unit.id for row in directory.tree(ctx.uow(), date(2025, 8, 1))}
     assert "ward-donghoi-2025" in tree and "so-gtvt" in tree and "donghoi-city" not in tree
 
-    class Context:
-        async def abort(self, code, details):
-            raise grpc.RpcError(code, details)
-
-    unit = asyncio.run(DirectoryServicer(ctx).GetOrgUnit(directory_pb2.GetOrgUnitRequest(id="so-gtvt"), Context()))
+    with ServedGrpc(ctx, SPEC.register_grpc) as served:
+        unit = served.call(directory_pb2_grpc.DirectoryServiceStub, "GetOrgUnit", directory_pb2.GetOrgUnitRequest(id="so-gtvt"))
     assert unit.name_en == "Department of Transport" and list(unit.field_letters) == ["h"] and list(unit.area_codes) == ["44"]
 
 

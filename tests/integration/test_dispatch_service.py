@@ -1,14 +1,13 @@
 """Dispatch on a real database: demo seed, sign-in and discovery, step 2 over HTTP, the work list, the directory over gRPC."""
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta, timezone
 
 import grpc
 import pytest
 from fastapi.testclient import TestClient
 
-from paht.dispatch.v1 import directory_pb2
+from paht.dispatch.v1 import directory_pb2, directory_pb2_grpc
 from paht.handling.v1 import events_pb2 as handling_ev
 from paht.intake.v1 import events_pb2 as intake_ev
 from paht.runtime.events.consumer import Outcome
@@ -16,8 +15,7 @@ from paht.runtime.ids import new_id
 from paht.runtime.sla import Step, default_engine
 from services.dispatch.bootstrap import SPEC, build_http, seed
 from services.dispatch.domain.dispatching import DispatchItem
-from services.dispatch.entrypoints.grpc_api import DirectoryServicer
-from tests.support.services import deliver, migrated_context, outbox_envelopes, token_for
+from tests.support.services import ServedGrpc, deliver, migrated_context, outbox_envelopes, token_for
 
 pytestmark = pytest.mark.integration
 PASSWORD = "mật-khẩu-thử"
@@ -166,34 +164,31 @@ def test_the_queue_is_urgent_first_then_nearest_deadline_one_page_at_a_time(disp
 
 
 def test_directory_over_grpc_knows_validity_periods(dispatch):
-    servicer = DirectoryServicer(dispatch)
+    stub = directory_pb2_grpc.DirectoryServiceStub
+    with ServedGrpc(dispatch, SPEC.register_grpc) as served:
+        def call(method, request):
+            return served.call(stub, method, request)
 
-    class Context:
-        async def abort(self, code, details):
-            raise grpc.RpcError(code, details)
-
-    async def scenario():
-        roots = await servicer.ListChildren(directory_pb2.ListChildrenRequest(as_of="2024-01-01"), Context())
+        roots = call("ListChildren", directory_pb2.ListChildrenRequest(as_of="2024-01-01"))
         assert [u.id for u in roots.units] == ["province-quangbinh"]
-        roots_now = await servicer.ListChildren(directory_pb2.ListChildrenRequest(as_of="2026-01-01"), Context())
+        roots_now = call("ListChildren", directory_pb2.ListChildrenRequest(as_of="2026-01-01"))
         assert [u.id for u in roots_now.units] == ["province-quangtri-2025"]
-        old_ward = await servicer.GetOrgUnit(directory_pb2.GetOrgUnitRequest(id="donghoi-ward-18853"), Context())
+        old_ward = call("GetOrgUnit", directory_pb2.GetOrgUnitRequest(id="donghoi-ward-18853"))
         assert old_ward.code == "18853" and old_ward.valid_to == "2025-07-01"
-        with pytest.raises(grpc.RpcError):
-            await servicer.GetOrgUnit(directory_pb2.GetOrgUnitRequest(id="donghoi-ward-18853", as_of="2026-01-01"), Context())
-        with pytest.raises(grpc.RpcError) as nul:  # no unit has such an id; PostgreSQL must not even be asked
-            await servicer.GetOrgUnit(directory_pb2.GetOrgUnitRequest(id="so-gtvt\x00"), Context())
-        assert nul.value.args[0] == grpc.StatusCode.NOT_FOUND
-        topics = await servicer.ListTopics(directory_pb2.ListTopicsRequest(), Context())
+        with pytest.raises(grpc.aio.AioRpcError) as gone:
+            call("GetOrgUnit", directory_pb2.GetOrgUnitRequest(id="donghoi-ward-18853", as_of="2026-01-01"))
+        assert gone.value.code() == grpc.StatusCode.NOT_FOUND
+        with pytest.raises(grpc.aio.AioRpcError) as nul:  # no unit has such an id; PostgreSQL must not even be asked
+            call("GetOrgUnit", directory_pb2.GetOrgUnitRequest(id="so-gtvt\x00"))
+        assert nul.value.code() == grpc.StatusCode.NOT_FOUND
+        topics = call("ListTopics", directory_pb2.ListTopicsRequest())
         assert len(topics.topics) == 21 and len({t.group_code for t in topics.topics}) == 5
-        person = await servicer.GetPerson(directory_pb2.GetPersonRequest(subject="canbo"), Context())
+        person = call("GetPerson", directory_pb2.GetPersonRequest(subject="canbo"))
         assert person.org_unit_id and "staff" in person.roles
-        people = await servicer.ListPeople(directory_pb2.ListPeopleRequest(org_unit_id=person.org_unit_id, role="staff"), Context())
+        people = call("ListPeople", directory_pb2.ListPeopleRequest(org_unit_id=person.org_unit_id, role="staff"))
         assert "canbo" in [p.subject for p in people.people]
-        with pytest.raises(grpc.RpcError) as nobody:  # a NUL names nobody: NOT_FOUND, not a PostgreSQL error
-            await servicer.GetPerson(directory_pb2.GetPersonRequest(subject="canbo\x00"), Context())
-        assert nobody.value.args[0] == grpc.StatusCode.NOT_FOUND
-        empty = await servicer.ListPeople(directory_pb2.ListPeopleRequest(org_unit_id="so-gtvt\x00"), Context())
+        with pytest.raises(grpc.aio.AioRpcError) as nobody:  # a NUL names nobody: NOT_FOUND, not a PostgreSQL error
+            call("GetPerson", directory_pb2.GetPersonRequest(subject="canbo\x00"))
+        assert nobody.value.code() == grpc.StatusCode.NOT_FOUND
+        empty = call("ListPeople", directory_pb2.ListPeopleRequest(org_unit_id="so-gtvt\x00"))
         assert list(empty.people) == []
-
-    asyncio.run(scenario())

@@ -1,7 +1,6 @@
 """Sync on a real database: ownership follows dispatch; who may read it; the node's status for the IOC."""
 from __future__ import annotations
 
-import asyncio
 
 import grpc
 import pytest
@@ -14,8 +13,7 @@ from paht.runtime.events.envelope import Envelope
 from paht.runtime.ids import new_id
 from paht.sync.v1 import sync_pb2
 from services.sync import bootstrap
-from services.sync.entrypoints.grpc_api import SyncServicer
-from tests.support.services import deliver, migrated_context, outbox_envelopes, token_for
+from tests.support.services import ServedGrpc, deliver, migrated_context, outbox_envelopes, token_for
 
 pytestmark = pytest.mark.integration
 
@@ -79,18 +77,11 @@ def test_a_redispatch_away_from_a_hub_recalls_it_and_grpc_knows_only_dispatched_
     assert deliver(ctx, dispatched(settings, report_id, "so-xd", "", 2)) is Outcome.APPLIED
     assert [e.type.rsplit(".", 1)[1] for e in outbox_envelopes(ctx)] == ["OwnershipGranted", "OwnershipRecalled"]
 
-    class Aborted(Exception):
-        pass
+    from paht.sync.v1 import sync_pb2_grpc
 
-    class Context:
-        async def abort(self, code, details):
-            self.code = code
-            raise Aborted(details)
-
-    servicer = SyncServicer(ctx)
-    reply = asyncio.run(servicer.GetOwnership(sync_pb2.GetOwnershipRequest(report_id=report_id), Context()))
-    assert (reply.node_id, reply.epoch) == ("province", 2)
-    context = Context()
-    with pytest.raises(Aborted):
-        asyncio.run(servicer.GetOwnership(sync_pb2.GetOwnershipRequest(report_id=new_id()), context))
-    assert context.code == grpc.StatusCode.NOT_FOUND
+    with ServedGrpc(ctx, bootstrap.SPEC.register_grpc) as served:
+        reply = served.call(sync_pb2_grpc.SyncServiceStub, "GetOwnership", sync_pb2.GetOwnershipRequest(report_id=report_id))
+        assert (reply.node_id, reply.epoch) == ("province", 2)
+        with pytest.raises(grpc.aio.AioRpcError) as unknown:
+            served.call(sync_pb2_grpc.SyncServiceStub, "GetOwnership", sync_pb2.GetOwnershipRequest(report_id=new_id()))
+    assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
