@@ -163,6 +163,11 @@ class TokenVerifier:
         self._jwks_client = jwt.PyJWKClient(s.token_jwks_url, cache_keys=True) if s.token_jwks_url else None
         self._public = s.token_public_key_file.read_bytes() if s.token_public_key_file and not self._jwks_client else None
 
+    @property
+    def may_block(self) -> bool:
+        """Whether verify() may wait on the network (fetching an OIDC issuer's keys)."""
+        return self._jwks_client is not None
+
     def verify(self, token: str) -> Principal:
         if not token:
             raise TokenError("no token")
