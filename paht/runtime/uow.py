@@ -30,8 +30,9 @@ class Notifier:
     that is its service's only writer) is handed the committed rows themselves, so it can publish them without
     reading them back: it gives each transaction a ticket before its outbox rows are written (`expect`), and is
     given the ticket back with the rows once committed, or with None when not (`committed`). A ticket is always
-    given back, so the receiver can keep the order in which transactions wrote: of two changes of one report, the
-    second can only take the report's lock, and so its ticket, after the first committed.
+    given back, so the receiver can keep the order of the tickets. The ticket is taken in commit(), after everything
+    the transaction read: a transaction that read what another committed (the next version of the same report, whose
+    row the first one had locked) takes its ticket after the other one took its own.
     """
 
     def __init__(self) -> None:
