@@ -356,3 +356,41 @@ def test_rows_handed_over_go_in_the_order_of_their_tickets_and_a_ticket_out_too_
             await nc.close()
 
     asyncio.run(scenario())
+
+
+def test_a_relay_that_cannot_mark_its_rows_goes_on_and_marks_them_later(contexts, settings, nats_url):
+    i, _ = contexts
+    outbox = i.spec.event_tables["outbox"]
+
+    def marked() -> bool:
+        with i.engine.connect() as conn:
+            return all(r.published_at is not None for r in conn.execute(select(outbox.c.published_at)))
+
+    async def scenario():
+        nc = await bus.connect(nats_url, "test")
+        js = nc.jetstream()
+        await bus.ensure_stream(js, settings.node_id, "intake")
+        relay = OutboxRelay(i.engine, outbox, js, poll_s=0.05, mark_every_s=0.05)
+        failures = [RuntimeError("the database is away")]
+        mark = relay._mark_published
+
+        def flaky(event_ids):
+            if failures:
+                raise failures.pop()
+            mark(event_ids)
+
+        relay._mark_published = flaky
+        task = asyncio.create_task(relay.run())
+        try:
+            await asyncio.to_thread(submit, i, "Đèn đường hỏng số một")
+            assert await eventually(lambda: not failures and relay.published == 1)
+            assert await eventually(marked)  # tried again
+            await asyncio.to_thread(submit, i, "Đèn đường hỏng số hai")
+            assert await eventually(lambda: relay.published == 2 and marked())
+            assert not task.done()
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await nc.close()
+
+    asyncio.run(scenario())

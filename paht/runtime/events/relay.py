@@ -164,13 +164,18 @@ class OutboxRelay:
                 continue
             if sent:
                 continue  # more may be waiting
-            if self._unmarked and time.monotonic() >= self._next_mark:
-                await self._mark_now()  # at most every mark_every_s: one write for the events sent meanwhile
+            await self._mark_if_due()  # at most every mark_every_s: one write for the events sent meanwhile
             if self.keep is not None and time.monotonic() >= self._next_purge:
                 self._next_purge = time.monotonic() + 3600
-                purged = await asyncio.to_thread(self.purge_published, self.keep)
-                if purged:
-                    log.info("purged %s published outbox rows", purged)
+                try:
+                    purged = await asyncio.to_thread(self.purge_published, self.keep)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the database away: in an hour
+                    log.warning("relay could not purge published rows (%s)", exc.__class__.__name__)
+                else:
+                    if purged:
+                        log.info("purged %s published outbox rows", purged)
             if self._ready or self._look:
                 continue
             timeout = self._poll_s
@@ -330,10 +335,21 @@ class OutboxRelay:
             self._recent_order.append(event_id)
         while len(self._recent_order) > self.RECENT:
             self._recent.discard(self._recent_order.popleft())
-        if self._unmarked and (time.monotonic() >= self._next_mark or len(self._unmarked) >= 1000):
-            await self._mark_now()
         self.published += len(done)
+        await self._mark_if_due(many=1000)
         return len(done)
+
+    async def _mark_if_due(self, many: int | None = None) -> None:
+        """Mark the rows sent when mark_every_s has passed (or `many` wait); a failure is logged and the rows are
+        marked at a later try: the events are out, and until then the relay knows not to send them again."""
+        if not self._unmarked or (time.monotonic() < self._next_mark and (many is None or len(self._unmarked) < many)):
+            return
+        try:
+            await self._mark_now()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("relay could not mark %s published rows (%s); trying again later", len(self._unmarked), exc.__class__.__name__)
 
     def purge_published(self, older_than: timedelta) -> int:
         """Delete outbox rows published long ago (JetStream keeps the events); return how many."""
