@@ -10,10 +10,11 @@ p95 < 50 ms; a full case page p95 < 100 ms; a step transition (HTTP → event pu
 
 How: `paht up` on throw-away schemas (<tag>_<service>) and node id <tag>; the cases are written straight into
 handling's `cases` and `case_history` (COPY), spread over 10 agencies × 20 units (some units busier than others),
-each with ~6 history lines; then VACUUM ANALYZE (as autovacuum would leave them). Staff tokens are signed with the running PAHT's own key
-(<data>/keys/token.pem, the built-in issuer's), as tests/support/services.py `token_for` does. Each measurement
-is a closed loop: 1 client, then --clients clients (httpx, kept-alive), each sending its next request when
-the last is answered, through the edge:
+each with ~6 history lines; then VACUUM ANALYZE (as autovacuum would leave them); the services that read handling's
+events (dispatch, publication) get their position of each case's version, as if they had applied its events so far.
+Staff tokens are signed with the running PAHT's own key (<data>/keys/token.pem, the built-in issuer's), as
+tests/support/services.py `token_for` does. Each measurement is a closed loop: 1 client, then --clients clients
+(httpx, kept-alive), each sending its next request when the last is answered, through the edge:
   a. a unit leader's work list, first page (GET /api/handling/v1/cases?limit=50), leaders of every unit in turn;
      the agency coordinator's (10× the rows) is printed too, without a goal;
   b. a case page: GET …/cases/{id} and GET …/cases/{id}/history as one page load, by the case's unit leader;
@@ -379,6 +380,44 @@ def seed(engine, org: Org, n: int, rng: random.Random) -> tuple[list[dict], dict
     return rows, per_unit
 
 
+def seed_consumer_positions(settings, nats_url: str, rows: list[dict]) -> list[str]:
+    """Tell every service that reads handling's events that it has applied the seeded cases' versions so far, as it
+    would have in a PAHT that made them step by step (its event_positions row of each report at the case's version).
+    Without it each transition's event comes to dispatch and publication as version 8 of a report they never saw:
+    "early", sent back, and delivered again and again for as long as the bench runs, which is work a real PAHT never
+    does. Returns the services told (those with a durable consumer on handling's stream)."""
+    from sqlalchemy import MetaData, create_engine
+
+    from paht.runtime.db import schema_for, url_for
+    from paht.runtime.events.bus import durable_name
+    from paht.runtime.events.envelope import stream_for
+    from paht.runtime.events.tables import add_event_tables
+
+    async def readers() -> list[str]:
+        import nats
+
+        nc = await nats.connect(nats_url)
+        try:
+            infos = await nc.jetstream().consumers_info(stream_for(settings.node_id, "handling")[0])
+        finally:
+            await nc.close()
+        suffix = durable_name("", "handling")  # "-from-handling"
+        return sorted(i.name.removesuffix(suffix) for i in infos if i.name.endswith(suffix))
+
+    services = asyncio.run(readers())
+    positions = add_event_tables(MetaData())["event_positions"]
+    for service in services:
+        engine = create_engine(url_for(settings, service), connect_args={"options": f"-csearch_path={schema_for(settings, service)}"})
+        raw = engine.raw_connection()
+        try:
+            copy_rows(raw.driver_connection, positions, [{"consumer": service, "stream_key": f"handling:{r['report_id']}",
+                                                          "version": r["version"]} for r in rows])
+        finally:
+            raw.close()
+            engine.dispose()
+    return services
+
+
 # --- the plans -------------------------------------------------------------------------------------
 
 
@@ -589,6 +628,8 @@ def main() -> int:
         engine = create_engine(url_for(settings, "handling"), connect_args={"options": f"-csearch_path={schema}",
                                                                             "application_name": "paht-bench"})
         rows, per_unit = seed(engine, org, args.cases, rng)
+        told = seed_consumer_positions(settings, os.environ["NATS_URL"], rows)
+        print(f"  the readers of handling's events ({', '.join(told) or 'none'}) told they have applied the seeded versions")
 
         issuer = TokenIssuer.from_settings(settings)
         tokens: dict[tuple, str] = {}

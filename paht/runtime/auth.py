@@ -151,6 +151,14 @@ class RevocationList:
             return len(self._until)
 
 
+def _public_key(pem: bytes):
+    """The key object, loaded once: given the PEM, PyJWT parses it again at every check (about a third of one)."""
+    try:
+        return serialization.load_pem_public_key(pem)
+    except (ValueError, TypeError):  # not a PEM public key: each check refuses the token with PyJWT's reason, as before
+        return pem
+
+
 class TokenVerifier:
     """Check a token's signature, issuer, audience, lifetime and revocation; map its claims to a Principal."""
 
@@ -161,7 +169,12 @@ class TokenVerifier:
         self._roles_claim = s.token_roles_claim
         self._org_claim = s.token_org_claim
         self._jwks_client = jwt.PyJWKClient(s.token_jwks_url, cache_keys=True) if s.token_jwks_url else None
-        self._public = s.token_public_key_file.read_bytes() if s.token_public_key_file and not self._jwks_client else None
+        self._public = _public_key(s.token_public_key_file.read_bytes()) if s.token_public_key_file and not self._jwks_client else None
+
+    @property
+    def may_block(self) -> bool:
+        """Whether verify() may wait on the network (fetching an OIDC issuer's keys)."""
+        return self._jwks_client is not None
 
     def verify(self, token: str) -> Principal:
         if not token:

@@ -229,9 +229,13 @@ async def _run_events(ctx: ServiceContext, grpc_server: GrpcServer, tasks: list[
             log.warning("JetStream not ready (%s); retrying", exc)
             await asyncio.sleep(1.0)
     ctx.status["nats"] = True
-    relay = OutboxRelay(ctx.engine, ctx.spec.event_tables["outbox"], js, poll_s=ctx.settings.relay_poll_s)
+    # The only process writing the service's outbox hands its committed rows to its relay (no read back); with several
+    # (PAHT_REPLICAS), the leader's relay reads the outbox, the one place where all their rows are in order.
+    alone = ctx.settings.replica_counts().get(ctx.name, 1) == 1
+    relay = OutboxRelay(ctx.engine, ctx.spec.event_tables["outbox"], js, poll_s=ctx.settings.relay_poll_s, handoff=alone)
     relay.keep = timedelta(days=ctx.settings.outbox_keep_days)
     ctx.notifier.subscribe(relay.wake_threadsafe)
+    ctx.notifier.hand_to(relay)
     ctx.relay = relay
     tasks.append(asyncio.create_task(relay.run(), name="relay"))
     revoked = ctx.verifier.revoked  # every service refuses signed-out tokens as soon as dispatch publishes them

@@ -2,6 +2,7 @@
 installs every protection (middlewares in `paht/runtime/middleware.py`, proxies in `paht/runtime/proxies.py`)."""
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import TYPE_CHECKING, Awaitable, Callable
@@ -187,8 +188,16 @@ def make_auth(verifier: TokenVerifier):
         except TokenError as exc:
             raise Unauthorized(f"Your sign-in is not valid ({exc}).", "Phiên đăng nhập không hợp lệ hoặc đã hết hạn.")
 
-    def require(*roles: str) -> Callable[..., Principal]:
-        def check(user: Principal = Depends(current_user)) -> Principal:
+    async def signed_in(request: Request) -> Principal:
+        """current_user for a route's dependencies, in the event loop: a sync dependency runs in a worker thread, two
+        thread hops per request for a check that takes a fraction of a millisecond. A verifier that may fetch keys
+        (an OIDC issuer's JWKS) still checks in a worker thread."""
+        if verifier.may_block:
+            return await asyncio.to_thread(current_user, request)
+        return current_user(request)
+
+    def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
+        async def check(user: Principal = Depends(signed_in)) -> Principal:
             if not user.has(*roles):
                 raise Forbidden(
                     f"This step needs the role {' or '.join(roles)}.",

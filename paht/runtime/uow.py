@@ -24,15 +24,42 @@ def actor_of(user: Principal | None) -> common_pb2.Actor:
 
 
 class Notifier:
-    """Wake the relay as soon as a commit has put events in the outbox (any thread)."""
+    """Tell the relay of the events a commit has put in the outbox, as soon as it is done (any thread).
+
+    Listeners (`subscribe`) are called after a commit with events that were not handed over. A receiver (`hand_to`, the relay of a process
+    that is its service's only writer) is handed the committed rows themselves, so it can publish them without
+    reading them back: it gives each transaction a ticket before its outbox rows are written (`expect`), and is
+    given the ticket back with the rows once committed, or with None when not (`committed`). A ticket is always
+    given back, so the receiver can keep the order of the tickets. The ticket is taken in commit(), after everything
+    the transaction read: a transaction that read what another committed (the next version of the same report, whose
+    row the first one had locked) takes its ticket after the other one took its own.
+    """
 
     def __init__(self) -> None:
         self._listeners: list[Callable[[], None]] = []
         self._lock = threading.Lock()
+        self._receiver = None
 
     def subscribe(self, listener: Callable[[], None]) -> None:
         with self._lock:
             self._listeners.append(listener)
+
+    def hand_to(self, receiver) -> None:
+        """`receiver.expect() -> ticket | None` and `receiver.deliver_threadsafe(ticket, rows | None)`."""
+        self._receiver = receiver
+
+    def expect(self):
+        """A ticket for a transaction about to write outbox rows, or None when nobody takes them over."""
+        receiver = self._receiver
+        return receiver.expect() if receiver is not None else None
+
+    def committed(self, ticket, rows: list[dict] | None) -> None:
+        """Give a ticket back with the rows committed (None: not committed; the receiver wakes itself), or without a
+        ticket call the listeners after a commit with events."""
+        if ticket is not None:
+            self._receiver.deliver_threadsafe(ticket, rows)
+        elif rows:
+            self.notify()
 
     def notify(self) -> None:
         with self._lock:
@@ -119,14 +146,22 @@ class UnitOfWork:
         assert self.session is not None
         if self._staged:
             self.write_staged()
-        if self._pending:
-            self.session.flush()
-            self.session.execute(self._outbox.insert(), self._pending)
-        self.session.commit()
-        had_events = bool(self._pending)
+        pending = self._pending
+        # the relay's ticket is taken while this transaction still holds its locks (see Notifier)
+        ticket = self._notifier.expect() if pending and self._notifier is not None else None
+        committed = False
+        try:
+            if pending:
+                self.session.flush()
+                self.session.execute(self._outbox.insert(), pending)
+            self.session.commit()
+            committed = True
+        finally:
+            if ticket is not None or (committed and pending and self._notifier is not None):
+                # the rows only once committed; on any error (even a commit that may have gone through) None, and
+                # the relay's next read of the outbox finds whatever did commit
+                self._notifier.committed(ticket, pending if committed else None)
         self._pending = []
-        if had_events and self._notifier is not None:
-            self._notifier.notify()
 
     def rollback(self) -> None:
         assert self.session is not None

@@ -91,7 +91,12 @@ def test_events_flow_from_intake_outbox_to_dispatch_exactly_once(contexts, setti
                 with d.uow() as uow:
                     return uow.session.get(DispatchItem, report.id) is not None
             assert await eventually(dispatched), "the accepted report never reached dispatch"
-            # publishing the same outbox rows again is dropped by JetStream (Nats-Msg-Id)
+            # publishing the same outbox rows again is dropped by JetStream (Nats-Msg-Id); first the relay marks them
+            # (a little after they were acknowledged: until then it knows not to send them again)
+            def marked():
+                with i.engine.connect() as conn:
+                    return all(r.published_at is not None for r in conn.execute(select(i.spec.event_tables["outbox"].c.published_at)))
+            assert await eventually(marked), "the relay never marked the rows it published"
             name, _ = stream_for(settings.node_id, "intake")
             before = (await js.stream_info(name)).state.messages
             with i.engine.begin() as conn:
@@ -244,5 +249,148 @@ def test_the_relay_marks_published_rows_later_without_sending_them_twice_and_nev
         assert marked() == {a: True, b: True, c: True}
         assert (await js.stream_info(stream)).state.messages == 3
         await nc.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_lone_writer_hands_its_committed_rows_to_the_relay_which_publishes_them_without_reading_them_back(contexts, settings, nats_url):
+    """The process that is its service's only writer gives the relay the rows its commits wrote: they go out at once,
+    and are marked published as those the relay read; rows of a rolled-back transaction never go."""
+    i, _ = contexts
+    outbox = i.spec.event_tables["outbox"]
+
+    async def scenario():
+        nc = await bus.connect(nats_url, "test")
+        js = nc.jetstream()
+        stream = await bus.ensure_stream(js, settings.node_id, "intake")
+        relay = OutboxRelay(i.engine, outbox, js, poll_s=60, handoff=True)  # reads the outbox once, at its start
+        reads = []
+        read_outbox = relay._pending_rows
+        relay._pending_rows = lambda: reads.append(1) or read_outbox()
+        i.notifier.hand_to(relay)
+        task = asyncio.create_task(relay.run())
+        try:
+            assert await eventually(lambda: reads == [1])
+            first = await asyncio.to_thread(submit, i, "Đèn đường hỏng số một")
+            with pytest.raises(Exception):  # refused by the rule: nothing written, nothing handed over
+                await asyncio.to_thread(intake.accept_report, i.uow(), FakeTaxonomy(), IOC, first.id, "", None, "")
+            await asyncio.to_thread(intake.accept_report, i.uow(), FakeTaxonomy(), IOC, first.id, "trat-tu-giao-thong", False, "")
+            second = await asyncio.to_thread(submit, i, "Đèn đường hỏng số hai")
+
+            async def on_stream() -> int:
+                return (await js.stream_info(stream)).state.messages
+
+            for _ in range(100):
+                if await on_stream() == 3:
+                    break
+                await asyncio.sleep(0.05)
+            assert await on_stream() == 3 and relay.published == 3
+            assert reads == [1]  # none of them was read back
+            got = [await js.get_msg(stream, seq) for seq in (1, 2, 3)]
+            assert [(m.headers["ce-reportid"], m.headers["ce-reportversion"]) for m in got] == [(first.id, "1"), (first.id, "2"), (second.id, "1")]
+
+            def marked() -> bool:
+                with i.engine.connect() as conn:
+                    return all(r.published_at is not None for r in conn.execute(select(outbox.c.published_at)))
+            assert await eventually(marked)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await nc.close()
+
+    asyncio.run(scenario())
+
+
+def test_rows_handed_over_go_in_the_order_of_their_tickets_and_a_ticket_out_too_long_stops_nobody(contexts, settings, nats_url):
+    """A transaction takes its ticket before it writes, so of two changes of one report the first has the lower one:
+    rows go in ticket order whatever order the commits end in; a ticket given back without rows lets the next ones go;
+    one out longer than STALL_S is passed over, and its rows, when they come, are left to the outbox read."""
+    from paht.runtime.events.envelope import subject_for
+
+    i, _ = contexts
+    outbox = i.spec.event_tables["outbox"]
+
+    def row(name: str) -> dict:
+        return {"event_id": f"00000000-0000-4000-8000-{name:0>12}", "subject": subject_for(settings.node_id, "intake", "Test"),
+                "ce_type": "paht.test.v1.Test", "report_id": name, "report_version": 1, "payload": b"",
+                "headers": {"Nats-Msg-Id": f"test-{name}", "ce-reportid": name}}
+
+    async def scenario():
+        nc = await bus.connect(nats_url, "test")
+        js = nc.jetstream()
+        stream = await bus.ensure_stream(js, settings.node_id, "intake")
+        relay = OutboxRelay(i.engine, outbox, js, poll_s=0.05, handoff=True)
+        relay.STALL_S = 0.3
+        task = asyncio.create_task(relay.run())
+
+        async def sent() -> list[str]:
+            count = (await js.stream_info(stream)).state.messages
+            return [(await js.get_msg(stream, seq)).headers["ce-reportid"] for seq in range(1, count + 1)]
+
+        try:
+            await asyncio.sleep(0.1)
+            a, b, c, d = (relay.expect() for _ in range(4))
+            relay.deliver_threadsafe(b, [row("b")])
+            relay.deliver_threadsafe(d, [row("d")])
+            await asyncio.sleep(0.1)
+            assert await sent() == []  # b waits for a
+            relay.deliver_threadsafe(a, [row("a1"), row("a2")])
+            await asyncio.sleep(0.1)
+            assert await sent() == ["a1", "a2", "b"]  # d waits for c
+            relay.deliver_threadsafe(c, None)  # rolled back
+            await asyncio.sleep(0.1)
+            assert await sent() == ["a1", "a2", "b", "d"]
+            e, f = relay.expect(), relay.expect()
+            relay.deliver_threadsafe(f, [row("f")])
+            await asyncio.sleep(0.6)  # e is out longer than STALL_S
+            assert await sent() == ["a1", "a2", "b", "d", "f"]
+            relay.deliver_threadsafe(e, [row("e")])  # not in the outbox: only a read of the outbox would send it
+            await asyncio.sleep(0.2)
+            assert await sent() == ["a1", "a2", "b", "d", "f"]
+            relay.deliver_threadsafe(relay.expect(), [row("b")])  # sent lately: never twice
+            await asyncio.sleep(0.1)
+            assert await sent() == ["a1", "a2", "b", "d", "f"] and relay.published == 5
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await nc.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_relay_that_cannot_mark_its_rows_goes_on_and_marks_them_later(contexts, settings, nats_url):
+    i, _ = contexts
+    outbox = i.spec.event_tables["outbox"]
+
+    def marked() -> bool:
+        with i.engine.connect() as conn:
+            return all(r.published_at is not None for r in conn.execute(select(outbox.c.published_at)))
+
+    async def scenario():
+        nc = await bus.connect(nats_url, "test")
+        js = nc.jetstream()
+        await bus.ensure_stream(js, settings.node_id, "intake")
+        relay = OutboxRelay(i.engine, outbox, js, poll_s=0.05, mark_every_s=0.05)
+        failures = [RuntimeError("the database is away")]
+        mark = relay._mark_published
+
+        def flaky(event_ids):
+            if failures:
+                raise failures.pop()
+            mark(event_ids)
+
+        relay._mark_published = flaky
+        task = asyncio.create_task(relay.run())
+        try:
+            await asyncio.to_thread(submit, i, "Đèn đường hỏng số một")
+            assert await eventually(lambda: not failures and relay.published == 1)
+            assert await eventually(marked)  # tried again
+            await asyncio.to_thread(submit, i, "Đèn đường hỏng số hai")
+            assert await eventually(lambda: relay.published == 2 and marked())
+            assert not task.done()
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await nc.close()
 
     asyncio.run(scenario())
