@@ -129,6 +129,11 @@ class RevocationList:
         """Also ask `ask(jti)` (the source of truth) for ids not known here."""
         self._ask = ask
 
+    @property
+    def consults(self) -> bool:
+        """Whether refuses() asks the source of truth (dispatch: a query of its database)."""
+        return self._ask is not None
+
     def add(self, jti: str, expires_at: float) -> None:
         now = time.time()
         with self._lock:
@@ -152,7 +157,7 @@ class RevocationList:
 
 
 def _public_key(pem: bytes):
-    """The key object, loaded once: given the PEM, PyJWT parses it again at every check (about a third of one)."""
+    """The key object, loaded once: given the PEM, PyJWT parsed it again at every check (a tenth or more of one)."""
     try:
         return serialization.load_pem_public_key(pem)
     except (ValueError, TypeError):  # not a PEM public key: each check refuses the token with PyJWT's reason, as before
@@ -173,8 +178,9 @@ class TokenVerifier:
 
     @property
     def may_block(self) -> bool:
-        """Whether verify() may wait on the network (fetching an OIDC issuer's keys)."""
-        return self._jwks_client is not None
+        """Whether verify() may wait on I/O: fetching an OIDC issuer's keys, or asking the revocations' source of
+        truth (dispatch's database)."""
+        return self._jwks_client is not None or self.revoked.consults
 
     def verify(self, token: str) -> Principal:
         if not token:

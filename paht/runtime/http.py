@@ -190,8 +190,8 @@ def make_auth(verifier: TokenVerifier):
 
     async def signed_in(request: Request) -> Principal:
         """current_user for a route's dependencies, in the event loop: a sync dependency runs in a worker thread, two
-        thread hops per request for a check that takes a fraction of a millisecond. A verifier that may fetch keys
-        (an OIDC issuer's JWKS) still checks in a worker thread."""
+        thread hops per request for a check that takes a fraction of a millisecond. A verifier that may wait on I/O
+        (an OIDC issuer's JWKS, dispatch's table of revocations) still checks in a worker thread."""
         if verifier.may_block:
             return await asyncio.to_thread(current_user, request)
         return current_user(request)

@@ -138,3 +138,35 @@ def test_the_revocation_list_asks_its_source_of_truth_for_ids_it_does_not_know()
     later = time.time() + 300
     assert revoked.refuses("signed-out", later) and not revoked.refuses("still-good", later)
     assert revoked.refuses("signed-out", later) and asked == ["signed-out", "still-good"]  # remembered: not asked twice
+
+
+def test_role_checks_run_in_the_event_loop_unless_the_verifier_may_wait_on_io(keys):
+    """require() checks the token in the loop; where checking may wait on I/O (dispatch asks its table of
+    revocations, an OIDC issuer's keys are fetched) it still checks in a worker thread."""
+    import asyncio
+
+    from starlette.requests import Request
+
+    from paht.runtime.errors import Forbidden
+    from paht.runtime.http import make_auth
+
+    private, public = keys
+    s = Settings(env="test", token_private_key_file=private, token_public_key_file=public)
+    token = TokenIssuer.from_settings(s).issue("canbo", "Hoàng Minh Tuấn", ["staff"], "so-gtvt-kcht")
+    request = Request({"type": "http", "headers": [(b"authorization", f"Bearer {token}".encode())]})
+    verifier = TokenVerifier(s)
+    _, _, require = make_auth(verifier)
+    signed_in = require("staff").__defaults__[0].dependency
+    asked_in: list[threading.Thread] = []
+
+    async def check(*roles):
+        return await require(*roles)(await signed_in(request))
+
+    assert not verifier.may_block
+    assert asyncio.run(check("staff")).subject == "canbo"
+    with pytest.raises(Forbidden):
+        asyncio.run(check("unit_leader"))
+    verifier.revoked.consult(lambda jti: asked_in.append(threading.current_thread()) or False)
+    assert verifier.may_block
+    assert asyncio.run(check("staff")).subject == "canbo"
+    assert asked_in and asked_in[0] is not threading.main_thread()
