@@ -281,7 +281,7 @@ def test_the_sql_and_the_python_visibility_agree(ctx):
     with ctx.uow() as uow:
         cases = [uow.cases.get(r) for r in rids]
         for person in people:
-            in_sql = set(uow.session.execute(select(Case.report_id).where(visible_to(person), Case.report_id.in_(rids))).scalars())
+            in_sql = set(uow.session.execute(select(Case.report_id).where(visible_to(person, uow.session), Case.report_id.in_(rids))).scalars())
             assert in_sql == {c.report_id for c in cases if c.visible_to(person)}, person.subject
     assert ids(ctx, leader) == {rids[2], rids[3]}
     assert ids(ctx, principal("canbo2", ["staff"], "so-gtvt-kcht")) == {rids[2]}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from sqlalchemy import false, or_, select, true
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -20,8 +21,13 @@ WORK_LIST = [SortKey(cases.c[name], descending=desc, kind=_KINDS.get(name, "str"
 _AMONG = {"co_staff": (case_team.c.report_id, case_team.c.subject)}
 
 
-def visible_to(person: Person) -> ColumnElement:
-    """Return the SQL condition of the one visibility rule (domain/visibility.py)."""
+def visible_to(person: Person, db: Session | Connection) -> ColumnElement:
+    """Return the SQL condition of the one visibility rule (domain/visibility.py).
+
+    A sight on a many-valued attribute (the others assigned with the staff member in charge) is looked up first, in
+    its own indexed table, and enters the condition as a list of report ids: as a sub-select inside the OR,
+    PostgreSQL could serve no part of the OR from an index and read the whole table (70 ms for a unit leader's first
+    page among 100,000 cases, instead of 20)."""
     lines = visibility.sight_lines(person)
     if lines is None:
         return true()
@@ -30,7 +36,8 @@ def visible_to(person: Person) -> ColumnElement:
         if not among:
             return cases.c[attribute] == value
         report_id, held = _AMONG[attribute]
-        return cases.c.report_id.in_(select(report_id).where(held == value))
+        ids = db.execute(select(report_id).where(held == value)).scalars().all()
+        return cases.c.report_id.in_(ids) if ids else false()
 
     return or_(*(condition(*line) for line in lines)) if lines else false()
 
@@ -54,7 +61,7 @@ class SqlCaseRepository:
 
     def work_list(self, person: Person, status: str | None, cursor: str | None, limit: int | None) -> Page[Case]:
         """Return one page of the cases a person may see: urgent first, then nearest deadline, then id."""
-        query = select(Case).where(visible_to(person))
+        query = select(Case).where(visible_to(person, self.session))
         if status:
             query = query.where(cases.c.status == status)
         return fetch_page(self.session, query, WORK_LIST, cursor, limit)
