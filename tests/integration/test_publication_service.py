@@ -174,25 +174,35 @@ def test_a_redelivered_event_changes_nothing(ctx, settings):
     assert [e.kind for e in timeline] == ["submitted", "accepted"]
 
 
-def test_a_private_result_stays_out_of_every_public_output(ctx, settings, client):
-    report_id = approved_report(ctx, settings, title="Phản ánh riêng tư về ô nhiễm", private=True)
+def test_a_private_report_stays_out_of_every_public_output_answer_and_process_alike(ctx, settings, client):
+    """IV.1.6.b publishes the process "except the cases of IV.1.4.a": a reporter who asked for privacy."""
+    title = "Phản ánh riêng tư về ô nhiễm"
+    report_id = approved_report(ctx, settings, title=title, private=True)
     [queued] = client.get("/api/publication/v1/queue", headers=auth(settings, "ioc_operator")).json()["items"]
     assert queued["private_result"] and queued["draft_answer"] == ANSWER and queued["visibility"] == "reporter_only"
     assert client.post(f"/api/publication/v1/reports/{report_id}/publish", json={}, headers=auth(settings, "ioc_operator")).status_code == 200
 
-    detail = client.get(f"/api/publication/v1/reports/{report_id}").json()
-    assert detail["status"] == "published" and detail["answer"] is None
-    assert "published" in [s["kind"] for s in detail["timeline"]]  # the process stays public
-    code = detail["tracking_code"]
-    outputs = [
-        client.get("/api/publication/v1/reports").text,
-        client.get(f"/api/publication/v1/track/{code}").text,
-        client.get(f"/reports/{report_id}").text,
-        client.get("/").text,
-    ]
-    for text in outputs:
-        assert "Phản ánh riêng tư" in text and ANSWER not in text
-    assert grpc_report(ctx, report_id).answer_text == ""
+    assert client.get(f"/api/publication/v1/reports/{report_id}").status_code == 404
+    assert client.get(f"/reports/{report_id}").status_code == 404
+    assert client.get("/api/publication/v1/reports").json()["total"] == 0
+    assert client.get("/api/publication/v1/not-eligible").json()["total"] == 0
+    for text in (client.get("/api/publication/v1/reports").text, client.get("/").text, client.get("/?lang=en").text,
+                 client.get("/not-eligible").text):
+        assert title not in text and ANSWER not in text and "Lý Thường Kiệt" not in text
+    with pytest.raises(grpc.aio.AioRpcError) as hidden:
+        grpc_report(ctx, report_id)
+    assert hidden.value.code() == grpc.StatusCode.NOT_FOUND
+
+    # Its reporter, by tracking code, sees the status and nothing else.
+    code = "QB-" + report_id[-8:-4].upper() + "-" + report_id[-4:].upper()
+    tracked = client.get(f"/api/publication/v1/track/{code}")
+    assert tracked.status_code == 200 and tracked.json() == {
+        "tracking_code": code, "received_at": T0.isoformat(), "status": "published",
+        "status_label": {"vi": "Đã công khai kết quả", "en": "Answer published"}}
+    page = client.get(f"/track?code={code}&lang=vi", follow_redirects=False)
+    assert page.status_code == 200 and code in page.text and "Đã công khai kết quả" in page.text
+    for secret in (title, ANSWER, "Ba cột đèn", "Lý Thường Kiệt", report_id):
+        assert secret not in page.text
     [published] = [e.decode() for e in outbox_envelopes(ctx) if e.type.endswith("ResultPublished")]
     assert published.visibility == pub_ev.VISIBILITY_REPORTER_ONLY and published.answer_text == ANSWER  # for the reporter
 

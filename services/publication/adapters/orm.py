@@ -37,6 +37,13 @@ public_reports = Table(
     Column("visibility", String(20), nullable=False),
     Column("version", BigInteger, nullable=False),
     Column("publish_due", UtcDateTime(), nullable=True),
+    # The current round's step deadlines as events carried them, each with when its clock started (public timeline).
+    Column("dispatched_at", UtcDateTime(), nullable=True),
+    Column("dispatch_due", UtcDateTime(), nullable=True),
+    Column("agency_due", UtcDateTime(), nullable=True),
+    Column("handling_due", UtcDateTime(), nullable=True),
+    Column("drafted_at", UtcDateTime(), nullable=True),
+    Column("approval_due", UtcDateTime(), nullable=True),
 )
 
 timeline_entries = Table(

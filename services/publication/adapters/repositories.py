@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from paht.runtime.paging import Page, SortKey, fetch_page
-from services.publication.domain.public_report import LISTED, NOT_ELIGIBLE, PublicReport, Step, TimelineEntry, Visibility
+from services.publication.domain.public_report import LISTED, NOT_ELIGIBLE, PUBLIC_VISIBILITY, PublicReport, Step, TimelineEntry
 
 # Step 8 work list: urgent first, then the oldest approval (the nearest publish deadline), then id.
 EDITORIAL_ORDER = (
@@ -16,10 +16,11 @@ EDITORIAL_ORDER = (
 
 
 def _shown(*steps: Step) -> tuple:
-    """Rows the public may see in a list: content known, not under state secret, in one of these steps."""
+    """Rows the public may see in a list: PublicReport.is_public (content known, visibility PUBLIC: neither private
+    to its reporter nor a state secret) in SQL, and in one of these steps. Every public query goes through here."""
     return (
         PublicReport.received_at.is_not(None),
-        PublicReport.visibility != Visibility.STATE_SECRET.value,
+        PublicReport.visibility == PUBLIC_VISIBILITY.value,
         PublicReport.status.in_(sorted(s.value for s in steps)),
     )
 

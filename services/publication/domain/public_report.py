@@ -98,9 +98,86 @@ NOT_ELIGIBLE = frozenset({Step.REFUSED, Step.CANCELLED})  # the decision publish
 
 
 class Visibility(str, Enum):
+    """Who may read a report. Only PUBLIC reports are published, answer and process alike (the decision's
+    IV.1.6.b makes the process public "except the cases of IV.1.4.a": a reporter who asked for privacy)."""
+
     PUBLIC = "public"
-    REPORTER_ONLY = "reporter_only"  # the reporter asked that the result go only to them
-    STATE_SECRET = "state_secret"    # never published (state-secret law); set by a later issue
+    REPORTER_ONLY = "reporter_only"  # the reporter asked that the result go only to them: nothing public, not even the process
+    STATE_SECRET = "state_secret"    # never published; step 8 records the answer only
+
+
+# The one privacy rule, in the words both the domain (PublicReport.is_public) and the SQL lists
+# (adapters/repositories.py `_shown`) use: content known and this visibility.
+PUBLIC_VISIBILITY = Visibility.PUBLIC
+
+
+class Clock(str, Enum):
+    """A step's deadline as the public timeline shows it, named by the clock that sets it (docs/procedure.md, Time)."""
+
+    DISPATCH = "dispatch"    # steps 1-2: dispatch's ReportDispatched.dispatch_due, met when dispatched
+    AGENCY = "agency"        # step 3: ReportDispatched.agency_due, met when the lead unit is assigned
+    HANDLING = "handling"    # steps 3-6: ReportDispatched.handling_due, met when staff report the draft
+    APPROVAL = "approval"    # step 7: handling's ResultDrafted.approval_due, met at the leader's approval
+    PUBLISH = "publish"      # step 8: publish_due from the SLA engine, met at publishing
+
+
+@dataclass(frozen=True)
+class ClockRule:
+    ended_by: Step  # the timeline entry that ends the step
+    label: Label
+
+
+CLOCKS: dict[Clock, ClockRule] = {
+    Clock.DISPATCH: ClockRule(Step.DISPATCHED, Label("Steps 1–2: check and send to the lead agency",
+                                                     "Bước 1–2: tiếp nhận, phân phối cho cơ quan đầu mối")),
+    Clock.AGENCY: ClockRule(Step.ASSIGNED, Label("Step 3: the lead agency assigns the lead unit", "Bước 3: cơ quan đầu mối giao đơn vị chủ trì")),
+    Clock.HANDLING: ClockRule(Step.DRAFTED, Label("Steps 3–6: handle and report the result", "Bước 3–6: xử lý, báo cáo kết quả")),
+    Clock.APPROVAL: ClockRule(Step.APPROVED, Label("Step 7: the unit leader approves the result", "Bước 7: lãnh đạo đơn vị phê duyệt kết quả")),
+    Clock.PUBLISH: ClockRule(Step.PUBLISHED, Label("Step 8: the IOC publishes the answer", "Bước 8: Trung tâm IOC công khai kết quả")),
+}
+
+
+def met(done_at: datetime, due_at: datetime) -> bool:
+    """The one on-time rule: a step is on time when done at or before its deadline."""
+    return done_at <= due_at
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """One step's current deadline. `since` is when its clock was (re)started by the event that carried it: the step
+    ends at the first timeline entry of its kind at or after then. `done_at` is that entry's time, once it exists."""
+
+    clock: Clock
+    due_at: datetime
+    since: datetime
+    done_at: datetime | None = None
+
+    @property
+    def label(self) -> Label:
+        return CLOCKS[self.clock].label
+
+    def on_time(self, now: datetime | None = None) -> bool | None:
+        """True/False once the step is done; before that False when already past the deadline, else None (open)."""
+        if self.done_at is not None:
+            return met(self.done_at, self.due_at)
+        if now is not None and now > self.due_at:
+            return False
+        return None
+
+
+def place_deadlines(deadlines: list["Deadline"], timeline: list["TimelineEntry"]) -> tuple[dict[str, "Deadline"], list["Deadline"]]:
+    """Put each deadline on the timeline entry that ends its step: {entry id: deadline (with done_at)}, and the
+    deadlines whose step is not done yet (in deadline order)."""
+    placed: dict[str, Deadline] = {}
+    pending: list[Deadline] = []
+    for deadline in deadlines:
+        ended_by = CLOCKS[deadline.clock].ended_by.value
+        entry = next((e for e in timeline if e.kind == ended_by and e.at >= deadline.since and e.id not in placed), None)
+        if entry is None:
+            pending.append(deadline)
+        else:
+            placed[entry.id] = Deadline(deadline.clock, deadline.due_at, deadline.since, done_at=entry.at)
+    return placed, sorted(pending, key=lambda d: d.due_at)
 
 
 @dataclass(frozen=True)
@@ -206,6 +283,13 @@ class PublicReport(Versioned):
     visibility: str = Visibility.PUBLIC.value
     version: int = 0  # this service's own events about the report: 1, 2, 3...
     publish_due: datetime | None = None  # step 8: 1 h by day (06:00-22:00), 07:00 after a night arrival
+    # The current round's deadlines as the events carried them, each with the time its clock (re)started:
+    dispatched_at: datetime | None = None  # dispatch's ReportDispatched of the newest round
+    dispatch_due: datetime | None = None   # steps 1-2
+    agency_due: datetime | None = None     # step 3
+    handling_due: datetime | None = None   # steps 3-6
+    drafted_at: datetime | None = None     # handling's newest ResultDrafted
+    approval_due: datetime | None = None   # step 7
 
     @classmethod
     def placeholder(cls, report_id: str) -> "PublicReport":
@@ -221,14 +305,21 @@ class PublicReport(Versioned):
         return self.received_at is not None
 
     @property
+    def is_public(self) -> bool:
+        """The privacy rule: content known and visibility PUBLIC (not private to its reporter, not a state secret).
+        The SQL lists restate exactly this in adapters/repositories.py `_shown`."""
+        return self.has_content and self.visibility == PUBLIC_VISIBILITY.value
+
+    @property
     def is_listed(self) -> bool:
-        """Whether the report is on the public lists: content known, accepted at step 1, not secret."""
-        return self.has_content and self.visibility != Visibility.STATE_SECRET.value and self.step in LISTED
+        """Whether the report is on the public lists: public (see is_public) and accepted at step 1."""
+        return self.is_public and self.step in LISTED
 
     @property
     def is_public_record(self) -> bool:
-        """Whether anyone may open the report: listed, or refused (its reason is public by the procedure)."""
-        return self.is_listed or (self.has_content and self.visibility != Visibility.STATE_SECRET.value and self.step in NOT_ELIGIBLE)
+        """Whether anyone may open the report: listed, or refused (its reason is public by the procedure) — and
+        in both cases public: a private or secret refusal is its reporter's alone."""
+        return self.is_public and self.step in LISTED | NOT_ELIGIBLE
 
     @property
     def is_trackable(self) -> bool:
@@ -238,7 +329,7 @@ class PublicReport(Versioned):
     @property
     def public_answer(self) -> str | None:
         """Return the answer the public may read, or None (not published yet, or private)."""
-        if self.status != Step.PUBLISHED.value or self.private_result or self.visibility != Visibility.PUBLIC.value:
+        if self.status != Step.PUBLISHED.value or not self.is_public:
             return None
         return self.answer_text
 
@@ -273,8 +364,32 @@ class PublicReport(Versioned):
             self.publish_due = sla.default_engine().due(sla.Step.PUBLISH, at)  # the IOC's 24/7 clock: no working hours
 
     def published_on_time(self) -> bool:
-        """Say whether step 8 was done by its deadline (a report approved before deadlines were kept: yes)."""
-        return self.publish_due is None or (self.published_at is not None and self.published_at <= self.publish_due)
+        """Say whether step 8 was done by its deadline: true only when published at or before publish_due."""
+        return self.publish_due is not None and self.published_at is not None and met(self.published_at, self.publish_due)
+
+    def record_dispatch_deadlines(self, at: datetime, dispatch_due: datetime | None, agency_due: datetime | None,
+                                  handling_due: datetime | None) -> None:
+        """Keep a dispatch round's deadlines (steps 1-2, 3, 3-6); a newer round replaces them, an older one arriving late does not."""
+        if self.dispatched_at is not None and at < self.dispatched_at:
+            return
+        self.dispatched_at, self.dispatch_due, self.agency_due, self.handling_due = at, dispatch_due, agency_due, handling_due
+
+    def record_approval_deadline(self, at: datetime, approval_due: datetime | None) -> None:
+        """Keep step 7's deadline from staff's newest draft (a re-draft after a return replaces it)."""
+        if self.drafted_at is not None and at < self.drafted_at:
+            return
+        self.drafted_at, self.approval_due = at, approval_due
+
+    def deadlines(self) -> list[Deadline]:
+        """The report's current step deadlines, each with the time its clock started (one home: this record)."""
+        known = (
+            (Clock.DISPATCH, self.dispatch_due, self.dispatched_at),
+            (Clock.AGENCY, self.agency_due, self.dispatched_at),
+            (Clock.HANDLING, self.handling_due, self.dispatched_at),
+            (Clock.APPROVAL, self.approval_due, self.drafted_at),
+            (Clock.PUBLISH, self.publish_due, self.approved_at),
+        )
+        return [Deadline(clock, due, since) for clock, due, since in known if due is not None and since is not None]
 
     @staticmethod
     def _require_ioc(user) -> None:
@@ -295,6 +410,8 @@ class PublicReport(Versioned):
         self.answer_text = clean_text(edited_text if edited_text is not None else self.answer_text, ANSWER, 10, 10000)
         if self.private_result and self.visibility == Visibility.PUBLIC.value:
             self.visibility = Visibility.REPORTER_ONLY.value
+        if self.publish_due is None and self.approved_at is not None:  # approved before step 8 deadlines were kept
+            self.publish_due = sla.default_engine().due(sla.Step.PUBLISH, self.approved_at)
         self.published_at = at
         self.status = Step.PUBLISHED.value
 

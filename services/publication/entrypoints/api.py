@@ -12,7 +12,7 @@ from paht.runtime import roles
 from paht.runtime.auth import Principal
 from paht.runtime.paging import DEFAULT_LIMIT, MAX_LIMIT
 from paht.runtime.text import Label
-from services.publication.domain.public_report import PUBLIC_FIELDS, REPORT_ID, TRACKING_FIELDS, PublicReport
+from services.publication.domain.public_report import PUBLIC_FIELDS, REPORT_ID, TRACKING_FIELDS, Deadline, PublicReport, place_deadlines
 from services.publication.service_layer import handlers
 
 MAX_OFFSET = 100_000  # deeper than anyone reads a public list; beyond it a 422, never a database overflow
@@ -47,9 +47,17 @@ def both(label: Label) -> dict:
     return {"vi": label.vi, "en": label.en}
 
 
-def step_view(entry) -> dict:
+def deadline_view(d: Deadline, now: datetime) -> dict:
+    """A step's deadline: which step, when due, when done (None while open) and whether on time (None while open and not late)."""
+    return {"step": d.clock.value, "label": both(d.label), "due_at": iso(d.due_at), "done_at": iso(d.done_at), "on_time": d.on_time(now)}
+
+
+def step_view(entry, deadline: Deadline | None = None) -> dict:
+    """One timeline entry; an entry that ends a step carries that step's deadline (`due_at`) and whether it was met (`on_time`)."""
     label = entry.step.event_label
-    return {"kind": entry.kind, "at": iso(entry.at), "label_vi": label.vi, "label_en": label.en, "note": entry.note or None}
+    return {"kind": entry.kind, "at": iso(entry.at), "label_vi": label.vi, "label_en": label.en, "note": entry.note or None,
+            "deadline_step": deadline.clock.value if deadline else None, "due_at": iso(deadline.due_at) if deadline else None,
+            "on_time": deadline.on_time() if deadline else None}
 
 
 def tracking_view(r: PublicReport) -> dict:
@@ -70,7 +78,10 @@ def public_view(r: PublicReport, timeline=None) -> dict:
         "published_at": iso(r.published_at),
     }
     if timeline is not None:
-        view["timeline"] = [step_view(e) for e in timeline]
+        placed, open_ = place_deadlines(r.deadlines(), timeline)
+        view["timeline"] = [step_view(e, placed.get(e.id)) for e in timeline]
+        now = datetime.now(timezone.utc)
+        view["open_deadlines"] = [deadline_view(d, now) for d in open_]  # steps under way: late already, or None
     return view
 
 

@@ -15,7 +15,7 @@ from paht.runtime.errors import DomainError, InvalidInput
 from paht.runtime.sla import standing_of
 from paht.runtime.text import is_clean
 from paht.runtime.web import Pages, pick_language
-from services.publication.domain.public_report import Step
+from services.publication.domain.public_report import Step, place_deadlines
 from services.publication.service_layer import handlers
 
 pages = Pages([Path(__file__).parent / "templates"])
@@ -58,8 +58,16 @@ async def newest_page(use_case, uow_factory, raw_page: str):
     return reports, page, page * PAGE_SIZE < total
 
 
-def timeline_view(timeline, lang: str) -> list[dict]:
-    return [{"kind": e.kind, "at": e.at, "note": e.note, "label": says(e.kind, lang, as_status=False)} for e in timeline]
+def timeline_view(report, timeline, lang: str, now: datetime) -> tuple[list[dict], list[dict]]:
+    """The timeline as the page shows it, each step's deadline on the entry that ends it, and the steps still open."""
+    placed, open_ = place_deadlines(report.deadlines(), timeline)
+
+    def deadline(d) -> dict:
+        return {"deadline": d.due_at, "on_time": d.on_time(now), "deadline_label": d.label.vi if lang == "vi" else d.label.en}
+
+    entries = [{"kind": e.kind, "at": e.at, "note": e.note, "label": says(e.kind, lang, as_status=False),
+                **(deadline(placed[e.id]) if e.id in placed else {})} for e in timeline]
+    return entries, [deadline(d) for d in open_]
 
 
 def bad_page(request: Request, exc: InvalidInput):
@@ -89,8 +97,8 @@ def build_router(ctx) -> APIRouter:
             found, timeline = await asyncio.to_thread(handlers.get_public_report, ctx.uow(), report_id)
         except DomainError as exc:
             return pages.error(request, http_status(exc), exc.key)
-        return render(request, "report.html", user=optional_user(request), report=found,
-                      timeline=timeline_view(timeline, pick_language(request)))
+        entries, open_deadlines = timeline_view(found, timeline, pick_language(request), datetime.now(timezone.utc))
+        return render(request, "report.html", user=optional_user(request), report=found, timeline=entries, open_deadlines=open_deadlines)
 
     @router.get("/track")
     async def track(request: Request, code: str = ""):

@@ -29,6 +29,11 @@ def event_time(event: Message, envelope: Envelope) -> datetime:
         return datetime.now(timezone.utc)
 
 
+def timestamp(event: Message, name: str) -> datetime | None:
+    """Read an optional Timestamp field of an event (None when absent)."""
+    return getattr(event, name).ToDatetime(tzinfo=timezone.utc) if event.HasField(name) else None
+
+
 def add_step(uow: UnitOfWork, report_id: str, step: Step, at: datetime, note: str = "") -> None:
     uow.timeline.add(TimelineEntry(id=new_id(), report_id=report_id, kind=step.value, at=at.astimezone(timezone.utc), note=note))
 
@@ -111,9 +116,11 @@ def on_report_edited(uow: UnitOfWork, event: Message, envelope: Envelope) -> Non
 def on_report_dispatched(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
     """Step 2: the IOC sent the report to its one lead agency (a later round replaces the agency)."""
     report = uow.reports.get_or_start(envelope.report_id)
+    at = event_time(event, envelope)
     report.lead_agency_name = event.lead_agency.name
+    report.record_dispatch_deadlines(at, *(timestamp(event, name) for name in ("dispatch_due", "agency_due", "handling_due")))
     report.advance(Step.DISPATCHED)
-    add_step(uow, report.report_id, Step.DISPATCHED, event_time(event, envelope), event.lead_agency.name)
+    add_step(uow, report.report_id, Step.DISPATCHED, at, event.lead_agency.name)
 
 
 def on_case_assigned(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
@@ -145,17 +152,20 @@ def on_case_refused_by_unit(uow: UnitOfWork, event: Message, envelope: Envelope)
 def on_result_drafted(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
     """Step 6: staff reported the result with a draft answer (the draft itself stays internal)."""
     report = uow.reports.get_or_start(envelope.report_id)
+    at = event_time(event, envelope)
+    report.record_approval_deadline(at, timestamp(event, "approval_due"))
     report.advance(Step.DRAFTED)
-    add_step(uow, report.report_id, Step.DRAFTED, event_time(event, envelope))
+    add_step(uow, report.report_id, Step.DRAFTED, at)
 
 
 def on_result_approved(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
-    """Step 7: the unit leader approved; the answer waits for the IOC's edit (step 8), its clock running."""
+    """Step 7: the unit leader approved; the answer on the decision's template (IV.3) waits for the IOC's edit (step 8),
+    its clock running. An approval from before handling wrote letters carries only answer_text: that is the draft then."""
     report = uow.reports.get_or_start(envelope.report_id)
     at = event_time(event, envelope)
     report.lead_unit_name = event.unit.name or report.lead_unit_name
     report.lead_agency_name = report.lead_agency_name or event.agency.name
-    report.record_approved_answer(event.answer_text, at)
+    report.record_approved_answer(event.answer_letter or event.answer_text, at)  # the IOC edits the letter on the template
     add_step(uow, report.report_id, Step.APPROVED, at)
 
 
