@@ -17,14 +17,27 @@ from paht.runtime.ids import new_id
 from paht.runtime.sla import Step as SlaStep, default_engine
 from services.publication.domain.public_report import LISTED, NOT_ELIGIBLE, PublicReport, Step, Visibility
 from services.publication.service_layer import handlers
-from tests.integration.test_publication_service import (  # noqa: F401  (fixtures ctx, client)
-    IOC, T0, Producer, auth, client, csrf, ctx, deliver, grpc_report, org, outbox_envelopes, story,
-)
-from tests.support.services import token_for
+from fastapi.testclient import TestClient
+
+from services.publication import bootstrap
+from tests.integration.test_publication_service import IOC, T0, Producer, auth, csrf, grpc_report, org, story
+from tests.support.services import deliver, migrated_context, outbox_envelopes, token_for
 
 pytestmark = pytest.mark.integration
 LETTER = ("Kính gửi: Quý cá nhân\n\nVấn đề quý cá nhân phản ánh, Đội chiếu sáng công cộng xin thông báo kết quả xử lý như sau:\n\n"
           "Đã thay ba bóng đèn hỏng.\n\nTrân trọng./.")
+
+
+@pytest.fixture
+def ctx(settings):
+    c = migrated_context(bootstrap.SPEC, settings)
+    yield c
+    c.engine.dispose()
+
+
+@pytest.fixture
+def client(ctx):
+    return TestClient(bootstrap.build_http(ctx))
 
 
 def at(minutes: int) -> datetime:

@@ -1,7 +1,7 @@
 """Check the public record's rules: forward-only status, who sees what when, step 8 (publish / return), the vocabulary."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -16,8 +16,12 @@ from services.publication.domain.public_report import (
     PublicReport,
     Step,
     Submission,
+    TimelineEntry,
     Visibility,
+    Clock,
     clean_tracking_code,
+    met,
+    place_deadlines,
 )
 
 NOW = datetime(2026, 5, 4, 9, 30, tzinfo=timezone.utc)
@@ -236,3 +240,86 @@ def test_a_tracking_code_that_cannot_be_one_is_refused(code):
 
 def test_a_tracking_code_is_read_in_upper_case():
     assert clean_tracking_code(" qb-7k3m-9xtp ") == "QB-7K3M-9XTP"
+
+
+def test_a_private_report_is_neither_listed_nor_a_public_record_at_any_step_but_its_reporter_tracks_it():
+    for step in (Step.ACCEPTED, Step.DISPATCHED, Step.APPROVED, Step.REFUSED):
+        report = submitted(private=True)
+        report.advance(step)
+        assert report.visibility == Visibility.REPORTER_ONLY.value
+        assert not report.is_public and not report.is_listed and not report.is_public_record, step
+        assert report.is_trackable
+        public = submitted()
+        public.advance(step)
+        assert public.is_public_record and public.is_listed == (step in LISTED)
+
+
+def test_a_private_reports_published_answer_is_kept_for_its_reporter_only():
+    report = approved(private=True)
+    report.publish(IOC, None, NOW)
+    assert report.answer_text == ANSWER and report.public_answer is None and not report.is_public_record
+
+
+def test_a_state_secret_answer_is_recorded_at_step_8_and_never_public():
+    report = approved()
+    report.visibility = Visibility.STATE_SECRET.value
+    report.publish(IOC, "Kết quả được lưu, không công khai theo quy định bảo vệ bí mật nhà nước.", NOW)
+    assert report.status == "published" and report.answer_text.startswith("Kết quả được lưu")
+    assert report.public_answer is None and not report.is_public_record and report.visibility == Visibility.STATE_SECRET.value
+
+
+def at(minutes: int) -> datetime:
+    return NOW + timedelta(minutes=minutes)
+
+
+def entry(kind: Step, minutes: int) -> TimelineEntry:
+    return TimelineEntry(id=f"{kind.value}-{minutes}", report_id="r1", kind=kind.value, at=at(minutes))
+
+
+def test_met_is_at_or_before_the_deadline():
+    assert met(at(10), at(10)) and met(at(9), at(10)) and not met(at(11), at(10))
+
+
+def test_each_deadline_lands_on_the_first_entry_that_ends_its_step_after_its_clock_started():
+    report = submitted()
+    report.record_dispatch_deadlines(at(20), dispatch_due=at(25), agency_due=at(25), handling_due=at(100))
+    report.record_approval_deadline(at(50), at(55))
+    report.record_approved_answer(ANSWER, at(60))
+    timeline = [entry(Step.DISPATCHED, 5), entry(Step.AGENCY_REFUSED, 10), entry(Step.DISPATCHED, 20), entry(Step.ASSIGNED, 30),
+                entry(Step.DRAFTED, 40), entry(Step.RETURNED_TO_STAFF, 45), entry(Step.DRAFTED, 50), entry(Step.APPROVED, 60)]
+    placed, open_ = place_deadlines(report.deadlines(), timeline)
+    assert {k: (d.clock, d.on_time()) for k, d in placed.items()} == {
+        "dispatched-20": (Clock.DISPATCH, True),   # the round that set it, not round 1's entry at 5
+        "assigned-30": (Clock.AGENCY, False),
+        "drafted-40": (Clock.HANDLING, True),      # staff's first report ends steps 3-6
+        "approved-60": (Clock.APPROVAL, False),    # the re-draft at 50 restarted step 7's clock
+    }
+    [publish] = open_
+    assert publish.clock == Clock.PUBLISH and publish.done_at is None
+    assert publish.on_time(at(61)) is None and publish.on_time(publish.due_at + timedelta(seconds=1)) is False
+    report.publish(IOC, None, at(70))
+    placed, open_ = place_deadlines(report.deadlines(), timeline + [entry(Step.PUBLISHED, 70)])
+    assert open_ == [] and placed["published-70"].on_time() is report.published_on_time() is True
+
+
+def test_a_newer_round_replaces_the_deadlines_and_an_older_one_arriving_late_does_not():
+    report = submitted()
+    report.record_dispatch_deadlines(at(60), at(65), at(70), at(500))
+    report.record_dispatch_deadlines(at(20), at(25), at(25), at(100))  # round 1 delivered late
+    assert (report.dispatched_at, report.dispatch_due, report.agency_due, report.handling_due) == (at(60), at(65), at(70), at(500))
+    report.record_approval_deadline(at(80), at(90))
+    report.record_approval_deadline(at(70), at(75))
+    assert report.approval_due == at(90)
+
+
+def test_published_on_time_only_by_the_publish_deadline():
+    late = approved()
+    late.publish(IOC, None, late.publish_due + timedelta(seconds=1))
+    assert not late.published_on_time()
+    exact = approved()
+    exact.publish(IOC, None, exact.publish_due)
+    assert exact.published_on_time()
+    legacy = approved()
+    legacy.publish_due = None  # approved before step 8 deadlines were kept: computed from the approval at publishing
+    legacy.publish(IOC, None, NOW + timedelta(days=3))
+    assert legacy.publish_due is not None and not legacy.published_on_time()

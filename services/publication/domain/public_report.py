@@ -407,7 +407,8 @@ class PublicReport(Versioned):
                 current=self.status,
                 action="publish",
             )
-        self.answer_text = clean_text(edited_text if edited_text is not None else self.answer_text, ANSWER, 10, 10000)
+        text = edited_text if edited_text is not None else self.answer_text
+        self.answer_text = clean_text(text.replace("\r\n", "\n"), ANSWER, 10, 10000)  # a form's textarea sends CRLF: one letter, one form
         if self.private_result and self.visibility == Visibility.PUBLIC.value:
             self.visibility = Visibility.REPORTER_ONLY.value
         if self.publish_due is None and self.approved_at is not None:  # approved before step 8 deadlines were kept
