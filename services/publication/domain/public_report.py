@@ -206,6 +206,7 @@ class PublicReport(Versioned):
     visibility: str = Visibility.PUBLIC.value
     version: int = 0  # this service's own events about the report: 1, 2, 3...
     publish_due: datetime | None = None  # step 8: 1 h by day (06:00-22:00), 07:00 after a night arrival
+    reporter_ref: str = ""  # intake's pseudonym of the reporter (ReportSubmitted): checks feedback; never shown, never logged
 
     @classmethod
     def placeholder(cls, report_id: str) -> "PublicReport":
