@@ -23,11 +23,12 @@ def reporter_identity(ctx):
 
 
 def build_http(ctx):
-    from services.publication.entrypoints import api, feedback_api, pages
+    from services.publication.entrypoints import api, feedback_api, feedback_pages, pages
 
     app = make_app(ctx, "PAHT publication", "The public record of every report, and step 8 of the procedure (IOC edits and publishes).")
     app.include_router(api.build_router(ctx))
     app.include_router(feedback_api.build_router(ctx, reporter_identity(ctx)))
+    app.include_router(feedback_pages.build_router(ctx, reporter_identity(ctx), pages.pages))
     app.include_router(pages.build_router(ctx))
     return app
 

@@ -191,3 +191,23 @@ def test_a_double_tap_rates_once(pub, intake, settings):
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_the_report_page_shows_the_reporter_their_feedback_forms_and_takes_them(pub, intake, settings):
+    ref = add_reporter(intake, PHONE, "thu@example.vn")
+    report_id, _ = published_report(pub, settings, ref, private=True)
+    token = reporter_session(intake, PHONE)["Authorization"].removeprefix("Bearer ")
+    client = TestClient(bootstrap.build_http(pub), base_url="http://testserver")
+    public = client.get(f"/reports/{report_id}")
+    assert public.status_code == 200 and 'id="feedback"' not in public.text and "Kính gửi" not in public.text  # a private answer
+    client.cookies.set("paht_reporter", token)
+    page = client.get(f"/reports/{report_id}")
+    assert 'id="feedback"' in page.text and 'id="my-answer"' in page.text and "Kính gửi" in page.text  # the answer sent to them only
+    csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    form = {"csrf_token": csrf, "rating": "satisfied", "comment": ""}
+    origin = {"Origin": "http://testserver"}
+    done = client.post(f"/reports/{report_id}/rating", data=form, headers=origin, follow_redirects=False)
+    assert done.status_code == 303 and "done=rated" in done.headers["location"]
+    bad = client.post(f"/reports/{report_id}/clarification", data={"csrf_token": csrf, "question": "?"}, headers=origin)
+    assert bad.status_code == 422 and 'id="feedback-error"' in bad.text
+    assert [e.rating for e in events_of(pub, "ReportRated")] == [pub_ev.RATING_SATISFIED]

@@ -16,6 +16,7 @@ from paht.runtime.sla import standing_of
 from paht.runtime.text import is_clean
 from paht.runtime.web import Pages, pick_language
 from services.publication.domain.public_report import Step
+from services.publication.entrypoints import feedback_pages
 from services.publication.service_layer import handlers
 
 pages = Pages([Path(__file__).parent / "templates"])
@@ -90,7 +91,7 @@ def build_router(ctx) -> APIRouter:
         except DomainError as exc:
             return pages.error(request, http_status(exc), exc.key)
         return render(request, "report.html", user=optional_user(request), report=found,
-                      timeline=timeline_view(timeline, pick_language(request)))
+                      timeline=timeline_view(timeline, pick_language(request)), **await feedback_pages.context(ctx, request, found))
 
     @router.get("/track")
     async def track(request: Request, code: str = ""):
