@@ -28,6 +28,7 @@ class Walk:
     tracking_code: str = ""
     steps: list[tuple[str, float]] = field(default_factory=list)  # (step, seconds since submission)
     public: dict = field(default_factory=dict)
+    reporter_phone: str = ""  # the phone the walk proved and reported with (its own, at random)
 
 
 class Person:
@@ -103,7 +104,7 @@ def walk(base_url: str, password: str = DEMO_PASSWORD, on_step: Callable[[str, W
     phone = "09" + "".join(random.choice("0123456789") for _ in range(8))  # a phone of its own: one code per phone per minute
     citizen.headers = reporter_sign_in(http, phone)
     coordinator, leader, staff = person("sogtvt"), person("truongphong"), person("canbo")
-    w = Walk()
+    w = Walk(reporter_phone=phone)
     body = dict(REPORT, reporter={**REPORT["reporter"], "phone": phone}, topic_code=first_topic(http))
     t0 = time.monotonic()
 

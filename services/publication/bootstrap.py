@@ -3,19 +3,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from paht.handling.v1 import events_pb2 as handling_ev
 from paht.runtime.app import make_app
 from paht.runtime.events.consumer import Subscription
 from paht.runtime.host import ServiceSpec
 from services.publication.adapters.orm import event_tables, metadata
-from services.publication.adapters.repositories import SqlPublicReports, SqlTimeline
-from services.publication.service_layer import read_model
+from services.publication.adapters.repositories import SqlFeedback, SqlPublicReports, SqlTimeline
+from services.publication.service_layer import feedback, read_model
+
+
+def reporter_identity(ctx):
+    """Who a reporter session stands for, asked of intake over gRPC (tests may set ctx.reporter_identity)."""
+    who = vars(ctx).get("reporter_identity")
+    if who is None:
+        from services.publication.adapters.reporters import GrpcReporterIdentity
+
+        who = ctx.reporter_identity = GrpcReporterIdentity(lambda: ctx.channel("intake"), ctx.settings.grpc_timeout_s)
+    return who
 
 
 def build_http(ctx):
-    from services.publication.entrypoints import api, pages
+    from services.publication.entrypoints import api, feedback_api, feedback_pages, pages
 
     app = make_app(ctx, "PAHT publication", "The public record of every report, and step 8 of the procedure (IOC edits and publishes).")
     app.include_router(api.build_router(ctx))
+    app.include_router(feedback_api.build_router(ctx, reporter_identity(ctx)))
+    app.include_router(feedback_pages.build_router(ctx, reporter_identity(ctx), pages.pages))
     app.include_router(pages.build_router(ctx))
     return app
 
@@ -30,7 +43,8 @@ def subscriptions(ctx) -> list[Subscription]:
     return [
         Subscription("intake", handlers=read_model.INTAKE, preload=read_model.preload),
         Subscription("dispatch", handlers=read_model.DISPATCH, preload=read_model.preload),
-        Subscription("handling", handlers=read_model.HANDLING, preload=read_model.preload),
+        Subscription("handling", handlers={**read_model.HANDLING, handling_ev.ClarificationGiven: feedback.on_clarification_given},
+                     preload=read_model.preload),
     ]
 
 
@@ -42,5 +56,5 @@ SPEC = ServiceSpec(
     build_http=build_http,
     register_grpc=register_grpc,
     subscriptions=subscriptions,
-    repositories={"reports": SqlPublicReports, "timeline": SqlTimeline},
+    repositories={"reports": SqlPublicReports, "timeline": SqlTimeline, "feedback": SqlFeedback},
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 from paht.intake.v1 import intake_pb2, intake_pb2_grpc
 from paht.runtime.grpcx import run_use_case, staff_of
 from services.intake.bootstrap import case_desk
-from services.intake.service_layer import handlers
+from services.intake.service_layer import handlers, identity
 
 
 class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
@@ -34,6 +34,14 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         reporter, audit_id = await run_use_case(context, handlers.contact_for, self.ctx.uow(), case_desk(self.ctx), user, token,
                                                 request.report_id, request.purpose)
         return intake_pb2.ReporterContact(reporter_ref=reporter.id, name=reporter.name, phone=reporter.phone, email=reporter.email, audit_id=audit_id)
+
+    async def WhoIsReporter(self, request, context):
+        """The reporter_refs of the phone a reporter session proved (the `rpt_…` token in the `authorization` metadata)."""
+        token = dict(context.invocation_metadata()).get("authorization", "").removeprefix("Bearer ").strip()
+        refs, session = await run_use_case(context, identity.reporter_refs_of, self.ctx.engine, token)
+        reply = intake_pb2.ReporterIdentity(reporter_refs=refs)
+        reply.session_expires_at.FromDatetime(session.expires_at)
+        return reply
 
 
 def register(ctx, server) -> None:

@@ -25,12 +25,12 @@ from typing import Callable
 from sqlalchemy import Engine, select
 
 from paht.runtime.db import READ_ONLY
-from paht.runtime.errors import NotFound
+from paht.runtime.errors import NotFound, Unauthorized
 from paht.runtime.ids import looks_like_id, new_id
 from paht.runtime.sms import SmsGateway
 from services.intake.adapters import identity as rows
 from services.intake.adapters import rate
-from services.intake.adapters.orm import otp_challenges
+from services.intake.adapters.orm import otp_challenges, reporters
 from services.intake.domain import identity as rules
 from services.intake.domain.identity import Challenge, SendLimits, Verdict
 from services.intake.domain.report import Reporter
@@ -238,3 +238,15 @@ def purge(engine, now: datetime | None = None) -> None:
     with engine.begin() as conn:
         rows.purge(conn, now)
         rate.purge(conn, now.timestamp())
+
+
+def reporter_refs_of(engine, token: str) -> tuple[list[str], ReporterSession]:
+    """Who a reporter session stands for, as other services may know it: the pseudonymous reporter_refs (reporter row
+    ids) of the proved phone, never the phone itself. Raise Unauthorized for an unknown, expired or ended session."""
+    session = session_for_token(engine, token)
+    if session is None:
+        raise Unauthorized("Verify your phone number first (an SMS code): only the reporter may do this.",
+                           "Vui lòng xác thực số điện thoại (mã OTP qua tin nhắn): chỉ người gửi phản ánh mới được thực hiện.")
+    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        refs = sorted(conn.execute(select(reporters.c.id).where(reporters.c.phone == session.phone)).scalars())
+    return refs, session

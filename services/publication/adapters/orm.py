@@ -1,11 +1,12 @@
 """Publication's tables (the public read model), mapped onto the domain classes without the domain knowing."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Float, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Float, Integer, MetaData, String, Table, Text
 from sqlalchemy.orm import registry
 
 from paht.runtime.db import UtcDateTime
 from paht.runtime.events.tables import add_event_tables
+from services.publication.domain.feedback import Clarification, ReportRating
 from services.publication.domain.public_report import PublicReport, TimelineEntry
 
 metadata = MetaData()
@@ -44,6 +45,33 @@ public_reports = Table(
     Column("handling_due", UtcDateTime(), nullable=True),
     Column("drafted_at", UtcDateTime(), nullable=True),
     Column("approval_due", UtcDateTime(), nullable=True),
+    Column("reporter_ref", String(36), nullable=False, server_default=""),  # never in any view: checks who gives feedback
+)
+
+# The reporter's rating of the published answer: one row per report (the key is the "once").
+report_ratings = Table(
+    "report_ratings",
+    metadata,
+    Column("report_id", String(36), primary_key=True),
+    Column("score", String(20), nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("rated_at", UtcDateTime(), nullable=False),
+    Column("changed_at", UtcDateTime(), nullable=True),
+    Column("changes", Integer, nullable=False),
+)
+
+# The reporter's requests to clarify the answer, and the lead unit's clarifications (from handling's ClarificationGiven).
+clarifications = Table(
+    "clarifications",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("report_id", String(36), nullable=False, index=True),
+    Column("question", Text, nullable=False),
+    Column("asked_at", UtcDateTime(), nullable=False),
+    Column("due_at", UtcDateTime(), nullable=True),
+    Column("status", String(10), nullable=False),
+    Column("answer_text", Text, nullable=False),
+    Column("given_at", UtcDateTime(), nullable=True),
 )
 
 timeline_entries = Table(
@@ -59,3 +87,5 @@ timeline_entries = Table(
 _mapper = registry()
 _mapper.map_imperatively(PublicReport, public_reports, version_id_col=public_reports.c.version, version_id_generator=False)
 _mapper.map_imperatively(TimelineEntry, timeline_entries)
+_mapper.map_imperatively(ReportRating, report_ratings)
+_mapper.map_imperatively(Clarification, clarifications)

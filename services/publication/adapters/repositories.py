@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from paht.runtime.paging import Page, SortKey, fetch_page
+from services.publication.domain.feedback import Clarification, ClarificationStatus, ReportRating
 from services.publication.domain.public_report import LISTED, NOT_ELIGIBLE, PUBLIC_VISIBILITY, PublicReport, Step, TimelineEntry
 
 # Step 8 work list: urgent first, then the oldest approval (the nearest publish deadline), then id.
@@ -99,4 +100,32 @@ class SqlTimeline:
 
     def of_report(self, report_id: str) -> list[TimelineEntry]:
         q = select(TimelineEntry).where(TimelineEntry.report_id == report_id).order_by(TimelineEntry.at, TimelineEntry.id)
+        return list(self.session.execute(q).scalars())
+
+
+class SqlFeedback:
+    """The reporter's rating and requests to clarify (uow.feedback). Callers hold the report's row lock first, so
+    two taps at once take turns; the rating's primary key is the last guard of "once"."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def rating_of(self, report_id: str) -> ReportRating | None:
+        return self.session.get(ReportRating, report_id)
+
+    def add_rating(self, rating: ReportRating) -> None:
+        self.session.add(rating)
+
+    def add_clarification(self, clarification: Clarification) -> None:
+        self.session.add(clarification)
+
+    def clarification(self, clarification_id: str) -> Clarification | None:
+        return self.session.get(Clarification, clarification_id)
+
+    def open_clarification(self, report_id: str) -> Clarification | None:
+        q = select(Clarification).where(Clarification.report_id == report_id, Clarification.status == ClarificationStatus.OPEN.value)
+        return self.session.execute(q.limit(1)).scalars().first()
+
+    def clarifications_of(self, report_id: str) -> list[Clarification]:
+        q = select(Clarification).where(Clarification.report_id == report_id).order_by(Clarification.asked_at, Clarification.id)
         return list(self.session.execute(q).scalars())

@@ -290,6 +290,7 @@ class PublicReport(Versioned):
     handling_due: datetime | None = None   # steps 3-6
     drafted_at: datetime | None = None     # handling's newest ResultDrafted
     approval_due: datetime | None = None   # step 7
+    reporter_ref: str = ""  # intake's pseudonym of the reporter (ReportSubmitted): checks feedback; never shown, never logged
 
     @classmethod
     def placeholder(cls, report_id: str) -> "PublicReport":

@@ -16,6 +16,7 @@ from paht.runtime.sla import standing_of
 from paht.runtime.text import is_clean
 from paht.runtime.web import Pages, pick_language
 from services.publication.domain.public_report import Step, place_deadlines
+from services.publication.entrypoints import feedback_pages
 from services.publication.service_layer import handlers
 
 pages = Pages([Path(__file__).parent / "templates"])
@@ -93,12 +94,14 @@ def build_router(ctx) -> APIRouter:
 
     @router.get("/reports/{report_id}")
     async def report(request: Request, report_id: str):
-        try:
-            found, timeline = await asyncio.to_thread(handlers.get_public_report, ctx.uow(), report_id)
+        refs = await feedback_pages.visitor_refs(request, ctx.reporter_identity)
+        try:  # not public: its own reporter still sees it (a result sent to them only)
+            found, timeline = await asyncio.to_thread(handlers.report_for_visitor, ctx.uow(), report_id, refs)
         except DomainError as exc:
             return pages.error(request, http_status(exc), exc.key)
         entries, open_deadlines = timeline_view(found, timeline, pick_language(request), datetime.now(timezone.utc))
-        return render(request, "report.html", user=optional_user(request), report=found, timeline=entries, open_deadlines=open_deadlines)
+        return render(request, "report.html", user=optional_user(request), report=found, timeline=entries, open_deadlines=open_deadlines,
+                      **await feedback_pages.context(ctx, request, found, refs))
 
     @router.get("/track")
     async def track(request: Request, code: str = ""):

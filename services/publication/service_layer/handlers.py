@@ -87,6 +87,27 @@ def get_public_report(uow: UnitOfWork, report_id: str) -> tuple[PublicReport, li
         return (report, uow.timeline.of_report(report_id))
 
 
+def get_report_of_reporter(uow: UnitOfWork, report_id: str, reporter_refs: list[str]) -> tuple[PublicReport, list[TimelineEntry]]:
+    """Return a report and its timeline to its own reporter (`reporter_refs`: whom intake says the visitor is), also
+    when the public may not see it (the reporter asked that the result go to them only); state secrets: to nobody."""
+    with uow:
+        report = uow.reports.get(report_id) if is_report_id(report_id) else None
+        if report is None or not report.is_trackable or not report.reporter_ref or report.reporter_ref not in reporter_refs:
+            raise _not_found(report_id)
+        return (report, uow.timeline.of_report(report_id))
+
+
+def report_for_visitor(uow: UnitOfWork, report_id: str, reporter_refs: list[str]) -> tuple[PublicReport, list[TimelineEntry]]:
+    """A report's page for whoever opens it: the public record, or — when the public may not see it — its own
+    reporter's (`reporter_refs`, as intake named the visitor); anyone else: not found."""
+    try:
+        return get_public_report(uow, report_id)
+    except NotFound:
+        if not reporter_refs:
+            raise
+        return get_report_of_reporter(uow, report_id, reporter_refs)
+
+
 def find_by_tracking_code(uow: UnitOfWork, code: str) -> PublicReport:
     """Find a report by the code its reporter was given (callers show little unless it is a public record)."""
     code = clean_tracking_code(code)

@@ -59,6 +59,7 @@ def on_report_submitted(uow: UnitOfWork, event: Message, envelope: Envelope) -> 
     report = uow.reports.get_or_start(envelope.report_id)
     submission = submission_of(event, envelope)
     report.record_submission(submission)
+    report.reporter_ref = event.reporter_ref  # kept to check who gives feedback; never shown
     report.advance(Step.SUBMITTED)
     add_step(uow, report.report_id, Step.SUBMITTED, submission.received_at)
 
