@@ -10,7 +10,7 @@ from paht.runtime import roles, sla
 from paht.runtime.ids import ID_PATTERN, looks_like_id
 from paht.runtime.aggregate import Versioned, require_state
 from paht.runtime.errors import Forbidden, InvalidInput, StateConflict
-from paht.runtime.text import Label, clean_text
+from paht.runtime.text import Label, clean_text, fold
 
 
 class Step(str, Enum):
@@ -206,6 +206,7 @@ class PublicReport(Versioned):
     visibility: str = Visibility.PUBLIC.value
     version: int = 0  # this service's own events about the report: 1, 2, 3...
     publish_due: datetime | None = None  # step 8: 1 h by day (06:00-22:00), 07:00 after a night arrival
+    search_text: str = ""  # what the portal's free text is matched against (see refresh_search)
 
     @classmethod
     def placeholder(cls, report_id: str) -> "PublicReport":
@@ -246,8 +247,14 @@ class PublicReport(Versioned):
         """Fill the content from intake (no personal data: there is none in its events)."""
         for name in SUBMISSION_FIELDS:
             setattr(self, name, getattr(submission, name))
+        self.refresh_search()
         if self.private_result and self.visibility == Visibility.PUBLIC.value:
             self.visibility = Visibility.REPORTER_ONLY.value
+
+    def refresh_search(self) -> None:
+        """Keep the searchable text in step with the content: title, description, address and tracking code,
+        folded (lower case, no diacritics, đ as d) so that "duong" finds "Đường". Called whenever content changes."""
+        self.search_text = fold(" ".join((self.title, self.description, self.address_text, self.tracking_code)))
 
     def advance(self, status: Step) -> bool:
         """Move the status forward; an older event arriving late never moves it back."""
