@@ -17,7 +17,7 @@ from paht.runtime.text import fold
 from services.publication import bootstrap
 from services.publication.adapters.orm import public_reports
 from services.publication.domain.portal import MAP_GRID, MAP_MAX_FEATURES
-from tests.integration.test_publication_service import T0, Producer, story
+from tests.integration.test_publication_service import T0, Producer
 from tests.support.services import deliver, migrated_context
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@
   var d = el.dataset;
   var vi = d.lang === "vi";
   var centre = (d.center || "17.4689,106.6223").split(",").map(Number);
-  var map = L.map(el, { zoomControl: true }).setView(centre, 13);
+  var map = L.map(el, { zoomControl: true, maxZoom: 19 }).setView(centre, 13);  // maxZoom: markercluster needs it even without tiles
   if (d.tiles) {
     L.tileLayer(d.tiles, { maxZoom: 19, attribution: d.attribution || "", referrerPolicy: "strict-origin" }).addTo(map);
   }
