@@ -126,7 +126,7 @@ class Submission:
 
 
 SUBMISSION_FIELDS = tuple(f.name for f in fields(Submission))
-# What anyone may read of a listed report's content (area_code stays internal; the privacy flag,
+# What anyone may read of a listed report's content (area_code only as the portal's named area; the privacy flag,
 # urgency and place are shown through the answer rule, the badge and the location).
 PUBLIC_FIELDS = ("tracking_code", "title", "description", "topic_code", "address_text", "received_at")
 # What a reporter sees by tracking code before step 1: nothing that helps someone who guessed a code.
