@@ -8,6 +8,7 @@ from paht.runtime.app import make_app
 from paht.runtime.events.consumer import Subscription
 from paht.runtime.host import ServiceSpec
 from services.publication.adapters.orm import event_tables, metadata
+from services.publication.adapters import names
 from services.publication.adapters.repositories import SqlFeedback, SqlPublicReports, SqlTimeline
 from services.publication.service_layer import feedback, read_model
 
@@ -23,13 +24,15 @@ def reporter_identity(ctx):
 
 
 def build_http(ctx):
+    from services.publication.adapters.names import NamesCopy
     from services.publication.entrypoints import api, feedback_api, feedback_pages, pages
 
     app = make_app(ctx, "PAHT publication", "The public record of every report, and step 8 of the procedure (IOC edits and publishes).")
-    app.include_router(api.build_router(ctx))
+    names = NamesCopy(ctx.engine)  # the taxonomy and area names the portal shows, one copy per process
+    app.include_router(api.build_router(ctx, names))
     app.include_router(feedback_api.build_router(ctx, reporter_identity(ctx)))
     app.include_router(feedback_pages.build_router(ctx, reporter_identity(ctx), pages.pages))
-    app.include_router(pages.build_router(ctx))
+    app.include_router(pages.build_router(ctx, names))
     return app
 
 
@@ -42,7 +45,7 @@ def register_grpc(ctx, server):
 def subscriptions(ctx) -> list[Subscription]:
     return [
         Subscription("intake", handlers=read_model.INTAKE, preload=read_model.preload),
-        Subscription("dispatch", handlers=read_model.DISPATCH, preload=read_model.preload),
+        Subscription("dispatch", handlers={**read_model.DISPATCH, **names.COPIES}, preload=read_model.preload),
         Subscription("handling", handlers={**read_model.HANDLING, handling_ev.ClarificationGiven: feedback.on_clarification_given},
                      preload=read_model.preload),
     ]

@@ -58,6 +58,18 @@ _DEFAULT_HEADERS = (
 )
 
 
+def tile_origin(url: str) -> str:
+    """The origin of a map tile URL template, for img-src: {s}.tile.example.org becomes *.tile.example.org ("" if none)."""
+    parts = urlsplit((url or "").replace("{s}", "*"))
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+def with_images_from(*sources: str) -> str:
+    """The default policy with more image sources (a map's tile server): images only, scripts and styles stay ours."""
+    extra = " ".join(s for s in sources if s)
+    return CONTENT_SECURITY_POLICY.replace("img-src 'self' data:", f"img-src 'self' data: {extra}") if extra else CONTENT_SECURITY_POLICY
+
+
 def new_csrf_token() -> str:
     """Return a fresh random CSRF token."""
     return secrets.token_urlsafe(32)

@@ -28,7 +28,7 @@ from paht.runtime.sms import mask_phone, sms_from
 from paht.runtime.text import is_clean
 from paht.runtime.web import Pages
 from paht.runtime.web.pages import STATIC_DIR, VN_TIME, local_time
-from paht.runtime.web.security import (CONTENT_SECURITY_POLICY, CSRF_COOKIE, REPORTER_COOKIE, csrf_cookie_kwargs, is_csrf_token,
+from paht.runtime.web.security import (CSRF_COOKIE, REPORTER_COOKIE, csrf_cookie_kwargs, is_csrf_token, tile_origin, with_images_from,
                                        new_csrf_token)
 from services.intake.adapters.identity import otp_key
 from services.intake.domain.identity import SESSION_TTL, SendLimits
@@ -138,16 +138,9 @@ def _service_worker() -> bytes:
     return SW_FILE.read_bytes().replace(b"__VERSION__", digest.hexdigest()[:16].encode())
 
 
-def _tile_origin(url: str) -> str:
-    """The origin of a tile URL template, for img-src: {s}.tile.example.org becomes *.tile.example.org."""
-    parts = urlsplit(url.replace("{s}", "*"))
-    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
-
-
 def _map_policy(tiles_url: str) -> str:
     """The default policy, with the map's tile server and local previews (blob:) allowed as images and videos."""
-    extra = " ".join(s for s in ("blob:", _tile_origin(tiles_url)) if s)
-    return CONTENT_SECURITY_POLICY.replace("img-src 'self' data:", f"img-src 'self' data: {extra}") + "; media-src 'self' blob:; worker-src 'self'"
+    return with_images_from("blob:", tile_origin(tiles_url)) + "; media-src 'self' blob:; worker-src 'self'"
 
 
 def build_router(ctx, taxonomy: Taxonomy, otp: identity.Otp | None = None, notify: triage.Notify | None = None) -> APIRouter:

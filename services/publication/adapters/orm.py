@@ -1,7 +1,7 @@
 """Publication's tables (the public read model), mapped onto the domain classes without the domain knowing."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Float, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text
 from sqlalchemy.orm import registry
 
 from paht.runtime.db import UtcDateTime
@@ -46,6 +46,14 @@ public_reports = Table(
     Column("drafted_at", UtcDateTime(), nullable=True),
     Column("approval_due", UtcDateTime(), nullable=True),
     Column("reporter_ref", String(36), nullable=False, server_default=""),  # never in any view: checks who gives feedback
+    # The portal's free-text search: title, description, address and tracking code folded (paht.runtime.text.fold:
+    # lower case, no diacritics, đ as d), refreshed by the read model whenever the content arrives or is edited.
+    Column("search_text", Text, nullable=False, default=""),
+    # The portal's filters and map: the list is newest first within a topic or an area; the map reads a box of
+    # lat/lon (the index holds the visibility rule's columns too, so the grid count is read from the index alone).
+    Index("ix_public_reports_topic_received", "topic_code", "received_at"),
+    Index("ix_public_reports_area_received", "area_code", "received_at"),
+    Index("ix_public_reports_lat_lon", "lat", "lon", "status", "visibility", "received_at"),
 )
 
 # The reporter's rating of the published answer: one row per report (the key is the "once").
@@ -72,6 +80,38 @@ clarifications = Table(
     Column("status", String(10), nullable=False),
     Column("answer_text", Text, nullable=False),
     Column("given_at", UtcDateTime(), nullable=True),
+)
+
+# Publication's copy of dispatch's taxonomy (TaxonomyPublished, replaced whole): the portal's group filter and the
+# names of groups and topics on public pages.
+taxonomy_topics = Table(
+    "taxonomy_topics",
+    metadata,
+    Column("code", String(60), primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("name_en", String(300), nullable=False),
+    Column("group_code", String(60), nullable=False, index=True),
+    Column("group_name", String(300), nullable=False),
+    Column("group_name_en", String(300), nullable=False),
+    Column("valid_from", String(10), nullable=False),  # YYYY-MM-DD as published ("" = always)
+    Column("valid_to", String(10), nullable=False),    # exclusive ("" = open)
+    Column("revision", Integer, nullable=False),
+)
+
+# The names of administrative areas, from dispatch's directory (DirectoryPublished, replaced whole): every
+# province, district, ward or commune unit is named after its GSO code, which is what a report's area_code holds.
+# A code reused after a reform has one row per version (its validity says which name is current).
+area_names = Table(
+    "area_names",
+    metadata,
+    Column("unit_id", String(80), primary_key=True),
+    Column("code", String(20), nullable=False, index=True),
+    Column("kind", String(40), nullable=False),
+    Column("name", String(300), nullable=False),
+    Column("name_en", String(300), nullable=False),
+    Column("valid_from", String(10), nullable=False),
+    Column("valid_to", String(10), nullable=False),
+    Column("revision", Integer, nullable=False),
 )
 
 timeline_entries = Table(

@@ -1,11 +1,13 @@
 """Publication's repositories: the queries behind the use cases, one repository per aggregate."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
 from paht.runtime.paging import Page, SortKey, fetch_page
+from services.publication.adapters.orm import public_reports, taxonomy_topics
 from services.publication.domain.feedback import Clarification, ClarificationStatus, ReportRating
+from services.publication.domain.portal import MAP_GRID, MAP_MAX_FEATURES, BBox, ReportFilter
 from services.publication.domain.public_report import LISTED, NOT_ELIGIBLE, PUBLIC_VISIBILITY, PublicReport, Step, TimelineEntry
 
 # Step 8 work list: urgent first, then the oldest approval (the nearest publish deadline), then id.
@@ -14,6 +16,30 @@ EDITORIAL_ORDER = (
     SortKey(PublicReport.approved_at, kind="datetime"),
     SortKey(PublicReport.report_id),
 )
+
+
+def _like_escaped(word: str) -> str:
+    return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _narrowed(f: ReportFilter) -> tuple:
+    """The portal's filters as conditions, to add to the visibility rule (never to replace it)."""
+    c = public_reports.c
+    where = []
+    if f.topic:
+        where.append(c.topic_code == f.topic)
+    if f.group:
+        where.append(c.topic_code.in_(select(taxonomy_topics.c.code).where(taxonomy_topics.c.group_code == f.group)))
+    if f.area:
+        where.append(c.area_code == f.area)
+    if f.status:
+        where.append(c.status == f.status)
+    if f.received_from is not None:
+        where.append(c.received_at >= f.received_from)
+    if f.received_before is not None:
+        where.append(c.received_at < f.received_before)
+    where.extend(c.search_text.like(_like_escaped(w), escape="\\") for w in f.words)
+    return tuple(where)
 
 
 def _shown(*steps: Step) -> tuple:
@@ -74,6 +100,39 @@ class SqlPublicReports:
     def listed(self, limit: int, offset: int) -> tuple[list[PublicReport], int]:
         """One page of the reports step 1 accepted, newest first, and how many there are."""
         return self._newest_first(_shown(*LISTED), limit, offset)
+
+    def search(self, f: ReportFilter, limit: int, offset: int) -> tuple[list[PublicReport], int]:
+        """One page of the listed reports that match the portal's filters, newest first, and how many match."""
+        return self._newest_first(_shown(*LISTED) + _narrowed(f), limit, offset)
+
+    def on_map(self, f: ReportFilter, box: BBox, cap: int = MAP_MAX_FEATURES, grid: int = MAP_GRID) -> tuple[list, list, int | None]:
+        """The listed reports matching the filters inside a box: (points, clusters, how many).
+
+        Up to `cap` matches: every one as a point (id, title, status, topic, received_at, lat, lon), clusters
+        empty, and the count. Above: no points, one cluster per non-empty cell of a grid x grid cut of the
+        box (count, mean lat/lon), and the count is None (only "more than cap": counting a whole city
+        precisely is what the grid is there to avoid)."""
+        c = public_reports.c
+        where = _shown(*LISTED) + _narrowed(f) + (
+            c.lat.is_not(None), c.lon.is_not(None),
+            c.lat.between(box.south, box.north), c.lon.between(box.west, box.east),
+        )
+        # Stop counting at cap + 1 (no order: the database stops at the first cap + 1 rows it finds).
+        found = self.session.execute(select(func.count()).select_from(select(c.report_id).where(*where).limit(cap + 1).subquery())).scalar_one()
+        if found <= cap:
+            points = self.session.execute(
+                select(c.report_id, c.title, c.status, c.topic_code, c.received_at, c.lat, c.lon).where(*where)
+                .order_by(c.received_at.desc(), c.report_id.desc())
+            ).all()
+            return points, [], len(points)
+        dx, dy = box.cell_size(grid)
+        cx = func.floor((c.lon - box.west) / literal(dx))
+        cy = func.floor((c.lat - box.south) / literal(dy))
+        cells = self.session.execute(
+            select(func.count().label("count"), func.avg(c.lat).label("lat"), func.avg(c.lon).label("lon"))
+            .where(*where).group_by(cx, cy)
+        ).all()
+        return [], cells, None
 
     def not_eligible(self, limit: int, offset: int) -> tuple[list[PublicReport], int]:
         """One page of the reports refused at step 1, newest first, and how many there are."""

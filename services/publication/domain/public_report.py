@@ -10,7 +10,7 @@ from paht.runtime import roles, sla
 from paht.runtime.ids import ID_PATTERN, looks_like_id
 from paht.runtime.aggregate import Versioned, require_state
 from paht.runtime.errors import Forbidden, InvalidInput, StateConflict
-from paht.runtime.text import Label, clean_text
+from paht.runtime.text import Label, clean_text, fold
 
 
 class Step(str, Enum):
@@ -203,7 +203,7 @@ class Submission:
 
 
 SUBMISSION_FIELDS = tuple(f.name for f in fields(Submission))
-# What anyone may read of a listed report's content (area_code stays internal; the privacy flag,
+# What anyone may read of a listed report's content (area_code only as the portal's named area; the privacy flag,
 # urgency and place are shown through the answer rule, the badge and the location).
 PUBLIC_FIELDS = ("tracking_code", "title", "description", "topic_code", "address_text", "received_at")
 # What a reporter sees by tracking code before step 1: nothing that helps someone who guessed a code.
@@ -291,6 +291,7 @@ class PublicReport(Versioned):
     drafted_at: datetime | None = None     # handling's newest ResultDrafted
     approval_due: datetime | None = None   # step 7
     reporter_ref: str = ""  # intake's pseudonym of the reporter (ReportSubmitted): checks feedback; never shown, never logged
+    search_text: str = ""  # what the portal's free text is matched against (see refresh_search)
 
     @classmethod
     def placeholder(cls, report_id: str) -> "PublicReport":
@@ -338,8 +339,14 @@ class PublicReport(Versioned):
         """Fill the content from intake (no personal data: there is none in its events)."""
         for name in SUBMISSION_FIELDS:
             setattr(self, name, getattr(submission, name))
+        self.refresh_search()
         if self.private_result and self.visibility == Visibility.PUBLIC.value:
             self.visibility = Visibility.REPORTER_ONLY.value
+
+    def refresh_search(self) -> None:
+        """Keep the searchable text in step with the content: title, description, address and tracking code,
+        folded (lower case, no diacritics, đ as d) so that "duong" finds "Đường". Called whenever content changes."""
+        self.search_text = fold(" ".join((self.title, self.description, self.address_text, self.tracking_code)))
 
     def advance(self, status: Step) -> bool:
         """Move the status forward; an older event arriving late never moves it back."""

@@ -6,13 +6,16 @@ from datetime import datetime, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from paht.runtime import roles
 from paht.runtime.auth import Principal
 from paht.runtime.paging import DEFAULT_LIMIT, MAX_LIMIT
 from paht.runtime.text import Label
-from services.publication.domain.public_report import PUBLIC_FIELDS, REPORT_ID, TRACKING_FIELDS, Deadline, PublicReport, place_deadlines
+from services.publication.adapters.names import NamesCopy, PortalNames
+from services.publication.domain.portal import MAP_MAX_FEATURES, BBox, ReportFilter
+from services.publication.domain.public_report import PUBLIC_FIELDS, REPORT_ID, Step, TRACKING_FIELDS, Deadline, PublicReport, place_deadlines
 from services.publication.service_layer import handlers
 
 MAX_OFFSET = 100_000  # deeper than anyone reads a public list; beyond it a 422, never a database overflow
@@ -85,6 +88,43 @@ def public_view(r: PublicReport, timeline=None) -> dict:
     return view
 
 
+def named(n) -> dict | None:
+    return {"code": n.code, "name": {"vi": n.vi, "en": n.en}} if n is not None else None
+
+
+def portal_view(r: PublicReport, names: PortalNames) -> dict:
+    """A public report as the portal lists it: the public view with its topic, group and area named."""
+    return {**public_view(r), "topic": named(names.topic(r.topic_code)), "group": named(names.group_of(r.topic_code)),
+            "area": named(names.area(r.area_code)) if r.area_code else None}
+
+
+def geojson(points, clusters, found: int | None, names: PortalNames) -> dict:
+    """The map's FeatureCollection: each report as a point, or (above the cap) one point per grid cell with its count."""
+    features = [{
+        "type": "Feature", "id": p.report_id,
+        "geometry": {"type": "Point", "coordinates": [p.lon, p.lat]},
+        "properties": {"id": p.report_id, "title": p.title, "status": p.status, "status_label": both(Step(p.status).status_label),
+                       "topic": named(names.topic(p.topic_code)), "received_at": iso(p.received_at), "url": f"/reports/{p.report_id}"},
+    } for p in points] + [{
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [round(cell.lon, 6), round(cell.lat, 6)]},
+        "properties": {"cluster": True, "count": cell.count},
+    } for cell in clusters]
+    return {"type": "FeatureCollection", "features": features, "clustered": bool(clusters), "total": found,
+            "max_features": MAP_MAX_FEATURES}
+
+
+def report_filter(q: str | None = Query(default=None, max_length=200, description="Free text; diacritics and case are ignored"),
+                  group: str | None = Query(default=None, max_length=100), topic: str | None = Query(default=None, max_length=100),
+                  area: str | None = Query(default=None, max_length=100, description="An area's GSO code"),
+                  status: str | None = Query(default=None, max_length=40),
+                  day_from: str | None = Query(default=None, alias="from", max_length=20, description="YYYY-MM-DD (Vietnam), inclusive"),
+                  day_to: str | None = Query(default=None, alias="to", max_length=20, description="YYYY-MM-DD (Vietnam), inclusive; at most 366 days after from"),
+                  ) -> ReportFilter:
+    """The portal's filters, shared by the list and the map (a bad value is a bilingual 422)."""
+    return ReportFilter.parse(group=group, topic=topic, area=area, status=status, day_from=day_from, day_to=day_to, q=q)
+
+
 def editorial_view(r: PublicReport) -> dict:
     """IOC view of an answer waiting for step 8 (the draft is visible to the IOC only)."""
     return {
@@ -100,15 +140,31 @@ def editorial_view(r: PublicReport) -> dict:
     }
 
 
-def build_router(ctx) -> APIRouter:
+def build_router(ctx, names: NamesCopy | None = None) -> APIRouter:
     optional_user, current_user, require = ctx.auth
+    names = names or NamesCopy(ctx.engine)
     operator = require(*roles.IOC)
     router = APIRouter(prefix="/api/publication/v1", tags=["publication"])
 
-    @router.get("/reports", summary="Public reports (accepted at step 1), newest first")
-    async def list_reports(limit: Limit = 20, offset: Offset = 0):
-        reports, total = await asyncio.to_thread(handlers.list_public_reports, ctx.uow(), limit, offset)
-        return {"items": [public_view(r) for r in reports], "total": total, "limit": limit, "offset": offset}
+    @router.get("/reports", summary="Public reports (accepted at step 1), newest first, filtered and searched")
+    async def list_reports(f: ReportFilter = Depends(report_filter), limit: Limit = 20, offset: Offset = 0):
+        reports, total = await asyncio.to_thread(handlers.search_public_reports, ctx.uow(), f, limit, offset)
+        known = await asyncio.to_thread(names.current)
+        return {"items": [portal_view(r, known) for r in reports], "total": total, "limit": limit, "offset": offset}
+
+    @router.get("/reports.geojson", summary="Public reports inside a box as GeoJSON (grid clusters above 2,000)")
+    async def reports_geojson(bbox: str = Query(max_length=200, description="west,south,east,north in degrees (WGS 84)"),
+                              f: ReportFilter = Depends(report_filter)):
+        box = BBox.parse(bbox)
+        points, clusters, found = await asyncio.to_thread(handlers.reports_on_map, ctx.uow(), f, box)
+        known = await asyncio.to_thread(names.current)
+        return JSONResponse(geojson(points, clusters, found, known), media_type="application/geo+json")
+
+    @router.get("/taxonomy", summary="Groups and topics in force, and the named areas (for the portal's filters)")
+    async def portal_names():
+        known = await asyncio.to_thread(names.current)
+        return {"groups": [{**named(g), "topics": [named(known.topic(t)) for t in known.topics_of(g.code)]} for g in known.groups.values()],
+                "areas": [named(a) for a in known.areas.values()]}
 
     @router.get("/reports/{report_id}", summary="One public report with its timeline")
     async def get_report(report_id: ReportId):

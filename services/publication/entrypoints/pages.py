@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
@@ -15,6 +15,9 @@ from paht.runtime.errors import DomainError, InvalidInput
 from paht.runtime.sla import standing_of
 from paht.runtime.text import is_clean
 from paht.runtime.web import Pages, pick_language
+from paht.runtime.web.security import tile_origin, with_images_from
+from services.publication.adapters.names import NamesCopy
+from services.publication.domain.portal import FILTER_STATUSES, MAX_SPAN_DAYS, ReportFilter
 from services.publication.domain.public_report import Step, place_deadlines
 from services.publication.entrypoints import feedback_pages
 from services.publication.service_layer import handlers
@@ -23,6 +26,7 @@ pages = Pages([Path(__file__).parent / "templates"])
 PAGE_SIZE = 20
 MAX_PAGE = 5_000  # 100,000 reports back: deeper than anyone reads
 QUEUE_PAGE_SIZE = 20  # answers on one screen of the step 8 queue (each carries two forms)
+MAP_CENTER = "17.4689,106.6223"  # Đồng Hới, where the map opens
 
 
 def says(step: str, lang: str, as_status: bool = True) -> str:
@@ -44,8 +48,22 @@ def page_number(raw: str) -> int:
     return int(raw)
 
 
+def filter_of(request: Request) -> ReportFilter:
+    """The portal's filters from the page's query string (InvalidInput, bilingual, for a value that cannot be one)."""
+    q = request.query_params
+    return ReportFilter.parse(q=q.get("q", "")[:200], group=q.get("group", "")[:100], topic=q.get("topic", "")[:100],
+                              area=q.get("area", "")[:100], status=q.get("status", "")[:40], day_from=q.get("from", "")[:20],
+                              day_to=q.get("to", "")[:20])
+
+
+def href(path: str, f: ReportFilter, **more) -> str:
+    """A link to a portal page with the same filters (and, e.g., another page number)."""
+    params = {**f.query(), **{k: v for k, v in more.items() if v}}
+    return path + ("?" + urlencode(params) if params else "")
+
+
 async def newest_page(use_case, uow_factory, raw_page: str):
-    """Return (reports, page, more) for a public list; a page past the end shows the last page.
+    """Return (reports, page, more, total) for a public list; a page past the end shows the last page.
 
     A citizen following an old link expects the reports that are there now, not an error page; a
     number that cannot be a page at all is a clear 400.
@@ -56,7 +74,7 @@ async def newest_page(use_case, uow_factory, raw_page: str):
     if page > last:
         page = last
         reports, total = await asyncio.to_thread(use_case, uow_factory(), PAGE_SIZE, (page - 1) * PAGE_SIZE)
-    return reports, page, page * PAGE_SIZE < total
+    return reports, page, page * PAGE_SIZE < total, total
 
 
 def timeline_view(report, timeline, lang: str, now: datetime) -> tuple[list[dict], list[dict]]:
@@ -80,17 +98,45 @@ def render(request: Request, template: str, status_code: int = 200, **context):
     return pages.render(request, template, status_code, **context)
 
 
-def build_router(ctx) -> APIRouter:
+def build_router(ctx, names: NamesCopy | None = None) -> APIRouter:
     optional_user, _current, _require = ctx.auth
+    names = names or NamesCopy(ctx.engine)
+    map_policy = with_images_from(tile_origin(ctx.settings.map_tiles_url))  # the tiles' origin for images only
     router = APIRouter(include_in_schema=False)
+
+    async def portal(request: Request, template: str, status_code: int = 200, f: ReportFilter | None = None, **context):
+        """Render a portal page with its filter form (names of groups, topics and areas from publication's copies)."""
+        known = await asyncio.to_thread(names.current)
+        f = f or ReportFilter()
+        return render(request, template, status_code, user=optional_user(request), names=known, f=f, statuses=FILTER_STATUSES,
+                      max_span=MAX_SPAN_DAYS, href=href, **context)
 
     @router.get("/")
     async def home(request: Request, page: str = ""):
         try:
-            reports, number, more = await newest_page(handlers.list_public_reports, ctx.uow, page)
+            f = filter_of(request)
+        except InvalidInput as exc:  # a filter that cannot be one: the form again, saying why, and no list
+            return await portal(request, "home.html", 422, error=exc.detail, reports=[], page=1, more=False, total=0)
+        try:
+            def use_case(uow, limit, offset):
+                return handlers.search_public_reports(uow, f, limit, offset)
+            reports, number, more, total = await newest_page(use_case, ctx.uow, page)
         except InvalidInput as exc:
             return bad_page(request, exc)
-        return render(request, "home.html", user=optional_user(request), reports=reports, page=number, more=more)
+        return await portal(request, "home.html", f=f, reports=reports, page=number, more=more, total=total)
+
+    @router.get("/map")
+    async def report_map(request: Request):
+        try:
+            f = filter_of(request)
+            status_code, error = 200, None
+        except InvalidInput as exc:
+            f, status_code, error = ReportFilter(), 422, exc.detail
+        response = await portal(request, "map.html", status_code, f=f, error=error,
+                                map={"tiles": ctx.settings.map_tiles_url, "attribution": ctx.settings.map_tiles_attribution,
+                                     "center": MAP_CENTER, "api": href("/api/publication/v1/reports.geojson", f)})
+        response.headers["Content-Security-Policy"] = map_policy
+        return response
 
     @router.get("/reports/{report_id}")
     async def report(request: Request, report_id: str):
@@ -121,7 +167,7 @@ def build_router(ctx) -> APIRouter:
     @router.get("/not-eligible")
     async def not_eligible(request: Request, page: str = ""):
         try:
-            reports, number, more = await newest_page(handlers.list_not_eligible, ctx.uow, page)
+            reports, number, more, _total = await newest_page(handlers.list_not_eligible, ctx.uow, page)
         except InvalidInput as exc:
             return bad_page(request, exc)
         return render(request, "not_eligible.html", user=optional_user(request), reports=reports, page=number, more=more)

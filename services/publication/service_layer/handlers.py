@@ -16,6 +16,7 @@ from services.publication.domain.public_report import (
     clean_tracking_code,
     is_report_id,
 )
+from services.publication.domain.portal import BBox, ReportFilter
 from services.publication.service_layer.read_model import add_step
 
 
@@ -70,6 +71,18 @@ def list_public_reports(uow: UnitOfWork, limit: int = 20, offset: int = 0) -> tu
     """Return one page of the reports step 1 accepted, newest first, and how many there are in all."""
     with uow:
         return uow.reports.listed(limit, offset)
+
+
+def search_public_reports(uow: UnitOfWork, f: ReportFilter, limit: int = 20, offset: int = 0) -> tuple[list[PublicReport], int]:
+    """Return one page of the listed reports that match a citizen's filters, newest first, and how many match."""
+    with uow:
+        return uow.reports.search(f, limit, offset)
+
+
+def reports_on_map(uow: UnitOfWork, f: ReportFilter, box: BBox) -> tuple[list, list, int | None]:
+    """Return the listed reports matching the filters inside a box: points, or grid clusters when there are too many."""
+    with uow:
+        return uow.reports.on_map(f, box)
 
 
 def list_not_eligible(uow: UnitOfWork, limit: int = 20, offset: int = 0) -> tuple[list[PublicReport], int]:

@@ -112,6 +112,7 @@ def on_report_edited(uow: UnitOfWork, event: Message, envelope: Envelope) -> Non
     report.topic_code = event.topic_code or report.topic_code
     located = event.HasField("location")
     report.lat, report.lon = (event.location.lat, event.location.lon) if located else (None, None)
+    report.refresh_search()
 
 
 def on_report_dispatched(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
