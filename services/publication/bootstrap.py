@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from paht.dispatch.v1 import events_pb2 as dispatch_ev
+
 from paht.runtime.app import make_app
 from paht.runtime.events.consumer import Subscription
 from paht.runtime.host import ServiceSpec
@@ -12,10 +14,11 @@ from services.publication.service_layer import read_model
 
 
 def build_http(ctx):
-    from services.publication.entrypoints import api, pages
+    from services.publication.entrypoints import api, open311, pages
 
     app = make_app(ctx, "PAHT publication", "The public record of every report, and step 8 of the procedure (IOC edits and publishes).")
     app.include_router(api.build_router(ctx))
+    app.include_router(open311.build_router(ctx, vars(ctx).get("open311_intake")))  # tests may set ctx.open311_intake
     app.include_router(pages.build_router(ctx))
     return app
 
@@ -27,9 +30,11 @@ def register_grpc(ctx, server):
 
 
 def subscriptions(ctx) -> list[Subscription]:
+    from services.publication.adapters.taxonomy import on_taxonomy_published  # Open311's services
+
     return [
         Subscription("intake", handlers=read_model.INTAKE, preload=read_model.preload),
-        Subscription("dispatch", handlers=read_model.DISPATCH, preload=read_model.preload),
+        Subscription("dispatch", handlers={**read_model.DISPATCH, dispatch_ev.TaxonomyPublished: on_taxonomy_published}, preload=read_model.preload),
         Subscription("handling", handlers=read_model.HANDLING, preload=read_model.preload),
     ]
 

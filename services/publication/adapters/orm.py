@@ -1,7 +1,7 @@
 """Publication's tables (the public read model), mapped onto the domain classes without the domain knowing."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Float, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, Float, Integer, MetaData, String, Table, Text
 from sqlalchemy.orm import registry
 
 from paht.runtime.db import UtcDateTime
@@ -47,6 +47,21 @@ timeline_entries = Table(
     Column("kind", String(40), nullable=False),
     Column("at", UtcDateTime(), nullable=False),
     Column("note", Text, nullable=False),
+)
+
+# Publication's copy of dispatch's taxonomy (TaxonomyPublished replaces it whole): Open311's services.
+service_topics = Table(
+    "service_topics",
+    metadata,
+    Column("code", String(60), primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("group_code", String(60), nullable=False),
+    Column("group_name", String(300), nullable=False),
+    Column("valid_from", Date, nullable=True),   # Vietnamese calendar days; None: always
+    Column("valid_to", Date, nullable=True),     # exclusive; None: open
+    Column("keywords", JSON, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("copied_at", UtcDateTime(), nullable=False),
 )
 
 _mapper = registry()
