@@ -318,3 +318,26 @@ def test_a_media_url_is_never_fetched_and_the_answer_says_so(pub, intake):
     root = xml_of(r)
     assert r.status_code == 200 and root.tag == "service_requests"
     assert root.find("request/service_request_id").text and "media_url" in root.find("request/service_notice").text
+
+
+def test_the_embedded_runs_demo_data_has_the_partner_key_written_in_the_readme(settings):
+    from pathlib import Path
+
+    from services.intake import bootstrap as intake_bootstrap
+    from services.intake.service_layer import partners
+
+    ictx = migrated_context(intake_bootstrap.SPEC, settings)
+    try:
+        assert partners.seed_demo(ictx.engine, None) == 0 and partners.partner_for_key(ictx.engine, partners.DEMO_API_KEY) is None  # production
+        assert partners.seed_demo(ictx.engine, "paht-demo") == 1 and partners.seed_demo(ictx.engine, "paht-demo") == 0
+        demo = partners.partner_for_key(ictx.engine, partners.DEMO_API_KEY)
+        assert demo is not None and demo.channel_name == "open311-demo"
+    finally:
+        ictx.engine.dispose()
+    assert partners.DEMO_API_KEY in (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+
+def test_media_ids_reach_intake_which_attaches_only_files_it_knows(pub, intake):
+    _, client = pub
+    _, key = intake
+    spec_error(client.post(V2 + "/requests.json", data={**FORM, "api_key": key, "media_ids": new_id()}), 400)

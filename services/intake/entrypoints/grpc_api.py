@@ -9,7 +9,8 @@ from services.intake.entrypoints.callers import hold_to_rate
 from services.intake.service_layer import handlers, partners, submission
 from services.intake.service_layer.open311 import MEDIA_URL_NOTICE, open311_submission
 
-OPEN311_FIELDS = ("service_code", "lat", "long", "address_string", "description", "email", "first_name", "last_name", "phone", "media_url")
+OPEN311_FIELDS = ("service_code", "lat", "long", "address_string", "description", "email", "first_name", "last_name", "phone", "media_url",
+                  "media_ids")
 
 
 class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
