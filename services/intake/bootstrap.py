@@ -87,6 +87,13 @@ def register_grpc(ctx, server):
     grpc_api.register(ctx, server)
 
 
+def seed(ctx):
+    """Demo data of the embedded run: a partner app with a published api_key for Open311 clients (not in production)."""
+    from services.intake.service_layer import partners
+
+    return {"partner apps": partners.seed_demo(ctx.engine, ctx.settings.demo_password)}
+
+
 SPEC = ServiceSpec(
     name="intake",
     metadata=metadata,
@@ -95,6 +102,7 @@ SPEC = ServiceSpec(
     build_http=build_http,
     register_grpc=register_grpc,
     subscriptions=subscriptions,
+    seed=seed,
     repositories={"reports": SqlReports, "reporters": SqlReporters},
     background_local={"media sweeper": sweep_media, "step-1 timers": expire_timers},
 )

@@ -184,7 +184,8 @@ def test_the_open311_command_is_a_submission_on_the_open311_channel(app):
                                                                            "Bãi rác tự phát ở cuối đường Hà Huy Tập")
     done = submission.submit_report(ctx.uow(), FakeTaxonomy(), cmd)
     assert done.report.channel == "open311" and done.report.lat == 17.468 and done.report.topic_code == "waste-dumping"
-    for change, field in [({"service_code": ""}, "service_code"), ({"media_url": "http://10.0.0.1/x.jpg"}, "media_url"),
+    assert open311_submission(PARTNER, {**OPEN311, "media_url": "http://10.0.0.1/x.jpg"}).media_ids == []  # never fetched
+    for change, field in [({"service_code": ""}, "service_code"),
                           ({"first_name": "", "last_name": ""}, "first_name"), ({"lat": "abc"}, "lat"), ({"email": ""}, "email")]:
         with pytest.raises(InvalidInput) as refused:
             open311_submission(PARTNER, {**OPEN311, **change})

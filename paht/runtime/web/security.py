@@ -40,7 +40,8 @@ REPORTER_COOKIE = "paht_reporter"  # a reporter's session after an SMS code (int
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 # The OAuth2 token endpoint answers JSON to programs and sets no cookie: a forged post gains nothing.
-CSRF_EXEMPT_PATHS = frozenset({"/auth/token"})
+# Open311's POST requests is authenticated by the partner's api_key in the form itself (never a cookie) and sets none.
+CSRF_EXEMPT_PATHS = frozenset({"/auth/token", "/open311/v2/requests.json", "/open311/v2/requests.xml", "/open311/v2/requests"})
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

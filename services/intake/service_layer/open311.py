@@ -5,8 +5,9 @@ Open311 speaks in flat form fields: `service_code` (our topic code), `lat`/`long
 sender (a partner app's key: the channel is recorded as open311 with the partner's channel name). It
 has no title: the first words of the description become one. PAHT needs the reporter's name, phone and
 e-mail (III.2.c), so Open311 clients must send them. `media_url` is never fetched (a server fetching
-addresses a client names is a door into the province's network): files go through our own upload
-endpoint and are named in the `media_ids` extension field.
+addresses a client names is a door into the province's network): it is ignored and the answer's
+`service_notice` says so (MEDIA_URL_NOTICE); files go through our own upload endpoint and are named in
+the `media_ids` extension field.
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from services.intake.service_layer.partners import PartnerApp
 from services.intake.service_layer.submission import SubmitReport
 
 TITLE_WORDS = 80  # characters of the description that become the title
+MEDIA_URL_NOTICE = ("media_url was not fetched: upload files to /api/intake/v1/uploads and name them in media_ids. "
+                    "Không tải tệp từ media_url: hãy tải tệp lên /api/intake/v1/uploads và ghi mã tệp vào media_ids.")
 REQUIRED = {"service_code": ("service_code", "mã lĩnh vực (service_code)"), "description": ("description", "nội dung (description)"),
             "email": ("email", "e-mail"), "phone": ("phone", "số điện thoại (phone)")}
 
@@ -49,9 +52,6 @@ def open311_submission(partner: PartnerApp, form: Mapping[str, str], idempotency
     for name, (en, vi) in REQUIRED.items():
         if not (form.get(name) or "").strip():
             raise InvalidInput(f"Open311: '{en}' is required.", f"Open311: thiếu {vi}.", field=name)
-    if (form.get("media_url") or "").strip():
-        raise InvalidInput("Open311: media_url is not fetched; upload files to /api/intake/v1/uploads and name them in media_ids.",
-                           "Open311: không tải tệp từ media_url; hãy tải tệp lên /api/intake/v1/uploads và ghi mã tệp vào media_ids.", field="media_url")
     name = " ".join(p for p in ((form.get("first_name") or "").strip(), (form.get("last_name") or "").strip()) if p)
     if not name:
         raise InvalidInput("Open311: first_name and last_name are required (the reporter's name).",

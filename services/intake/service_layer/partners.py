@@ -80,13 +80,13 @@ def check_rate(rate: int) -> int:
 
 
 def create(engine, *, id: str, name: str, channel_name: str, rate_per_minute: int, verifies_phone: bool = False,
-           now: datetime | None = None) -> tuple[PartnerApp, str]:
-    """Register a partner app; return it and its API key (shown this once)."""
+           now: datetime | None = None, key: str | None = None) -> tuple[PartnerApp, str]:
+    """Register a partner app; return it and its API key (shown this once). `key` is for the demo data only (seed_demo)."""
     id = check_id(id)
     channel_name = check_id(channel_name, ("Channel name", "Tên kênh"), _CHANNEL, 60)
     name = clean_text(name, NAME, 2, 200, multiline=False)
     rate_per_minute = check_rate(rate_per_minute)
-    key = new_key()
+    key = key or new_key()
     values = {"id": id, "name": name, "channel_name": channel_name, "key_hash": key_hash(key), "key_prefix": key[:SHOWN_PREFIX],
               "rate_per_minute": rate_per_minute, "verifies_phone": bool(verifies_phone), "active": True,
               "created_at": now or datetime.now(timezone.utc)}
@@ -156,3 +156,23 @@ def partner_for_key(engine, api_key: str) -> PartnerApp | None:
     with engine.connect() as conn:
         row = conn.execute(select(partner_apps).where(partner_apps.c.key_hash == key_hash(api_key), partner_apps.c.active.is_(True))).mappings().first()
     return _partner(row) if row is not None else None
+
+
+# The embedded run's demo partner (`paht up` without PAHT_ENV=production): an Open311 client may try POST
+# requests at once with this published key (README). Never made in production (no demo password there).
+DEMO_PARTNER = {"id": "open311-demo", "name": "Open311 demo client", "channel_name": "open311-demo", "rate_per_minute": 60}
+DEMO_API_KEY = "pk_open311-demo-key-not-for-production"
+
+
+def seed_demo(engine, demo_password: str | None) -> int:
+    """Register the demo partner once, with its published key, when the demo data is wanted; return how many were made."""
+    if not demo_password:
+        return 0
+    with engine.connect() as conn:
+        if conn.execute(select(partner_apps.c.id).where(partner_apps.c.id == DEMO_PARTNER["id"])).first() is not None:
+            return 0
+    try:
+        create(engine, **DEMO_PARTNER, key=DEMO_API_KEY)
+    except StateConflict:  # two seeds at once
+        return 0
+    return 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Callable
 
 from google.protobuf.message import Message
@@ -29,11 +29,13 @@ ADMINISTRATIVE = ("province", "district", "ward", "commune")
 
 def on_taxonomy_published(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
     """Make the copy exactly the published taxonomy (every topic with its validity)."""
+    now = datetime.now(timezone.utc)
     s = uow.session
     s.execute(taxonomy_topics.delete())
     rows = [{"code": t.code[:60], "name": t.name[:300], "name_en": (t.name_en or t.name)[:300], "group_code": t.group_code[:60],
              "group_name": t.group_name[:300], "group_name_en": (t.group_name_en or t.group_name)[:300],
-             "valid_from": t.valid_from[:10], "valid_to": t.valid_to[:10], "revision": event.revision} for t in event.topics]
+             "valid_from": t.valid_from[:10], "valid_to": t.valid_to[:10], "revision": event.revision,
+             "keywords": [k[:60] for k in t.keywords], "copied_at": now} for t in event.topics]
     if rows:
         s.execute(taxonomy_topics.insert(), rows)
 

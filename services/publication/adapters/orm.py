@@ -1,7 +1,7 @@
 """Publication's tables (the public read model), mapped onto the domain classes without the domain knowing."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text
 from sqlalchemy.orm import registry
 
 from paht.runtime.db import UtcDateTime
@@ -82,8 +82,8 @@ clarifications = Table(
     Column("given_at", UtcDateTime(), nullable=True),
 )
 
-# Publication's copy of dispatch's taxonomy (TaxonomyPublished, replaced whole): the portal's group filter and the
-# names of groups and topics on public pages.
+# Publication's copy of dispatch's taxonomy (TaxonomyPublished, replaced whole): the portal's group filter, the
+# names of groups and topics on public pages, and Open311's services.
 taxonomy_topics = Table(
     "taxonomy_topics",
     metadata,
@@ -96,6 +96,8 @@ taxonomy_topics = Table(
     Column("valid_from", String(10), nullable=False),  # YYYY-MM-DD as published ("" = always)
     Column("valid_to", String(10), nullable=False),    # exclusive ("" = open)
     Column("revision", Integer, nullable=False),
+    Column("keywords", JSON, nullable=False),          # the topic's keywords (Open311's services list them)
+    Column("copied_at", UtcDateTime(), nullable=True),  # when this copy was made (Open311 discovery's changeset)
 )
 
 # The names of administrative areas, from dispatch's directory (DirectoryPublished, replaced whole): every

@@ -41,6 +41,8 @@ def upgrade() -> None:
     sa.Column('valid_from', sa.String(length=10), nullable=False),
     sa.Column('valid_to', sa.String(length=10), nullable=False),
     sa.Column('revision', sa.Integer(), nullable=False),
+    sa.Column('keywords', sa.JSON(), nullable=False),
+    sa.Column('copied_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('code')
     )
     with op.batch_alter_table('taxonomy_topics', schema=None) as batch_op:
