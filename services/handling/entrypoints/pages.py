@@ -249,6 +249,14 @@ def build_router(ctx, directory=None, storage=None, spool: Path | None = None, c
         assert isinstance(exc, DomainError)
         return http_status(exc), exc.detail
 
+    def form_target(request: Request, id_param: str, actions) -> tuple[Principal | None, str, str, Response | None]:
+        """Who posts, to which record and action, for the case and support forms; or the answer instead (sign in, 404)."""
+        user, away = signed_in(request)
+        record_id, action = request.path_params[id_param], request.path_params["action"]
+        if away is None and (action not in actions or not looks_like_id(record_id)):
+            away = pages.error(request, 404, "error.not_found")
+        return user, record_id, action, away
+
     def error_page(request: Request, user: Principal, status_code: int, message: dict) -> Response:
         return render(request, "error.html", status_code, user=user, error={"status": status_code, "message": message})
 
@@ -432,22 +440,17 @@ def build_router(ctx, directory=None, storage=None, spool: Path | None = None, c
     async def case_too_large(request: Request, too_large: FormTooLarge) -> Response:
         """A case form over the body limit (the route did not run): the case page, the reason on that form, what was
         typed kept."""
-        user, away = signed_in(request)
+        user, report_id, action, away = form_target(request, "report_id", CASE_ACTIONS)
         if away:
             return away
-        report_id, action = request.path_params["report_id"], request.path_params["action"]
-        if action not in CASE_ACTIONS or not looks_like_id(report_id):
-            return pages.error(request, 404, "error.not_found")
         return await case_page(request, user, report_id, 413, too_large.message, action, too_large.kept)
 
     @router.post("/handling/cases/{report_id}/{action}")
     @on_too_large(case_too_large)
     async def case_post(request: Request, report_id: str, action: str):
-        user, away = signed_in(request)
+        user, report_id, action, away = form_target(request, "report_id", CASE_ACTIONS)
         if away:
             return away
-        if action not in CASE_ACTIONS or not looks_like_id(report_id):
-            return pages.error(request, 404, "error.not_found")
         form = await request.form()
         try:
             await perform(action, user, report_id, form)
@@ -507,22 +510,17 @@ def build_router(ctx, directory=None, storage=None, spool: Path | None = None, c
 
     async def support_too_large(request: Request, too_large: FormTooLarge) -> Response:
         """A support form over the body limit (the route did not run): the request's page, as case_too_large."""
-        user, away = signed_in(request)
+        user, support_id, action, away = form_target(request, "support_id", SUPPORT_ACTIONS)
         if away:
             return away
-        support_id, action = request.path_params["support_id"], request.path_params["action"]
-        if action not in SUPPORT_ACTIONS or not looks_like_id(support_id):
-            return pages.error(request, 404, "error.not_found")
         return await support_page(request, user, support_id, 413, too_large.message, action, too_large.kept)
 
     @router.post("/handling/support/{support_id}/{action}")
     @on_too_large(support_too_large)
     async def support_post(request: Request, support_id: str, action: str):
-        user, away = signed_in(request)
+        user, support_id, action, away = form_target(request, "support_id", SUPPORT_ACTIONS)
         if away:
             return away
-        if action not in SUPPORT_ACTIONS or not looks_like_id(support_id):
-            return pages.error(request, 404, "error.not_found")
         form = await request.form()
         value = lambda name: str(form.get(name) or "")  # noqa: E731
         try:

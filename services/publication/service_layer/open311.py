@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 
-from paht.runtime.errors import NotFound
+from paht.runtime.errors import InvalidInput, NotFound
 from paht.runtime.uow import UnitOfWork
 from services.publication.adapters import open311 as queries
 from services.publication.adapters import taxonomy
@@ -78,14 +78,15 @@ def get_request(uow: UnitOfWork, request_id: str) -> dict:
 
 def request_of_token(uow: UnitOfWork, token: str) -> dict:
     """Our token is the report's tracking code (given with the POST): it leads to the service_request_id."""
+    unknown = NotFound("No service request with this token.", "Không có phản ánh với mã (token) này.")
     try:
         code = clean_tracking_code(token)
-    except Exception:
-        raise NotFound("No service request with this token.", "Không có phản ánh với mã (token) này.") from None
+    except InvalidInput:  # cannot be one of our tokens
+        raise unknown from None
     with uow:
         report = uow.reports.by_tracking_code(code)
         if report is None or not report.is_trackable:
-            raise NotFound("No service request with this token.", "Không có phản ánh với mã (token) này.")
+            raise unknown
         return {"service_request_id": report.report_id, "token": report.tracking_code}
 
 
