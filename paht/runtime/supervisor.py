@@ -53,6 +53,11 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def reserve_port(port: int) -> None:
+    """A port someone else will bind later (the edge's): free_port never hands it out."""
+    _handed_out.add(port)
+
+
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -202,6 +207,9 @@ def run_up(settings: Settings) -> int:
     if not port_is_free(settings.port):
         _say(f"Port {settings.port} is taken. Choose another: paht up --port 8081 (or PAHT_PORT=8081).")
         return 2
+    # The edge binds this port only after the services are planned: never hand it to one of them. (It happened in CI:
+    # intake-2 got the edge's port, answered its health check, and the test's "edge" died with the process it killed.)
+    reserve_port(settings.port)
     # The address people use: OIDC discovery and the forms' origin check take it from here, never from a client's header.
     os.environ.setdefault("PAHT_PUBLIC_URL", f"http://127.0.0.1:{settings.port}")
     embedded_nats = not settings.nats_url

@@ -254,3 +254,16 @@ def test_ports_for_services_come_from_outside_the_range_outgoing_connections_use
     ports = [free_port() for _ in range(50)]
     assert len(set(ports)) == 50  # never the same one twice
     assert all(p < low or p > high for p in ports) and all(port_is_free(p) for p in ports)
+
+
+def test_the_edges_port_is_never_handed_to_a_service(monkeypatch):
+    """The edge binds its port after the services are planned; a service given that port would answer in its place."""
+    import paht.runtime.supervisor as supervisor
+
+    edge = supervisor.free_port()
+    supervisor._handed_out.discard(edge)  # as in `paht up`: chosen by whoever started it, not by this process
+    supervisor.reserve_port(edge)
+    real = supervisor.random.randint
+    picks = iter([edge, edge])  # the random choice lands on the edge's port twice, then anywhere
+    monkeypatch.setattr(supervisor.random, "randint", lambda a, b: next(picks, None) or real(a, b))
+    assert supervisor.free_port() != edge
