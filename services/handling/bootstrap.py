@@ -76,7 +76,8 @@ def subscriptions(ctx) -> list[Subscription]:
                                   dispatch_ev.SlaWarning: handlers.note_sla_announcement,
                                   dispatch_ev.SlaBreached: handlers.note_sla_announcement}),
         Subscription("publication", {publication_ev.PublicationReturned: handlers.reopen_on_return_by_ioc,
-                                     publication_ev.ClarificationRequested: handlers.open_clarification}),
+                                     publication_ev.ClarificationRequested: handlers.open_clarification,
+                                     publication_ev.ClarificationSentBack: handlers.clarification_back_from_ioc}),
     ]
 
 

@@ -8,6 +8,7 @@ import grpc
 import pytest
 from fastapi.testclient import TestClient
 
+from paht.publication.v1 import events_pb2 as publication_ev
 from paht.handling.v1 import events_pb2 as ev
 from paht.handling.v1 import handling_pb2
 from paht.runtime.errors import InvalidInput, NotFound, OutOfScope, StateConflict
@@ -743,6 +744,20 @@ def test_http_clarification_after_publication_through_the_unit_and_its_leader(ct
         "ClarificationGiven", "Sẽ thảm lại mặt đường trước ngày 15/4.", "c-" + rid[:8], "so-gtvt-kcht")
     actions = [line["action"] for line in client.get(f"{base}/history", headers=worker).json()["items"]]
     assert actions[-3:] == ["clarification_asked", "clarification_drafted", "clarification_approved"]
+    # the IOC sends it back (step 8 for a clarification): with the leader again, drafted, the IOC's reason the message
+    wrong = publication_ev.ClarificationSentBack(clarification_id="c-other", reason="Ghi rõ tuyến đường.")
+    with pytest.raises(StateConflict):
+        deliver(ctx, envelope(ctx, "publication", wrong, rid, 2))
+    back = publication_ev.ClarificationSentBack(clarification_id=given.clarification_id, reason="Ghi rõ tuyến đường sẽ thảm lại.")
+    assert deliver(ctx, envelope(ctx, "publication", back, rid, 2)) is Outcome.APPLIED
+    case = client.get(base, headers=unit_leader).json()
+    assert case["status"] == "clarification_drafted" and case["clarification"]["due"] != due.isoformat()
+    line = client.get(f"{base}/history", headers=worker).json()["items"][-1]
+    assert (line["action"], line["message"]) == ("clarification_sent_back", "Ghi rõ tuyến đường sẽ thảm lại.")
+    r = client.post(f"{base}/clarification/approve", json={"text": "Sẽ thảm lại mặt đường Lý Thường Kiệt trước ngày 15/4."},
+                    headers=unit_leader)
+    assert (r.status_code, r.json()["status"]) == (200, "approved")
+    assert outbox_envelopes(ctx)[-1].decode().text == "Sẽ thảm lại mặt đường Lý Thường Kiệt trước ngày 15/4."
     # a request for clarification on a case that is not with the IOC is refused (the consumer parks it for an operator)
     other = new_id()
     deliver(ctx, dispatched(ctx, other))

@@ -1,6 +1,7 @@
 """The reporter's feedback over real events and intake's real gRPC server: only the reporter (intake says who),
 only after publication, once (a double tap at the same moment too), changeable for 7 days; a request to clarify
-goes to handling as ClarificationRequested, and handling's ClarificationGiven comes back to the reporter's view."""
+goes to handling as ClarificationRequested; handling's ClarificationGiven waits for the IOC, who publishes it to the
+reporter or sends it back to the lead unit."""
 from __future__ import annotations
 
 import asyncio
@@ -22,7 +23,7 @@ from services.intake.adapters.orm import reporters
 from services.publication import bootstrap
 from services.publication.service_layer import feedback, handlers
 from tests.integration.test_publication_service import IOC, Producer, story
-from tests.support.services import ServedGrpc, deliver, migrated_context, outbox_envelopes
+from tests.support.services import ServedGrpc, deliver, migrated_context, outbox_envelopes, token_for
 from tests.support.reporters import reporter_session
 
 pytestmark = pytest.mark.integration
@@ -149,10 +150,38 @@ def test_clarification_goes_to_handling_and_comes_back_one_open_request_at_a_tim
     at = requested.meta.occurred_at.ToDatetime(tzinfo=timezone.utc)
     assert requested.due_at.ToDatetime(tzinfo=timezone.utc) == default_engine().due(SlaStep.CLARIFY, at)  # 1 working day
 
-    given = handling_ev.ClarificationGiven(clarification_id=requested.clarification_id, text="Đơn vị sẽ thay bóng đèn ngày 15/5.")
-    assert deliver(pub, handling(given, 200)) is Outcome.APPLIED
+    given = handling(handling_ev.ClarificationGiven(clarification_id=requested.clarification_id, text="Đơn vị sẽ thay bóng đèn ngày 15/5."), 200)
+    assert deliver(pub, given) is Outcome.APPLIED
+    # Approved by the lead unit: with the IOC now, not yet the reporter's to read, and still their one open request.
     view = client.get(f"/api/publication/v1/reports/{report_id}/feedback", headers=mine).json()
-    assert view["clarifications"][0]["answer"] == "Đơn vị sẽ thay bóng đèn ngày 15/5." and view["can_ask_clarification"]
+    assert view["clarifications"][0]["status"] == "open" and view["clarifications"][0]["answer"] is None
+    assert not view["can_ask_clarification"]
+    ioc = {"Authorization": f"Bearer {token_for(settings, 'op1', ['ioc_operator'], 'ioc-tinh')}"}
+    staff = {"Authorization": f"Bearer {token_for(settings, 'cb1', ['staff'], 'so-gtvt-kcht')}"}
+    assert client.get("/api/publication/v1/queue/clarifications", headers=staff).status_code == 403
+    [waiting] = client.get("/api/publication/v1/queue/clarifications", headers=ioc).json()["items"]
+    assert waiting["id"] == requested.clarification_id and waiting["question"].startswith("Đề nghị cho biết")
+    assert waiting["text"] == "Đơn vị sẽ thay bóng đèn ngày 15/5." and waiting["publish_due"]
+    decide = f"/api/publication/v1/clarifications/{requested.clarification_id}"
+    assert client.post(f"{decide}/return", json={"reason": "x"}, headers=ioc).status_code == 422  # a reason says something
+    sent_back = client.post(f"{decide}/return", json={"reason": "Ghi rõ tuyến đường sẽ thay đèn."}, headers=ioc)
+    assert sent_back.status_code == 200 and sent_back.json()["status"] == "returned"
+    [back] = events_of(pub, "ClarificationSentBack")
+    assert back.clarification_id == requested.clarification_id and back.reason == "Ghi rõ tuyến đường sẽ thay đèn."
+    assert client.post(f"{decide}/publish", json={}, headers=ioc).status_code == 409  # back with the unit now
+    assert client.get("/api/publication/v1/queue/clarifications", headers=ioc).json()["total"] == 0
+    assert deliver(pub, given) is Outcome.DUPLICATE  # the first approval delivered again changes nothing
+
+    again = handling_ev.ClarificationGiven(clarification_id=requested.clarification_id,
+                                           text="Đơn vị sẽ thay bóng đèn đường Lý Thường Kiệt ngày 15/5.")
+    assert deliver(pub, handling(again, 201)) is Outcome.APPLIED
+    published = client.post(f"{decide}/publish", json={"text": "Ngày 15/5 đơn vị thay bóng đèn đường Lý Thường Kiệt."}, headers=ioc)
+    assert published.status_code == 200 and published.json()["status"] == "given"
+    [out] = events_of(pub, "ClarificationPublished")
+    assert out.text == "Ngày 15/5 đơn vị thay bóng đèn đường Lý Thường Kiệt." and out.HasField("published_at")
+    assert client.post(f"{decide}/publish", json={}, headers=ioc).status_code == 409  # once
+    view = client.get(f"/api/publication/v1/reports/{report_id}/feedback", headers=mine).json()
+    assert view["clarifications"][0]["answer"] == "Ngày 15/5 đơn vị thay bóng đèn đường Lý Thường Kiệt." and view["can_ask_clarification"]
     assert client.get(f"/api/publication/v1/reports/{report_id}/feedback", headers=theirs).status_code == 403
     assert client.post(url, json={"question": "Đề nghị gửi thêm ảnh sau khi thay."}, headers=mine).status_code == 201  # the next one
 
@@ -211,3 +240,27 @@ def test_the_report_page_shows_the_reporter_their_feedback_forms_and_takes_them(
     bad = client.post(f"/reports/{report_id}/clarification", data={"csrf_token": csrf, "question": "?"}, headers=origin)
     assert bad.status_code == 422 and 'id="feedback-error"' in bad.text
     assert [e.rating for e in events_of(pub, "ReportRated")] == [pub_ev.RATING_SATISFIED]
+
+
+def test_the_ioc_publishes_or_sends_back_a_clarification_from_the_step_8_page(pub, intake, settings):
+    from tests.integration.test_publication_service import csrf
+
+    ref = add_reporter(intake, PHONE, "thu@example.vn")
+    report_id, handling = published_report(pub, settings, ref)
+    asked = feedback.ask_clarification(pub.uow(), report_id, [ref], "Đề nghị cho biết ngày thay bóng đèn.")
+    deliver(pub, handling(handling_ev.ClarificationGiven(clarification_id=asked.id, text="Đơn vị sẽ thay đèn ngày 15/5."), 200))
+    client = TestClient(bootstrap.build_http(pub), base_url="http://testserver")
+    assert "Đơn vị sẽ thay đèn ngày 15/5." not in client.get(f"/reports/{report_id}").text  # not public before the IOC
+    client.cookies.set("paht_token", token_for(settings, "op1", ["ioc_operator"], "ioc-tinh"))
+    queue = client.get("/publication/queue")
+    assert queue.status_code == 200 and f'id="c-{asked.id}"' in queue.text
+    assert "Đề nghị cho biết ngày thay bóng đèn." in queue.text and "Đơn vị sẽ thay đèn ngày 15/5." in queue.text
+    refused = client.post(f"/publication/clarifications/{asked.id}/return", data={"reason": "x", "csrf_token": csrf(client)})
+    assert refused.status_code == 422 and "Nội dung đơn vị chủ trì cần bổ sung" in refused.text  # the page again, with why
+    assert client.post(f"/publication/clarifications/{asked.id}/publish", data={"text": "ok"}).status_code == 403  # no CSRF token
+    done = client.post(f"/publication/clarifications/{asked.id}/publish", follow_redirects=False,
+                       data={"text": "Ngày 15/5 đơn vị thay bóng đèn.", "csrf_token": csrf(client)})
+    assert done.status_code == 303 and done.headers["location"] == "/publication/queue#clarifications"
+    assert f'id="c-{asked.id}"' not in client.get("/publication/queue").text
+    client.cookies.clear()
+    assert "Ngày 15/5 đơn vị thay bóng đèn." in client.get(f"/reports/{report_id}").text  # a public answer's clarification

@@ -145,6 +145,27 @@ def test_every_step_s_clock_follows_the_report_through_the_procedure(dispatch):
     assert c["publish"]["state"] == "stopped" and c["publish"]["met"] is True
     assert not [k for k, v in c.items() if v["state"] == "open"]
 
+    # After publication: a clarification (1 working day at the unit), then through the IOC as the answer went
+    asked_at = datetime(2026, 3, 9, 2, 0, tzinfo=UTC)  # Monday 09:00
+    deliver(dispatch, envelope(dispatch, "publication", publication_ev.ClarificationRequested(clarification_id="c1"), report, 2, asked_at))
+    deliver(dispatch, envelope(dispatch, "handling", handling_ev.ClarificationGiven(clarification_id="c1"), report, 7,
+                               asked_at + timedelta(hours=3)))
+    c = clocks_of(dispatch, report)
+    assert c["clarify"]["state"] == "stopped" and c["clarify"]["met"] is True
+    assert c["publish#2"]["state"] == "open" and c["publish#2"]["due_at"] == (asked_at + timedelta(hours=4)).isoformat()  # 1 h
+    back = publication_ev.ClarificationSentBack(clarification_id="c1", reason="Ghi rõ tuyến đường.")
+    deliver(dispatch, envelope(dispatch, "publication", back, report, 3, asked_at + timedelta(hours=3, minutes=30)))
+    c = clocks_of(dispatch, report)
+    assert c["publish#2"]["state"] == "stopped" and c["clarify#2"]["state"] == "open"
+    deliver(dispatch, envelope(dispatch, "handling", handling_ev.ClarificationGiven(clarification_id="c1"), report, 8,
+                               asked_at + timedelta(hours=5)))
+    shown = publication_ev.ClarificationPublished(clarification_id="c1")
+    shown.published_at.FromDatetime(asked_at + timedelta(hours=5, minutes=20))
+    deliver(dispatch, envelope(dispatch, "publication", shown, report, 4, asked_at + timedelta(hours=5, minutes=20)))
+    c = clocks_of(dispatch, report)
+    assert c["clarify#2"]["met"] is True and c["publish#3"]["state"] == "stopped" and c["publish#3"]["met"] is True
+    assert not [k for k, v in c.items() if v["state"] == "open"]
+
 
 def test_a_refusal_at_step_3_cancels_the_agency_s_clocks_and_opens_step_2_again(dispatch):
     report = new_id()

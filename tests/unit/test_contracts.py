@@ -43,8 +43,9 @@ def test_every_event_has_meta_first_and_a_versioned_package():
     # drafted/approved/returned, clarification given, published, publication returned, rated,
     # clarification requested, ownership granted/recalled; directory, taxonomy and calendar published;
     # emergency acknowledged / not acknowledged; escalation withdrawn; return proposed / proposal declined;
-    # support accepted; clarification drafted / returned; work logged; report reclassified
-    assert count == 43
+    # support accepted; clarification drafted / returned; work logged; report reclassified; clarification published /
+    # sent back (step 8 for a clarification)
+    assert count == 45
 
 
 def test_intake_channels_and_refusal_reasons_match_their_proto_enums_both_ways():

@@ -60,7 +60,20 @@ def test_one_open_request_to_clarify_at_a_time():
     rules.no_open_request(None)
     with pytest.raises(StateConflict):
         rules.no_open_request(asked)
-    assert asked.give("Ngày 15/5.", T + timedelta(hours=2)) and not asked.is_open
-    assert not asked.give("again", T + timedelta(hours=3)) and asked.answer_text == "Ngày 15/5."  # a repeated event changes nothing
+    due = T + timedelta(hours=4)
+    assert asked.approve("Ngày 15/5 sẽ thay.", T + timedelta(hours=2), due) and asked.awaits_ioc and asked.is_open  # with the IOC
+    assert not asked.approve("again", T + timedelta(hours=3), due) and asked.answer_text == "Ngày 15/5 sẽ thay."  # repeated: nothing
+    assert asked.send_back("  Ghi rõ tuyến đường. ") == "Ghi rõ tuyến đường." and asked.status == "returned" and asked.is_open
+    with pytest.raises(StateConflict):
+        asked.publish(None, T + timedelta(hours=3))  # back with the lead unit: nothing to publish
+    assert asked.approve("Ngày 15/5 sẽ thay đèn đường Lý Thường Kiệt.", T + timedelta(hours=5), due)
+    with pytest.raises(InvalidInput):
+        asked.publish("ngắn", T + timedelta(hours=6))
+    asked.publish("Ngày 15/5 thay đèn\r\nđường Lý Thường Kiệt.", T + timedelta(hours=6))
+    assert (asked.status, asked.answer_text, asked.given_at, asked.is_open) == ("given", "Ngày 15/5 thay đèn\nđường Lý Thường Kiệt.",
+                                                                              T + timedelta(hours=6), False)
+    with pytest.raises(StateConflict):
+        asked.send_back("Quá muộn rồi.")
+    rules.no_open_request(None if not asked.is_open else asked)
     with pytest.raises(InvalidInput):
         rules.clean_question("?")

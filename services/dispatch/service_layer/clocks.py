@@ -225,7 +225,10 @@ def on_result_approved(uow: UnitOfWork, event: Message, envelope: Envelope) -> N
 
 
 def on_clarification_given(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
-    stop_clock(uow, envelope.report_id, Step.CLARIFY, occurred(event))
+    """The leader approved the clarification: it goes through the IOC as an answer does (step 8's window)."""
+    at = occurred(event)
+    stop_clock(uow, envelope.report_id, Step.CLARIFY, at)
+    open_clock(uow, envelope.report_id, Step.PUBLISH, at, org=ioc_unit(uow))
 
 
 # ---- events of publication -------------------------------------------------------------------------------
@@ -249,6 +252,19 @@ def on_clarification_requested(uow: UnitOfWork, event: Message, envelope: Envelo
     approval = uow.clocks.latest(envelope.report_id, Step.APPROVAL.value)
     due = _at(event.due_at) if event.HasField("due_at") else None
     open_clock(uow, envelope.report_id, Step.CLARIFY, at, due, org=approval.responsible_org if approval else "")
+
+
+def on_clarification_published(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
+    at = _at(event.published_at) if event.HasField("published_at") else occurred(event)
+    stop_clock(uow, envelope.report_id, Step.PUBLISH, at)
+
+
+def on_clarification_sent_back(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
+    """The IOC sent the clarification back to the lead unit's leader: 1 working day again, from the return."""
+    at = occurred(event)
+    stop_clock(uow, envelope.report_id, Step.PUBLISH, at)
+    clarify = uow.clocks.latest(envelope.report_id, Step.CLARIFY.value)
+    open_clock(uow, envelope.report_id, Step.CLARIFY, at, org=clarify.responsible_org if clarify else "")
 
 
 INTAKE = {
@@ -276,4 +292,6 @@ PUBLICATION = {
     publication_ev.ResultPublished: on_result_published,
     publication_ev.PublicationReturned: on_publication_returned,
     publication_ev.ClarificationRequested: on_clarification_requested,
+    publication_ev.ClarificationPublished: on_clarification_published,
+    publication_ev.ClarificationSentBack: on_clarification_sent_back,
 }

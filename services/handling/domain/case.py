@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Callable, Sequence
 
 from paht.runtime.aggregate import Versioned, require_state
-from paht.runtime.errors import Forbidden, InvalidInput, OutOfScope
+from paht.runtime.errors import Forbidden, InvalidInput, OutOfScope, StateConflict
 from paht.runtime.roles import Role
 from paht.runtime.sla import Standing, Step
 from paht.runtime.text import Label, clean_identifier, clean_optional, clean_text
@@ -469,6 +469,17 @@ class Case(Versioned):
         self._as_unit_leader(user, "return_clarification", Status.CLARIFICATION_DRAFTED)
         self.handover_message = _reason(reason)
         self.status = Status.CLARIFYING.value
+
+    def clarification_back_from_ioc(self, clarification_id: str, reason: str) -> None:
+        """The IOC sent the approved clarification back: it is with the leader again, drafted, who approves it once
+        completed or hands it back to staff (the IOC's reason is the hand-over's message)."""
+        require_state(self.status, (Status.APPROVED,), "clarification_back_from_ioc", describe)
+        if clarification_id != self.clarification_id:
+            raise StateConflict("The IOC sent back a clarification this case is not giving.",
+                                "Trung tâm IOC trả lại một nội dung làm rõ không thuộc hồ sơ này.",
+                                current=self.status, action="clarification_back_from_ioc")
+        self.handover_message = _reason(reason)
+        self.status = Status.CLARIFICATION_DRAFTED.value
 
     def return_by_ioc(self, reason: str) -> None:
         """Step 8: the IOC returned the approved answer; it reopens at the unit leader, who completes it or hands it back."""

@@ -483,6 +483,18 @@ def reopen_on_return_by_ioc(uow: UnitOfWork, msg: publication_ev.PublicationRetu
     case.approval_due = calendar.engine(uow).due(Step.APPROVAL, at, org=(case.lead_unit_id, case.lead_agency_id))
 
 
+def clarification_back_from_ioc(uow: UnitOfWork, msg: publication_ev.ClarificationSentBack, envelope: Envelope) -> None:
+    """Step 8 for a clarification: the IOC sent it back; the leader completes it (1 working day from the return)."""
+    case = uow.cases.get(envelope.report_id, for_change=True)
+    if case is None:
+        raise _not_found(envelope.report_id)
+    case.clarification_back_from_ioc(msg.clarification_id, msg.reason)  # StateConflict otherwise: parked, surfaced
+    case.updated_at = datetime.now(timezone.utc)
+    _record_from(uow, case, Action.CLARIFICATION_SENT_BACK, msg)
+    at = msg.meta.occurred_at.ToDatetime(tzinfo=timezone.utc) if msg.meta.HasField("occurred_at") else case.updated_at
+    case.clarification_due = calendar.engine(uow).due(Step.CLARIFY, at, org=(case.lead_unit_id, case.lead_agency_id))
+
+
 def reclassify(uow: UnitOfWork, msg: dispatch_ev.ReportReclassified, envelope: Envelope) -> None:
     """The IOC changed the state-secret flag after dispatch: the case follows it (who may see its content)."""
     case = uow.cases.get(envelope.report_id, for_change=True)

@@ -80,6 +80,11 @@ clarifications = Table(
     Column("status", String(10), nullable=False),
     Column("answer_text", Text, nullable=False),
     Column("given_at", UtcDateTime(), nullable=True),
+    # The leader's approval starts the IOC's step-8 window; the IOC publishes it or sends it back (its reason kept).
+    Column("approved_at", UtcDateTime(), nullable=True),
+    Column("publish_due", UtcDateTime(), nullable=True),
+    Column("return_reason", Text, nullable=False, server_default=""),
+    Index("ix_clarifications_status_approved", "status", "approved_at"),
 )
 
 # Publication's copy of dispatch's taxonomy (TaxonomyPublished, replaced whole): the portal's group filter, the

@@ -178,12 +178,21 @@ class SqlFeedback:
     def add_clarification(self, clarification: Clarification) -> None:
         self.session.add(clarification)
 
-    def clarification(self, clarification_id: str) -> Clarification | None:
-        return self.session.get(Clarification, clarification_id)
+    def clarification(self, clarification_id: str, fresh: bool = False) -> Clarification | None:
+        """`fresh`: read the row again (after taking its report's lock, another editor's decision is seen)."""
+        return self.session.get(Clarification, clarification_id, populate_existing=fresh)
 
     def open_clarification(self, report_id: str) -> Clarification | None:
-        q = select(Clarification).where(Clarification.report_id == report_id, Clarification.status == ClarificationStatus.OPEN.value)
+        q = select(Clarification).where(Clarification.report_id == report_id, Clarification.status != ClarificationStatus.GIVEN.value)
         return self.session.execute(q.limit(1)).scalars().first()
+
+    def awaiting_ioc(self, limit: int) -> tuple[list[tuple[Clarification, PublicReport]], int]:
+        """The approved clarifications waiting for the IOC, oldest approval first, each with its report; and how many."""
+        waiting = Clarification.status == ClarificationStatus.AWAITING_IOC.value
+        q = (select(Clarification, PublicReport).join(PublicReport, PublicReport.report_id == Clarification.report_id)
+             .where(waiting).order_by(Clarification.approved_at, Clarification.id).limit(limit))
+        total = self.session.execute(select(func.count()).select_from(Clarification).where(waiting)).scalar_one()
+        return [(c, r) for c, r in self.session.execute(q)], total
 
     def clarifications_of(self, report_id: str) -> list[Clarification]:
         q = select(Clarification).where(Clarification.report_id == report_id).order_by(Clarification.asked_at, Clarification.id)

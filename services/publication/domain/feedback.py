@@ -7,7 +7,8 @@ Rules (docs/procedure.md, "Feedback"):
 - rating: once per report — Hài lòng / Chấp nhận / Không hài lòng with an optional comment; it may be changed
   during CHANGE_WINDOW after it was first given, and not after;
 - clarification: one open request at a time; the lead unit answers within 1 working day (the SLA engine's CLARIFY
-  step); the next one may be asked once the unit has answered.
+  step); its leader's approved clarification then goes through the IOC as an answer does at step 8 (published,
+  edited or not, or sent back to the leader with a reason); the next one may be asked once it is published.
 """
 from __future__ import annotations
 
@@ -21,8 +22,11 @@ from paht.runtime.text import Label, clean_text
 CHANGE_WINDOW = timedelta(days=7)  # a rating may be changed for 7 days after it was first given
 COMMENT = Label("Comment", "Ý kiến")
 QUESTION = Label("What should be clarified", "Nội dung đề nghị làm rõ")
+CLARIFICATION = Label("The clarification", "Nội dung làm rõ")
+RETURN_REASON = Label("What the lead unit must complete", "Nội dung đơn vị chủ trì cần bổ sung")
 MAX_COMMENT = 2000
 MAX_QUESTION = 4000
+MAX_CLARIFICATION = 10000
 
 
 class Score(str, Enum):
@@ -45,8 +49,10 @@ SCORE_WORDING = {
 
 
 class ClarificationStatus(str, Enum):
-    OPEN = "open"    # asked; the lead unit has 1 working day
-    GIVEN = "given"  # the lead unit's leader approved the clarification
+    OPEN = "open"                  # asked; the lead unit has 1 working day
+    AWAITING_IOC = "with_ioc"      # the lead unit's leader approved it; the IOC checks it as at step 8
+    RETURNED = "returned"          # the IOC sent it back to the lead unit's leader, with a reason
+    GIVEN = "given"                # the IOC published it: the reporter (and the public, for a public answer) reads it
 
 
 @dataclass
@@ -91,19 +97,49 @@ class Clarification:
     asked_at: datetime
     due_at: datetime | None
     status: str = ClarificationStatus.OPEN.value
-    answer_text: str = ""
-    given_at: datetime | None = None
+    answer_text: str = ""   # the lead unit's approved text, then as the IOC published it
+    given_at: datetime | None = None       # published by the IOC
+    approved_at: datetime | None = None    # approved by the lead unit's leader (the IOC's clock starts)
+    publish_due: datetime | None = None    # the IOC's step-8 window from the approval
+    return_reason: str = ""                # the IOC's latest reason for sending it back
 
     @property
     def is_open(self) -> bool:
-        return self.status == ClarificationStatus.OPEN.value
+        """The reporter's request is not answered yet (asked, with the IOC, or sent back to the unit)."""
+        return self.status != ClarificationStatus.GIVEN.value
 
-    def give(self, text: str, at: datetime) -> bool:
-        """The lead unit's clarification arrived; return False when it was already recorded (a repeated event)."""
-        if not self.is_open:
+    @property
+    def awaits_ioc(self) -> bool:
+        return self.status == ClarificationStatus.AWAITING_IOC.value
+
+    def approve(self, text: str, at: datetime, due: datetime | None) -> bool:
+        """The lead unit's leader approved the clarification: it waits for the IOC. Return False when it is already
+        with the IOC or published (a repeated event)."""
+        if self.status not in (ClarificationStatus.OPEN.value, ClarificationStatus.RETURNED.value):
             return False
-        self.answer_text, self.given_at, self.status = text, at, ClarificationStatus.GIVEN.value
+        self.answer_text, self.approved_at, self.publish_due = text, at, due
+        self.status = ClarificationStatus.AWAITING_IOC.value
         return True
+
+    def publish(self, edited_text: str | None, at: datetime) -> None:
+        """The IOC publishes the approved clarification, edited or as it came."""
+        self._require_with_ioc("publish_clarification")
+        if edited_text is not None:
+            self.answer_text = clean_clarification(edited_text)
+        self.given_at, self.status = at, ClarificationStatus.GIVEN.value
+
+    def send_back(self, reason: str) -> str:
+        """The IOC returns the approved clarification to the lead unit's leader; returns the cleaned reason."""
+        self._require_with_ioc("return_clarification")
+        self.return_reason = clean_reason(reason)
+        self.status = ClarificationStatus.RETURNED.value
+        return self.return_reason
+
+    def _require_with_ioc(self, action: str) -> None:
+        if not self.awaits_ioc:
+            raise StateConflict("This clarification is not waiting for the IOC (already published, or back with the lead unit).",
+                                "Nội dung làm rõ này không ở bước chờ Trung tâm IOC (đã công khai hoặc đang ở đơn vị chủ trì).",
+                                current=self.status, action=action)
 
 
 def clean_score(value: str | None) -> Score:
@@ -121,6 +157,15 @@ def clean_comment(value: str | None) -> str:
 
 def clean_question(value: str | None) -> str:
     return clean_text(value, QUESTION, 5, MAX_QUESTION)
+
+
+def clean_clarification(value: str | None) -> str:
+    """The clarification as the IOC edited it (a form's textarea sends CRLF)."""
+    return clean_text((value or "").replace("\r\n", "\n"), CLARIFICATION, 10, MAX_CLARIFICATION)
+
+
+def clean_reason(value: str | None) -> str:
+    return clean_text(value, RETURN_REASON, 5, 2000)
 
 
 def require_reporter(report, reporter_refs) -> None:

@@ -11,6 +11,7 @@ from paht.runtime.ids import ID_PATTERN, looks_like_id
 from paht.runtime.aggregate import Versioned, require_state
 from paht.runtime.errors import Forbidden, InvalidInput, StateConflict
 from paht.runtime.text import Label, clean_text, fold
+from services.publication.domain.feedback import clean_reason
 
 
 class Step(str, Enum):
@@ -210,7 +211,6 @@ PUBLIC_FIELDS = ("tracking_code", "title", "description", "topic_code", "address
 TRACKING_FIELDS = ("tracking_code", "received_at")
 
 ANSWER = Label("The answer", "Nội dung trả lời")
-RETURN_REASON = Label("What the lead unit must complete", "Nội dung đơn vị chủ trì cần bổ sung")
 TRACKING_CODE = re.compile(r"[A-Z0-9-]{1,20}")
 REPORT_ID = ID_PATTERN  # what a report id may look like (UUIDs); anything else is unknown
 is_report_id = looks_like_id
@@ -400,13 +400,13 @@ class PublicReport(Versioned):
         return [Deadline(clock, due, since) for clock, due, since in known if due is not None and since is not None]
 
     @staticmethod
-    def _require_ioc(user) -> None:
+    def require_ioc(user) -> None:
         if not user.has(*roles.IOC):
             raise Forbidden("Only IOC operators edit and publish results.", "Chỉ cán bộ Trung tâm IOC được biên tập và công khai kết quả.")
 
     def publish(self, user, edited_text: str | None, at: datetime) -> None:
         """Step 8: the IOC checks, edits and publishes the approved answer."""
-        self._require_ioc(user)
+        self.require_ioc(user)
         require_state(self.status, (Step.APPROVED,), "publish", describe, explain)
         if not self.has_content:
             raise StateConflict(
@@ -426,8 +426,8 @@ class PublicReport(Versioned):
 
     def return_to_unit(self, user, reason: str) -> str:
         """Step 8: send the answer back to the lead unit to complete; return the cleaned reason."""
-        self._require_ioc(user)
+        self.require_ioc(user)
         require_state(self.status, (Step.APPROVED,), "return", describe, explain)
-        reason = clean_text(reason, RETURN_REASON, 5, 2000)
+        reason = clean_reason(reason)
         self.status = Step.RETURNED_BY_IOC.value
         return reason

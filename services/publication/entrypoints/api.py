@@ -16,10 +16,11 @@ from paht.runtime.text import Label
 from services.publication.adapters.names import NamesCopy, PortalNames
 from services.publication.domain.portal import MAP_MAX_FEATURES, BBox, ReportFilter
 from services.publication.domain.public_report import PUBLIC_FIELDS, REPORT_ID, Step, TRACKING_FIELDS, Deadline, PublicReport, place_deadlines
-from services.publication.service_layer import handlers
+from services.publication.service_layer import feedback, handlers
 
 MAX_OFFSET = 100_000  # deeper than anyone reads a public list; beyond it a 422, never a database overflow
 ReportId = Annotated[str, Path(max_length=36, pattern=REPORT_ID, description="The report's id (a UUID)")]
+ClarificationId = Annotated[str, Path(max_length=36, pattern=REPORT_ID, description="The clarification's id (a UUID)")]
 Limit = Annotated[int, Query(ge=1, le=100)]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
@@ -30,6 +31,10 @@ class Strict(BaseModel):
 
 class PublishIn(Strict):
     answer_text: str | None = Field(default=None, max_length=10000, description="The IOC's edited answer; the approved draft when absent")
+
+
+class ClarificationPublishIn(Strict):
+    text: str | None = Field(default=None, max_length=10000, description="The IOC's edited clarification; as approved when absent")
 
 
 class ReturnIn(Strict):
@@ -140,6 +145,19 @@ def editorial_view(r: PublicReport) -> dict:
     }
 
 
+def waiting_clarification_view(w: feedback.WaitingClarification) -> dict:
+    """IOC view of a clarification waiting for step 8: the reporter's question, the lead unit's approved text."""
+    c, r = w.clarification, w.report
+    return {"id": c.id, "report_id": r.report_id, "tracking_code": r.tracking_code, "title": r.title, "question": c.question,
+            "text": c.answer_text, "asked_at": iso(c.asked_at), "approved_at": iso(c.approved_at), "publish_due": iso(c.publish_due),
+            "lead_unit": r.lead_unit_name or None, "private_result": r.private_result, "visibility": r.visibility}
+
+
+def decided_clarification_view(c) -> dict:
+    return {"id": c.id, "report_id": c.report_id, "status": c.status, "text": c.answer_text, "given_at": iso(c.given_at),
+            "return_reason": c.return_reason or None}
+
+
 def build_router(ctx, names: NamesCopy | None = None) -> APIRouter:
     optional_user, current_user, require = ctx.auth
     names = names or NamesCopy(ctx.engine)
@@ -200,5 +218,20 @@ def build_router(ctx, names: NamesCopy | None = None) -> APIRouter:
     async def return_(report_id: ReportId, body: ReturnIn, user: Principal = Depends(operator)):
         report = await asyncio.to_thread(handlers.return_result, ctx.uow(), user, report_id, body.reason)
         return editorial_view(report)
+
+    @router.get("/queue/clarifications", summary="Step 8 for clarifications: approved clarifications waiting for the IOC, oldest first")
+    async def clarification_queue(limit: int = Query(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT), user: Principal = Depends(operator)):
+        waiting, total = await asyncio.to_thread(feedback.clarifications_for_ioc, ctx.uow(), limit)
+        return {"items": [waiting_clarification_view(w) for w in waiting], "total": total}
+
+    @router.post("/clarifications/{clarification_id}/publish", summary="Step 8: publish a clarification (edited or as approved)")
+    async def publish_clarification(clarification_id: ClarificationId, body: ClarificationPublishIn, user: Principal = Depends(operator)):
+        done = await asyncio.to_thread(feedback.publish_clarification, ctx.uow(), user, clarification_id, body.text)
+        return decided_clarification_view(done)
+
+    @router.post("/clarifications/{clarification_id}/return", summary="Step 8: send a clarification back to the lead unit's leader")
+    async def return_clarification(clarification_id: ClarificationId, body: ReturnIn, user: Principal = Depends(operator)):
+        done = await asyncio.to_thread(feedback.return_clarification, ctx.uow(), user, clarification_id, body.reason)
+        return decided_clarification_view(done)
 
     return router

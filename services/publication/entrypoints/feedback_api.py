@@ -52,8 +52,9 @@ def rating_view(r) -> dict | None:
 
 
 def clarification_view(c, *, with_question: bool = True) -> dict:
-    view = {"id": c.id, "status": c.status, "asked_at": iso(c.asked_at), "due_at": iso(c.due_at),
-            "answer": c.answer_text or None, "given_at": iso(c.given_at)}
+    # The answer only once the IOC published it; before that it is the lead unit's and the IOC's draft.
+    view = {"id": c.id, "status": "open" if c.is_open else "given", "asked_at": iso(c.asked_at), "due_at": iso(c.due_at),
+            "answer": None if c.is_open else c.answer_text, "given_at": iso(c.given_at)}
     if with_question:
         view["question"] = c.question
     return view

@@ -20,7 +20,7 @@ from services.publication.adapters.names import NamesCopy
 from services.publication.domain.portal import FILTER_STATUSES, MAX_SPAN_DAYS, ReportFilter
 from services.publication.domain.public_report import Step, place_deadlines
 from services.publication.entrypoints import feedback_pages
-from services.publication.service_layer import handlers
+from services.publication.service_layer import feedback, handlers
 
 pages = Pages([Path(__file__).parent / "templates"])
 PAGE_SIZE = 20
@@ -184,7 +184,9 @@ def build_router(ctx, names: NamesCopy | None = None) -> APIRouter:
         except InvalidInput as exc:  # a cursor from nowhere: start again at the first page
             page = await asyncio.to_thread(handlers.editorial_queue, ctx.uow(), None, QUEUE_PAGE_SIZE)
             status_code, error = 422, exc.detail
+        waiting, waiting_total = await asyncio.to_thread(feedback.clarifications_for_ioc, ctx.uow(), QUEUE_PAGE_SIZE)
         return render(request, "editorial_queue.html", status_code, user=user, reports=page.items, total=page.total,
+                      clarifications=waiting, clarifications_total=waiting_total,
                       next_cursor=page.next_cursor, error=error, now=datetime.now(timezone.utc), standing_of=standing_of)
 
     @router.get("/publication/queue")
@@ -209,5 +211,21 @@ def build_router(ctx, names: NamesCopy | None = None) -> APIRouter:
         except DomainError as exc:
             return await queue_page(request, user, http_status(exc), {"vi": exc.detail_vi, "en": exc.detail_en})
         return RedirectResponse("/publication/queue", status_code=303)
+
+    @router.post("/publication/clarifications/{clarification_id}/{action}")
+    async def decide_clarification(request: Request, clarification_id: str, action: str, text: str = Form(""), reason: str = Form("")):
+        user, away = ioc_user(request)
+        if away:
+            return away
+        try:
+            if action == "publish":
+                await asyncio.to_thread(feedback.publish_clarification, ctx.uow(), user, clarification_id, text)
+            elif action == "return":
+                await asyncio.to_thread(feedback.return_clarification, ctx.uow(), user, clarification_id, reason)
+            else:
+                return pages.error(request, 404, "error.not_found")
+        except DomainError as exc:
+            return await queue_page(request, user, http_status(exc), {"vi": exc.detail_vi, "en": exc.detail_en})
+        return RedirectResponse("/publication/queue#clarifications", status_code=303)
 
     return router

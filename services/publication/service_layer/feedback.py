@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from paht.publication.v1 import events_pb2 as ev
 from paht.runtime import sla
+from paht.runtime.auth import Principal
 from paht.runtime.errors import NotFound, StateConflict
 from paht.runtime.events.envelope import Envelope
 from paht.runtime.ids import new_id
@@ -141,10 +142,63 @@ def given_clarifications(uow: UnitOfWork, report: PublicReport) -> list[Clarific
 
 
 def on_clarification_given(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
-    """Handling: the lead unit's leader approved the clarification; the reporter (and the public, when the answer is
-    public) sees it. A clarification publication never asked for (an id it does not know) changes nothing."""
+    """Handling: the lead unit's leader approved the clarification; like an answer, it now waits for the IOC (step 8's
+    window from the approval). A clarification never asked for (an id publication does not know) changes nothing, and
+    so does one already with the IOC or published (a repeated event)."""
     asked = uow.feedback.clarification(event.clarification_id) if event.clarification_id else None
     if asked is None or asked.report_id != envelope.report_id:
         return
     at = (event.meta.occurred_at.ToDatetime(tzinfo=timezone.utc) if event.meta.HasField("occurred_at") else utc_now())
-    asked.give(event.text, at)
+    asked.approve(event.text, at, sla.default_engine().due(sla.Step.PUBLISH, at))
+
+
+@dataclass(frozen=True)
+class WaitingClarification:
+    """A clarification on the IOC's step-8 desk, with the report it answers for."""
+
+    clarification: Clarification
+    report: PublicReport
+
+
+def clarifications_for_ioc(uow: UnitOfWork, limit: int = 20) -> tuple[list[WaitingClarification], int]:
+    """The lead units' approved clarifications waiting for the IOC, oldest approval first, and how many there are."""
+    with uow:
+        rows, total = uow.feedback.awaiting_ioc(limit)
+        return [WaitingClarification(c, r) for c, r in rows], total
+
+
+def _waiting(uow: UnitOfWork, clarification_id: str) -> tuple[Clarification, PublicReport]:
+    asked = uow.feedback.clarification(clarification_id) if is_report_id(clarification_id) else None
+    report = uow.reports.get(asked.report_id, for_update=True) if asked is not None else None  # the report's lock first
+    if asked is None or report is None:
+        shown = clarification_id if is_report_id(clarification_id) else "?"
+        raise NotFound(f"No clarification {shown}.", f"Không tìm thấy nội dung làm rõ {shown}.")
+    return uow.feedback.clarification(clarification_id, fresh=True), report  # under the lock: another editor's decision shows
+
+
+def publish_clarification(uow: UnitOfWork, user: Principal, clarification_id: str, edited_text: str | None,
+                          now: datetime | None = None) -> Clarification:
+    """Step 8 for a clarification: the IOC publishes it (edited or as approved) to the reporter, and to the public
+    when the report's answer is public."""
+    now = now or utc_now()
+    with uow:
+        asked, report = _waiting(uow, clarification_id)
+        PublicReport.require_ioc(user)
+        asked.publish(edited_text, now)
+        event = ev.ClarificationPublished(clarification_id=asked.id, text=asked.answer_text)
+        event.published_at.FromDatetime(now)
+        uow.emit(event, report_id=report.report_id, version=report.next_version(), actor=actor_of(user))
+        uow.commit()
+        return asked
+
+
+def return_clarification(uow: UnitOfWork, user: Principal, clarification_id: str, reason: str) -> Clarification:
+    """Step 8 for a clarification: the IOC sends it back to the lead unit's leader with what to complete."""
+    with uow:
+        asked, report = _waiting(uow, clarification_id)
+        PublicReport.require_ioc(user)
+        reason = asked.send_back(reason)
+        uow.emit(ev.ClarificationSentBack(clarification_id=asked.id, reason=reason), report_id=report.report_id,
+                 version=report.next_version(), actor=actor_of(user))
+        uow.commit()
+        return asked
