@@ -77,7 +77,8 @@ def subscriptions(ctx) -> list[Subscription]:
                                   dispatch_ev.SlaBreached: handlers.note_sla_announcement}),
         Subscription("publication", {publication_ev.PublicationReturned: handlers.reopen_on_return_by_ioc,
                                      publication_ev.ClarificationRequested: handlers.open_clarification,
-                                     publication_ev.ClarificationSentBack: handlers.clarification_back_from_ioc}),
+                                     publication_ev.ClarificationSentBack: handlers.clarification_back_from_ioc,
+                                     publication_ev.ReportRated: handlers.take_rating}),
     ]
 
 

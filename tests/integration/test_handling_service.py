@@ -799,3 +799,30 @@ def test_a_state_secret_flag_changed_after_dispatch_reaches_the_case(ctx, client
     inbox = client.get("/api/handling/v1/support", headers=bearer(settings, "truongphong-qhkt", "unit_leader", "so-xd-qhkt")).json()["items"]
     assert [(i["id"], i["case"]["title"], i["case"]["state_secret"]) for i in inbox] == [(r.json()["id"], None, True)]
     assert "quân sự" not in str(inbox)
+
+
+def test_the_reporters_rating_reaches_the_lead_unit_on_the_case(ctx, client, settings):
+    rid = new_id()
+    deliver(ctx, dispatched(ctx, rid))
+    base = f"/api/handling/v1/cases/{rid}"
+    unit_leader = bearer(settings, "truongphong", "unit_leader", "so-gtvt-kcht")
+    client.post(f"{base}/assign-unit", json={"unit_id": "so-gtvt-kcht"}, headers=bearer(settings, "sogtvt", "agency_coordinator", "so-gtvt"))
+    client.post(f"{base}/assign-staff", json={"staff_subject": "canbo"}, headers=unit_leader)
+    client.post(f"{base}/draft", json={"answer_text": ANSWER}, headers=bearer(settings, "canbo", "staff", "so-gtvt-kcht"))
+    client.post(f"{base}/approve", json={}, headers=unit_leader)
+    assert client.get(base, headers=unit_leader).json()["rating"] is None
+    rated = publication_ev.ReportRated(rating=publication_ev.RATING_UNSATISFIED, comment="Mặt đường lại hỏng sau một tuần.")
+    assert deliver(ctx, envelope(ctx, "publication", rated, rid, 1)) is Outcome.APPLIED
+    got = client.get(base, headers=unit_leader).json()["rating"]
+    assert (got["score"], got["label"]["vi"], got["comment"]) == ("unsatisfied", "Không hài lòng", "Mặt đường lại hỏng sau một tuần.")
+    line = client.get(f"{base}/history", headers=unit_leader).json()["items"][-1]
+    assert (line["action"], line["message"]) == ("rated", "Không hài lòng / Not satisfied: Mặt đường lại hỏng sau một tuần.")
+    changed = publication_ev.ReportRated(rating=publication_ev.RATING_ACCEPTABLE, changed=True)
+    assert deliver(ctx, envelope(ctx, "publication", changed, rid, 2)) is Outcome.APPLIED
+    got = client.get(base, headers=unit_leader).json()["rating"]
+    assert (got["score"], got["comment"]) == ("acceptable", None)
+    page = client.get(f"/handling/cases/{rid}", headers=unit_leader)
+    assert page.status_code == 200 and 'class="rating rating-acceptable">Chấp nhận<' in page.text
+    other = bearer(settings, "truongphong-qhkt", "unit_leader", "so-xd-qhkt")
+    assert client.get(base, headers=other).status_code == 404  # another unit sees neither the case nor its rating
+    assert deliver(ctx, envelope(ctx, "publication", rated, new_id(), 1)) is Outcome.APPLIED  # a report handling never had

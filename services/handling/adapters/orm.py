@@ -55,6 +55,10 @@ cases = Table(
     Column("clarification_text", Text, nullable=False, server_default=""),
     Column("clarification_due", UtcDateTime(), nullable=True),
     Column("co_staff", Names(1100), nullable=False, server_default=""),
+    # after publication, the reporter's rating of the answer (publication's ReportRated): the unit sees how it was judged
+    Column("reporter_rating", String(20), nullable=False, server_default=""),
+    Column("reporter_rating_comment", Text, nullable=False, server_default=""),
+    Column("rated_at", UtcDateTime(), nullable=True),
 )
 
 # The other staff assigned with the one in charge, one row each: `cases.co_staff` is the record, this table the

@@ -8,6 +8,7 @@ from typing import Callable, Sequence
 from paht.runtime.aggregate import Versioned, require_state
 from paht.runtime.errors import Forbidden, InvalidInput, OutOfScope, StateConflict
 from paht.runtime.roles import Role
+from paht.runtime.ratings import Score
 from paht.runtime.sla import Standing, Step
 from paht.runtime.text import Label, clean_identifier, clean_optional, clean_text
 from services.handling.domain import visibility
@@ -136,6 +137,10 @@ class Case(Versioned):
     clarification_question: str = ""
     clarification_text: str = ""
     clarification_due: datetime | None = None
+    # after publication, the reporter's rating of the answer (paht.runtime.ratings.Score value) and their comment
+    reporter_rating: str = ""
+    reporter_rating_comment: str = ""
+    rated_at: datetime | None = None
 
     def deadline(self) -> tuple[Step | None, datetime | None]:
         """Return the step whose clock runs now and its deadline (None once the case is with the IOC or back at step 2)."""
@@ -480,6 +485,14 @@ class Case(Versioned):
                                 current=self.status, action="clarification_back_from_ioc")
         self.handover_message = _reason(reason)
         self.status = Status.CLARIFICATION_DRAFTED.value
+
+    def take_rating(self, score: Score, comment: str, at: datetime) -> None:
+        """The reporter rated the published answer (or changed their rating): the lead unit sees it on the case."""
+        self.reporter_rating, self.reporter_rating_comment, self.rated_at = score.value, comment, at
+
+    @property
+    def rating_label(self) -> Label | None:
+        return Score(self.reporter_rating).label if self.reporter_rating else None
 
     def return_by_ioc(self, reason: str) -> None:
         """Step 8: the IOC returned the approved answer; it reopens at the unit leader, who completes it or hands it back."""

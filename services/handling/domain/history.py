@@ -34,6 +34,7 @@ class Action(str, Enum):
     CLARIFICATION_RETURNED = "clarification_returned"
     CLARIFICATION_APPROVED = "clarification_approved"  # to the IOC
     CLARIFICATION_SENT_BACK = "clarification_sent_back"  # by the IOC, to the leader, with a reason
+    RATED = "rated"                          # after publication, by the reporter (their rating and comment)
     CONTACT_SEEN = "contact_seen"            # someone handling the case saw the reporter's contact (intake keeps the audit)
 
     @property
@@ -65,6 +66,7 @@ LABELS: dict[Action, tuple[str, str]] = {
     Action.CLARIFICATION_RETURNED: ("Clarification returned to staff", "Lãnh đạo đơn vị trả lại nội dung làm rõ"),
     Action.CLARIFICATION_APPROVED: ("Clarification approved and sent to the IOC", "Lãnh đạo đơn vị duyệt nội dung làm rõ, chuyển Trung tâm IOC"),
     Action.CLARIFICATION_SENT_BACK: ("The IOC sent the clarification back", "Trung tâm IOC trả lại nội dung làm rõ"),
+    Action.RATED: ("The reporter rated the answer", "Người phản ánh đánh giá kết quả giải quyết"),
     Action.CONTACT_SEEN: ("Saw the reporter's contact", "Xem thông tin liên hệ của người phản ánh"),
 }
 

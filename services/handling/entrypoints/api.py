@@ -178,6 +178,8 @@ def case_view(c: Case) -> dict:
         "answer_letter": c.answer_letter or None,
         "clarification": ({"id": c.clarification_id, "question": c.clarification_question, "text": c.clarification_text or None,
                            "due": _iso(c.clarification_due)} if c.clarification_id else None),
+        "rating": ({"score": c.reporter_rating, "label": {"vi": c.rating_label.vi, "en": c.rating_label.en},
+                    "comment": c.reporter_rating_comment or None, "rated_at": _iso(c.rated_at)} if c.reporter_rating else None),
     }
 
 

@@ -21,6 +21,7 @@ from paht.runtime.auth import Principal
 from paht.runtime.errors import InvalidInput, NotFound
 from paht.runtime.events.envelope import Envelope
 from paht.runtime.ids import new_id
+from paht.runtime import ratings
 from paht.runtime.paging import Page
 from paht.runtime.uow import UnitOfWork, actor_of
 from paht.runtime.sla import Step
@@ -493,6 +494,20 @@ def clarification_back_from_ioc(uow: UnitOfWork, msg: publication_ev.Clarificati
     _record_from(uow, case, Action.CLARIFICATION_SENT_BACK, msg)
     at = msg.meta.occurred_at.ToDatetime(tzinfo=timezone.utc) if msg.meta.HasField("occurred_at") else case.updated_at
     case.clarification_due = calendar.engine(uow).due(Step.CLARIFY, at, org=(case.lead_unit_id, case.lead_agency_id))
+
+
+def take_rating(uow: UnitOfWork, msg: publication_ev.ReportRated, envelope: Envelope) -> None:
+    """After publication the reporter rated the answer (or changed the rating): on the case and in its history, so the
+    lead unit learns how its answer was judged. A rating of a report handling never had changes nothing."""
+    case = uow.cases.get(envelope.report_id, for_change=True)
+    if case is None:
+        return
+    score = ratings.from_proto(msg.rating, publication_ev.Rating)
+    at = msg.meta.occurred_at.ToDatetime(tzinfo=timezone.utc) if msg.meta.HasField("occurred_at") else datetime.now(timezone.utc)
+    case.take_rating(score, msg.comment, at)
+    case.updated_at = datetime.now(timezone.utc)
+    label = score.label
+    _record(uow, case, Action.RATED, at, "reporter", "reporter", "", message=f"{label.vi} / {label.en}" + (f": {msg.comment}" if msg.comment else ""))
 
 
 def reclassify(uow: UnitOfWork, msg: dispatch_ev.ReportReclassified, envelope: Envelope) -> None:

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from paht.runtime.errors import Forbidden, InvalidInput, NotFound, StateConflict
+from paht.runtime.ratings import SCORE_WORDING, Score  # noqa: F401  (the procedure's vocabulary; feedback's names)
 from paht.runtime.text import Label, clean_text
 
 CHANGE_WINDOW = timedelta(days=7)  # a rating may be changed for 7 days after it was first given
@@ -27,25 +28,6 @@ RETURN_REASON = Label("What the lead unit must complete", "Nội dung đơn vị
 MAX_COMMENT = 2000
 MAX_QUESTION = 4000
 MAX_CLARIFICATION = 10000
-
-
-class Score(str, Enum):
-    """The three ratings the procedure names (proto: paht.publication.v1.Rating, RATING_<NAME>)."""
-
-    SATISFIED = "satisfied"
-    ACCEPTABLE = "acceptable"
-    UNSATISFIED = "unsatisfied"
-
-    @property
-    def label(self) -> Label:
-        return SCORE_WORDING[self]
-
-
-SCORE_WORDING = {
-    Score.SATISFIED: Label("Satisfied", "Hài lòng"),
-    Score.ACCEPTABLE: Label("Acceptable", "Chấp nhận"),
-    Score.UNSATISFIED: Label("Not satisfied", "Không hài lòng"),
-}
 
 
 class ClarificationStatus(str, Enum):
