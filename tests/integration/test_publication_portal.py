@@ -261,9 +261,11 @@ def test_the_map_page_allows_the_tile_server_for_images_only_and_loads_local_scr
     assert "tile.openstreetmap.org" not in client.get("/").headers["content-security-policy"]
 
 
-def test_the_portal_is_installable(client):
-    page = client.get("/")
-    assert 'rel="manifest"' in page.text and "publication/portal.webmanifest" in page.text
+def test_the_portal_is_installable(ctx, settings, client):
+    report_id = accepted(ctx, settings, "Đèn đường tắt")
+    for path in ("/", "/map", "/not-eligible", "/track", f"/reports/{report_id}"):  # wherever a citizen lands
+        page = client.get(path)
+        assert page.status_code == 200 and 'rel="manifest"' in page.text and "publication/portal.webmanifest" in page.text, path
     manifest = client.get("/static/publication/portal.webmanifest")
     assert manifest.status_code == 200
     data = manifest.json()
