@@ -17,6 +17,9 @@ from paht.runtime.text import Label, clean_text
 from paht.runtime.uow import UnitOfWork, actor_of
 from services.intake.adapters import history, report_queries
 from services.intake.adapters.history import HistoryLine
+from services.intake.adapters.notices import NoticeRow
+from paht.runtime.ids import new_id
+from paht.runtime.webpush import PushSubscription
 from paht.runtime.media import MediaLimits
 from services.intake.domain.report import ADDRESS, DESCRIPTION, TITLE, TOPIC, Report, ReportEdit, clean_topic_code
 from services.intake.domain.taxonomy import Taxonomy, known_topic
@@ -56,11 +59,27 @@ def my_reports(uow: UnitOfWork, phone: str, cursor: str | None = None, limit: in
         return report_queries.reports_of_phone(uow.session, phone, cursor, limit)
 
 
-def my_report(uow: UnitOfWork, phone: str, report_id: str) -> tuple[Report, list[HistoryLine], list]:
-    """One of the reporter's reports, with the history lines meant for them and its files."""
+def my_report(uow: UnitOfWork, phone: str, report_id: str) -> tuple[Report, list[HistoryLine], list, list[NoticeRow]]:
+    """One of the reporter's reports, with the history lines meant for them, its files, and the notices they were sent."""
     with uow:
         report = _own(uow, phone, report_id)
-        return report, history.of_report(uow.session, report.id, to_reporter_only=True), media.media_of(uow.session, report.id)
+        return (report, history.of_report(uow.session, report.id, to_reporter_only=True), media.media_of(uow.session, report.id),
+                uow.notices.of_report(report.id))
+
+
+def subscribe_browser(uow: UnitOfWork, phone: str, subscription: PushSubscription) -> None:
+    """Keep a browser's Web Push subscription for the reporter signed in (their verified phone): later notices of all
+    their reports go to it too."""
+    with uow:
+        uow.notices.subscribe(new_id(), phone, subscription, now_utc())
+        uow.commit()
+
+
+def unsubscribe_browser(uow: UnitOfWork, phone: str, endpoint: str) -> bool:
+    with uow:
+        gone = uow.notices.unsubscribe(phone, endpoint)
+        uow.commit()
+        return gone
 
 
 def _expired_meanwhile(uow: UnitOfWork, report: Report, now: datetime) -> bool:
