@@ -154,7 +154,7 @@ def test_the_sms_gateway_plugs_into_the_sender(ctx, client, settings):
     assert client.post(f"/api/intake/v1/reports/{rid}/request-edit", json={"what": WHAT}, headers=ioc(settings)).status_code == 200
     deliver_notices(ctx, settings, gateway)
     (sms,) = gateway.recent(PHONE)
-    assert sms["purpose"] == "notice_edit_requested" and sms["text"].startswith("PAHT: De nghi bo sung phan anh") and sms["text"].isascii()
+    assert sms["purpose"] == "notice_edit_requested" and sms["text"].startswith("PAHT: Bo sung phan anh") and sms["text"].isascii()
     assert sms["key"].endswith(":sms")  # the row's idempotency key travels to the provider
 
 

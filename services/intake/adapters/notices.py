@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from paht.runtime.webpush import PushSubscription
-from services.intake.adapters.orm import push_subscriptions, reporter_notifications, reporters
+from services.intake.adapters.orm import push_subscriptions, reporter_notifications, reporters, reports
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 
@@ -105,8 +105,8 @@ class SqlNotices:
                              .values(status=SENDING, claim=claim, claimed_until=until, attempts=n.attempts + 1))
         rows = self.session.execute(
             select(n.id, n.report_id, n.reporter_id, n.kind, n.channel, n.text, n.subject, n.key, n.attempts,
-                   reporters.c.phone, reporters.c.email)
-            .join(reporters, reporters.c.id == n.reporter_id, isouter=True).where(n.id.in_(ids)).order_by(n.next_attempt_at, n.id)).all()
+                   reporters.c.phone, reporters.c.email, reports.c.tracking_code)
+            .join(reporters, reporters.c.id == n.reporter_id, isouter=True).join(reports, reports.c.id == n.report_id, isouter=True).where(n.id.in_(ids)).order_by(n.next_attempt_at, n.id)).all()
         return [row._asdict() for row in rows]
 
     def set_text(self, notice_id: str, claim: str, text: str) -> None:

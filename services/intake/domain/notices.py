@@ -59,7 +59,7 @@ class Message:
 
 
 def _when(at: datetime) -> str:
-    return at.astimezone(VN).strftime("%H:%M %d/%m/%Y")
+    return at.astimezone(VN).strftime("%H:%M %d/%m")  # within 2 days: the year says nothing
 
 
 def _one_line(text: str) -> str:
@@ -81,7 +81,7 @@ def cancelled(code: str, reason: str) -> Message:
 
 def edit_requested(code: str, what: str, due: datetime | None) -> Message:
     by = f" trước {_when(due)}" if due is not None else ""
-    return Message(NoticeKind.EDIT_REQUESTED, code, f"PAHT: Đề nghị bổ sung phản ánh {code}{by}: ", _one_line(what), "",
+    return Message(NoticeKind.EDIT_REQUESTED, code, f"PAHT: Bổ sung phản ánh {code}{by}: ", _one_line(what), "",
                    full="Nội dung cần bổ sung, chỉnh sửa:\n" + what + "\nQuá hạn, phản ánh sẽ bị hủy.")
 
 
@@ -135,6 +135,7 @@ def render(channel: NoticeChannel | str, text: str, link: str) -> str:
     return f"{text}\n\nXem phản ánh của bạn: {link}" if link else text
 
 
-def link_for(public_url: str | None, report_id: str) -> str:
-    """The reporter's own page of a report: where every notice points."""
-    return f"{(public_url or '').rstrip('/')}/intake/me/{report_id}"
+def link_for(public_url: str | None, code: str) -> str:
+    """The reporter's own page of a report, by its tracking code (the page takes the id or the code; the code is 24
+    characters shorter, which an SMS needs): where every notice points."""
+    return f"{(public_url or '').rstrip('/')}/intake/me/{code}"

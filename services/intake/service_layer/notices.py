@@ -210,7 +210,7 @@ def claim(uow_factory: Callable[[], UnitOfWork], public_url: str | None, now: da
         rows = uow.notices.claim_due(at, at + LEASE, token, limit)
         claimed = []
         for row in rows:
-            link = words.link_for(public_url, row["report_id"])
+            link = words.link_for(public_url, row["tracking_code"] or row["report_id"])
             text = words.render(row["channel"], row["text"], link)
             if text != row["text"]:
                 uow.notices.set_text(row["id"], token, text)

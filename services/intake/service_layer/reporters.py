@@ -8,6 +8,7 @@ report that does not exist (404), so report ids cannot be probed.
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import datetime
 
 from paht.runtime.errors import InvalidInput, NotFound, StateConflict
@@ -41,10 +42,14 @@ def step_deadline(report: Report) -> datetime:
     return default_engine().due(Step.DISPATCH, report.received_at, urgent=report.urgent)
 
 
+TRACKING_CODE = re.compile(r"^QB-[A-Z0-9]{4}-[A-Z0-9]{4}$")
+
+
 def _own(uow: UnitOfWork, phone: str, report_id: str) -> Report:
-    """The report, if it belongs to this phone; otherwise NotFound, exactly as for a report that does not exist."""
+    """The report, if it belongs to this phone; otherwise NotFound, exactly as for a report that does not exist. The
+    report may be named by its id or by its tracking code (the notices' links carry the code: shorter, for one SMS)."""
     try:
-        report = load(uow, report_id)
+        report = uow.reports.by_tracking_code(report_id) if TRACKING_CODE.match(report_id or "") else load(uow, report_id)
     except NotFound:
         report = None
     reporter = uow.reporters.get(report.reporter_id) if report is not None else None
