@@ -35,7 +35,7 @@ from services.intake.domain.identity import SESSION_TTL, SendLimits
 from services.intake.domain.place import check_place
 from services.intake.domain.report import ReportEdit
 from services.intake.domain.taxonomy import Taxonomy
-from services.intake.domain.vocabulary import AT_WILL, CallOutcome, Channel, Status, Verification
+from services.intake.domain.vocabulary import AT_WILL, CallOutcome, Channel, NoticeChannel, Status, Verification
 from services.intake.entrypoints import api
 from services.intake.entrypoints.callers import reporter_owner, reporter_token, resolve_caller
 from services.intake.service_layer import duplicates, handlers, identity, media, reporters, submission, triage
@@ -308,7 +308,7 @@ def build_router(ctx, taxonomy: Taxonomy, otp: identity.Otp | None = None, push_
             "lat": f"{report.lat:.6f}" if report.lat is not None else "", "lon": f"{report.lon:.6f}" if report.lon is not None else "",
             "address_text": report.address_text, "occurred_at": _local_input(report.occurred_at)}
         return render(request, "me_report.html", status_code, session=shown(session), report=report, lines=lines, files=files,
-                      notices=notices, push_key=push_key,
+                      notices=notices, push_key=push_key, notice_channels={c.value: c.label for c in NoticeChannel},
                       topic=names.get(report.topic_code), topics=topics, topics_error=topics_error, values=values,
                       deadline=reporters.step_deadline(report), status_words=_status_words, done=request.query_params.get("done"),
                       **context)

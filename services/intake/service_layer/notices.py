@@ -299,6 +299,7 @@ def send_due(uow_factory: Callable[[], UnitOfWork], ports: Ports, public_url: st
     sent = 0
     while True:
         batch = claim(uow_factory, public_url, now, limit)
-        sent += sum(deliver(uow_factory, ports, notice) for notice in batch)
+        clock = (lambda: now) if now is not None else now_utc
+        sent += sum(deliver(uow_factory, ports, notice, clock) for notice in batch)
         if len(batch) < limit:
             return sent
