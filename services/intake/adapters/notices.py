@@ -50,8 +50,9 @@ class SqlNotices:
         Return how many were written."""
         if not rows:
             return 0
-        statement = self._insert(reporter_notifications).on_conflict_do_nothing(index_elements=["key"])
-        return sum(self.session.execute(statement.values(**row)).rowcount or 0 for row in rows)
+        statement = self._insert(reporter_notifications).on_conflict_do_nothing(index_elements=["key"]).returning(
+            reporter_notifications.c.id)
+        return sum(len(self.session.execute(statement.values(**row)).all()) for row in rows)
 
     def has_push(self, phone: str) -> bool:
         return self.session.execute(select(push_subscriptions.c.id).where(push_subscriptions.c.phone == phone).limit(1)).first() is not None
