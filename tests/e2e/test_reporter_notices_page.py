@@ -5,6 +5,7 @@ Intake runs in-process here (its real app on a real database, served by uvicorn)
 ResultPublished through intake's consumer path (inbox, order), and the notices are sent by the sender's own pass."""
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timezone
 
 import pytest
@@ -33,10 +34,18 @@ ANSWER = ("Kính gửi bà Thu: UBND phường Đồng Hới đã xử lý hộ 
 
 
 @pytest.fixture
-def ctx(settings):
-    context = migrated_context(SPEC, settings.model_copy(update={"public_url": "https://paht.quangbinh.gov.vn"}))
+def ctx(tmp_path):
+    """Intake alone on its own schema (no NATS here: the conftest's `settings` would clean streams up with asyncio.run,
+    which Playwright's running loop forbids)."""
+    from tests.conftest import _drop_schemas
+    from tests.support.services import test_settings
+
+    tag = "t" + uuid.uuid4().hex[:8]
+    context = migrated_context(SPEC, test_settings(tmp_path, db_schema_prefix=f"{tag}_", node_id=tag,
+                                                   public_url="https://paht.quangbinh.gov.vn"))
     yield context
     context.engine.dispose()
+    _drop_schemas(f"{tag}_")
 
 
 def answered_privately(ctx):
