@@ -349,6 +349,8 @@ class Report(Versioned):
         if self.state_secret == state_secret:
             return False
         self.state_secret = state_secret
+        if state_secret:
+            self.answer_text = ""  # an answer already kept for the reporter's page goes: a state secret's is never kept here
         return True
 
     def record_answer(self, text: str, visibility: str, at: datetime) -> None:
