@@ -95,6 +95,23 @@ class Settings(BaseSettings):
     otp_per_phone_day: int = 10
     otp_per_address_hour: int = 20
 
+    # Notices to reporters (intake tells the reporter of every change of their report): by SMS (the gateway above),
+    # by e-mail through an SMTP server (smtp_tls: "starttls", "ssl" or "off"), and by Web Push to the browsers they
+    # subscribed (VAPID: a P-256 private key as a PEM file — its public key, which the browser needs, is derived from
+    # it — and a contact, mailto: or https:; the subscribe button shows only when it is set). Unset: the development outboxes
+    # <data>/dev-outbox/email.jsonl and push.jsonl, never in production (there sending is refused and retried).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_tls: Literal["starttls", "ssl", "off"] = "starttls"
+    smtp_from: str = "PAHT Quảng Bình <no-reply@paht.quangbinh.gov.vn>"
+    smtp_timeout_s: float = 10.0
+    vapid_private_key_file: Path | None = None
+    vapid_subject: str = "mailto:ioc@quangbinh.gov.vn"
+    # How often the sender of reporters' notices looks for rows due (it is also woken by the commits of its process).
+    reporter_notify_interval_s: float = 2.0
+
     # SLA monitor: how often it looks for clocks reaching 80 % or 100 % of their time.
     sla_monitor_interval_s: float = 15.0
 

@@ -40,8 +40,12 @@ class SmsUnavailable(Unavailable):
 
 
 class SmsGateway(Protocol):
-    def send(self, phone: str, text: str, *, purpose: str) -> str:
-        """Send `text` to `phone` (0XXXXXXXXX); return the provider's message id, or raise SmsUnavailable."""
+    def send(self, phone: str, text: str, *, purpose: str, key: str | None = None) -> str:
+        """Send `text` to `phone` (0XXXXXXXXX); return the provider's message id, or raise SmsUnavailable.
+
+        `key` is the caller's idempotency key for this message (a notice sent again after a crash carries the same
+        one): the HTTP adapter sends it as `Idempotency-Key` and `request_id`, so a provider that honours it sends
+        the message once; one that does not may send it twice (at least once, never lost)."""
 
 
 def mask_phone(phone: str) -> str:
@@ -62,8 +66,8 @@ class HttpBrandnameSms:
     def __init__(self, url: str, api_key: str | None, secret: str | None, brandname: str, timeout_s: float = 5.0):
         self.url, self.api_key, self.secret, self.brandname, self.timeout_s = url, api_key, secret, brandname, timeout_s
 
-    def send(self, phone: str, text: str, *, purpose: str) -> str:
-        request_id = new_id()  # also the Idempotency-Key: a provider that sees it twice sends once
+    def send(self, phone: str, text: str, *, purpose: str, key: str | None = None) -> str:
+        request_id = key or new_id()  # also the Idempotency-Key: a provider that sees it twice sends once
         body = json.dumps({"request_id": request_id, "brandname": self.brandname, "phone": international(phone), "text": text,
                            "purpose": purpose, "api_key": self.api_key or ""}, ensure_ascii=False).encode()
         stamp = str(int(time.time()))
@@ -104,9 +108,12 @@ class DevOutboxSms:
         self.path = folder / "sms.jsonl"
         self._lock = threading.Lock()
 
-    def send(self, phone: str, text: str, *, purpose: str) -> str:
+    def send(self, phone: str, text: str, *, purpose: str, key: str | None = None) -> str:
         message_id = new_id()
-        line = json.dumps({"id": message_id, "phone": phone, "text": text, "purpose": purpose, "at": time.time()}, ensure_ascii=False)
+        record = {"id": message_id, "phone": phone, "text": text, "purpose": purpose, "at": time.time()}
+        if key:
+            record["key"] = key  # as a provider keeps the request's idempotency key
+        line = json.dumps(record, ensure_ascii=False)
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             with self.path.open("a+b") as out:
@@ -137,7 +144,7 @@ class DevOutboxSms:
 class UnconfiguredSms:
     """Production without a gateway: every send is refused (codes are never written to disk there)."""
 
-    def send(self, phone: str, text: str, *, purpose: str) -> str:
+    def send(self, phone: str, text: str, *, purpose: str, key: str | None = None) -> str:
         log.error("no SMS gateway configured (PAHT_SMS_GATEWAY_URL): %s to %s not sent", purpose, mask_phone(phone))
         raise SmsUnavailable("SMS codes are not available: the SMS gateway is not configured. Please call the hotline.",
                              "Hệ thống chưa cấu hình cổng gửi tin nhắn SMS nên chưa gửi được mã xác thực. Vui lòng gọi tổng đài.")

@@ -99,6 +99,13 @@ def is_clean(value: str) -> bool:
     return forbidden_character(value, multiline=True) is None
 
 
+def unaccent(text: str) -> str:
+    """Return text without Vietnamese diacritics, keeping its case ("Đường Lê Lợi" -> "Duong Le Loi"): what an SMS
+    carries, since brandname SMS in Vietnam go without diacritics (GSM-7, 160 characters a message)."""
+    decomposed = unicodedata.normalize("NFD", (text or "").replace("đ", "d").replace("Đ", "D"))
+    return unicodedata.normalize("NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch)))
+
+
 def fold(text: str) -> str:
     """Return text for matching: lower case, Vietnamese diacritics removed, đ as d ("Đường" -> "duong").
 

@@ -69,7 +69,9 @@ def reporter_sign_in(http: httpx.Client, phone: str, session: str = "token") -> 
         raise RuntimeError("no development SMS outbox here (production?): the walkthrough needs the embedded run's demo codes")
     body = sent.json()
     items = body.get("items", []) if isinstance(body, dict) else body
-    code = re.search(r"\b(\d{6})\b", items[0]["text"]).group(1)
+    # the newest one-time code: the reporter's notices go to the same phone (and may arrive in between)
+    newest = next(m for m in items if m.get("purpose", "otp") == "otp")
+    code = re.search(r"\b(\d{6})\b", newest["text"]).group(1)
     verified = http.post("/api/intake/v1/otp/verify", json={"challenge_id": challenge.json()["challenge_id"], "phone": phone, "code": code,
                                                             "session": session})
     if verified.status_code != 200:

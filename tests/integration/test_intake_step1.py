@@ -26,24 +26,35 @@ WHAT = "Vui lòng bổ sung ảnh chụp ổ gà và số nhà gần nhất."
 
 
 class Phone:
-    """The reporter's phone as the SMS port sees it; `broken` makes the gateway fail."""
+    """The reporter's phone as the SMS gateway sees it (paht.runtime.sms's interface); `broken` makes it fail."""
 
     def __init__(self, broken: bool = False):
         self.sent: list[tuple[str, str, str]] = []
         self.broken = broken
 
-    def __call__(self, phone: str, text: str, purpose: str) -> None:
+    def send(self, phone: str, text: str, *, purpose: str, key: str | None = None) -> str:
         if self.broken:
             raise ConnectionError("the SMS provider is down")
         self.sent.append((phone, text, purpose))
+        return f"sms-{len(self.sent)}"
 
 
-def intake_app(ctx, notify=None):
-    """Intake's submission, step-1 and reporter routes, with the SMS port given (bootstrap wires the real one)."""
+def deliver_notices(ctx, settings, sms) -> int:
+    """What intake's background sender does in a pass: send the reporters' notices due (e-mail and push to the outboxes)."""
+    from paht.runtime.mail import DevOutboxEmail
+    from paht.runtime.webpush import DevOutboxPush
+    from services.intake.service_layer import notices
+
+    folder = settings.data / "dev-outbox"
+    return notices.send_due(ctx.uow, notices.Ports(sms=sms, email=DevOutboxEmail(folder), push=DevOutboxPush(folder)), settings.public_url)
+
+
+def intake_app(ctx):
+    """Intake's submission, step-1 and reporter routes (the reporter's notices are sent by the background sender)."""
     taxonomy = FakeTaxonomy()
     app = make_app(ctx, "PAHT intake (test)", "step 1")
     app.include_router(api.build_router(ctx, taxonomy))
-    app.include_router(triage_api.build_router(ctx, taxonomy, notify))
+    app.include_router(triage_api.build_router(ctx, taxonomy))
     app.include_router(my_api.build_router(ctx, taxonomy))
     return app
 
@@ -61,8 +72,8 @@ def phone():
 
 
 @pytest.fixture
-def client(ctx, phone):
-    return TestClient(intake_app(ctx, phone))
+def client(ctx):
+    return TestClient(intake_app(ctx))
 
 
 def ioc(settings, user="ioc", roles=("ioc_operator",)):
@@ -110,9 +121,11 @@ def test_an_edit_request_waits_two_days_for_the_reporter_who_hears_of_it_by_sms(
     event = events_of(ctx, rid)[-1]
     assert isinstance(event, ev.EditRequested) and event.what == WHAT
     assert event.edit_due.ToDatetime(tzinfo=timezone.utc) == due and versions(ctx, rid) == [1, 2]
+    assert deliver_notices(ctx, settings, phone) == 2  # the SMS and the e-mail (the reporter gave an address)
     (to, text, purpose), = phone.sent
-    assert to == PHONE and purpose == "edit_request" and text.isascii()
-    assert body["tracking_code"] in text and "anh chup" not in text.lower() and "Quang Trung" not in text  # never the content
+    assert to == PHONE and purpose == "notice_edit_requested" and text.isascii() and len(text) <= 160
+    # what to complete (as much as one SMS holds), the tracking code, and never the report's own content
+    assert body["tracking_code"] in text and "bo sung anh chup" in text.lower() and "Quang Trung" not in text
     lines = history_of(client, settings, rid)
     assert [(x["action"], x["actor_kind"], x["actor"], x["to_reporter"]) for x in lines] == [
         ("submitted", "reporter", None, True), ("edit_requested", "staff", "ioc", True)]
@@ -122,26 +135,27 @@ def test_an_edit_request_waits_two_days_for_the_reporter_who_hears_of_it_by_sms(
 
 
 def test_a_failed_sms_never_undoes_the_action(ctx, settings):
-    client = TestClient(intake_app(ctx, Phone(broken=True)))
+    client = TestClient(intake_app(ctx))
     rid = submit(ctx)
     r = client.post(f"/api/intake/v1/reports/{rid}/request-edit", json={"what": WHAT}, headers=ioc(settings))
     assert r.status_code == 200 and r.json()["status"] == "edit_requested"
     m = client.post(f"/api/intake/v1/reports/{rid}/message", json={"text": "Xin gửi thêm ảnh chụp ban ngày."}, headers=ioc(settings))
     assert m.status_code == 200
+    deliver_notices(ctx, settings, Phone(broken=True))  # the gateway is down: the notices wait for another try
     assert kinds(ctx, rid) == ["ReportSubmitted", "EditRequested"]
     assert [x["action"] for x in history_of(client, settings, rid)] == ["submitted", "edit_requested", "message"]
 
 
-def test_the_sms_gateway_plugs_into_the_port(ctx, settings):
+def test_the_sms_gateway_plugs_into_the_sender(ctx, client, settings):
     from paht.runtime.sms import sms_from
-    from services.intake.service_layer.triage import sms_port
 
     gateway = sms_from(settings)  # the development outbox outside production
-    client = TestClient(intake_app(ctx, sms_port(gateway)))
     rid = submit(ctx)
     assert client.post(f"/api/intake/v1/reports/{rid}/request-edit", json={"what": WHAT}, headers=ioc(settings)).status_code == 200
+    deliver_notices(ctx, settings, gateway)
     (sms,) = gateway.recent(PHONE)
-    assert sms["purpose"] == "edit_request" and sms["text"].startswith("PAHT: Trung tam IOC de nghi") and sms["text"].isascii()
+    assert sms["purpose"] == "notice_edit_requested" and sms["text"].startswith("PAHT: Bo sung phan anh") and sms["text"].isascii()
+    assert sms["key"].endswith(":sms")  # the row's idempotency key travels to the provider
 
 
 def test_a_message_to_the_reporter_is_a_history_line_they_see_and_an_sms_that_only_says_to_look(ctx, client, settings, phone):
@@ -149,8 +163,9 @@ def test_a_message_to_the_reporter_is_a_history_line_they_see_and_an_sms_that_on
     text = "Trung tâm IOC đã nhận phản ánh, chúng tôi sẽ gọi lại để xác minh."
     r = client.post(f"/api/intake/v1/reports/{rid}/message", json={"text": text}, headers=ioc(settings))
     assert r.status_code == 200 and r.json()["status"] == "submitted"
+    deliver_notices(ctx, settings, phone)
     (to, sms, purpose), = phone.sent
-    assert (to, purpose) == (PHONE, "ioc_message") and sms.isascii() and r.json()["tracking_code"] in sms and "xac minh" not in sms
+    assert (to, purpose) == (PHONE, "notice_message") and sms.isascii() and r.json()["tracking_code"] in sms and "xac minh" not in sms
     line = history_of(client, settings, rid)[-1]
     assert (line["action"], line["text"], line["to_reporter"], line["actor"]) == ("message", text, True, "ioc")
     assert kinds(ctx, rid) == ["ReportSubmitted"]  # a message changes no state: no event

@@ -1,6 +1,7 @@
 """An in-memory unit of work for unit tests of use cases: no database, the same shape as the real one."""
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from google.protobuf.message import Message
@@ -29,6 +30,7 @@ class FakeUnitOfWork:
         if actor is not None:
             event.meta.actor.CopyFrom(actor)
         self._pending.append((event, report_id, version))
+        return SimpleNamespace(id=f"event-{len(self.events) + len(self._pending)}-{report_id}")  # as the real one's envelope
 
     def commit(self) -> None:
         self.events.extend(self._pending)

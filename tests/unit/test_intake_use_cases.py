@@ -13,6 +13,7 @@ from services.intake.domain.report import ContactRelease, Report, Reporter
 from services.intake.domain.vocabulary import WAITING, RefusalReason, Status
 from services.intake.service_layer import handlers
 from tests.support.fakes import FakeUnitOfWork
+from tests.support.notices import InMemoryNotices
 from tests.support.services import principal
 from tests.support.taxonomy import FakeTaxonomy
 
@@ -67,7 +68,7 @@ class RecordingSession:
 
 @pytest.fixture
 def uow():
-    fake = FakeUnitOfWork(reports=InMemoryReports(), reporters=InMemoryReporters())
+    fake = FakeUnitOfWork(reports=InMemoryReports(), reporters=InMemoryReporters(), notices=InMemoryNotices())
     fake.session = RecordingSession()
     return fake
 

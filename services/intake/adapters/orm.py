@@ -60,6 +60,11 @@ reports = Table(
     # a client's own key for one submission (an offline draft sent twice, a double tap): the same key from the
     # same sender is the same report; stored as a hash of sender and key
     Column("submission_key", String(64), nullable=True),
+    # the answer step 8 published (publication's ResultPublished): the reporter's own page shows it, and for a report
+    # whose reporter asked for privacy it is the only place it appears; a state secret's answer is never kept here
+    Column("answer_text", Text, nullable=False, server_default=""),
+    Column("answer_visibility", String(20), nullable=False, server_default=""),  # public | reporter_only | state_secret
+    Column("answered_at", UtcDateTime(), nullable=True),
     Index("uq_reports_submission_key", "submission_key", unique=True),
     # the triage console's look-ups: duplicates near a place with the same topic, a reporter's recent reports
     Index("ix_reports_topic_place", "topic_code", "lat", "lon"),
@@ -178,6 +183,47 @@ taxonomy_topics = Table(
     Column("revision", Integer, nullable=False),  # the taxonomy revision this copy came from
     Column("keywords", JSON, nullable=False, server_default="[]"),  # words citizens use for the topic (suggestions)
     Column("copied_at", UtcDateTime(), nullable=False),
+)
+
+# Notices to a report's reporter, one row per change and channel, written in the transaction of the change (a step-1
+# use case, or the consumer of another service's event) and sent by the background sender (service_layer/notices.py).
+# No phone or address here: the sender looks them up at send time.
+reporter_notifications = Table(
+    "reporter_notifications",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("report_id", String(36), nullable=False, index=True),
+    Column("reporter_id", String(36), nullable=False),
+    Column("kind", String(40), nullable=False),            # NoticeKind
+    Column("channel", String(10), nullable=False),         # sms | email | push
+    Column("text", Text, nullable=False),                  # the message; once sent, exactly what went out
+    Column("subject", String(200), nullable=False, server_default=""),
+    Column("key", String(120), nullable=False),            # "<event id>:<channel>": the same event never makes two
+    Column("status", String(10), nullable=False),          # pending | sending | sent | failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
+    Column("claimed_until", UtcDateTime(), nullable=True),  # a sender's lease; past it, another sender may take the row
+    Column("claim", String(36), nullable=False, server_default=""),  # which claim holds it: only that one records the outcome
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("sent_at", UtcDateTime(), nullable=True),
+    Column("provider_id", String(200), nullable=False, server_default=""),
+    Column("error", String(200), nullable=False, server_default=""),
+    Index("uq_reporter_notifications_key", "key", unique=True),
+    Index("ix_reporter_notifications_due", "status", "next_attempt_at"),
+)
+
+# The browsers a reporter subscribed to Web Push (from their own page), per verified phone: the reporter's identity.
+push_subscriptions = Table(
+    "push_subscriptions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("phone", String(20), nullable=False, index=True),
+    Column("endpoint", String(1000), nullable=False),
+    Column("endpoint_hash", String(64), nullable=False),   # sha256 of the endpoint: one row per browser
+    Column("p256dh", String(200), nullable=False),
+    Column("auth", String(100), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("uq_push_subscriptions_endpoint", "endpoint_hash", unique=True),
 )
 
 _mapper = registry()

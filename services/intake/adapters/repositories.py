@@ -43,6 +43,9 @@ class SqlReports:
     def get(self, report_id: str) -> Report | None:
         return self.session.get(Report, report_id)
 
+    def by_tracking_code(self, code: str) -> Report | None:
+        return self.session.execute(select(Report).where(reports.c.tracking_code == code)).scalar_one_or_none()
+
     def work_list(self, statuses: tuple[Status, ...], cursor: str | None, limit: int | None) -> Page[Report]:
         """Return one page of the reports in these statuses, in work order, with their total."""
         query = select(Report).where(reports.c.status.in_([s.value for s in statuses]))

@@ -149,6 +149,9 @@ class Report(Versioned):
     verify_due: datetime | None = None         # 2 days after the first unanswered call: then cancelled
     duplicate_of: str = ""                     # the same reporter's earlier report this one repeats
     submission_key: str | None = None          # hash of (sender, the client's Idempotency-Key): a resend is the same report
+    answer_text: str = ""                      # the answer step 8 published (never a state secret's)
+    answer_visibility: str = ""                # public | reporter_only | state_secret ("" before step 8)
+    answered_at: datetime | None = None
 
     @classmethod
     def submit(cls, *, id: str, tracking_code: str, reporter_id: str, channel: Channel | str, title: str, description: str,
@@ -346,7 +349,23 @@ class Report(Versioned):
         if self.state_secret == state_secret:
             return False
         self.state_secret = state_secret
+        if state_secret:
+            self.answer_text = ""  # an answer already kept for the reporter's page goes: a state secret's is never kept here
         return True
+
+    def record_answer(self, text: str, visibility: str, at: datetime) -> None:
+        """Keep the answer step 8 published, for the reporter's own page (for a private result the only place it
+        appears). A state secret is never published (IV.1.4.a): "the answer recorded only", by the agency, not here;
+        the reporter learns that it was concluded and nothing of its content, so intake keeps no text of it either,
+        whatever the event carried. A report the IOC classified here counts as a state secret too."""
+        secret = visibility == "state_secret" or self.state_secret
+        self.answer_visibility = "state_secret" if secret else visibility
+        self.answer_text = "" if secret else text
+        self.answered_at = at
+
+    @property
+    def is_secret(self) -> bool:
+        return self.state_secret or self.answer_visibility == "state_secret"
 
     def _close(self, status: Status, reason: RefusalReason, text: str) -> None:
         self.decision_note = text

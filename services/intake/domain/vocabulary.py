@@ -146,6 +146,7 @@ class Action(Term):
     REPLY = "reply", "message from the reporter", "tin nhắn của người phản ánh"
     MESSAGE = "message", "message to the reporter", "tin nhắn gửi người phản ánh"
     CONTACT_SEEN = "contact_seen", "the reporter's contact was viewed", "xem thông tin liên hệ của người phản ánh"
+    CLARIFIED = "clarified", "the lead unit's clarification of the answer", "nội dung giải thích, làm rõ kết quả trả lời"
 
     @classmethod
     def kind(cls) -> tuple[str, str]:
@@ -192,3 +193,36 @@ def describe_status(value: str) -> tuple[str, str]:
         return Status(value).label
     except ValueError:
         return value, value
+
+
+class NoticeKind(Term):
+    """What a notice to the reporter is about: every change of their report that concerns them."""
+
+    ACCEPTED = "accepted", "your report was accepted", "phản ánh đã được tiếp nhận"
+    REFUSED = "refused", "your report was not accepted", "phản ánh không được tiếp nhận"
+    CANCELLED = "cancelled", "your report was cancelled", "phản ánh đã bị hủy"
+    EDIT_REQUESTED = "edit_requested", "the IOC asks you to complete your report", "đề nghị bổ sung, chỉnh sửa phản ánh"
+    MESSAGE = "message", "a message from the IOC", "tin nhắn của Trung tâm IOC"
+    DISPATCHED = "dispatched", "sent to the agency that handles it", "đã chuyển cơ quan xử lý"
+    IN_HANDLING = "in_handling", "a unit is handling it", "đơn vị đang xử lý"
+    ANSWERED = "answered", "the answer is published", "đã có kết quả trả lời"
+    ANSWERED_PRIVATELY = "answered_privately", "the answer, for you alone", "kết quả trả lời gửi riêng cho bạn"
+    CONCLUDED = "concluded", "handled and concluded", "đã được xử lý xong"
+    CLARIFIED = "clarified", "the answer was clarified", "đã có nội dung giải thích, làm rõ"
+
+    @classmethod
+    def kind(cls) -> tuple[str, str]:
+        return "notice", "thông báo"
+
+
+class NoticeChannel(Term):
+    """How a notice reaches the reporter: SMS to their phone always, e-mail when they gave one, Web Push when they
+    subscribed a browser."""
+
+    SMS = "sms", "SMS", "tin nhắn SMS"
+    EMAIL = "email", "e-mail", "thư điện tử"
+    PUSH = "push", "browser notification", "thông báo trên trình duyệt"
+
+    @classmethod
+    def kind(cls) -> tuple[str, str]:
+        return "channel", "kênh thông báo"

@@ -1,5 +1,6 @@
 """The reporter's own API: their reports (status, tracking code, deadlines), one report with what the IOC told them,
-the edit the IOC asked for, and a reply to the IOC.
+the answer once published (for a private result the only place it appears), the notices they were sent, the edit the
+IOC asked for, a reply to the IOC, and the browsers they subscribe to Web Push.
 
 Every route needs a reporter session: a phone proved by an SMS code (`Authorization: Bearer rpt_…` from an app,
 or the site's cookie). The reports are those of every reporter row with that phone; another person's report
@@ -12,7 +13,8 @@ import asyncio
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, Field
 
-from paht.runtime.errors import Unauthorized
+from paht.runtime.errors import InvalidInput, NotFound, Unauthorized, Unavailable
+from paht.runtime.webpush import PushSubscription, unb64url
 from paht.runtime.paging import MAX_LIMIT
 from paht.runtime.media import MediaLimits
 from services.intake.domain.report import ReportEdit
@@ -36,6 +38,38 @@ class EditIn(Strict):
     address_text: str | None = Field(default=None, max_length=300)
     occurred_at: AwareDatetime | None = Field(default=None, description="When the reporter saw it, with its offset; not in the future.")
     add_media: list[str] = Field(default_factory=list, max_length=MAX_FILES, description="Ids of files uploaded with POST /api/intake/v1/uploads.")
+
+
+class PushKeysIn(Strict):
+    p256dh: str = Field(max_length=200)
+    auth: str = Field(max_length=100)
+
+
+class PushSubscriptionIn(Strict):
+    """A browser's PushSubscription.toJSON(), as the page's script sends it."""
+
+    endpoint: str = Field(max_length=1000, description="The push service's https address for this browser.")
+    expirationTime: float | None = None
+    keys: PushKeysIn
+
+
+class PushEndpointIn(Strict):
+    endpoint: str = Field(max_length=1000)
+
+
+def push_subscription(body: PushSubscriptionIn) -> PushSubscription:
+    """The browser's subscription, checked: an https endpoint, a P-256 public key and a 16-byte secret."""
+    if not body.endpoint.startswith("https://") or any(c.isspace() for c in body.endpoint):
+        raise InvalidInput("The push endpoint must be an https address.", "Địa chỉ nhận thông báo đẩy phải là địa chỉ https.",
+                           field="endpoint")
+    try:
+        key, secret = unb64url(body.keys.p256dh), unb64url(body.keys.auth)
+    except ValueError:
+        key = secret = b""
+    if len(key) != 65 or key[:1] != b"\x04" or len(secret) != 16:
+        raise InvalidInput("The browser's keys are not those of a push subscription.",
+                           "Khóa của trình duyệt không phải khóa đăng ký nhận thông báo đẩy.", field="keys")
+    return PushSubscription(body.endpoint, body.keys.p256dh, body.keys.auth)
 
 
 class ReplyIn(Strict):
@@ -72,7 +106,22 @@ def media_view(m) -> dict:
     return {"id": m.id, "kind": getattr(m, "kind", ""), "media_type": m.media_type, "url": f"/intake/media/{m.id}/public"}
 
 
-def detail_view(r, lines, files) -> dict:
+def answer_view(r) -> dict | None:
+    """The answer step 8 published, as the reporter's own page shows it: its text, except for a state secret (only
+    that it was concluded)."""
+    if r.answered_at is None:
+        return None
+    secret = r.is_secret
+    return {"visibility": r.answer_visibility, "text": None if secret else r.answer_text, "published_at": r.answered_at.isoformat(),
+            "concluded": True}
+
+
+def notice_view(n) -> dict:
+    return {"kind": n.kind, "channel": n.channel, "text": n.text, "status": n.status, "created_at": n.created_at.isoformat(),
+            "sent_at": n.sent_at.isoformat() if n.sent_at else None}
+
+
+def detail_view(r, lines, files, notices=()) -> dict:
     return {
         **summary_view(r),
         "description": r.description,
@@ -85,10 +134,14 @@ def detail_view(r, lines, files) -> dict:
         "urgent_service": r.urgent_service or None,
         "media": [media_view(m) for m in files],
         "history": [line_view(line, for_reporter=True) for line in lines],
+        "answer": answer_view(r),
+        "notices": [notice_view(n) for n in notices],
     }
 
 
-def build_router(ctx, taxonomy: Taxonomy) -> APIRouter:
+def build_router(ctx, taxonomy: Taxonomy, push_key: str | None = None) -> APIRouter:
+    """The reporter's routes; `push_key` is the VAPID public key browsers subscribe with (None: Web Push not offered,
+    except that outside production the development outbox takes subscriptions from the API)."""
     router = APIRouter(prefix="/api/intake/v1/me", tags=["reporters: my reports"])
     limits = MediaLimits.from_settings(ctx.settings)  # how many photos and videos a report may carry
 
@@ -110,8 +163,29 @@ def build_router(ctx, taxonomy: Taxonomy) -> APIRouter:
 
     @router.get("/reports/{report_id}", summary="One of my reports, with what the IOC told me (its history for the reporter) and its files")
     async def my_report(report_id: str, session: identity.ReporterSession = reporter):
-        report, lines, files = await asyncio.to_thread(reporters.my_report, ctx.uow(), session.phone, report_id)
-        return detail_view(report, lines, files)
+        report, lines, files, notices = await asyncio.to_thread(reporters.my_report, ctx.uow(), session.phone, report_id)
+        return detail_view(report, lines, files, notices)
+
+    push_offered = bool(push_key) or ctx.settings.env != "production"
+
+    @router.get("/push-key", summary="The VAPID public key a browser subscribes to Web Push with (404: not offered here)")
+    async def push_public_key(session: identity.ReporterSession = reporter):
+        if not push_key:
+            raise NotFound("Web Push is not offered on this server.", "Máy chủ này không cung cấp thông báo đẩy.")
+        return {"public_key": push_key}
+
+    @router.post("/push-subscriptions", status_code=201, summary="Subscribe this browser to the notices of all my reports (Web Push)",
+                 description="The body is the browser's PushSubscription.toJSON(). The same browser again replaces its keys.")
+    async def subscribe(body: PushSubscriptionIn, session: identity.ReporterSession = reporter):
+        if not push_offered:
+            raise Unavailable("Web Push is not configured on this server.", "Máy chủ chưa được cấu hình thông báo đẩy.")
+        await asyncio.to_thread(reporters.subscribe_browser, ctx.uow(), session.phone, push_subscription(body))
+        return {"subscribed": True}
+
+    @router.post("/push-subscriptions/remove", summary="Stop Web Push notices to this browser")
+    async def unsubscribe(body: PushEndpointIn, session: identity.ReporterSession = reporter):
+        gone = await asyncio.to_thread(reporters.unsubscribe_browser, ctx.uow(), session.phone, body.endpoint)
+        return {"subscribed": False, "removed": gone}
 
     @router.post("/reports/{report_id}/edit", summary="Complete my report as the IOC asked (only while an edit is asked for)",
                  description="Only the fields sent change (location: null removes the pin); files are uploaded first and added by id. "

@@ -35,7 +35,7 @@ from services.intake.domain.identity import SESSION_TTL, SendLimits
 from services.intake.domain.place import check_place
 from services.intake.domain.report import ReportEdit
 from services.intake.domain.taxonomy import Taxonomy
-from services.intake.domain.vocabulary import AT_WILL, CallOutcome, Channel, Status, Verification
+from services.intake.domain.vocabulary import AT_WILL, CallOutcome, Channel, NoticeChannel, Status, Verification
 from services.intake.entrypoints import api
 from services.intake.entrypoints.callers import reporter_owner, reporter_token, resolve_caller
 from services.intake.service_layer import duplicates, handlers, identity, media, reporters, submission, triage
@@ -143,15 +143,13 @@ def _map_policy(tiles_url: str) -> str:
     return with_images_from("blob:", tile_origin(tiles_url)) + "; media-src 'self' blob:; worker-src 'self'"
 
 
-def build_router(ctx, taxonomy: Taxonomy, otp: identity.Otp | None = None, notify: triage.Notify | None = None) -> APIRouter:
-    """The pages' routes. `otp` is the code desk and `notify` the reporter's SMS port the API uses (both built from the
-    settings when not given)."""
+def build_router(ctx, taxonomy: Taxonomy, otp: identity.Otp | None = None, push_key: str | None = None) -> APIRouter:
+    """The pages' routes. `otp` is the code desk the API uses (built from the settings when not given); `push_key` the
+    VAPID public key browsers subscribe with (None: no subscribe button)."""
     optional_user, _current, _require = ctx.auth
     settings = ctx.settings
-    if otp is None or notify is None:
-        sms = sms_from(settings)
-        otp = otp or identity.Otp(ctx.engine, otp_key(settings), sms, SendLimits.from_settings(settings))
-        notify = notify or triage.sms_port(sms)
+    if otp is None:
+        otp = identity.Otp(ctx.engine, otp_key(settings), sms_from(settings), SendLimits.from_settings(settings))
     policy = _map_policy(settings.map_tiles_url)
     map_config = {"tiles": settings.map_tiles_url, "attribution": settings.map_tiles_attribution, "center": DEFAULT_CENTER}
     limits = {"photos": settings.media_max_photos, "videos": settings.media_max_videos,
@@ -302,7 +300,7 @@ def build_router(ctx, taxonomy: Taxonomy, otp: identity.Otp | None = None, notif
                       status_words=_status_words)
 
     async def my_report_page(request: Request, session, report_id: str, status_code: int = 200, **context) -> Response:
-        report, lines, files = await asyncio.to_thread(reporters.my_report, ctx.uow(), session.phone, report_id)
+        report, lines, files, notices = await asyncio.to_thread(reporters.my_report, ctx.uow(), session.phone, report_id)
         topics, topics_error = await asyncio.to_thread(_grouped, taxonomy)
         names = {t.code: t for group in topics for t in group["topics"]}
         values = context.pop("values", None) or {
@@ -310,6 +308,7 @@ def build_router(ctx, taxonomy: Taxonomy, otp: identity.Otp | None = None, notif
             "lat": f"{report.lat:.6f}" if report.lat is not None else "", "lon": f"{report.lon:.6f}" if report.lon is not None else "",
             "address_text": report.address_text, "occurred_at": _local_input(report.occurred_at)}
         return render(request, "me_report.html", status_code, session=shown(session), report=report, lines=lines, files=files,
+                      notices=notices, push_key=push_key, notice_channels={c.value: c.label for c in NoticeChannel},
                       topic=names.get(report.topic_code), topics=topics, topics_error=topics_error, values=values,
                       deadline=reporters.step_deadline(report), status_words=_status_words, done=request.query_params.get("done"),
                       **context)
@@ -481,8 +480,7 @@ def build_router(ctx, taxonomy: Taxonomy, otp: identity.Otp | None = None, notif
             await asyncio.to_thread(handlers.accept_report, ctx.uow(), taxonomy, user, report_id, text("topic_code"),
                                     text("urgent") == "true", text("note"))
         elif action == "request-edit":
-            _report, notice = await asyncio.to_thread(triage.request_edit, ctx.uow(), user, report_id, text("what"))
-            await asyncio.to_thread(triage.send_notice, notify, notice)
+            await asyncio.to_thread(triage.request_edit, ctx.uow(), user, report_id, text("what"))
         elif action == "call":
             await asyncio.to_thread(triage.record_call, ctx.uow(), user, report_id, text("outcome"), text("note"))
         elif action == "refuse":
@@ -492,8 +490,7 @@ def build_router(ctx, taxonomy: Taxonomy, otp: identity.Otp | None = None, notif
         elif action == "classify":
             await asyncio.to_thread(triage.classify, ctx.uow(), user, report_id, text("state_secret") == "true", text("note"))
         elif action == "message":
-            _report, notice = await asyncio.to_thread(triage.message_reporter, ctx.uow(), user, report_id, text("text"))
-            await asyncio.to_thread(triage.send_notice, notify, notice)
+            await asyncio.to_thread(triage.message_reporter, ctx.uow(), user, report_id, text("text"))
         else:
             raise NotFound(f"No action {action[:40]}.", f"Không có thao tác {action[:40]}.")
 

@@ -2,14 +2,14 @@
 verification calls, duplicates (marked and suggested), the state-secret flag, messages to the reporter, the history.
 
 Every action is one transaction with its history line and its event; two operators acting on one report at
-once: one wins, the other gets a 409 saying why the step is no longer possible. The reporter is told of an edit
-request or a message by SMS after the response (the `notify` port; a failed SMS never undoes the action).
+once: one wins, the other gets a 409 saying why the step is no longer possible. The reporter is told of what concerns
+them by notices written with the action and sent in the background (service_layer/notices.py).
 """
 from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field
 
 from paht.runtime import roles
@@ -72,8 +72,8 @@ def suggestion_view(s: duplicates.Suggestion, report) -> dict:
     }
 
 
-def build_router(ctx, taxonomy: Taxonomy, notify: triage.Notify | None = None) -> APIRouter:
-    """The IOC's routes; `notify(phone, text, purpose)` sends the reporter an SMS (None: nobody is told)."""
+def build_router(ctx, taxonomy: Taxonomy) -> APIRouter:
+    """The IOC's routes."""
     optional_user, current_user, require = ctx.auth
     operator = Depends(require(*roles.IOC))
     router = APIRouter(prefix="/api/intake/v1", tags=["step 1 (IOC)"])
@@ -112,11 +112,9 @@ def build_router(ctx, taxonomy: Taxonomy, notify: triage.Notify | None = None) -
 
     @router.post("/reports/{report_id}/request-edit", summary="Step 1: ask the reporter to complete the report (2 days, then it is cancelled)",
                  description="The report waits for the reporter (status edit_requested) until edit_due, 48 hours later; without an edit "
-                             "it is then cancelled with the decision's reason (edit_not_done). The reporter gets an SMS.")
-    async def request_edit(report_id: str, body: RequestEditIn, background: BackgroundTasks, user: Principal = operator):
-        report, notice = await asyncio.to_thread(triage.request_edit, ctx.uow(), user, report_id, body.what)
-        background.add_task(triage.send_notice, notify, notice)
-        return report_view(report)
+                             "it is then cancelled with the decision's reason (edit_not_done). The reporter is told (SMS, e-mail, Web Push).")
+    async def request_edit(report_id: str, body: RequestEditIn, user: Principal = operator):
+        return report_view(await asyncio.to_thread(triage.request_edit, ctx.uow(), user, report_id, body.what))
 
     @router.post("/reports/{report_id}/call", summary="Step 1: record a verification call to the reporter",
                  description="not_reached: verify_due is set at the first unanswered call (48 hours) and kept by later ones; the report is "
@@ -134,10 +132,8 @@ def build_router(ctx, taxonomy: Taxonomy, notify: triage.Notify | None = None) -
         return report_view(await asyncio.to_thread(triage.classify, ctx.uow(), user, report_id, body.state_secret, body.note))
 
     @router.post("/reports/{report_id}/message", summary="Write to the reporter (shown on their page; an SMS tells them to look)")
-    async def message(report_id: str, body: MessageIn, background: BackgroundTasks, user: Principal = operator):
-        report, notice = await asyncio.to_thread(triage.message_reporter, ctx.uow(), user, report_id, body.text)
-        background.add_task(triage.send_notice, notify, notice)
-        return report_view(report)
+    async def message(report_id: str, body: MessageIn, user: Principal = operator):
+        return report_view(await asyncio.to_thread(triage.message_reporter, ctx.uow(), user, report_id, body.text))
 
     @router.get("/reports/{report_id}/history", summary="The report's history at intake: every action, who, when, why, and the messages")
     async def history(report_id: str, user: Principal = operator):

@@ -20,7 +20,8 @@ from services.intake.adapters.cases import CaseDesk
 from services.intake.domain.report import ContactRelease, Report, Reporter, clean_topic_code
 from services.intake.domain.taxonomy import Taxonomy, known_topic
 from services.intake.domain.vocabulary import WAITING, Action, Status
-from services.intake.service_layer import events
+from services.intake.domain import notices as words
+from services.intake.service_layer import events, notices
 from services.intake.service_layer.triage import retrying
 
 REPORT_ID = Label("Report id", "Mã phản ánh")
@@ -47,7 +48,8 @@ def accept_report(uow: UnitOfWork, taxonomy: Taxonomy, user: Principal, report_i
             report.accept(topic, urgent, note)
             history.record(uow.session, report.id, Action.ACCEPTED, actor_kind=history.STAFF, actor=user.subject,
                            at=datetime.now(timezone.utc), text=f"Lĩnh vực: {topic.name}", to_reporter=True)
-            uow.emit(events.accepted(report), report_id=report.id, version=report.next_version(), actor=actor_of(user))
+            sent = uow.emit(events.accepted(report), report_id=report.id, version=report.next_version(), actor=actor_of(user))
+            notices.tell(uow, report, sent.id, words.accepted(report.tracking_code))
             uow.commit()
             return report
 
@@ -63,7 +65,8 @@ def refuse_report(uow: UnitOfWork, user: Principal, report_id: str, reason: str,
             report.refuse(reason, text)
             history.record(uow.session, report.id, Action.REFUSED, actor_kind=history.STAFF, actor=user.subject,
                            at=datetime.now(timezone.utc), text=report.decision_note, to_reporter=True)
-            uow.emit(events.refused(report), report_id=report.id, version=report.next_version(), actor=actor_of(user))
+            sent = uow.emit(events.refused(report), report_id=report.id, version=report.next_version(), actor=actor_of(user))
+            notices.tell(uow, report, sent.id, words.refused(report.tracking_code, report.decision_note))
             uow.commit()
             return report
 

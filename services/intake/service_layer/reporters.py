@@ -8,6 +8,7 @@ report that does not exist (404), so report ids cannot be probed.
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import datetime
 
 from paht.runtime.errors import InvalidInput, NotFound, StateConflict
@@ -17,6 +18,9 @@ from paht.runtime.text import Label, clean_text
 from paht.runtime.uow import UnitOfWork, actor_of
 from services.intake.adapters import history, report_queries
 from services.intake.adapters.history import HistoryLine
+from services.intake.adapters.notices import NoticeRow
+from paht.runtime.ids import new_id
+from paht.runtime.webpush import PushSubscription
 from paht.runtime.media import MediaLimits
 from services.intake.domain.report import ADDRESS, DESCRIPTION, TITLE, TOPIC, Report, ReportEdit, clean_topic_code
 from services.intake.domain.taxonomy import Taxonomy, known_topic
@@ -38,10 +42,14 @@ def step_deadline(report: Report) -> datetime:
     return default_engine().due(Step.DISPATCH, report.received_at, urgent=report.urgent)
 
 
+TRACKING_CODE = re.compile(r"^QB-[A-Z0-9]{4}-[A-Z0-9]{4}$")
+
+
 def _own(uow: UnitOfWork, phone: str, report_id: str) -> Report:
-    """The report, if it belongs to this phone; otherwise NotFound, exactly as for a report that does not exist."""
+    """The report, if it belongs to this phone; otherwise NotFound, exactly as for a report that does not exist. The
+    report may be named by its id or by its tracking code (the notices' links carry the code: shorter, for one SMS)."""
     try:
-        report = load(uow, report_id)
+        report = uow.reports.by_tracking_code(report_id) if TRACKING_CODE.match(report_id or "") else load(uow, report_id)
     except NotFound:
         report = None
     reporter = uow.reporters.get(report.reporter_id) if report is not None else None
@@ -56,11 +64,27 @@ def my_reports(uow: UnitOfWork, phone: str, cursor: str | None = None, limit: in
         return report_queries.reports_of_phone(uow.session, phone, cursor, limit)
 
 
-def my_report(uow: UnitOfWork, phone: str, report_id: str) -> tuple[Report, list[HistoryLine], list]:
-    """One of the reporter's reports, with the history lines meant for them and its files."""
+def my_report(uow: UnitOfWork, phone: str, report_id: str) -> tuple[Report, list[HistoryLine], list, list[NoticeRow]]:
+    """One of the reporter's reports, with the history lines meant for them, its files, and the notices they were sent."""
     with uow:
         report = _own(uow, phone, report_id)
-        return report, history.of_report(uow.session, report.id, to_reporter_only=True), media.media_of(uow.session, report.id)
+        return (report, history.of_report(uow.session, report.id, to_reporter_only=True), media.media_of(uow.session, report.id),
+                uow.notices.of_report(report.id))
+
+
+def subscribe_browser(uow: UnitOfWork, phone: str, subscription: PushSubscription) -> None:
+    """Keep a browser's Web Push subscription for the reporter signed in (their verified phone): later notices of all
+    their reports go to it too."""
+    with uow:
+        uow.notices.subscribe(new_id(), phone, subscription, now_utc())
+        uow.commit()
+
+
+def unsubscribe_browser(uow: UnitOfWork, phone: str, endpoint: str) -> bool:
+    with uow:
+        gone = uow.notices.unsubscribe(phone, endpoint)
+        uow.commit()
+        return gone
 
 
 def _expired_meanwhile(uow: UnitOfWork, report: Report, now: datetime) -> bool:

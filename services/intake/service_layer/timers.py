@@ -20,7 +20,8 @@ from paht.runtime.uow import UnitOfWork
 from services.intake.adapters import history, report_queries
 from services.intake.domain.report import Report
 from services.intake.domain.vocabulary import Action
-from services.intake.service_layer import events
+from services.intake.domain import notices as words
+from services.intake.service_layer import events, notices
 from services.intake.service_layer.triage import now_utc
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,8 @@ def expire_one(uow: UnitOfWork, report: Report, now: datetime) -> bool:
     if cause is None:
         return False
     history.record(uow.session, report.id, Action.CANCELLED, actor_kind=history.SYSTEM, at=now, text=report.decision_note, to_reporter=True)
-    uow.emit(events.cancelled(report), report_id=report.id, version=report.next_version(), actor=SYSTEM)
+    sent = uow.emit(events.cancelled(report), report_id=report.id, version=report.next_version(), actor=SYSTEM)
+    notices.tell(uow, report, sent.id, words.cancelled(report.tracking_code, report.decision_note), now)
     return True
 
 

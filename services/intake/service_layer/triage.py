@@ -6,13 +6,13 @@ when the reporter's own page shows it) and its event. Two operators acting on on
 report is versioned, so the second write finds the version changed; the action is then decided again on
 the report as it now is, and the loser hears in the procedure's words why it is no longer possible (409).
 
-The reporter hears of an edit request or a message by SMS, AFTER the commit, through a port the
-entrypoint passes in (`Notify`): a failure to notify is logged and never undoes the action.
+The reporter is told of what concerns them (an edit request, a decision, a message) by a notice written in the
+same transaction (service_layer/notices.py): it is sent by the background sender, so a gateway that is down never
+undoes the action, and a committed action never goes untold.
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable, TypeVar
 
@@ -21,14 +21,16 @@ from sqlalchemy.orm.exc import StaleDataError
 from paht.runtime import roles
 from paht.runtime.auth import Principal
 from paht.runtime.errors import ConcurrentChange, Forbidden, NotFound
-from paht.runtime.sla import VN, Step, default_engine
+from paht.runtime.sla import Step, default_engine
+from paht.runtime.ids import new_id
 from paht.runtime.text import Label, clean_identifier, clean_optional, clean_text
 from paht.runtime.uow import UnitOfWork, actor_of
 from services.intake.adapters import history
 from services.intake.adapters.history import HistoryLine
 from services.intake.domain.report import NOTE, Report
 from services.intake.domain.vocabulary import DUPLICATE_WORDING, Action, Status
-from services.intake.service_layer import events
+from services.intake.domain import notices as words
+from services.intake.service_layer import events, notices
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -38,54 +40,6 @@ MESSAGE = Label("Message", "Tin nhắn")
 RETRIES = 3
 # Lines of one action written a microsecond apart, so that the history reads them in the order they happened.
 NEXT_LINE = timedelta(microseconds=1)
-
-# The SMS port: notify(phone, text, purpose). paht.runtime.sms's gateway fits through sms_port().
-Notify = Callable[[str, str, str], None]
-
-
-@dataclass(frozen=True)
-class Notice:
-    """An SMS owed to the reporter once the action is committed (ASCII, with the tracking code, never the report's content)."""
-
-    phone: str
-    text: str
-    purpose: str
-
-    def __repr__(self) -> str:  # never the phone in a log line or a traceback
-        return f"Notice(purpose={self.purpose!r})"
-
-
-def sms_port(gateway) -> Notify:
-    """Adapt an SMS gateway (`send(phone, text, *, purpose)`, paht.runtime.sms) to the Notify port."""
-    return lambda phone, text, purpose: gateway.send(phone, text, purpose=purpose)
-
-
-def send_notice(notify: Notify | None, notice: Notice | None) -> bool:
-    """Send an owed SMS; return whether it went. Any failure is logged (without the phone) and swallowed."""
-    if notify is None or notice is None:
-        return False
-    try:
-        notify(notice.phone, notice.text, notice.purpose)
-        return True
-    except Exception as exc:  # the gateway is outside: the action stands whatever it answers
-        log.warning("could not notify the reporter by SMS (%s): %s", notice.purpose, type(exc).__name__)
-        return False
-
-
-def _vn(at: datetime) -> str:
-    return at.astimezone(VN).strftime("%H:%M %d/%m/%Y")
-
-
-def edit_request_sms(report: Report) -> str:
-    """The SMS of an edit request: ASCII Vietnamese without diacritics, the tracking code and the deadline only."""
-    return (f"PAHT: Trung tam IOC de nghi ban bo sung, chinh sua phan anh {report.tracking_code} truoc {_vn(report.edit_due)}. "
-            "Qua han, phan anh se bi huy. Xem noi dung tai muc Phan anh cua toi.")
-
-
-def message_sms(report: Report) -> str:
-    """The SMS of a message from the IOC: it says where to read it, never what it says."""
-    return f"PAHT: Trung tam IOC gui ban tin nhan ve phan anh {report.tracking_code}. Xem noi dung tai muc Phan anh cua toi."
-
 
 def now_utc() -> datetime:
     return datetime.now(timezone.utc)
@@ -126,21 +80,22 @@ def _phone_of(uow: UnitOfWork, report: Report) -> str:
 
 # ---- actions ---------------------------------------------------------------------------------------------
 
-def request_edit(uow: UnitOfWork, user: Principal, report_id: str, what: str, now: datetime | None = None) -> tuple[Report, Notice | None]:
-    """Ask the reporter to complete the report: it waits 2 days (the SLA engine's reporter-edit time), then is cancelled."""
+def request_edit(uow: UnitOfWork, user: Principal, report_id: str, what: str, now: datetime | None = None) -> Report:
+    """Ask the reporter to complete the report: it waits 2 days (the SLA engine's reporter-edit time), then is cancelled.
+    The reporter is told what to complete and by when."""
     require_ioc(user)
 
-    def once() -> tuple[Report, Notice | None]:
+    def once() -> Report:
         at = now or now_utc()
         with uow:
             report = load(uow, report_id)
             report.request_edit(what, at, default_engine().due(Step.REPORTER_EDIT, at).astimezone(timezone.utc))
             history.record(uow.session, report.id, Action.EDIT_REQUESTED, actor_kind=history.STAFF, actor=user.subject, at=at,
                            text=report.edit_request, to_reporter=True)
-            uow.emit(events.edit_requested(report), report_id=report.id, version=report.next_version(), actor=actor_of(user))
-            phone = _phone_of(uow, report)
+            sent = uow.emit(events.edit_requested(report), report_id=report.id, version=report.next_version(), actor=actor_of(user))
+            notices.tell(uow, report, sent.id, words.edit_requested(report.tracking_code, report.edit_request, report.edit_due), at)
             uow.commit()
-        return report, Notice(phone, edit_request_sms(report), "edit_request") if phone else None
+        return report
 
     return retrying(once)
 
@@ -164,7 +119,8 @@ def record_call(uow: UnitOfWork, user: Principal, report_id: str, outcome: str, 
             if report.status == Status.CANCELLED.value:
                 history.record(uow.session, report.id, Action.CANCELLED, actor_kind=history.STAFF, actor=user.subject, at=at + NEXT_LINE,
                                text=report.decision_note, to_reporter=True)
-                uow.emit(events.cancelled(report), report_id=report.id, version=report.next_version(), actor=actor_of(user))
+                sent = uow.emit(events.cancelled(report), report_id=report.id, version=report.next_version(), actor=actor_of(user))
+                notices.tell(uow, report, sent.id, words.cancelled(report.tracking_code, report.decision_note), at)
             uow.commit()
         return report
 
@@ -189,7 +145,8 @@ def mark_duplicate(uow: UnitOfWork, user: Principal, report_id: str, of: str, no
             text = f"{DUPLICATE_WORDING[1]} Phản ánh trước đó: {earlier.tracking_code}." + (f" {note}" if note else "")
             history.record(uow.session, report.id, Action.DUPLICATE, actor_kind=history.STAFF, actor=user.subject, at=at, text=text,
                            to_reporter=True)
-            uow.emit(events.refused(report), report_id=report.id, version=report.next_version(), actor=actor_of(user))
+            sent = uow.emit(events.refused(report), report_id=report.id, version=report.next_version(), actor=actor_of(user))
+            notices.tell(uow, report, sent.id, words.refused(report.tracking_code, text), at)
             uow.commit()
         return report
 
@@ -217,8 +174,8 @@ def classify(uow: UnitOfWork, user: Principal, report_id: str, state_secret: boo
     return retrying(once)
 
 
-def message_reporter(uow: UnitOfWork, user: Principal, report_id: str, text: str, now: datetime | None = None) -> tuple[Report, Notice | None]:
-    """Write to the reporter about their report (shown on their page; an SMS tells them to look). A history line, no event."""
+def message_reporter(uow: UnitOfWork, user: Principal, report_id: str, text: str, now: datetime | None = None) -> Report:
+    """Write to the reporter about their report (shown on their page; a notice tells them to look). A history line, no event."""
     require_ioc(user)
     text = clean_text(text, MESSAGE, 2, 2000)
     at = now or now_utc()
@@ -226,9 +183,9 @@ def message_reporter(uow: UnitOfWork, user: Principal, report_id: str, text: str
         report = load(uow, report_id)
         history.record(uow.session, report.id, Action.MESSAGE, actor_kind=history.STAFF, actor=user.subject, at=at, text=text,
                        to_reporter=True)
-        phone = _phone_of(uow, report)
+        notices.tell(uow, report, f"message:{new_id()}", words.message(report.tracking_code), at)
         uow.commit()
-    return report, Notice(phone, message_sms(report), "ioc_message") if phone else None
+    return report
 
 
 def history_of(uow: UnitOfWork, user: Principal, report_id: str) -> list[HistoryLine]:

@@ -91,3 +91,20 @@ self.addEventListener("fetch", function (event) {
   if (key) return event.respondWith(networkFirst(request, key));
   if (url.pathname.indexOf("/static/") === 0) return event.respondWith(staleWhileRevalidate(request));
 });
+
+// Web Push: a notice about one of the reporter's reports (intake's sender, encrypted for this browser). It shows the
+// notice; a tap opens the report's own page.
+self.addEventListener("push", function (event) {
+  var data = {};
+  try { data = event.data ? event.data.json() : {}; } catch (e) { data = { body: event.data ? event.data.text() : "" }; }
+  event.waitUntil(self.registration.showNotification(data.title || "PAHT", {
+    body: data.body || "", tag: data.tag || undefined, data: { url: data.url || "/intake/me" },
+    icon: "/static/intake/icon-192.png"
+  }));
+});
+
+self.addEventListener("notificationclick", function (event) {
+  event.notification.close();
+  var url = (event.notification.data && event.notification.data.url) || "/intake/me";
+  event.waitUntil(self.clients.openWindow(url));
+});
