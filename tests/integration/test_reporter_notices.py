@@ -121,7 +121,8 @@ def test_every_change_reaches_the_reporter_through_the_real_consumers_and_the_ou
     handlers.accept_report(ctx.uow(), FakeTaxonomy(), IOC, report.id, "road-damage", False, "")  # intake's own change: same transaction
     assert [(r["kind"], r["channel"]) for r in rows(ctx)] == [("accepted", "email"), ("accepted", "push"), ("accepted", "sms")]
     stream = [("dispatch", dispatched(), 1), ("handling", unit_assigned(), 1), ("handling", staff_assigned(), 2),
-              ("publication", published(publication_ev.VISIBILITY_REPORTER_ONLY), 1)]
+              ("publication", published(publication_ev.VISIBILITY_REPORTER_ONLY), 1),
+              ("publication", publication_ev.ClarificationPublished(clarification_id="c1", text="Đội thu gom sẽ dọn xong trước ngày 20."), 2)]
     sent = [envelope(ctx, producer, event, report.id, version) for producer, event, version in stream]
 
     async def scenario():
@@ -135,7 +136,7 @@ def test_every_change_reaches_the_reporter_through_the_real_consumers_and_the_ou
         try:
             for env in sent + [sent[0]]:  # the first one twice: the same event id (dropped by JetStream's window)
                 await js.publish(subject_for(ctx.settings.node_id, env.producer, env.type), env.data, headers=env.headers())
-            assert await eventually(lambda: len(rows(ctx)) == 12, timeout=20), [r["kind"] for r in rows(ctx)]
+            assert await eventually(lambda: len(rows(ctx)) == 15, timeout=20), [r["kind"] for r in rows(ctx)]
             await asyncio.sleep(0.3)
         finally:
             for t in tasks:
@@ -146,19 +147,19 @@ def test_every_change_reaches_the_reporter_through_the_real_consumers_and_the_ou
     asyncio.run(scenario())
     kinds = [r["kind"] for r in rows(ctx) if r["channel"] == "sms"]
     # each stream in its own order (its consumer's); a staff member's assignment is internal: not told
-    assert sorted(kinds) == sorted(["accepted", "dispatched", "in_handling", "answered_privately"])
+    assert sorted(kinds) == sorted(["accepted", "dispatched", "in_handling", "answered_privately", "clarified"])
     # a redelivery past JetStream's window is the inbox's: applied once, no second notice
-    assert deliver(ctx, sent[0]) is Outcome.DUPLICATE and len(rows(ctx)) == 12
+    assert deliver(ctx, sent[0]) is Outcome.DUPLICATE and len(rows(ctx)) == 15
     with ctx.uow() as uow:
         stored = uow.reports.get(report.id)
         assert (stored.answer_text, stored.answer_visibility) == (ANSWER, "reporter_only")
 
-    assert notices.send_due(ctx.uow, outboxes(ctx), ctx.settings.public_url) == 12
+    assert notices.send_due(ctx.uow, outboxes(ctx), ctx.settings.public_url) == 15
     assert {r["status"] for r in rows(ctx)} == {"sent"}
     folder = ctx.settings.data / "dev-outbox"
     sms = {m["purpose"]: m for m in DevOutboxSms(folder).recent(PHONE)}
     link = f"https://paht.quangbinh.gov.vn/intake/me/{report.tracking_code}"
-    assert sorted(sms) == ["notice_accepted", "notice_answered_privately", "notice_dispatched", "notice_in_handling"]
+    assert sorted(sms) == ["notice_accepted", "notice_answered_privately", "notice_clarified", "notice_dispatched", "notice_in_handling"]
     for m in sms.values():
         assert m["text"].isascii() and len(m["text"]) <= 160 and report.tracking_code in m["text"] and m["text"].endswith(link)
         assert "Phan Thi Thu" not in m["text"] and PHONE not in m["text"]
@@ -167,10 +168,10 @@ def test_every_change_reaches_the_reporter_through_the_real_consumers_and_the_ou
     private = sms["notice_answered_privately"]["text"]
     assert "ho gia dinh" not in private and "rieng cho ban" in private  # the private answer is never in an SMS
     mails = {m["purpose"]: m for m in DevOutboxEmail(folder).sent()}
-    assert len(mails) == 4 and {m["to"] for m in mails.values()} == {EMAIL}
+    assert len(mails) == 5 and {m["to"] for m in mails.values()} == {EMAIL}
     assert ANSWER in mails["notice_answered_privately"]["text"] and mails["notice_accepted"]["subject"].startswith("[PAHT] Phản ánh")
     pushes = DevOutboxPush(folder).sent()
-    assert len(pushes) == 4 and {p["endpoint"] for p in pushes} == {BROWSER.endpoint} and {p["payload"]["url"] for p in pushes} == {link}
+    assert len(pushes) == 5 and {p["endpoint"] for p in pushes} == {BROWSER.endpoint} and {p["payload"]["url"] for p in pushes} == {link}
     assert all("hộ gia đình" not in p["payload"]["body"] for p in pushes)
     assert notices.send_due(ctx.uow, outboxes(ctx), ctx.settings.public_url) == 0  # never twice
 
@@ -203,8 +204,8 @@ def test_a_state_secrets_answer_is_neither_kept_nor_told_only_that_it_was_conclu
     report = submit(ctx)
     secret = "Nội dung tuyệt mật về vị trí quân sự"
     assert deliver(ctx, envelope(ctx, "publication", published(publication_ev.VISIBILITY_STATE_SECRET, secret), report.id, 1)) is Outcome.APPLIED
-    clarification = handling_ev.ClarificationGiven(clarification_id="c1", text="Giải thích: " + secret)
-    assert deliver(ctx, envelope(ctx, "handling", clarification, report.id, 1)) is Outcome.APPLIED
+    clarification = publication_ev.ClarificationPublished(clarification_id="c1", text="Giải thích: " + secret)
+    assert deliver(ctx, envelope(ctx, "publication", clarification, report.id, 2)) is Outcome.APPLIED
     with ctx.uow() as uow:
         stored = uow.reports.get(report.id)
         assert (stored.answer_text, stored.answer_visibility) == ("", "state_secret")

@@ -9,7 +9,7 @@ Where a notice is written:
 - the other services' events that concern the reporter, by intake's consumers (one transaction with the inbox row):
   dispatch's ReportDispatched (the lead agency), handling's CaseAssigned at unit level (the unit handling it),
   publication's ResultPublished (the answer: kept for the reporter's page, and told according to its visibility),
-  and handling's ClarificationGiven (see `on_clarification_given`).
+  and publication's ClarificationPublished (the lead unit's clarification, once the IOC checked and published it).
 
 Each notice is one row per channel: SMS when the reporter gave a phone (always, for a reporter who proved one), e-mail
 when they gave an address, Web Push when a browser of theirs subscribed. The row's key is "<event id>:<channel>"
@@ -142,19 +142,16 @@ def on_result_published(uow: UnitOfWork, event: ProtoMessage, envelope: Envelope
         tell(uow, report, envelope.id, words.answered(report.tracking_code, report.answer_visibility, report.answer_text, report.is_secret))
 
 
-def on_clarification_given(uow: UnitOfWork, event: ProtoMessage, envelope: Envelope) -> None:
-    """The lead unit's clarification of a published answer, which the reporter asked for: a line of the reporter's own
-    history (not for a state secret) and a notice.
-
-    TODO: switch to publication's event for "clarification published by the IOC" once it exists in
-    proto/paht/publication/v1/events.proto (being added); until then handling's ClarificationGiven, the leader's
-    approval, is the moment the reporter hears of it (publication shows it on the report page at the same event)."""
+def on_clarification_published(uow: UnitOfWork, event: ProtoMessage, envelope: Envelope) -> None:
+    """The lead unit's clarification of a published answer, which the reporter asked for, as the IOC published it (the
+    leader's approval alone is not the moment: the IOC checks it first, as it did the answer): a line of the reporter's
+    own history (not for a state secret) and a notice."""
     report = _report(uow, envelope)
     if report is None:
         return
     secret = report.is_secret
     if not secret and event.text:
-        at = event.meta.occurred_at.ToDatetime(tzinfo=timezone.utc) if event.meta.HasField("occurred_at") else now_utc()
+        at = event.published_at.ToDatetime(tzinfo=timezone.utc) if event.HasField("published_at") else now_utc()
         history.record(uow.session, report.id, Action.CLARIFIED, actor_kind=history.SYSTEM, at=at, text=event.text, to_reporter=True)
     if fresh(event):
         tell(uow, report, envelope.id, words.clarified(report.tracking_code, event.text, secret))
@@ -162,8 +159,8 @@ def on_clarification_given(uow: UnitOfWork, event: ProtoMessage, envelope: Envel
 
 SUBSCRIPTIONS = {
     "dispatch": {dispatch_ev.ReportDispatched: on_report_dispatched},
-    "handling": {handling_ev.CaseAssigned: on_case_assigned, handling_ev.ClarificationGiven: on_clarification_given},
-    "publication": {publication_ev.ResultPublished: on_result_published},
+    "handling": {handling_ev.CaseAssigned: on_case_assigned},
+    "publication": {publication_ev.ResultPublished: on_result_published, publication_ev.ClarificationPublished: on_clarification_published},
 }
 
 
