@@ -101,9 +101,10 @@ def readable(page) -> None:
 
 
 def settle(page) -> None:
-    """Images loaded (the photo, the map), so that a screenshot shows them."""
+    """Images loaded (the photo, the map's tiles after it moved to the pin), so that a screenshot shows them."""
     page.wait_for_load_state("networkidle")
-    page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+    page.wait_for_function("Array.from(document.images).every(i => i.complete)"
+                           " && !document.querySelector('.leaflet-tile:not(.leaflet-tile-loaded), .leaflet-zoom-anim')")
 
 
 def reload_until(page, locator, timeout: float = 20.0) -> None:
@@ -198,7 +199,7 @@ def ioc_accepts_and_dispatches(browser, j: Journey) -> None:
         readable(page)
         j.shot(page, "ioc-step1-accepted-desk")
 
-        page.get_by_role("navigation", name="Điều hướng chính").get_by_role("link", name="Phân phối phản ánh").click()
+        main.get_by_role("link", name="Phân phối phản ánh này (bước 2)").click()  # on to step 2
         expect(page.get_by_role("heading", level=1)).to_have_text("Phân phối phản ánh (bước 2)")
         card = page.locator(f"#r-{j.rid}")
         reload_until(page, card)
@@ -418,6 +419,11 @@ def editor_publishes(browser, j: Journey) -> None:
             card.get_by_role("button", name="Công khai kết quả").click()
         assert answer.value.status == 303
         expect(card).to_have_count(0)
+        done = page.locator("#done")  # which answer went out, and a way to see it as the public does
+        expect(done).to_contain_text("Đã công khai kết quả")
+        expect(done).to_contain_text(j.title)
+        expect(done).to_contain_text(j.code)
+        expect(done.get_by_role("link", name="Xem trang công khai của phản ánh")).to_have_attribute("href", f"/reports/{j.rid}")
         readable(page)
         j.shot(page, "ioc-step8-published-desk")
     finally:
@@ -426,12 +432,14 @@ def editor_publishes(browser, j: Journey) -> None:
 
 def citizen_rates(page, j: Journey) -> None:
     """The citizen, on the same phone: from "my reports" to the report's page, where they rate the answer."""
-    page.goto("/intake/me")
+    page.get_by_role("navigation", name="Điều hướng chính").get_by_role("link", name="Phản ánh của tôi").click()
     mine = page.locator(".my-report").filter(has_text=j.title)
     expect(mine).to_contain_text(j.code)
+    expect(mine).to_contain_text("Đã tiếp nhận")
+    expect(mine).not_to_contain_text("Hạn Trung tâm IOC tiếp nhận")  # step 1's deadline is long past its use
     readable(page)
     j.shot(page, "citizen-my-reports-after-phone")
-    page.goto(f"/track?code={j.code}")
+    mine.get_by_role("link", name="Xem quá trình xử lý, kết quả và đánh giá").click()
     expect(page).to_have_url(re.compile(rf"/reports/{re.escape(j.rid)}$"))
     expect(page.get_by_role("heading", level=1)).to_have_text(j.title)
     expect(page.locator("main")).to_contain_text("Đã công khai kết quả")
@@ -463,6 +471,7 @@ def visitor_reads_the_timeline(browser, j: Journey) -> None:
         expect(main).to_contain_text("Đã công khai kết quả")
         expect(main.locator("#tracking-code")).to_have_text(j.code)
         expect(main).to_contain_text(AGENCY)
+        expect(main.locator("#lead-unit")).to_have_text(UNIT)
         expect(main.locator("#answer")).to_contain_text(j.answer)
         for secret in (j.phone, "Trần Văn Bình", "binh.tran@example.vn", "Đường đã vá phẳng"):
             expect(main).not_to_contain_text(secret)  # nor the reporter, nor their comment
