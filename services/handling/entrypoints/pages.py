@@ -47,6 +47,7 @@ from paht.runtime.media import MediaKind, MediaLimits, refuse_too_large
 from paht.runtime.roles import Role
 from paht.runtime.sla import Standing, Step
 from paht.runtime.sla.standing import standing_of
+from paht.runtime.text import fold
 from paht.runtime.web import Pages, pick_language
 from paht.runtime.web.forms import FormTooLarge, on_too_large
 from paht.runtime.web.forms import size_text as sized
@@ -219,8 +220,8 @@ NOT_SUPPORTERS = frozenset({"province", "ioc", "steering_committee"})
 
 
 def supporters_by_agency(units: list, lead_unit_id: str) -> list[tuple]:
-    """Whom the lead unit may ask for support, for a page's choice: each agency (a unit in force whose parent is a province,
-    or none in force) with the units under it, every level, by name; never the lead unit itself."""
+    """Whom the lead unit may ask for support, for the case page's choice: each agency (a unit in force whose parent is a
+    province, or no unit in force) by name, with every unit under it; never the lead unit itself, the province, the IOC."""
     by_id = {u.id: u for u in units}
     children: dict[str, list] = {}
     for u in units:
@@ -229,7 +230,7 @@ def supporters_by_agency(units: list, lead_unit_id: str) -> list[tuple]:
     def below(unit_id: str, seen: set[str]) -> list:
         found: list = []
         for child in children.get(unit_id, []):
-            if child.id not in seen and len(seen) < 10_000:
+            if child.id not in seen:  # a cycle in bad data stops here
                 seen.add(child.id)
                 found += [child] + below(child.id, seen)
         return found
@@ -239,7 +240,7 @@ def supporters_by_agency(units: list, lead_unit_id: str) -> list[tuple]:
         return u.kind not in NOT_SUPPORTERS and (parent is None or parent.kind == "province")
 
     groups = []
-    for agency in sorted((u for u in units if top(u)), key=lambda u: u.name):
+    for agency in sorted((u for u in units if top(u)), key=lambda u: (fold(u.name), u.id)):  # Ủy ban among the U's
         members = [u for u in below(agency.id, {agency.id}) if u.kind not in NOT_SUPPORTERS and u.id != lead_unit_id]
         if agency.id != lead_unit_id or members:
             groups.append((agency, members))
