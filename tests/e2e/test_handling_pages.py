@@ -142,7 +142,7 @@ def test_a_case_goes_from_the_lead_agency_to_approval_with_support_from_another_
         expect(page.locator("#act-approve")).to_have_count(0)  # the leader's, not staff's
         page.locator("#act-support summary").click()
         support = page.locator("#act-support")
-        support.get_by_label("Cơ quan, đơn vị được đề nghị").fill("ward-donghoi-2025")
+        support.get_by_label("Cơ quan, đơn vị được đề nghị").select_option("ward-donghoi-2025")  # chosen by name, not typed
         support.get_by_label("Nội dung đề nghị phối hợp").fill(question)
         support.get_by_role("button", name="Gửi đề nghị phối hợp").click()
         expect(page.locator("#done")).to_contain_text("Đơn vị chủ trì đề nghị phối hợp, hỗ trợ")

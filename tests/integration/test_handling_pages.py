@@ -354,7 +354,8 @@ def test_the_leader_assigns_others_with_the_one_in_charge_and_they_keep_the_work
     assert r.status_code == 303
     mine = client.get(page, headers=helper)
     assert mine.status_code == 200 and f'action="{page}/log"' in mine.text and f'action="{page}/draft"' not in mine.text
-    assert "cùng xử lý canbo2" in mine.text and rid in client.get("/handling/", headers=helper).text
+    assert 'cùng xử lý Cán bộ KCHT 2 <span class="muted">(canbo2)</span>' in mine.text  # by name, the account after it
+    assert rid in client.get("/handling/", headers=helper).text
     assert client.post(f"{page}/log", headers=helper, data={"text": "Đã chụp ảnh hiện trường lúc 7 giờ."}).status_code == 303
     shown = client.get(page, headers=leader)
     assert "Đã chụp ảnh hiện trường lúc 7 giờ." in shown.text and 'value="canbo2" checked' in shown.text

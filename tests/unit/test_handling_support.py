@@ -94,3 +94,16 @@ def test_support_does_not_change_the_case_itself():
     SupportRequest.ask("s-2", case, staff, QHKT, "so-xd-qhkt", QUESTION, NOW + timedelta(days=1), NOW)
     case.draft_result(staff, Answer("Đã vá ổ gà trên đường Quang Trung."), "d-1")
     assert case.status == "drafted"
+
+
+def test_the_case_page_offers_the_agencies_to_ask_by_name_each_with_its_units_never_the_lead_unit():
+    from services.handling.adapters.directory import OrgUnitInfo
+    from services.handling.entrypoints.pages import supporters_by_agency
+    from tests.support.handling import UNITS
+
+    units = [*UNITS, OrgUnitInfo("ioc-tinh", "Trung tâm IOC tỉnh", "province", "ioc"),
+             OrgUnitInfo("ward-donghoi-2025", "Phường Đồng Hới", "province-2025", "ward"),  # its province no longer in force
+             OrgUnitInfo("so-xd-qhkt-to1", "Tổ quy hoạch 1", "so-xd-qhkt", "unit")]
+    groups = [(agency.id, [u.id for u in members]) for agency, members in supporters_by_agency(units, "so-gtvt-kcht")]
+    assert groups == [("ward-donghoi-2025", []), ("so-gtvt", ["so-gtvt-thanhtra"]),  # by name; not the lead unit itself
+                      ("so-xd", ["so-xd-qhkt", "so-xd-qhkt-to1"])]  # every level under the agency; no province, no IOC

@@ -166,6 +166,26 @@ class CopiedOrgDirectory:
     async def list_people(self, org_unit_id: str, role: str = "") -> list[CandidatePerson]:
         return await self._people.list_people(org_unit_id, role)
 
+    def _in_force(self, today: str):
+        from sqlalchemy import select
+
+        from services.handling.adapters.orm import directory_units
+
+        t = directory_units.c
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(directory_units).order_by(t.name, t.id)).all()
+        return [r for r in rows if (not r.valid_from or r.valid_from <= today) and (not r.valid_to or today < r.valid_to)]
+
+    async def list_units(self) -> list[OrgUnitInfo]:
+        """Every unit in force today, from the copy (none before the first revision arrived): whom step 5 may ask."""
+        import asyncio
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        today = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date().isoformat()
+        rows = await asyncio.to_thread(self._in_force, today)
+        return [OrgUnitInfo(id=r.id, name=r.name, parent_id=r.parent_id, kind=r.kind) for r in rows]
+
 
 async def candidate_unit(directory: OrgDirectory, unit_id: str) -> CandidateUnit | None:
     """Look a unit up with its chain of ancestors, for the domain to check it against the lead agency."""

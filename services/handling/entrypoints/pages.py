@@ -47,6 +47,7 @@ from paht.runtime.media import MediaKind, MediaLimits, refuse_too_large
 from paht.runtime.roles import Role
 from paht.runtime.sla import Standing, Step
 from paht.runtime.sla.standing import standing_of
+from paht.runtime.text import fold
 from paht.runtime.web import Pages, pick_language
 from paht.runtime.web.forms import FormTooLarge, on_too_large
 from paht.runtime.web.forms import size_text as sized
@@ -214,6 +215,38 @@ def default_support_due(now: datetime) -> str:
     return local.strftime("%Y-%m-%dT%H:%M")
 
 
+# Units that are never asked for support at step 5: the province itself, its IOC (which dispatches) and the Steering Committee.
+NOT_SUPPORTERS = frozenset({"province", "ioc", "steering_committee"})
+
+
+def supporters_by_agency(units: list, lead_unit_id: str) -> list[tuple]:
+    """Whom the lead unit may ask for support, for the case page's choice: each agency (a unit in force whose parent is a
+    province, or no unit in force) by name, with every unit under it; never the lead unit itself, the province, the IOC."""
+    by_id = {u.id: u for u in units}
+    children: dict[str, list] = {}
+    for u in units:
+        children.setdefault(u.parent_id, []).append(u)
+
+    def below(unit_id: str, seen: set[str]) -> list:
+        found: list = []
+        for child in children.get(unit_id, []):
+            if child.id not in seen:  # a cycle in bad data stops here
+                seen.add(child.id)
+                found += [child] + below(child.id, seen)
+        return found
+
+    def top(u) -> bool:
+        parent = by_id.get(u.parent_id)
+        return u.kind not in NOT_SUPPORTERS and (parent is None or parent.kind == "province")
+
+    groups = []
+    for agency in sorted((u for u in units if top(u)), key=lambda u: (fold(u.name), u.id)):  # Ủy ban among the U's
+        members = [u for u in below(agency.id, {agency.id}) if u.kind not in NOT_SUPPORTERS and u.id != lead_unit_id]
+        if agency.id != lead_unit_id or members:
+            groups.append((agency, members))
+    return groups
+
+
 def build_router(ctx, directory=None, storage=None, spool: Path | None = None, contacts=None) -> APIRouter:
     """`storage`: where attachments live (the media storage of the settings unless given); `spool`: where the files
     of a form are written before they are checked (the system's temporary folder unless given); `contacts`: intake's
@@ -363,11 +396,21 @@ def build_router(ctx, directory=None, storage=None, spool: Path | None = None, c
                 units = [u for u in await directory.list_children(case.lead_agency_id)]
             except DomainError:
                 units = []
+        in_force = await directory.list_units() if directory is not None and hasattr(directory, "list_units") else []
+        supporters = supporters_by_agency(in_force, case.lead_unit_id) if allowed.ask_support else []  # none: the id is typed
+        org_names = {u.id: u.name for u in in_force}
+        names = {p.subject: p.name for p in people}
+        if directory is not None and case.lead_unit_id and not names:
+            try:  # the people of the lead unit by name, not by account (the leader's choice above has them already)
+                names = {p.subject: p.name for p in await directory.list_people(case.lead_unit_id)}
+            except DomainError:
+                names = {}  # the directory is away: the accounts stand for the names
         kept = kept or {}
         kv = lambda action, name, default="": kept.get(name, default) if error_action == action else (default or "")  # noqa: E731
         return render(request, "case.html", status_code, kv=kv, user=user, case=case, history=list(reversed(lines)), support=support,
                       files=attached,
-                      clocks=clocks_of(case, lines, now), allowed=allowed, people=people, units=units, now=now,
+                      clocks=clocks_of(case, lines, now), allowed=allowed, people=people, units=units, supporters=supporters, now=now,
+                      names=names, org_names=org_names,
                       error=error, error_action=error_action, done=done_label(request, CASE_ACTIONS),
                       support_due=default_support_due(now), today=handlers.province_today(), contact=contact)
 

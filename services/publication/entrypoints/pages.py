@@ -26,6 +26,7 @@ pages = Pages([Path(__file__).parent / "templates"])
 PAGE_SIZE = 20
 MAX_PAGE = 5_000  # 100,000 reports back: deeper than anyone reads
 QUEUE_PAGE_SIZE = 20  # answers on one screen of the step 8 queue (each carries two forms)
+DECIDED = {"publish": "published", "return": "returned"}  # step 8's forms and what the queue then says
 MAP_CENTER = "17.4689,106.6223"  # Đồng Hới, where the map opens
 
 
@@ -178,7 +179,8 @@ def build_router(ctx, names: NamesCopy | None = None) -> APIRouter:
         away = pages.staff_only(request, user, roles.IOC)
         return (None, away) if away else (user, None)
 
-    async def queue_page(request: Request, user, status_code: int = 200, error: dict | None = None, cursor: str | None = None):
+    async def queue_page(request: Request, user, status_code: int = 200, error: dict | None = None, cursor: str | None = None,
+                         done: str = "", decided=None):
         try:
             page = await asyncio.to_thread(handlers.editorial_queue, ctx.uow(), cursor, QUEUE_PAGE_SIZE)
         except InvalidInput as exc:  # a cursor from nowhere: start again at the first page
@@ -187,14 +189,18 @@ def build_router(ctx, names: NamesCopy | None = None) -> APIRouter:
         waiting, waiting_total = await asyncio.to_thread(feedback.clarifications_for_ioc, ctx.uow(), QUEUE_PAGE_SIZE)
         return render(request, "editorial_queue.html", status_code, user=user, reports=page.items, total=page.total,
                       clarifications=waiting, clarifications_total=waiting_total,
-                      next_cursor=page.next_cursor, error=error, now=datetime.now(timezone.utc), standing_of=standing_of)
+                      next_cursor=page.next_cursor, error=error, now=datetime.now(timezone.utc), standing_of=standing_of,
+                      done=done, decided=decided)
 
     @router.get("/publication/queue")
-    async def queue(request: Request, cursor: str = ""):
+    async def queue(request: Request, cursor: str = "", done: str = "", report: str = ""):
         user, away = ioc_user(request)
         if away:
             return away
-        return await queue_page(request, user, cursor=cursor[:500] or None)
+        decided = None
+        if done in DECIDED.values() and report:  # back from publish or return: say which report went where
+            decided = await asyncio.to_thread(handlers.decided_report, ctx.uow(), report[:100])
+        return await queue_page(request, user, cursor=cursor[:500] or None, done=done if decided else "", decided=decided)
 
     @router.post("/publication/reports/{report_id}/{action}")
     async def decide(request: Request, report_id: str, action: str, answer_text: str = Form(""), reason: str = Form("")):
@@ -210,7 +216,7 @@ def build_router(ctx, names: NamesCopy | None = None) -> APIRouter:
                 return pages.error(request, 404, "error.not_found")
         except DomainError as exc:
             return await queue_page(request, user, http_status(exc), {"vi": exc.detail_vi, "en": exc.detail_en})
-        return RedirectResponse("/publication/queue", status_code=303)
+        return RedirectResponse(f"/publication/queue?{urlencode({'done': DECIDED[action], 'report': report_id})}", status_code=303)
 
     @router.post("/publication/clarifications/{clarification_id}/{action}")
     async def decide_clarification(request: Request, clarification_id: str, action: str, text: str = Form(""), reason: str = Form("")):

@@ -131,6 +131,14 @@ def find_by_tracking_code(uow: UnitOfWork, code: str) -> PublicReport:
         return report
 
 
+def decided_report(uow: UnitOfWork, report_id: str) -> PublicReport | None:
+    """The report the IOC has just published or returned at step 8 (its queue says which, by title and code); None if unknown."""
+    if not is_report_id(report_id):
+        return None
+    with uow:
+        return uow.reports.get(report_id)
+
+
 def editorial_queue(uow: UnitOfWork, cursor: str | None = None, limit: int | None = None) -> Page[PublicReport]:
     """Return one page of approved answers waiting for the IOC's edit: urgent first, then oldest approval."""
     with uow:

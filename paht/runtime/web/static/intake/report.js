@@ -549,6 +549,7 @@
   if (!signedIn && pending && pending.expires && new Date(pending.expires).getTime() > Date.now() && codeForm.hidden) codeStep(pending);
   else if (!codeForm.hidden) holdResend(parseInt(document.getElementById("resend-code").dataset.resendAfter, 10) || 60);
   form.hidden = false;  // with JavaScript the report can be written before (or without) a connection; it is sent once verified
+  if (widgets.map) widgets.map.refresh();  // the map was drawn inside the hidden form: it takes its real size now (else one tile, grey around)
 
   /* ---- start ---- */
 
