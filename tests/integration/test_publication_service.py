@@ -28,6 +28,7 @@ IOC = principal("op1", ["ioc_operator"], "ioc-tinh")
 T0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=2)
 ANSWER = "Kính gửi Quý công dân: Công ty đã thay bóng đèn hỏng ngày 03/5. Trân trọng./."
 STAFF = "staff-nguyen-van-a"
+LEADER_NOTE = "Kính chuyển Trung tâm IOC: đã kiểm tra hiện trường."
 
 
 class Producer:
@@ -66,7 +67,7 @@ def story(node: str, report_id: str, title: str = "Đèn đường hỏng ở ph
             handling(handling_ev.CaseAssigned(level=handling_ev.ASSIGNMENT_LEVEL_UNIT, agency=agency, unit=unit), 30),
             handling(handling_ev.CaseAssigned(level=handling_ev.ASSIGNMENT_LEVEL_STAFF, agency=agency, unit=unit, staff_subject=STAFF), 40),
             handling(handling_ev.ResultDrafted(draft_id="d1", answer_text="Bản nháp nội bộ", unit=unit), 50),
-            handling(handling_ev.ResultApproved(draft_id="d1", answer_text=ANSWER, unit=unit, agency=agency), approved_at),
+            handling(handling_ev.ResultApproved(draft_id="d1", answer_text=ANSWER, unit=unit, agency=agency, message=LEADER_NOTE), approved_at),
         ],
     }
 
@@ -284,6 +285,9 @@ def test_pages_render(ctx, settings, client):
     client.cookies.set("paht_token", token_for(settings, "op1", ["ioc_operator"], "ioc-tinh"))
     queue = client.get("/publication/queue")
     assert queue.status_code == 200 and "Đèn đường hỏng ở phường Đồng Phú" in queue.text and ANSWER in queue.text
+    assert LEADER_NOTE in queue.text  # the leader's note to the IOC, on the step-8 page only
+    assert LEADER_NOTE not in detail.text and LEADER_NOTE not in client.get(f"/api/publication/v1/reports/{report_id}").text
+    assert client.get("/api/publication/v1/queue").json()["items"][0]["approval_note"] == LEADER_NOTE
     done = client.post(f"/publication/reports/{report_id}/publish", data={"answer_text": ANSWER, "csrf_token": csrf(client)}, follow_redirects=False)
     assert done.status_code == 303
     assert ANSWER in client.get(f"/reports/{report_id}").text

@@ -33,6 +33,7 @@ public_reports = Table(
     Column("lead_unit_name", String(300), nullable=False),
     Column("answer_text", Text, nullable=False),
     Column("approved_at", UtcDateTime(), nullable=True),  # set with the approved answer: the step 8 queue's order
+    Column("approval_note", Text, nullable=False, server_default=""),  # the leader's note to the IOC (staff only)
     Column("published_at", UtcDateTime(), nullable=True),
     Column("refusal_text", Text, nullable=False),
     Column("visibility", String(20), nullable=False),

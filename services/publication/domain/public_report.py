@@ -278,6 +278,7 @@ class PublicReport(Versioned):
     lead_unit_name: str = ""
     answer_text: str = ""  # the approved draft until published, then the published answer
     approved_at: datetime | None = None  # when the unit leader approved: the step 8 clock runs from here
+    approval_note: str = ""  # the leader's note to the IOC with the approved answer (staff only, never public)
     published_at: datetime | None = None
     refusal_text: str = ""
     visibility: str = Visibility.PUBLIC.value
@@ -363,11 +364,12 @@ class PublicReport(Versioned):
             self.status = status.value
         return moved
 
-    def record_approved_answer(self, answer_text: str, at: datetime) -> None:
-        """Keep the unit leader's approved answer as the draft the IOC will edit and publish."""
+    def record_approved_answer(self, answer_text: str, at: datetime, note: str = "") -> None:
+        """Keep the unit leader's approved answer (and their note to the IOC) as the draft the IOC will edit and publish."""
         self.advance(Step.APPROVED)
         if self.status == Step.APPROVED.value:
             self.answer_text = answer_text
+            self.approval_note = note
             self.approved_at = at
             self.publish_due = sla.default_engine().due(sla.Step.PUBLISH, at)  # the IOC's 24/7 clock: no working hours
 

@@ -139,6 +139,7 @@ def editorial_view(r: PublicReport) -> dict:
         "private_result": r.private_result,
         "urgent": r.urgent,
         "approved_at": iso(r.approved_at),
+        "approval_note": r.approval_note or None,
         "publish_due": iso(r.publish_due),
         "visibility": r.visibility,
         "version": r.version,

@@ -167,7 +167,7 @@ def on_result_approved(uow: UnitOfWork, event: Message, envelope: Envelope) -> N
     at = event_time(event, envelope)
     report.lead_unit_name = event.unit.name or report.lead_unit_name
     report.lead_agency_name = report.lead_agency_name or event.agency.name
-    report.record_approved_answer(event.answer_letter or event.answer_text, at)  # the IOC edits the letter on the template
+    report.record_approved_answer(event.answer_letter or event.answer_text, at, event.message)  # the IOC edits the letter on the template
     add_step(uow, report.report_id, Step.APPROVED, at)
 
 
