@@ -20,7 +20,7 @@ from services.intake.adapters.cases import CaseDesk
 from services.intake.domain.report import ContactRelease, Report, Reporter, clean_topic_code
 from services.intake.domain.taxonomy import Taxonomy, known_topic
 from services.intake.domain.vocabulary import WAITING, Action, Status
-from services.intake.service_layer import events
+from services.intake.service_layer import events, media
 from services.intake.service_layer.triage import retrying
 
 REPORT_ID = Label("Report id", "Mã phản ánh")
@@ -47,7 +47,8 @@ def accept_report(uow: UnitOfWork, taxonomy: Taxonomy, user: Principal, report_i
             report.accept(topic, urgent, note)
             history.record(uow.session, report.id, Action.ACCEPTED, actor_kind=history.STAFF, actor=user.subject,
                            at=datetime.now(timezone.utc), text=f"Lĩnh vực: {topic.name}", to_reporter=True)
-            uow.emit(events.accepted(report), report_id=report.id, version=report.next_version(), actor=actor_of(user))
+            files = media.media_of(uow.session, report.id)  # the report's version guards them: a change of theirs moves it too
+            uow.emit(events.accepted(report, files), report_id=report.id, version=report.next_version(), actor=actor_of(user))
             uow.commit()
             return report
 
