@@ -253,6 +253,10 @@ def test_only_the_ioc_chooses_and_rectangles_that_cannot_be_one_are_a_422_in_bot
     assert site.redact(rid, elsewhere, blur=[BOX]).status_code == 404  # a file of another report
     assert site.redact(rid, "not-an-id", blur=[BOX]).status_code == 404
     assert site.files(rid)[photo]["version"] == 0  # nothing of that changed anything
+    site.storage.delete(f"reports/{photo}/public")  # a storage that lost the public copy: said so, never a 500
+    lost = site.redact(rid, photo, blur=[BOX])
+    assert lost.status_code == 404 and "không thể làm mờ" in lost.json()["error"]["detail"]["vi"]
+    assert site.files(rid)[photo]["version"] == 0
 
     site.client.post(f"/api/intake/v1/reports/{other}/refuse", json={"reason": "out_of_scope", "reason_text": "Không thuộc phạm vi."},
                      headers=site.ioc())

@@ -24,7 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from paht.runtime import media as checks
 from paht.runtime.auth import Principal
 from paht.runtime.errors import NotFound
-from paht.runtime.storage import BlobStorage
+from paht.runtime.storage import BlobMissing, BlobStorage
 from paht.runtime.uow import UnitOfWork, actor_of
 from services.intake.adapters import history
 from services.intake.domain.redaction import Redaction
@@ -55,8 +55,13 @@ def derivative(storage: BlobStorage, record: media.MediaRecord, choice: Redactio
     key = f"reports/{record.id}/shown-{secrets.token_hex(8)}"
     with tempfile.TemporaryDirectory(prefix="paht-redact-") as work:
         source, out = Path(work) / "public.jpg", Path(work) / "shown.jpg"
-        with storage.open(record.public_key) as blob, open(source, "wb") as copy:
-            shutil.copyfileobj(blob, copy, 1 << 16)
+        try:
+            with storage.open(record.public_key) as blob, open(source, "wb") as copy:
+                shutil.copyfileobj(blob, copy, 1 << 16)
+        except BlobMissing:
+            log.warning("media %s has a row but no public copy", record.id)
+            raise NotFound("This photo's stored copy was not found; it cannot be blurred (withhold it instead).",
+                           "Không tìm thấy bản lưu của ảnh này nên không thể làm mờ (hãy chọn không công khai ảnh).") from None
         with checks.DECODING:
             checks.blur_regions(source, out, choice.blur)
         storage.put_file(key, out, "image/jpeg")
