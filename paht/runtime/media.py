@@ -23,6 +23,14 @@ Photos are checked in three layers, each before the next costs anything:
    re-encoded as JPEG (quality 85) with no metadata at all: no EXIF (so no GPS position), no XMP, no ICC
    profile, no comment. The original is kept as sent, for staff only: it may carry the reporter's position.
 
+A photo anyone may see can also have regions made unreadable (faces, number plates the IOC marked: `Region`,
+`regions_from`, `blur_regions`). They are applied to the public copy, never to the original: each rectangle is
+cut to coarse blocks (each the mean of its pixels, moved by a little random noise), the blocks smoothed with a
+Gaussian blur as wide as a block, and the picture re-encoded as JPEG without metadata. A plain blur can largely be
+undone by deconvolution, and a plain pixelation lets someone who guesses the content (a plate's font) compare
+guesses block by block; few blocks with noise leave nothing to undo or compare. Outside the rectangles the pixels
+are the public copy's (one JPEG generation later). Videos cannot be blurred here: there is no codec on the server.
+
 Videos are not decoded (no codec on the server); their container is walked instead:
 - MP4/QuickTime: the first box is `ftyp` with a known brand; every box's size is consistent, the boxes
   exactly cover the file (no trailing bytes), `moov` and `mdat` are there; `moov` and each `trak` are walked
@@ -49,7 +57,9 @@ Documents are not opened by any document library; their structure is checked ins
 from __future__ import annotations
 
 import hashlib
+import math
 import ntpath
+import os
 import posixpath
 import shutil
 import struct
@@ -166,6 +176,8 @@ class CheckedFile:
     public_media_type: str     # of the copy people other than staff see
     width: int | None          # photos: as a person sees it (after the EXIF orientation); videos: not read
     height: int | None
+    public_width: int | None = None   # photos: the public copy's own size (at most public_max_side); videos: not read
+    public_height: int | None = None
 
 
 # --- what a file is -------------------------------------------------------------------------------------------
@@ -412,7 +424,7 @@ def _photo(source: Path, media_type: str, public: Path, limits: MediaLimits) -> 
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     copy.save(public, "JPEG", quality=PUBLIC_JPEG_QUALITY)  # no optimize pass: it trebles the encoding time for ~5% smaller files
-    return CheckedFile(kind, media_type, "image/jpeg", width, height)
+    return CheckedFile(kind, media_type, "image/jpeg", width, height, *copy.size)
 
 
 def _public_image(im, max_side: int):
@@ -430,6 +442,105 @@ def _public_image(im, max_side: int):
     im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     im.info = {}  # nothing the original said (EXIF, XMP, ICC, comments) may travel with the copy
     return im
+
+
+# --- regions made unreadable in a public copy -----------------------------------------------------------------
+
+MAX_REGIONS = 20          # per photo: a photo needing more is better withheld
+BLOCKS_ACROSS_SHORT = 3   # a region is cut into blocks at least a third of its shorter side...
+BLOCKS_ACROSS_LONG = 6    # ...and at least a sixth of its longer side (a plate: about one block per character or more)
+MIN_BLOCK_PX = 8
+BLOCK_NOISE = 12          # each block's mean moves by up to this much (of 255), at random: guesses cannot be matched
+EDGE_SLACK = 1e-4         # a browser's rounding may put a rectangle's far edge a hair past 1
+
+
+@dataclass(frozen=True)
+class Region:
+    """A rectangle to make unreadable, in fractions of the upright public picture: (x, y) is its top-left corner,
+    (w, h) its size; every value within 0..1 and the rectangle inside the picture."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+
+    def box(self, width: int, height: int) -> tuple[int, int, int, int]:
+        """The rectangle in pixels of a picture of this size, rounded outwards (it covers at least what was marked)."""
+        left, top = math.floor(self.x * width), math.floor(self.y * height)
+        right = min(width, max(left + 1, math.ceil((self.x + self.w) * width)))
+        bottom = min(height, max(top + 1, math.ceil((self.y + self.h) * height)))
+        return min(left, width - 1), min(top, height - 1), right, bottom
+
+    def as_json(self) -> dict:
+        return {"x": self.x, "y": self.y, "w": self.w, "h": self.h}
+
+
+def _bad_region(n: int, en: str, vi: str) -> InvalidInput:
+    return InvalidInput(f"Blur rectangle {n}: {en}", f"Vùng làm mờ thứ {n}: {vi}", field="blur")
+
+
+def regions_from(items) -> tuple[Region, ...]:
+    """The rectangles to blur from what a caller sent (a list of {"x", "y", "w", "h"} fractions of the upright picture);
+    InvalidInput, in both languages, naming the first rectangle that cannot be one."""
+    if items is None:
+        return ()
+    if not isinstance(items, (list, tuple)):
+        raise InvalidInput("The blur rectangles must be a list.", "Danh sách vùng làm mờ không hợp lệ.", field="blur")
+    if len(items) > MAX_REGIONS:
+        raise InvalidInput(f"At most {MAX_REGIONS} blur rectangles per photo (withhold the photo instead).",
+                           f"Mỗi ảnh có tối đa {MAX_REGIONS} vùng làm mờ (nếu cần nhiều hơn, hãy không công khai ảnh này).",
+                           field="blur", limit=MAX_REGIONS)
+    regions = []
+    for n, item in enumerate(items, start=1):
+        if not isinstance(item, dict) or set(item) != {"x", "y", "w", "h"}:
+            raise _bad_region(n, "give exactly x, y, w and h.", "cần đúng bốn giá trị x, y, w và h.")
+        values = {}
+        for name in ("x", "y", "w", "h"):
+            value = item[name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise _bad_region(n, f"{name} must be a number.", f"{name} phải là một số.")
+            values[name] = float(value)
+        x, y, w, h = values["x"], values["y"], values["w"], values["h"]
+        if not (0 <= x <= 1 and 0 <= y <= 1 and 0 <= w <= 1 and 0 <= h <= 1):
+            raise _bad_region(n, "x, y, w and h are fractions of the picture, from 0 to 1.",
+                              "x, y, w và h là tỉ lệ so với kích thước ảnh, từ 0 đến 1.")
+        if w <= 0 or h <= 0:
+            raise _bad_region(n, "its width and height must be more than 0.", "chiều rộng và chiều cao phải lớn hơn 0.")
+        if x + w > 1 + EDGE_SLACK or y + h > 1 + EDGE_SLACK:
+            raise _bad_region(n, "it reaches outside the picture.", "vùng vượt ra ngoài ảnh.")
+        regions.append(Region(x, y, min(w, 1 - x), min(h, 1 - y)))
+    return tuple(regions)
+
+
+def _unreadable(tile):
+    """The tile with nothing of its content left to read: coarse blocks of its mean colours (moved by a little noise),
+    smoothed across the blocks' edges."""
+    from PIL import Image, ImageChops, ImageFilter
+
+    width, height = tile.size
+    block = max(MIN_BLOCK_PX, math.ceil(min(width, height) / BLOCKS_ACROSS_SHORT), math.ceil(max(width, height) / BLOCKS_ACROSS_LONG))
+    cells = (max(1, math.ceil(width / block)), max(1, math.ceil(height / block)))
+    means = tile.resize(cells, Image.Resampling.BOX)  # each cell the mean of the pixels it covers
+    shade = Image.frombytes("L", cells, os.urandom(cells[0] * cells[1])).point(lambda v: v % (2 * BLOCK_NOISE + 1))
+    means = ImageChops.add(means, Image.merge("RGB", (shade, shade, shade)), offset=-BLOCK_NOISE)  # lighter or darker, same hue
+    coarse = means.resize((width, height), Image.Resampling.NEAREST)
+    return coarse.filter(ImageFilter.GaussianBlur(radius=block))
+
+
+def blur_regions(public: Path, out: Path, regions: tuple[Region, ...]) -> tuple[int, int]:
+    """Write to `out` the public copy `public` (a JPEG this module made) with every region made unreadable, re-encoded
+    as JPEG with no metadata; return its (width, height). The picture outside the regions is left as it was."""
+    from PIL import Image
+
+    with Image.open(public, formats=["JPEG"]) as im:
+        im.load()
+        picture = im.convert("RGB") if im.mode != "RGB" else im.copy()
+    for region in regions:
+        box = region.box(*picture.size)
+        picture.paste(_unreadable(picture.crop(box)), box[:2])
+    picture.info = {}  # the public copy carries no metadata; neither does this
+    picture.save(out, "JPEG", quality=PUBLIC_JPEG_QUALITY)
+    return picture.size
 
 
 # --- videos ---------------------------------------------------------------------------------------------------

@@ -91,7 +91,7 @@ def build_http(ctx, taxonomy=None):
     app.include_router(my_api.build_router(ctx, taxonomy, push_key=ports.push.public_key))
     app.include_router(reporter_api.build_router(ctx, otp=otp))
     app.include_router(media_api.build_router(ctx, media_storage(ctx), vars(ctx).get("media_spool")))  # spool: tests set one
-    app.include_router(pages.build_router(ctx, taxonomy, otp=otp, push_key=ports.push.public_key))
+    app.include_router(pages.build_router(ctx, taxonomy, otp=otp, push_key=ports.push.public_key, storage=media_storage(ctx)))
     return app
 
 

@@ -509,7 +509,7 @@ def test_the_ioc_console_shows_a_report_whole_and_takes_step_one(site, browser, 
         row.get_by_role("link").first.click()
         expect(page.get_by_role("heading", level=1)).to_have_text(title + " (lần 2)")
         main = page.locator("main")
-        expect(main.locator(".media-list img")).to_have_count(1)
+        expect(main.locator(".redact-list img")).to_have_count(1)
         expect(main.locator("#console-map .leaflet-marker-icon")).to_have_count(1)
         dup = main.locator(".suggestions-list li").filter(has_text=first.json()["tracking_code"])
         expect(dup).to_contain_text("cùng người phản ánh, nội dung tương tự")

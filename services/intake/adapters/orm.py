@@ -90,6 +90,16 @@ report_media = Table(
     Column("filename", String(200), nullable=False, server_default=""),  # as the sender named it (shown only)
     Column("position", Integer, nullable=False, server_default="0"),
     Column("uploaded_at", UtcDateTime(), nullable=False, index=True),
+    # What the public may see of it, the IOC's choice (services/intake/domain/redaction.py): shown or withheld (a photo is
+    # shown, a video withheld, until the IOC decides), the rectangles blurred in a photo (fractions of the upright
+    # picture), the version of that choice (in the public address: a new one for every change, so no cache keeps an
+    # older picture) and the blurred copy's storage key ("" when nothing is blurred: the public copy is shown as it is).
+    Column("public_width", Integer, nullable=True),        # the public copy's size in pixels (photos)
+    Column("public_height", Integer, nullable=True),
+    Column("shown", Boolean, nullable=False, server_default=false()),
+    Column("blur", JSON, nullable=False, server_default="[]"),
+    Column("redaction_version", Integer, nullable=False, server_default="0"),
+    Column("redacted_key", String(200), nullable=False, server_default=""),
 )
 
 # A report's history at intake: every action, who, when, why; and the messages between the IOC and the reporter.

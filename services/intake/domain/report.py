@@ -13,6 +13,7 @@ from paht.runtime.errors import InvalidInput
 from paht.runtime.text import Label, clean_identifier, clean_optional, clean_text
 from services.intake.domain.taxonomy import Topic
 from services.intake.domain.place import check_place
+from services.intake.domain.redaction import REDACTABLE, may_be_public
 from services.intake.domain.vocabulary import (AT_WILL, DUPLICATE_WORDING, WAITING, CallOutcome, Cancellation, Channel, RefusalReason,
                                                 ReporterKind, Status, Verification, describe_status)
 
@@ -339,6 +340,15 @@ class Report(Versioned):
                                "Phản ánh bị trùng phải được tiếp nhận trước phản ánh này.", field="of")
         self._close(Status.REFUSED, RefusalReason.DUPLICATE, DUPLICATE_WORDING[1])
         self.duplicate_of = earlier.id
+
+    @property
+    def media_may_be_public(self) -> bool:
+        """Whether any of the report's files may be public now (services/intake/domain/redaction.py, the one rule)."""
+        return may_be_public(self.status, self.private_result, self.state_secret)
+
+    def require_redactable(self) -> None:
+        """The IOC may change what of the files is public until step 1 refused or cancelled the report (then none is)."""
+        self._require("change what of its photos and videos is public", *REDACTABLE)
 
     def classify(self, state_secret: bool) -> bool:
         """Set or clear the state-secret flag (the IOC only; at any status): such a report is never published.

@@ -147,6 +147,7 @@ class Action(Term):
     MESSAGE = "message", "message to the reporter", "tin nhắn gửi người phản ánh"
     CONTACT_SEEN = "contact_seen", "the reporter's contact was viewed", "xem thông tin liên hệ của người phản ánh"
     CLARIFIED = "clarified", "the lead unit's clarification of the answer", "nội dung giải thích, làm rõ kết quả trả lời"
+    MEDIA_REDACTED = "media_redacted", "what the public may see of a photo or video changed", "thay đổi phần công khai của hình ảnh, video"
 
     @classmethod
     def kind(cls) -> tuple[str, str]:

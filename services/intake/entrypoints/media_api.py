@@ -10,6 +10,13 @@ content only (paht/runtime/media.py); the declared Content-Type is ignored.
 Downloads stream from the storage with headers that keep a browser from treating a file as anything but
 a file of its type: `Content-Security-Policy: sandbox` (no script of any kind), nosniff (SecurityHeaders),
 `Content-Disposition: inline`, private caching only.
+
+The public addresses (`/intake/public-media/<id>-<version>.<ext>`, decision 0023) serve what the IOC left public of
+a report's files (a photo with its rectangles blurred, a video shown as it is) to anyone, and only while the report
+may be public (service_layer/media.py `public_file`); anything else is a 404 that says nothing of the file. They may
+be kept by shared caches for a few minutes only: a state-secret flag or a withheld photo takes them away, and an
+address never names anything but one version of one choice, so no cache shows an older picture under it.
+The IOC sets the choice with `PUT /api/intake/v1/reports/{id}/media/{media_id}/redaction` (or the console's form).
 """
 from __future__ import annotations
 
@@ -21,22 +28,30 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import Field
 from starlette.requests import ClientDisconnect
 
 from paht.runtime import roles
 from paht.runtime.errors import Forbidden, NotFound, Unauthorized
 from paht.runtime import uploads
-from paht.runtime.media import MediaLimits
+from paht.runtime.auth import Principal
+from paht.runtime.media import MAX_REGIONS, MediaLimits
 from paht.runtime.storage import BlobMissing, BlobStorage
+from services.intake.entrypoints.api import Strict
 from services.intake.entrypoints.callers import need_caller, resolve_caller
-from services.intake.service_layer import media
+from services.intake.service_layer import media, redaction
 
 log = logging.getLogger(__name__)
 UPLOAD_PATH = "/api/intake/v1/uploads"
 MEDIA_HEADERS = {"Cache-Control": "private, max-age=3600", "Content-Disposition": "inline", "Content-Security-Policy": "sandbox",
                  "Accept-Ranges": "bytes"}
+# A public file: shared caches may keep it, but only briefly, so that taking it away (a state secret, a withheld photo)
+# takes effect within minutes; other sites may show it (Open311's media_url).
+PUBLIC_HEADERS = {"Cache-Control": "public, max-age=300", "Content-Disposition": "inline", "Content-Security-Policy": "sandbox",
+                  "Accept-Ranges": "bytes", "Cross-Origin-Resource-Policy": "cross-origin"}
+PUBLIC_NAME = re.compile(r"(?P<id>[0-9A-Za-z-]{1,36})-(?P<version>\d{1,9})\.(?P<ext>[a-z0-9]{2,4})")
 ONE_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 UPLOAD_BODY = {"requestBody": {"required": True, "description": "The file itself (JPEG, PNG, WebP, MP4, WebM), not a form. "
                                "Optional header X-Filename: the file's name, percent-encoded UTF-8.",
@@ -67,6 +82,29 @@ def _not_found() -> NotFound:
 _filename = uploads.filename_from
 _too_large = uploads.too_large
 _receive = uploads.receive
+
+
+class RegionIn(Strict):
+    x: float = Field(description="left edge, a fraction of the upright picture's width (0..1)")
+    y: float = Field(description="top edge, a fraction of its height (0..1)")
+    w: float = Field(description="width, a fraction of the picture's width (more than 0; x + w at most 1)")
+    h: float = Field(description="height, a fraction of the picture's height (more than 0; y + h at most 1)")
+
+
+class RedactionIn(Strict):
+    public: bool = Field(description="true: the public may see this file once the report is public; false: withheld")
+    blur: list[RegionIn] = Field(default_factory=list, max_length=100,
+                                 description=f"rectangles of a photo to make unreadable (at most {MAX_REGIONS}); none for a video")
+
+
+def redaction_view(record: media.MediaRecord) -> dict:
+    """A file as the IOC sees it: its staff addresses, and what the public may see of it (the public address works only
+    while the report may be public)."""
+    width, height = record.shown_size
+    return {"id": record.id, "kind": record.kind, "media_type": record.media_type, "position": record.position,
+            "width": width, "height": height, "url": f"/intake/media/{record.id}/public", "original_url": f"/intake/media/{record.id}",
+            "public": record.shown, "blur": list(record.blur or []), "version": record.redaction_version,
+            "public_url": record.public_url if record.shown else None}
 
 
 def upload_view(record: media.MediaRecord) -> dict:
@@ -114,18 +152,18 @@ def build_router(ctx, storage: BlobStorage, spool: Path | None = None) -> APIRou
         user = optional_user(request)
         return user if user is not None and user.has(*roles.ALL) else None
 
-    async def serve(request: Request, record: media.MediaRecord, key: str, media_type: str) -> Response:
+    async def serve(request: Request, record: media.MediaRecord, key: str, media_type: str, fixed: dict = MEDIA_HEADERS) -> Response:
         try:
             size = await asyncio.to_thread(storage.size, key)
             wanted = byte_range(request.headers.get("range"), size)
             if wanted is False:
-                return Response(status_code=416, headers={**MEDIA_HEADERS, "Content-Range": f"bytes */{size}"})
+                return Response(status_code=416, headers={**fixed, "Content-Range": f"bytes */{size}"})
             start, length = wanted if wanted else (0, size)
             chunks = await asyncio.to_thread(storage.stream, key, 64 * 1024, start, length if wanted else None)
         except BlobMissing:
             log.warning("media %s has a row but no blob", record.id)
             raise _not_found() from None
-        headers = {**MEDIA_HEADERS, "Content-Length": str(length)}
+        headers = {**fixed, "Content-Length": str(length)}
         if wanted:
             headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{size}"
         return StreamingResponse(chunks, status_code=206 if wanted else 200, media_type=media_type, headers=headers)
@@ -150,6 +188,34 @@ def build_router(ctx, storage: BlobStorage, spool: Path | None = None) -> APIRou
         if staff(request) is None and not await _reporter_may_see(request, record):
             raise _not_found()  # not "forbidden": whether a file exists is not told to others
         return await serve(request, record, record.public_key, record.public_media_type)
+
+    @router.get("/intake/public-media/{name}", summary="What the IOC left public of a report's photo or video (anyone, while the "
+                "report may be public; else 404)")
+    async def public_media(name: str, request: Request):
+        found = PUBLIC_NAME.fullmatch(name)
+        record = await asyncio.to_thread(media.public_file, ctx.engine, found["id"], int(found["version"])) if found else None
+        if record is None or record.public_url.rsplit("/", 1)[1] != name:
+            raise _not_found()  # withheld, an older version, a report not (or no longer) public: all the same to the public
+        return await serve(request, record, record.shown_key, record.public_media_type, PUBLIC_HEADERS)
+
+    operator = Depends(_require(*roles.IOC))
+
+    @router.get("/api/intake/v1/reports/{report_id}/media", tags=["step 1 (IOC)"],
+                summary="A report's photos and videos, with what the public may see of each (IOC roles)")
+    async def report_media(report_id: str, user: Principal = operator):
+        files = await asyncio.to_thread(redaction.files_of, ctx.uow(), user, report_id)
+        return {"report_id": report_id, "items": [redaction_view(f) for f in files]}
+
+    @router.put("/api/intake/v1/reports/{report_id}/media/{media_id}/redaction", tags=["step 1 (IOC)"],
+                summary="Choose what the public may see of one photo or video: shown or withheld, rectangles to blur (IOC roles)",
+                description="Until step 1 refuses or cancels the report (also after acceptance: a face noticed late can still be "
+                            "blurred). Rectangles are fractions of the upright picture: {x, y, w, h}, each 0..1, inside the picture, "
+                            f"at most {MAX_REGIONS}. A video cannot be blurred: public true shows it as it is (videos are withheld "
+                            "until the IOC shows them). Every change is a new version with a new public address.")
+    async def set_redaction(report_id: str, media_id: str, body: RedactionIn, user: Principal = operator):
+        saved = await asyncio.to_thread(redaction.save, ctx.uow(), storage, user, report_id, media_id, body.public,
+                                        [r.model_dump() for r in body.blur])
+        return redaction_view(saved)
 
     async def _reporter_may_see(request: Request, record: media.MediaRecord) -> bool:
         caller = await resolve_caller(ctx, request, optional_user)

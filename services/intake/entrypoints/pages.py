@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Form, Query, Request
 from pydantic import ValidationError
@@ -23,8 +24,10 @@ from paht.runtime import roles, sla
 from paht.runtime.errors import DomainError, InvalidInput, NotFound, Unauthorized
 from paht.runtime.http import http_status, problem
 from paht.runtime.ids import new_id
+from paht.runtime.media import MAX_REGIONS
 from paht.runtime.proxies import client_address
 from paht.runtime.sms import mask_phone, sms_from
+from paht.runtime.storage import BlobStorage
 from paht.runtime.text import is_clean
 from paht.runtime.web import Pages
 from paht.runtime.web.pages import STATIC_DIR, VN_TIME, local_time
@@ -33,12 +36,13 @@ from paht.runtime.web.security import (CSRF_COOKIE, REPORTER_COOKIE, csrf_cookie
 from services.intake.adapters.identity import otp_key
 from services.intake.domain.identity import SESSION_TTL, SendLimits
 from services.intake.domain.place import check_place
+from services.intake.domain.redaction import REDACTABLE
 from services.intake.domain.report import ReportEdit
 from services.intake.domain.taxonomy import Taxonomy
 from services.intake.domain.vocabulary import AT_WILL, CallOutcome, Channel, NoticeChannel, Status, Verification
 from services.intake.entrypoints import api
 from services.intake.entrypoints.callers import reporter_owner, reporter_token, resolve_caller
-from services.intake.service_layer import duplicates, handlers, identity, media, reporters, submission, triage
+from services.intake.service_layer import duplicates, handlers, identity, media, redaction, reporters, submission, triage
 
 pages = Pages([Path(__file__).parent / "templates"])
 DEFAULT_CENTER = "17.4683,106.6222,12"  # Đồng Hới, where most reports come from
@@ -54,10 +58,13 @@ JS_TEXT = (
     "js.file_type", "js.too_many_photos", "js.too_many_videos", "js.file_too_big", "js.sending", "js.verify_first",
     "js.remove_failed", "js.delete", "js.delete_confirm", "js.untitled", "js.waiting_network", "js.edit", "js.replace_draft",
     "js.outbox_sent", "js.outbox_verify", "js.offline_verify", "js.resend_in",
+    "js.blur_count", "js.blur_none", "js.blur_max", "js.blur_remove", "js.blur_unsaved",
 )
 WAITING = (Status.SUBMITTED.value, Status.EDIT_REQUESTED.value)
 ACTIONS = ("accept", "request-edit", "call", "refuse", "duplicate", "classify", "message")  # the console's forms
 DECIDED = (Status.REFUSED.value, Status.CANCELLED.value)
+DONE = ACTIONS + ("redaction",)  # what the console says was done after a form's redirect
+REDACTABLE_STATUSES = tuple(s.value for s in REDACTABLE)
 
 
 def _number(text: str) -> float | None:
@@ -143,11 +150,29 @@ def _map_policy(tiles_url: str) -> str:
     return with_images_from("blob:", tile_origin(tiles_url)) + "; media-src 'self' blob:; worker-src 'self'"
 
 
-def build_router(ctx, taxonomy: Taxonomy, otp: identity.Otp | None = None, push_key: str | None = None) -> APIRouter:
+def _blur_from_form(raw) -> list:
+    """The rectangles the console's script wrote into the form's `blur` field (JSON); none when it is empty."""
+    text = raw if isinstance(raw, str) else ""
+    if not text.strip():
+        return []
+    try:
+        return json.loads(text[:20_000])
+    except ValueError:
+        raise InvalidInput("The blur rectangles could not be read; draw them again.",
+                           "Không đọc được các vùng làm mờ; vui lòng vẽ lại.", field="blur") from None
+
+
+def build_router(ctx, taxonomy: Taxonomy, otp: identity.Otp | None = None, push_key: str | None = None,
+                 storage: BlobStorage | None = None) -> APIRouter:
     """The pages' routes. `otp` is the code desk the API uses (built from the settings when not given); `push_key` the
-    VAPID public key browsers subscribe with (None: no subscribe button)."""
+    VAPID public key browsers subscribe with (None: no subscribe button); `storage` holds the media (the process's own
+    when not given)."""
     optional_user, _current, _require = ctx.auth
     settings = ctx.settings
+    if storage is None:
+        from services.intake.bootstrap import media_storage
+
+        storage = media_storage(ctx)
     if otp is None:
         otp = identity.Otp(ctx.engine, otp_key(settings), sms_from(settings), SendLimits.from_settings(settings))
     policy = _map_policy(settings.map_tiles_url)
@@ -452,7 +477,8 @@ def build_router(ctx, taxonomy: Taxonomy, otp: identity.Otp | None = None, push_
                    if s.same_reporter and s.earlier_than(report)]
         return render(request, "console.html", status_code, report=report, lines=lines, suggestions=suggestions, files=files,
                       topics=topics, topic=names.get(report.topic_code), due=due, standing=stand, open=report.status in WAITING,
-                      outcomes=list(CallOutcome), done=request.query_params.get("done") if request.query_params.get("done") in ACTIONS else None,
+                      outcomes=list(CallOutcome), done=request.query_params.get("done") if request.query_params.get("done") in DONE else None,
+                      redactable=report.status in REDACTABLE_STATUSES, max_regions=MAX_REGIONS,
                       at_will_options=[(r.value, r.label[side]) for r in AT_WILL], earlier_options=earlier,
                       near_points=[[s.report.lat, s.report.lon] for s in suggestions if s.report.lat is not None],
                       channel_words=lambda r: Channel(r.channel).label[side] + (f" ({r.channel_name})" if r.channel_name else ""),
@@ -493,6 +519,21 @@ def build_router(ctx, taxonomy: Taxonomy, otp: identity.Otp | None = None, push_
             await asyncio.to_thread(triage.message_reporter, ctx.uow(), user, report_id, text("text"))
         else:
             raise NotFound(f"No action {action[:40]}.", f"Không có thao tác {action[:40]}.")
+
+    @router.post("/intake/queue/{report_id}/media/{media_id}/redaction")
+    async def redact(request: Request, report_id: str, media_id: str):
+        """The IOC's choice for one photo or video (shown or withheld, the rectangles drawn on it): the API's use case."""
+        user = optional_user(request)
+        away = pages.staff_only(request, user, roles.IOC)
+        if away:
+            return away
+        form = await request.form()
+        try:
+            blur = _blur_from_form(form.get("blur", ""))
+            await asyncio.to_thread(redaction.save, ctx.uow(), storage, user, report_id, media_id, form.get("public") == "true", blur)
+        except DomainError as exc:
+            return await _console_or_error(request, user, report_id, exc, errors={f"media-{media_id[:36]}": exc.detail})
+        return RedirectResponse(f"/intake/queue/{report_id[:36]}?done=redaction#media-{quote(media_id[:36])}", status_code=303)
 
     @router.post("/intake/queue/{report_id}/contact")
     async def contact(request: Request, report_id: str, purpose: str = Form("")):

@@ -61,12 +61,31 @@ def submitted(report: Report, media: Iterable = ()) -> ev.ReportSubmitted:
     return event
 
 
-def accepted(report: Report) -> ev.ReportAccepted:
-    """Step 1 accepted: what step 2 routes by, and what steps 3-7 must know without the reporter's personal data."""
+def public_media(media: Iterable) -> list[common.PublicMedia]:
+    """The files of a report the IOC left public (shown), with the public address of their current version."""
+    items = []
+    for m in media:
+        if not m.shown:
+            continue
+        width, height = m.shown_size
+        items.append(common.PublicMedia(id=m.id, url=m.public_url, media_type=m.public_media_type, width=width or 0, height=height or 0,
+                                    version=m.redaction_version))
+    return items
+
+
+def public_media_changed(media: Iterable) -> ev.PublicMediaChanged:
+    """The IOC changed what the public may see of the report's files: the whole list as it now is."""
+    return ev.PublicMediaChanged(public_media=public_media(media))
+
+
+def accepted(report: Report, media: Iterable = ()) -> ev.ReportAccepted:
+    """Step 1 accepted: what step 2 routes by, and what steps 3-7 must know without the reporter's personal data; and the
+    files the public may see (the IOC's choice so far: photos shown, videos withheld, unless the IOC said otherwise)."""
     event = ev.ReportAccepted(topic_code=report.topic_code, group_code=report.group_code, urgent=report.urgent, note=report.decision_note,
                               area_code=report.area_code, title=report.title,
                               urgent_service=report.urgent_service, state_secret=report.state_secret,
-                              reporter_kind=report.reporter_kind, private_result=report.private_result)
+                              reporter_kind=report.reporter_kind, private_result=report.private_result,
+                              public_media=public_media(media))
     event.received_at.FromDatetime(report.received_at)
     if report.lat is not None:  # the place, for step 2's routing
         event.location.lat, event.location.lon = report.lat, report.lon

@@ -21,7 +21,7 @@ from services.intake.domain.report import ContactRelease, Report, Reporter, clea
 from services.intake.domain.taxonomy import Taxonomy, known_topic
 from services.intake.domain.vocabulary import WAITING, Action, Status
 from services.intake.domain import notices as words
-from services.intake.service_layer import events, notices
+from services.intake.service_layer import events, media, notices
 from services.intake.service_layer.triage import retrying
 
 REPORT_ID = Label("Report id", "Mã phản ánh")
@@ -48,7 +48,8 @@ def accept_report(uow: UnitOfWork, taxonomy: Taxonomy, user: Principal, report_i
             report.accept(topic, urgent, note)
             history.record(uow.session, report.id, Action.ACCEPTED, actor_kind=history.STAFF, actor=user.subject,
                            at=datetime.now(timezone.utc), text=f"Lĩnh vực: {topic.name}", to_reporter=True)
-            sent = uow.emit(events.accepted(report), report_id=report.id, version=report.next_version(), actor=actor_of(user))
+            files = media.media_of(uow.session, report.id)  # the report's version guards them: a change of theirs moves it too
+            sent = uow.emit(events.accepted(report, files), report_id=report.id, version=report.next_version(), actor=actor_of(user))
             notices.tell(uow, report, sent.id, words.accepted(report.tracking_code))
             uow.commit()
             return report

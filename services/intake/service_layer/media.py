@@ -7,25 +7,31 @@ file belongs to one report only, and only the caller who uploaded it (its `owner
 
 Each upload has two blobs: `reports/<media id>/original`, the file as sent (staff only: a photo may carry the
 reporter's GPS position), and `reports/<media id>/public`, the copy anyone else may see (paht/runtime/media.py).
+A photo the IOC blurred has a third, `reports/<media id>/shown-<random>`: the public copy with the rectangles made
+unreadable (service_layer/redaction.py), a new key for every change.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from paht.runtime.db import READ_ONLY
 from paht.runtime.errors import InvalidInput
 from paht.runtime.ids import looks_like_id, new_id
 from paht.runtime import uploads
 from paht.runtime.media import MediaLimits, clean_filename
 from paht.runtime.storage import BlobStorage
 from services.intake.adapters.orm import report_media, reporters, reports
+from services.intake.domain.redaction import may_be_public, shown_by_default
 from services.intake.domain.vocabulary import MediaKind
 
 SWEEP_BATCH = 200
+# The public address's extension, by the type of what is served (a public copy's type: paht.runtime.media).
+EXTENSIONS = {"image/jpeg": "jpg", "video/mp4": "mp4", "video/quicktime": "mov", "video/webm": "webm"}
 
 
 @dataclass(frozen=True)
@@ -46,11 +52,34 @@ class MediaRecord:
     filename: str
     position: int
     uploaded_at: datetime
+    public_width: int | None = None
+    public_height: int | None = None
+    shown: bool = False
+    blur: list = field(default_factory=list)
+    redaction_version: int = 0
+    redacted_key: str = ""
 
     @property
     def public_media_type(self) -> str:
         """Photos are re-encoded as JPEG for the public; a video's public copy keeps its type."""
         return "image/jpeg" if self.kind == MediaKind.PHOTO.value else self.media_type
+
+    @property
+    def shown_key(self) -> str:
+        """The blob the public sees: the blurred copy, or the public copy when nothing is blurred."""
+        return self.redacted_key or self.public_key
+
+    @property
+    def public_url(self) -> str:
+        """Where the public sees this version of the IOC's choice (served only while it may be public: media_api.py)."""
+        return f"/intake/public-media/{self.id}-{self.redaction_version}.{EXTENSIONS.get(self.public_media_type, 'bin')}"
+
+    @property
+    def shown_size(self) -> tuple[int | None, int | None]:
+        """The size of what the public sees: the public copy's (rows older than that column: the picture's, upright)."""
+        if self.public_width and self.public_height:
+            return self.public_width, self.public_height
+        return self.width, self.height
 
 
 def _record(row) -> MediaRecord:
@@ -75,7 +104,9 @@ def store_upload(engine: Engine, storage: BlobStorage, owner: str, filename: str
     def record(checked, size: int, digest: str, _has_public: bool) -> MediaRecord:
         row = dict(id=media_id, report_id=None, owner=owner, kind=checked.kind.value, media_type=checked.media_type, size_bytes=size,
                    sha256=digest, width=checked.width, height=checked.height, original_key=original_key, public_key=public_key,
-                   filename=filename, position=0, uploaded_at=now)
+                   filename=filename, position=0, uploaded_at=now, public_width=checked.public_width,
+                   public_height=checked.public_height, shown=shown_by_default(checked.kind.value), blur=[], redaction_version=0,
+                   redacted_key="")
         with engine.begin() as conn:
             conn.execute(insert(report_media).values(**row))
         return MediaRecord(**row)
@@ -158,3 +189,37 @@ def sweep_unattached(engine: Engine, storage: BlobStorage, older_than: datetime,
     """Remove uploads never attached to a report and uploaded before `older_than` (rows, then their blobs); return how
     many. Several replicas may sweep at once: each row is removed by one (paht.runtime.uploads.remove_unattached)."""
     return uploads.sweep_unattached(engine, storage, report_media, report_media.c.report_id.is_(None), older_than, batch)
+
+
+def in_report(session: Session, report_id: str, media_id: str) -> MediaRecord | None:
+    """One file of a report (None when the id names nothing, or a file of another report or of none)."""
+    if not looks_like_id(media_id):
+        return None
+    row = session.execute(select(report_media).where(report_media.c.id == media_id, report_media.c.report_id == report_id)).first()
+    return _record(row) if row is not None else None
+
+
+def set_redaction(session: Session, record: MediaRecord, shown: bool, blur: list[dict], redacted_key: str) -> bool:
+    """Record the IOC's new choice for a file as the next version, if nobody recorded another since `record` was read;
+    say whether it was recorded."""
+    done = session.execute(update(report_media).where(
+        report_media.c.id == record.id, report_media.c.redaction_version == record.redaction_version,
+    ).values(shown=shown, blur=blur, redaction_version=record.redaction_version + 1, redacted_key=redacted_key))
+    return done.rowcount == 1
+
+
+def public_file(engine: Engine, media_id: str, version: int) -> MediaRecord | None:
+    """The file the public address names, when the public may see it now: the IOC left it shown, this is the current
+    version of that choice, and its report may be public (domain/redaction.py `may_be_public`, the one rule); else None.
+    Read without taking SQLite's write lock (an image request never waits for a writer)."""
+    if not looks_like_id(media_id):
+        return None
+    query = (select(report_media, reports.c.status, reports.c.private_result, reports.c.state_secret)
+             .select_from(report_media.join(reports, reports.c.id == report_media.c.report_id))
+             .where(report_media.c.id == media_id))
+    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        row = conn.execute(query).first()
+    if row is None or not may_be_public(row.status, bool(row.private_result), bool(row.state_secret)):
+        return None
+    record = _record(row)
+    return record if record.shown and record.redaction_version == version else None

@@ -50,6 +50,9 @@ public_reports = Table(
     # The portal's free-text search: title, description, address and tracking code folded (paht.runtime.text.fold:
     # lower case, no diacritics, đ as d), refreshed by the read model whenever the content arrives or is edited.
     Column("search_text", Text, nullable=False, default=""),
+    # The photos and videos the IOC left public, as intake's newest event listed them (shown only while the report is
+    # public: PublicReport.shown_media).
+    Column("public_media", JSON, nullable=False, server_default="[]"),
     # The portal's filters and map: the list is newest first within a topic or an area; the map reads a box of
     # lat/lon (the index holds the visibility rule's columns too, so the grid count is read from the index alone).
     Index("ix_public_reports_topic_received", "topic_code", "received_at"),

@@ -41,8 +41,15 @@ def when(value: datetime | None) -> str | None:
     return aware.astimezone(VN).isoformat(timespec="seconds")
 
 
-def request_view(r: PublicReport, service_name: str, updated_at: datetime | None) -> dict:
-    """A public report as an Open311 service request (no personal data: there is none in the public record)."""
+def media_url(r: PublicReport, site: str) -> str | None:
+    """The first photo anyone may see (PublicReport.shown_media: blurred where the IOC marked it), as an absolute URL."""
+    photo = next((m for m in r.shown_media if m.is_photo), None)
+    return site + photo.url if photo is not None else None
+
+
+def request_view(r: PublicReport, service_name: str, updated_at: datetime | None, site: str = "") -> dict:
+    """A public report as an Open311 service request (no personal data: there is none in the public record); `site` is
+    the address people reach PAHT at (media_url is absolute)."""
     return {
         "service_request_id": r.report_id,
         "status": status_of(r.step),
@@ -60,7 +67,7 @@ def request_view(r: PublicReport, service_name: str, updated_at: datetime | None
         "zipcode": None,
         "lat": r.lat,
         "long": r.lon,
-        "media_url": None,
+        "media_url": media_url(r, site),
     }
 
 

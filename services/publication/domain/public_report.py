@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import Enum
 
@@ -244,6 +244,36 @@ def explain(current: str, action: str) -> tuple[str, str] | None:
     return None
 
 
+@dataclass(frozen=True)
+class PublicMedia:
+    """A photo (blurred where the IOC marked it) or a video the IOC left public, as intake announced it: intake's public
+    address of that version, which intake serves only while the report may be public (decision 0023)."""
+
+    id: str
+    url: str
+    media_type: str
+    width: int | None = None
+    height: int | None = None
+    version: int = 0
+
+    @property
+    def is_photo(self) -> bool:
+        return self.media_type.startswith("image/")
+
+    @classmethod
+    def from_json(cls, item: dict) -> "PublicMedia | None":
+        """One stored item; None for one that is not a path of this site (never an address elsewhere, never a script)."""
+        url = str(item.get("url", ""))
+        if not url.startswith("/") or url.startswith("//") or "\\" in url:
+            return None
+        return cls(id=str(item.get("id", "")), url=url, media_type=str(item.get("media_type", "")),
+                   width=item.get("width") or None, height=item.get("height") or None, version=int(item.get("version") or 0))
+
+    def as_json(self) -> dict:
+        return {"id": self.id, "url": self.url, "media_type": self.media_type, "width": self.width, "height": self.height,
+                "version": self.version}
+
+
 @dataclass
 class TimelineEntry:
     """One public step of the process; `note` is public too, so it never holds internal reasons."""
@@ -293,6 +323,7 @@ class PublicReport(Versioned):
     approval_due: datetime | None = None   # step 7
     reporter_ref: str = ""  # intake's pseudonym of the reporter (ReportSubmitted): checks feedback; never shown, never logged
     search_text: str = ""  # what the portal's free text is matched against (see refresh_search)
+    public_media: list = field(default_factory=list)  # intake's last list of public files (PublicMedia.as_json); see shown_media
 
     @classmethod
     def placeholder(cls, report_id: str) -> "PublicReport":
@@ -323,6 +354,19 @@ class PublicReport(Versioned):
         """Whether anyone may open the report: listed, or refused (its reason is public by the procedure) — and
         in both cases public: a private or secret refusal is its reporter's alone."""
         return self.is_public and self.step in LISTED | NOT_ELIGIBLE
+
+    @property
+    def shown_media(self) -> list[PublicMedia]:
+        """The photos and videos anyone may see: those intake last said the IOC left public, and only while the report is
+        on the public lists (is_listed, so is_public: the one privacy rule); otherwise none, whoever asks."""
+        if not self.is_listed:
+            return []
+        found = (PublicMedia.from_json(item) for item in self.public_media or [] if isinstance(item, dict))
+        return [m for m in found if m is not None]
+
+    def record_public_media(self, items: list[PublicMedia]) -> None:
+        """Keep intake's newest list of public files (each of intake's events carries the whole list)."""
+        self.public_media = [m.as_json() for m in items]
 
     @property
     def is_trackable(self) -> bool:

@@ -15,7 +15,8 @@ from paht.runtime.paging import DEFAULT_LIMIT, MAX_LIMIT
 from paht.runtime.text import Label
 from services.publication.adapters.names import NamesCopy, PortalNames
 from services.publication.domain.portal import MAP_MAX_FEATURES, BBox, ReportFilter
-from services.publication.domain.public_report import PUBLIC_FIELDS, REPORT_ID, Step, TRACKING_FIELDS, Deadline, PublicReport, place_deadlines
+from services.publication.domain.public_report import (PUBLIC_FIELDS, REPORT_ID, Step, TRACKING_FIELDS, Deadline, PublicMedia, PublicReport,
+                                                       place_deadlines)
 from services.publication.service_layer import feedback, handlers
 
 MAX_OFFSET = 100_000  # deeper than anyone reads a public list; beyond it a 422, never a database overflow
@@ -73,6 +74,11 @@ def tracking_view(r: PublicReport) -> dict:
     return {**{name: plain(getattr(r, name)) for name in TRACKING_FIELDS}, "status": r.status, "status_label": both(r.step.status_label)}
 
 
+def media_view(m: PublicMedia) -> dict:
+    """A public photo (blurred where the IOC marked it) or video: its address on this site and its size in pixels."""
+    return {"url": m.url, "width": m.width, "height": m.height, "media_type": m.media_type, "kind": "photo" if m.is_photo else "video"}
+
+
 def public_view(r: PublicReport, timeline=None) -> dict:
     """Public view of a report: never a private answer, never personal data."""
     view = {
@@ -84,6 +90,7 @@ def public_view(r: PublicReport, timeline=None) -> dict:
         "lead_agency": r.lead_agency_name or None,
         "answer": r.public_answer,
         "published_at": iso(r.published_at),
+        "media": [media_view(m) for m in r.shown_media],
     }
     if timeline is not None:
         placed, open_ = place_deadlines(r.deadlines(), timeline)

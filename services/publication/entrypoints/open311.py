@@ -87,8 +87,12 @@ def build_router(ctx, intake=None) -> APIRouter:
             intake = GrpcOpen311Intake(lambda: ctx.channel("intake"), ctx.settings.grpc_timeout_s)
         return intake
 
+    def site(request: Request) -> str:
+        """The address people reach PAHT at (the edge's, or PAHT_PUBLIC_URL behind a proxy)."""
+        return ctx.settings.public_url or str(request.base_url).rstrip("/")
+
     def base_url(request: Request) -> str:
-        return (ctx.settings.public_url or str(request.base_url).rstrip("/")) + PREFIX
+        return site(request) + PREFIX
 
     @router.get("/open311/{name}")
     @router.get(PREFIX + "/{name}")
@@ -109,7 +113,7 @@ def build_router(ctx, intake=None) -> APIRouter:
             if stem == "services":
                 return await guarded(fmt, lambda: services(fmt))
             if stem == "requests":
-                return await guarded(fmt, lambda: requests(fmt, params))
+                return await guarded(fmt, lambda: requests(fmt, params, site(request)))
             if stem == "servicerequestupdates":
                 return await guarded(fmt, lambda: updates(fmt, params))
         return unknown(fmt)
@@ -121,18 +125,18 @@ def build_router(ctx, intake=None) -> APIRouter:
              "keywords": ",".join(s.keywords), "group": s.group_name or s.group_code}
             for s in found])
 
-    async def requests(fmt: str, params) -> Response:
+    async def requests(fmt: str, params, here: str) -> Response:
         ids = open311.parse_list(params.get("service_request_id"))
         if len(ids) > open311.MAX_IDS:
             raise InvalidInput(f"service_request_id: at most {open311.MAX_IDS} ids", f"service_request_id: tối đa {open311.MAX_IDS} mã")
         if ids:  # the specification: a list of ids overrides every other parameter
-            found = await asyncio.to_thread(use_cases.requests_by_ids, ctx.uow(), ids)
+            found = await asyncio.to_thread(use_cases.requests_by_ids, ctx.uow(), ids, here)
             return answer(fmt, "service_requests", found)
         wanted = open311.statuses(params.get("status"))
         window = open311.window(params.get("start_date"), params.get("end_date"), datetime.now(timezone.utc))
         limit, offset = page_of(params)
         found = await asyncio.to_thread(use_cases.search_requests, ctx.uow(), statuses=wanted, codes=open311.parse_list(params.get("service_code")),
-                                        window=window, limit=limit, offset=offset)
+                                        window=window, limit=limit, offset=offset, site=here)
         return answer(fmt, "service_requests", found)
 
     async def updates(fmt: str, params) -> Response:
@@ -153,11 +157,11 @@ def build_router(ctx, intake=None) -> APIRouter:
         return await guarded(fmt, work)
 
     @router.get(PREFIX + "/requests/{name}")
-    async def one_request(name: str):
+    async def one_request(name: str, request: Request):
         request_id, fmt = split(name)
 
         async def work():
-            return answer(fmt, "service_requests", [await asyncio.to_thread(use_cases.get_request, ctx.uow(), request_id)])
+            return answer(fmt, "service_requests", [await asyncio.to_thread(use_cases.get_request, ctx.uow(), request_id, site(request))])
         return await guarded(fmt, work)
 
     @router.get(PREFIX + "/tokens/{name}")

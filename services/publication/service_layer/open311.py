@@ -42,35 +42,37 @@ def catalogue_changed_at(uow: UnitOfWork) -> datetime | None:
         return taxonomy.changed_at(uow.session)
 
 
-def _view(r: PublicReport, names: dict[str, str], changes: dict) -> dict | None:
+def _view(r: PublicReport, names: dict[str, str], changes: dict, site: str) -> dict | None:
     if r.is_public_record:
-        return open311.request_view(r, names.get(r.topic_code, ""), changes.get(r.report_id))
+        return open311.request_view(r, names.get(r.topic_code, ""), changes.get(r.report_id), site)
     if r.is_trackable and r.step == Step.SUBMITTED:
         return open311.pending_view(r, changes.get(r.report_id))
     return None
 
 
-def requests_by_ids(uow: UnitOfWork, ids: list[str]) -> list[dict]:
-    """The requests of these ids, in their order (unknown or hidden ids are left out: the list says nothing of them)."""
+def requests_by_ids(uow: UnitOfWork, ids: list[str], site: str = "") -> list[dict]:
+    """The requests of these ids, in their order (unknown or hidden ids are left out: the list says nothing of them);
+    `site`: the address people reach PAHT at, for media_url."""
     ids = [i for i in dict.fromkeys(ids) if is_report_id(i)]
     with uow:
         found = queries.by_ids(uow.session, ids)
         names, changes = taxonomy.names(uow.session), queries.last_changes(uow.session, list(found))
-        views = [_view(found[i], names, changes) for i in ids if i in found]
+        views = [_view(found[i], names, changes, site) for i in ids if i in found]
     return [v for v in views if v is not None]
 
 
-def search_requests(uow: UnitOfWork, *, statuses: set[str], codes: list[str], window: open311.Window, limit: int, offset: int) -> list[dict]:
+def search_requests(uow: UnitOfWork, *, statuses: set[str], codes: list[str], window: open311.Window, limit: int, offset: int,
+                    site: str = "") -> list[dict]:
     """One page of the public records matching GET requests' filters, newest first."""
     with uow:
         found = queries.requests(uow.session, steps=open311.steps_of(statuses), codes=codes, start=window.start, end=window.end,
                                  limit=limit, offset=offset)
         names, changes = taxonomy.names(uow.session), queries.last_changes(uow.session, [r.report_id for r in found])
-        return [open311.request_view(r, names.get(r.topic_code, ""), changes.get(r.report_id)) for r in found]
+        return [open311.request_view(r, names.get(r.topic_code, ""), changes.get(r.report_id), site) for r in found]
 
 
-def get_request(uow: UnitOfWork, request_id: str) -> dict:
-    views = requests_by_ids(uow, [request_id])
+def get_request(uow: UnitOfWork, request_id: str, site: str = "") -> dict:
+    views = requests_by_ids(uow, [request_id], site)
     if not views:
         raise _unknown_request(request_id)
     return views[0]

@@ -16,7 +16,7 @@ from paht.intake.v1 import events_pb2 as intake_ev
 from paht.runtime.events.envelope import Envelope
 from paht.runtime.ids import new_id
 from paht.runtime.uow import UnitOfWork
-from services.publication.domain.public_report import SUBMISSION_FIELDS, Step, Submission, TimelineEntry, Visibility
+from services.publication.domain.public_report import SUBMISSION_FIELDS, PublicMedia, Step, Submission, TimelineEntry, Visibility
 
 
 def event_time(event: Message, envelope: Envelope) -> datetime:
@@ -73,12 +73,20 @@ def classify(report, state_secret: bool) -> None:
         report.visibility = Visibility.REPORTER_ONLY.value if report.private_result else Visibility.PUBLIC.value
 
 
+def public_media_of(items) -> list[PublicMedia]:
+    """intake's PublicMedia list as the read model keeps it."""
+    return [PublicMedia(id=m.id, url=m.url, media_type=m.media_type, width=m.width or None, height=m.height or None, version=m.version)
+            for m in items]
+
+
 def on_report_accepted(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
-    """Step 1: the IOC accepted the report and normalised its topic; from now on it is public (unless a state secret)."""
+    """Step 1: the IOC accepted the report and normalised its topic; from now on it is public (unless a state secret),
+    with the photos and videos the IOC left public."""
     report = uow.reports.get_or_start(envelope.report_id)
     report.topic_code = event.topic_code or report.topic_code
     report.urgent = event.urgent
     classify(report, event.state_secret)
+    report.record_public_media(public_media_of(event.public_media))
     report.advance(Step.ACCEPTED)
     add_step(uow, report.report_id, Step.ACCEPTED, event_time(event, envelope))
 
@@ -103,6 +111,11 @@ def on_report_cancelled(uow: UnitOfWork, event: Message, envelope: Envelope) -> 
 def on_report_classified(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
     """The IOC set or cleared the state-secret flag (at any stage)."""
     classify(uow.reports.get_or_start(envelope.report_id), event.state_secret)
+
+
+def on_public_media_changed(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
+    """The IOC changed what the public may see of the report's files (before or after acceptance): the whole new list."""
+    uow.reports.get_or_start(envelope.report_id).record_public_media(public_media_of(event.public_media))
 
 
 def on_report_edited(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
@@ -184,6 +197,7 @@ INTAKE = {
     intake_ev.ReportCancelled: on_report_cancelled,
     intake_ev.ReportClassified: on_report_classified,
     intake_ev.ReportEdited: on_report_edited,
+    intake_ev.PublicMediaChanged: on_public_media_changed,
 }
 DISPATCH = {dispatch_ev.ReportDispatched: on_report_dispatched}
 HANDLING = {

@@ -6,6 +6,7 @@
  *   [data-map-picker]    a Leaflet map to drop a pin, "use my location", and the server's check of the place
  *   [data-uploads]       photos and videos uploaded at once (progress, remove, preview), ids into the form
  *   [data-urgent]        the 113/114/115 choice shown only for an urgent report
+ *   [data-redact]        the IOC's blur rectangles on a report's photo, drawn with a mouse or a finger (pointer events)
  * Settings come from #intake-config (data-*), texts from the JSON block #intake-text: no inline script,
  * so the page's Content-Security-Policy (script-src 'self') holds.
  */
@@ -555,6 +556,113 @@
     sync();
   }
 
+  /* ---- the IOC's blur rectangles on a report's photo (the step 1 console): drawn with a mouse, a pen or a finger ---- */
+
+  /** Rectangles are fractions of the picture as shown (the upright public copy), which is what the server blurs.
+   *  They go to the server in the form's `blur` field (JSON) when the operator saves; until then nothing changes. */
+  function Redact(area) {
+    var item = area.closest(".redact-item");
+    var form = item ? item.querySelector("[data-redact-form]") : null;
+    var field = form ? form.querySelector("[data-blur-field]") : null;
+    var state = form ? form.querySelector("[data-blur-state]") : null;
+    var img = area.querySelector("img");
+    var readonly = area.hasAttribute("data-readonly") || !field;
+    var max = parseInt(area.dataset.max || "20", 10);
+    var MIN = 0.01;  // a tap, not a drag: no rectangle
+    var boxes = [];
+    try { boxes = JSON.parse(area.dataset.blur || "[]") || []; } catch (e) { boxes = []; }
+    var drawing = null;
+
+    function clamp(v) { return Math.max(0, Math.min(1, v)); }
+    function round(v) { return Math.round(v * 1e6) / 1e6; }
+    function at(e) {
+      var r = img.getBoundingClientRect();
+      return { x: clamp((e.clientX - r.left) / r.width), y: clamp((e.clientY - r.top) / r.height) };
+    }
+    function place(node, b) {
+      node.style.left = b.x * 100 + "%";
+      node.style.top = b.y * 100 + "%";
+      node.style.width = b.w * 100 + "%";
+      node.style.height = b.h * 100 + "%";
+    }
+    function value() {
+      return JSON.stringify(boxes.map(function (b) {
+        var x = round(b.x), y = round(b.y);
+        return { x: x, y: y, w: Math.min(round(b.w), round(1 - x)), h: Math.min(round(b.h), round(1 - y)) };
+      }));
+    }
+    var saved = field ? value() : "";
+
+    function say(extra) {
+      if (!state) return;
+      var text = boxes.length ? t("js.blur_count", { n: boxes.length }) : t("js.blur_none");
+      if (field && field.value !== saved) text += " " + t("js.blur_unsaved");
+      state.textContent = extra ? extra : text;
+    }
+    function render() {
+      Array.prototype.slice.call(area.querySelectorAll(".blur-box")).forEach(function (n) { area.removeChild(n); });
+      boxes.forEach(function (b, i) {
+        var node = el("div", { class: "blur-box" });
+        place(node, b);
+        if (!readonly) {
+          var label = t("js.blur_remove", { n: i + 1 });
+          var remove = el("button", { type: "button", class: "blur-remove", text: "×", "aria-label": label, title: label });
+          remove.addEventListener("pointerdown", function (e) { e.stopPropagation(); });
+          remove.addEventListener("click", function (e) {
+            e.preventDefault();
+            boxes.splice(i, 1);
+            changed();
+          });
+          node.appendChild(remove);
+        }
+        area.appendChild(node);
+      });
+    }
+    function changed() {
+      render();
+      if (field) field.value = value();
+      say();
+    }
+    function rectTo(e) {
+      var p = at(e), s = drawing.start;
+      return { x: Math.min(s.x, p.x), y: Math.min(s.y, p.y), w: Math.abs(p.x - s.x), h: Math.abs(p.y - s.y) };
+    }
+    function move(e) {
+      if (!drawing) return;
+      place(drawing.node, rectTo(e));
+    }
+    function finish(e) {
+      if (!drawing) return;
+      var r = rectTo(e);
+      area.removeChild(drawing.node);
+      drawing = null;
+      if (r.w >= MIN && r.h >= MIN) boxes.push(r);
+      changed();
+    }
+    function cancel() {
+      if (drawing) { area.removeChild(drawing.node); drawing = null; }
+    }
+
+    if (!readonly) {
+      area.classList.add("drawable");
+      area.addEventListener("pointerdown", function (e) {
+        if (e.pointerType === "mouse" && e.button !== 0) return;
+        if (boxes.length >= max) { say(t("js.blur_max", { n: max })); return; }
+        e.preventDefault();
+        drawing = { start: at(e), node: el("div", { class: "blur-box drawing" }) };
+        area.appendChild(drawing.node);
+        if (area.setPointerCapture) area.setPointerCapture(e.pointerId);
+        move(e);
+      });
+      area.addEventListener("pointermove", move);
+      area.addEventListener("pointerup", finish);
+      area.addEventListener("pointercancel", cancel);
+      area.addEventListener("lostpointercapture", cancel);
+    }
+    render();
+    this.boxes = function () { return boxes.slice(); };
+  }
+
   /* ---- start ---- */
 
   PAHT.Uploads = Uploads;
@@ -568,6 +676,7 @@
   if (view) widgets.view = new MapView(view);
   var urgent = document.querySelector("[data-urgent]");
   if (urgent) widgets.urgent = new Urgent(urgent);
+  widgets.redact = Array.prototype.map.call(document.querySelectorAll("[data-redact]"), function (area) { return new Redact(area); });
   // a page without its own script (the edit form, the call centre) gets plain uploads straight away
   var up = document.querySelector("[data-uploads]");
   if (up && !up.hasAttribute("data-manual")) widgets.uploads = new Uploads(up, {});
