@@ -185,7 +185,7 @@ def ioc_accepts_and_dispatches(browser, j: Journey) -> None:
         main = page.locator("main")
         expect(main).to_contain_text(j.description)
         expect(main).to_contain_text(j.address)
-        expect(main.locator(".media-list img")).to_have_count(1)
+        expect(main.locator(".redact-list img")).to_have_count(1)
         expect(main.locator("#console-map .leaflet-marker-icon")).to_have_count(1)
         expect(main).not_to_contain_text(j.phone)  # the contact only behind the audited button
         accept = page.locator("details.action").filter(has=page.get_by_role("button", name="Tiếp nhận phản ánh"))
@@ -476,6 +476,9 @@ def visitor_reads_the_timeline(browser, j: Journey) -> None:
         for secret in (j.phone, "Trần Văn Bình", "binh.tran@example.vn", "Đường đã vá phẳng"):
             expect(main).not_to_contain_text(secret)  # nor the reporter, nor their comment
         expect(page.locator("#feedback")).to_have_count(0)  # the reporter's own section: not for a visitor
+        photo = main.locator("#photos img")  # the citizen's photo, as the IOC left it public (its metadata-free copy)
+        expect(photo).to_have_count(1)
+        assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", photo.element_handle())
 
         timeline = main.locator("ol.timeline > li")
         steps = [("submitted", "Gửi phản ánh", None), ("accepted", "Trung tâm IOC tỉnh tiếp nhận", None),
