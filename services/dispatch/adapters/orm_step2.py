@@ -32,6 +32,11 @@ dispatch_items = Table(
     Column("private_result", Boolean, nullable=False, server_default=false()),
     Column("state_secret", Boolean, nullable=False, server_default=false()),
     Column("clock_started_at", UtcDateTime(), nullable=False),
+    # what the report says, as accepted at step 1, carried on to the lead agency (and shown on the step-2 console)
+    Column("tracking_code", String(20), nullable=False, server_default=""),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("address_text", String(300), nullable=False, server_default=""),
+    Column("media", JSON, nullable=False, server_default="[]"),  # [{id, media_type, url, size_bytes, sha256}]
 )
 
 dispatch_rounds = Table(

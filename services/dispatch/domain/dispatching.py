@@ -110,13 +110,18 @@ class DispatchItem(Versioned):
     reporter_kind: str = "person"             # "person" or "organisation": handling's answer addresses one or the other
     private_result: bool = False              # the reporter asked that the result go only to them
     state_secret: bool = False                # the IOC found it touches state secrets (as accepted at step 1)
+    tracking_code: str = ""                   # what the report says, as accepted, for the lead agency's people
+    description: str = ""
+    address_text: str = ""
+    media: list = field(default_factory=list)  # its files by their staff addresses at intake: [{id, media_type, url, ...}]
     rounds: list = field(default_factory=list)
     escalations: list = field(default_factory=list)
 
     @classmethod
     def accepted(cls, report_id: str, received_at: datetime, urgent: bool, topic_code: str, group_code: str, engine: SlaEngine, *,
                  location: tuple[float | None, float | None] = (None, None), area_code: str = "", title: str = "",
-                 reporter_kind: str = "", private_result: bool = False, state_secret: bool = False) -> "DispatchItem":
+                 reporter_kind: str = "", private_result: bool = False, state_secret: bool = False, tracking_code: str = "",
+                 description: str = "", address_text: str = "", media: list | None = None) -> "DispatchItem":
         """Start the step 1+2 clock of an accepted report, keeping what routing needs (its place) and what the lead
         agency must know without personal data (title, who reports, private result, state secret).
 
@@ -139,6 +144,10 @@ class DispatchItem(Versioned):
             reporter_kind=(reporter_kind or "").strip()[:20] or "person",
             private_result=bool(private_result),
             state_secret=bool(state_secret),
+            tracking_code=(tracking_code or "").strip()[:20],
+            description=description or "",
+            address_text=(address_text or "").strip()[:300],
+            media=list(media or []),
         )
 
     # --- what the item says about itself -------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from google.protobuf.json_format import MessageToDict, ParseDict
 from google.protobuf.message import Message
 
 from paht.common.v1 import common_pb2
@@ -41,7 +42,9 @@ def on_report_accepted(uow: UnitOfWork, event: Message, envelope: Envelope) -> N
     uow.items.add(DispatchItem.accepted(envelope.report_id, received, event.urgent, event.topic_code, event.group_code, sla_engine(uow),
                                         location=location, area_code=event.area_code, title=event.title,
                                         reporter_kind=event.reporter_kind, private_result=event.private_result,
-                                        state_secret=event.state_secret))
+                                        state_secret=event.state_secret, tracking_code=event.tracking_code,
+                                        description=event.description, address_text=event.address_text,
+                                        media=[MessageToDict(m, preserving_proto_field_name=True) for m in event.media]))
 
 
 def on_report_classified(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
@@ -108,7 +111,13 @@ def _emit_dispatched(uow: UnitOfWork, user: Principal, engine: SlaEngine, item: 
         reporter_kind=item.reporter_kind,
         private_result=item.private_result,
         state_secret=item.state_secret,
+        tracking_code=item.tracking_code,
+        description=item.description,
+        address_text=item.address_text,
+        media=[ParseDict(m, common_pb2.Attachment(), ignore_unknown_fields=True) for m in item.media or []],
     )
+    if item.location_lat is not None and item.location_lon is not None:
+        event.location.lat, event.location.lon = item.location_lat, item.location_lon
     event.dispatch_due.FromDatetime(item.dispatch_due)
     event.agency_due.FromDatetime(engine.due(Step.AGENCY, sent.dispatched_at, org=org))
     event.handling_due.FromDatetime(engine.due(Step.HANDLING, sent.dispatched_at, org=org))

@@ -1,7 +1,7 @@
 """Handling's tables, mapped onto the domain classes without the domain knowing."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, Index, Integer, MetaData, String, Table, Text, false, true
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, Float, Index, Integer, MetaData, String, Table, Text, false, true
 from sqlalchemy import delete, event, insert, inspect
 from sqlalchemy.orm import Session, registry
 
@@ -55,6 +55,13 @@ cases = Table(
     Column("clarification_text", Text, nullable=False, server_default=""),
     Column("clarification_due", UtcDateTime(), nullable=True),
     Column("co_staff", Names(1100), nullable=False, server_default=""),
+    # what the report says, as accepted at step 1 (from ReportDispatched): what the people handling it read
+    Column("tracking_code", String(20), nullable=False, server_default=""),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("address_text", String(300), nullable=False, server_default=""),
+    Column("lat", Float, nullable=True),
+    Column("lon", Float, nullable=True),
+    Column("media", JSON, nullable=False, server_default="[]"),
     # after publication, the reporter's rating of the answer (publication's ReportRated): the unit sees how it was judged
     Column("reporter_rating", String(20), nullable=False, server_default=""),
     Column("reporter_rating_comment", Text, nullable=False, server_default=""),

@@ -1,7 +1,7 @@
 """A case at the lead agency, lead unit and staff: steps 3 to 7 of the procedure. No I/O here."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Callable, Sequence
 
@@ -137,6 +137,13 @@ class Case(Versioned):
     clarification_question: str = ""
     clarification_text: str = ""
     clarification_due: datetime | None = None
+    # what the report says, as accepted at step 1 (from dispatch; no reporter's contact): what the people handling it read
+    tracking_code: str = ""
+    description: str = ""
+    address_text: str = ""
+    lat: float | None = None
+    lon: float | None = None
+    media: list = field(default_factory=list)  # [{id, media_type, url, ...}]: its files at intake, by their staff addresses
     # after publication, the reporter's rating of the answer (paht.runtime.ratings.Score value) and their comment
     reporter_rating: str = ""
     reporter_rating_comment: str = ""
@@ -275,6 +282,25 @@ class Case(Versioned):
         self.title = (title or "").strip()[:300]
         self.reporter_kind = reporter_kind if reporter_kind in ("person", "organisation") else "person"
         self.private_result, self.state_secret = bool(private_result), bool(state_secret)
+
+    def note_content(self, tracking_code: str, description: str, address_text: str, place: tuple[float, float] | None,
+                     media: list[dict]) -> None:
+        """Keep what the report says (as dispatch carried it from step 1): the people handling it read it on the case. An
+        event from before dispatch carried it says nothing: what the case knows stays."""
+        if not (tracking_code or description or media):
+            return
+        self.tracking_code, self.description = (tracking_code or "")[:20], description or ""
+        self.address_text = (address_text or "")[:300]
+        self.lat, self.lon = place if place else (None, None)
+        self.media = [m for m in media if m.get("id")]
+
+    @property
+    def photos(self) -> list[dict]:
+        return [m for m in self.media if str(m.get("media_type", "")).startswith("image/")]
+
+    @property
+    def videos(self) -> list[dict]:
+        return [m for m in self.media if str(m.get("media_type", "")).startswith("video/")]
 
     def assign_unit(self, user: Person, unit: CandidateUnit | None, asked: str = "", message: str = "") -> None:
         """Step 3: the lead agency accepts and names its lead unit (itself when it handles directly), with a note."""

@@ -11,6 +11,7 @@ from datetime import date, datetime, timezone
 from typing import Callable
 from zoneinfo import ZoneInfo
 
+from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
 from paht.common.v1 import common_pb2
@@ -457,6 +458,9 @@ def open_case_on_dispatch(uow: UnitOfWork, msg: dispatch_ev.ReportDispatched, en
     else:
         case.open_round(agency.id, agency.name, msg.round, due, msg.meta.epoch, msg.urgent)
     case.note_report(msg.title, msg.reporter_kind, msg.private_result, msg.state_secret)
+    case.note_content(msg.tracking_code, msg.description, msg.address_text,
+                      (msg.location.lat, msg.location.lon) if msg.HasField("location") else None,
+                      [MessageToDict(m, preserving_proto_field_name=True) for m in msg.media])
     case.handover_message = msg.note.strip()[:2000]
     case.agency_due = msg.agency_due.ToDatetime(tzinfo=timezone.utc) if msg.HasField("agency_due") else None
     case.approval_due = None

@@ -81,11 +81,14 @@ def public_media_changed(media: Iterable) -> ev.PublicMediaChanged:
 def accepted(report: Report, media: Iterable = ()) -> ev.ReportAccepted:
     """Step 1 accepted: what step 2 routes by, and what steps 3-7 must know without the reporter's personal data; and the
     files the public may see (the IOC's choice so far: photos shown, videos withheld, unless the IOC said otherwise)."""
+    media = list(media)
     event = ev.ReportAccepted(topic_code=report.topic_code, group_code=report.group_code, urgent=report.urgent, note=report.decision_note,
                               area_code=report.area_code, title=report.title,
                               urgent_service=report.urgent_service, state_secret=report.state_secret,
                               reporter_kind=report.reporter_kind, private_result=report.private_result,
-                              public_media=public_media(media))
+                              public_media=public_media(media), tracking_code=report.tracking_code,
+                              description=report.description, address_text=report.address_text)
+    event.media.extend(attachments(media))  # every file by its staff address: what the people handling it look at
     event.received_at.FromDatetime(report.received_at)
     if report.lat is not None:  # the place, for step 2's routing
         event.location.lat, event.location.lon = report.lat, report.lon
