@@ -144,12 +144,14 @@ class BBox:
 # The map's cells: cell (cx, cy) of level L holds lon in [cx, cx + 1) * 2**-L and lat in [cy, cy + 1) * 2**-L. The
 # publication keeps the number of listed reports in each cell of these levels (adapters/map_cells.py), so that a box
 # with many reports is answered from a few thousand cells instead of every report in it. A band between two levels is
-# read from the finer one (at most 4 x 4 of its cells in one cell of the band).
-MAP_LEVELS = (3, 6, 9, 12, 15)
+# read from the finer one (at most 4 x 4 of its cells in one cell of the band, from band 1 on); a band finer than the
+# last level (a box under ~600 m across that still holds more than MAP_MAX_FEATURES) is read from the reports themselves.
+MAP_LEVELS = (3, 6, 9, 12)
 
 
 def cell_of(lat: float, lon: float, level: int) -> tuple[int, int]:
-    """The cell (cx, cy) of a position at a level (scaling by a power of two is exact: SQL's floor(lon * 2^L) agrees)."""
+    """The cell (cx, cy) of a position at a level (scaling by a power of two is exact: SQL's floor(lon * 2^L) agrees;
+    for every normal float, i.e. any coordinate but a subnormal one below 1e-307 degrees)."""
     scale = float(2 ** level) if level >= 0 else 2.0 ** level
     return math.floor(lon * scale), math.floor(lat * scale)
 
@@ -173,6 +175,9 @@ class Total(int):
 
     def __repr__(self) -> str:
         return f"Total({int(self)}, exact={self.exact})"
+
+    def __str__(self) -> str:  # shown as the number it is
+        return int.__repr__(self)
 
 
 def counting_limit(limit: int, offset: int) -> int:
