@@ -50,10 +50,11 @@ public_reports = Table(
     # lower case, no diacritics, đ as d), refreshed by the read model whenever the content arrives or is edited.
     Column("search_text", Text, nullable=False, default=""),
     # The portal's filters and map: the list is newest first within a topic or an area; the map reads a box of
-    # lat/lon (the index holds the visibility rule's columns too, so the grid count is read from the index alone).
+    # lat/lon (the index holds the visibility rule's columns, the topic and the area too, so the grid of a filtered map
+    # is read from the index alone).
     Index("ix_public_reports_topic_received", "topic_code", "received_at"),
     Index("ix_public_reports_area_received", "area_code", "received_at"),
-    Index("ix_public_reports_lat_lon", "lat", "lon", "status", "visibility", "received_at"),
+    Index("ix_public_reports_lat_lon", "lat", "lon", "status", "visibility", "received_at", "topic_code", "area_code"),
     # the map's strips along a box's west and east edges (its cells inside come from map_cells)
     Index("ix_public_reports_lon_lat", "lon", "lat", "status", "visibility", "received_at"),
 )

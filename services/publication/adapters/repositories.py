@@ -35,13 +35,16 @@ def _like_escaped(word: str) -> str:
     return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _narrowed(f: ReportFilter) -> tuple:
-    """The portal's filters as conditions, to add to the visibility rule (never to replace it)."""
+def _narrowed(f: ReportFilter, group_topics: list[str] | None = None) -> tuple:
+    """The portal's filters as conditions, to add to the visibility rule (never to replace it). `group_topics`: the
+    group's topic codes when already read (a list of values lets the planner see how many reports they hold)."""
     c = public_reports.c
     where = []
     if f.topic:
         where.append(c.topic_code == f.topic)
-    if f.group:
+    if f.group and group_topics is not None:
+        where.append(c.topic_code.in_(group_topics))
+    elif f.group:
         where.append(c.topic_code.in_(select(taxonomy_topics.c.code).where(taxonomy_topics.c.group_code == f.group)))
     if f.area:
         where.append(c.area_code == f.area)
@@ -133,7 +136,9 @@ class SqlPublicReports:
         inside the box (a cell cut by the box's edge counts only its part inside), and the count is None (only "more
         than cap": counting a whole city precisely is what the grid is there to avoid)."""
         c = public_reports.c
-        where = _shown(*LISTED) + _narrowed(f) + (
+        group_topics = list(self.session.execute(select(taxonomy_topics.c.code).where(taxonomy_topics.c.group_code == f.group)).scalars()) \
+            if f.group else None
+        where = _shown(*LISTED) + _narrowed(f, group_topics) + (
             c.lat.is_not(None), c.lon.is_not(None),
             c.lat.between(box.south, box.north), c.lon.between(box.west, box.east),
         )
