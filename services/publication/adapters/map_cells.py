@@ -87,8 +87,8 @@ def _track(session: Session, flush_context, instances) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _write(session: Session) -> None:
-    if not session.info.get(PENDING) and not (session.new or session.dirty or session.deleted):
-        return
+    if not session.info.get(PENDING) and not any(isinstance(o, PublicReport) for o in (*session.new, *session.dirty, *session.deleted)):
+        return  # nothing of publication's reports in this transaction (another service's session in the same process)
     session.flush()  # the last changes' cells too
     pending = session.info.pop(PENDING, None)
     if pending:

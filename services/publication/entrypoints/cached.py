@@ -50,7 +50,7 @@ def matches(if_none_match: str | None, etag: str) -> bool:
 
 
 class PublicAnswers:
-    """The last public answers, by path and query string, each with the write generation it was read at."""
+    """The last public answers, by URL, each with the write generation it was read at."""
 
     def __init__(self, max_age_s: float = MAX_AGE_S, max_bytes: int = MAX_BYTES, clock: Callable[[], float] = time.monotonic):
         self.max_age_s = max_age_s
@@ -86,7 +86,7 @@ class PublicAnswers:
 
     async def answer(self, request: Request, make: Callable[[], Awaitable[Response]]) -> Response:
         """The kept answer to this GET, or `make()`'s (kept when a 200), as a 200 with ETag and max-age, or a 304."""
-        key = request.url.path + "?" + request.url.query
+        key = str(request.url)  # the host too: an answer may name it (Open311's discovery without PAHT_PUBLIC_URL)
         kept = self.fresh(key)
         if kept is None:
             making = self._making.get(key)
