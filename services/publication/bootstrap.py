@@ -26,11 +26,13 @@ def reporter_identity(ctx):
 def build_http(ctx):
     from services.publication.adapters.names import NamesCopy
     from services.publication.entrypoints import api, feedback_api, feedback_pages, open311, pages
+    from services.publication.entrypoints.cached import PublicAnswers
 
     app = make_app(ctx, "PAHT publication", "The public record of every report, and step 8 of the procedure (IOC edits and publishes).")
     names = NamesCopy(ctx.engine)  # the taxonomy and area names the portal shows, one copy per process
-    app.include_router(api.build_router(ctx, names))
-    app.include_router(open311.build_router(ctx, vars(ctx).get("open311_intake")))  # tests may set ctx.open311_intake
+    answers = PublicAnswers()  # the public reads' last answers (ETag, 304, max-age), one per process
+    app.include_router(api.build_router(ctx, names, answers))
+    app.include_router(open311.build_router(ctx, vars(ctx).get("open311_intake"), answers))  # tests may set ctx.open311_intake
     app.include_router(feedback_api.build_router(ctx, reporter_identity(ctx)))
     app.include_router(feedback_pages.build_router(ctx, reporter_identity(ctx), pages.pages))
     app.include_router(pages.build_router(ctx, names))

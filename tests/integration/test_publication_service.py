@@ -342,7 +342,7 @@ def test_a_report_is_public_only_once_step_1_accepted_it(ctx, settings, client):
     code = submitted.decode().tracking_code
     title, description, place = "Cống thoát nước bị tắc", "Ba cột đèn liền nhau", "Lý Thường Kiệt"
 
-    assert client.get("/api/publication/v1/reports").json() == {"items": [], "total": 0, "limit": 20, "offset": 0}
+    assert client.get("/api/publication/v1/reports").json() == {"items": [], "total": 0, "total_exact": True, "limit": 20, "offset": 0}
     assert client.get(f"/api/publication/v1/reports/{report_id}").status_code == 404
     assert client.get(f"/reports/{report_id}").status_code == 404
     assert client.get("/api/publication/v1/not-eligible").json()["total"] == 0

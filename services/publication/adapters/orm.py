@@ -54,10 +54,26 @@ public_reports = Table(
     # public: PublicReport.shown_media).
     Column("public_media", JSON, nullable=False, server_default="[]"),
     # The portal's filters and map: the list is newest first within a topic or an area; the map reads a box of
-    # lat/lon (the index holds the visibility rule's columns too, so the grid count is read from the index alone).
+    # lat/lon (the index holds the visibility rule's columns, the topic and the area too, so the grid of a filtered map
+    # is read from the index alone).
     Index("ix_public_reports_topic_received", "topic_code", "received_at"),
     Index("ix_public_reports_area_received", "area_code", "received_at"),
-    Index("ix_public_reports_lat_lon", "lat", "lon", "status", "visibility", "received_at"),
+    Index("ix_public_reports_lat_lon", "lat", "lon", "status", "visibility", "received_at", "topic_code", "area_code"),
+    # the map's strips along a box's west and east edges (its cells inside come from map_cells)
+    Index("ix_public_reports_lon_lat", "lon", "lat", "status", "visibility", "received_at"),
+)
+
+# The map's cell counts (adapters/map_cells.py): per cell of each level of domain/portal.py MAP_LEVELS, how many listed
+# reports with a place it holds and the sums of their positions, kept in step with public_reports in its transactions.
+map_cells = Table(
+    "map_cells",
+    metadata,
+    Column("level", Integer, primary_key=True),
+    Column("cx", Integer, primary_key=True),  # floor(lon * 2**level)
+    Column("cy", Integer, primary_key=True),  # floor(lat * 2**level)
+    Column("count", Integer, nullable=False),
+    Column("lat_sum", Float, nullable=False),
+    Column("lon_sum", Float, nullable=False),
 )
 
 # The reporter's rating of the published answer: one row per report (the key is the "once").

@@ -1,13 +1,18 @@
 """Publication's repositories: the queries behind the use cases, one repository per aggregate."""
 from __future__ import annotations
 
-from sqlalchemy import func, literal, select
+import math
+from typing import NamedTuple
+
+from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from paht.runtime.paging import Page, SortKey, fetch_page
-from services.publication.adapters.orm import public_reports, taxonomy_topics
+from services.publication.adapters import map_cells as _cell_counts  # noqa: F401  (keeps the map's cell counts in step)
+from services.publication.adapters.orm import map_cells, public_reports, taxonomy_topics
 from services.publication.domain.feedback import Clarification, ClarificationStatus, ReportRating
-from services.publication.domain.portal import MAP_GRID, MAP_MAX_FEATURES, BBox, ReportFilter
+from services.publication.domain.portal import (MAP_GRID, MAP_MAX_FEATURES, BBox, ReportFilter, Total, counting_limit, level_for, page_ends_list,
+                                                total_of)
 from services.publication.domain.public_report import LISTED, NOT_ELIGIBLE, PUBLIC_VISIBILITY, PublicReport, Step, TimelineEntry
 
 # Step 8 work list: urgent first, then the oldest approval (the nearest publish deadline), then id.
@@ -18,17 +23,28 @@ EDITORIAL_ORDER = (
 )
 
 
+class Cluster(NamedTuple):
+    """One cell of the map's grid: how many matching reports it holds inside the box, and their mean position."""
+
+    count: int
+    lat: float
+    lon: float
+
+
 def _like_escaped(word: str) -> str:
     return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _narrowed(f: ReportFilter) -> tuple:
-    """The portal's filters as conditions, to add to the visibility rule (never to replace it)."""
+def _narrowed(f: ReportFilter, group_topics: list[str] | None = None) -> tuple:
+    """The portal's filters as conditions, to add to the visibility rule (never to replace it). `group_topics`: the
+    group's topic codes when already read (a list of values lets the planner see how many reports they hold)."""
     c = public_reports.c
     where = []
     if f.topic:
         where.append(c.topic_code == f.topic)
-    if f.group:
+    if f.group and group_topics is not None:
+        where.append(c.topic_code.in_(group_topics))
+    elif f.group:
         where.append(c.topic_code.in_(select(taxonomy_topics.c.code).where(taxonomy_topics.c.group_code == f.group)))
     if f.area:
         where.append(c.area_code == f.area)
@@ -92,28 +108,42 @@ class SqlPublicReports:
         q = select(PublicReport).where(PublicReport.tracking_code == code, PublicReport.received_at.is_not(None))
         return self.session.execute(q.order_by(PublicReport.report_id)).scalars().first()
 
-    def _newest_first(self, where: tuple, limit: int, offset: int) -> tuple[list[PublicReport], int]:
-        total = self.session.execute(select(func.count()).select_from(PublicReport).where(*where)).scalar_one()
+    def _newest_first(self, where: tuple, limit: int, offset: int) -> tuple[list[PublicReport], Total]:
+        """One page newest first, and the total: exact from the page itself when it ends the list, else a count
+        that stops after counting_limit() + 1 rows (domain/portal.py Total: "more than N" beyond)."""
         q = select(PublicReport).where(*where).order_by(PublicReport.received_at.desc(), PublicReport.report_id.desc())
-        return list(self.session.execute(q.limit(limit).offset(offset)).scalars()), total
+        page = list(self.session.execute(q.limit(limit).offset(offset)).scalars())
+        if page_ends_list(len(page), limit, offset):
+            return page, total_of(len(page), limit, offset, None)
+        first = select(PublicReport.report_id).where(*where).limit(counting_limit(limit, offset) + 1).subquery()
+        counted = self.session.execute(select(func.count()).select_from(first)).scalar_one()
+        return page, total_of(len(page), limit, offset, counted)
 
-    def listed(self, limit: int, offset: int) -> tuple[list[PublicReport], int]:
-        """One page of the reports step 1 accepted, newest first, and how many there are."""
+    def listed(self, limit: int, offset: int) -> tuple[list[PublicReport], Total]:
+        """One page of the reports step 1 accepted, newest first, and how many there are (Total: capped)."""
         return self._newest_first(_shown(*LISTED), limit, offset)
 
-    def search(self, f: ReportFilter, limit: int, offset: int) -> tuple[list[PublicReport], int]:
-        """One page of the listed reports that match the portal's filters, newest first, and how many match."""
-        return self._newest_first(_shown(*LISTED) + _narrowed(f), limit, offset)
+    def search(self, f: ReportFilter, limit: int, offset: int) -> tuple[list[PublicReport], Total]:
+        """One page of the listed reports that match the portal's filters, newest first, and how many match (capped)."""
+        return self._newest_first(_shown(*LISTED) + _narrowed(f, self._group_topics(f)), limit, offset)
+
+    def _group_topics(self, f: ReportFilter) -> list[str] | None:
+        """The topics of the filter's group, read first: the database then plans for these values (a sub-select made
+        it guess one topic's worth of rows, and pick a scan of every topic's reports for a city's map)."""
+        if not f.group:
+            return None
+        return list(self.session.execute(select(taxonomy_topics.c.code).where(taxonomy_topics.c.group_code == f.group)).scalars())
 
     def on_map(self, f: ReportFilter, box: BBox, cap: int = MAP_MAX_FEATURES, grid: int = MAP_GRID) -> tuple[list, list, int | None]:
         """The listed reports matching the filters inside a box: (points, clusters, how many).
 
         Up to `cap` matches: every one as a point (id, title, status, topic, received_at, lat, lon), clusters
-        empty, and the count. Above: no points, one cluster per non-empty cell of a grid x grid cut of the
-        box (count, mean lat/lon), and the count is None (only "more than cap": counting a whole city
-        precisely is what the grid is there to avoid)."""
+        empty, and the count. Above: no points, one cluster per non-empty cell of the box's band (BBox.band: cells of
+        2**-band degrees fixed on the world, at most `grid` across) with the count and mean position of the matches
+        inside the box (a cell cut by the box's edge counts only its part inside), and the count is None (only "more
+        than cap": counting a whole city precisely is what the grid is there to avoid)."""
         c = public_reports.c
-        where = _shown(*LISTED) + _narrowed(f) + (
+        where = _shown(*LISTED) + _narrowed(f, self._group_topics(f)) + (
             c.lat.is_not(None), c.lon.is_not(None),
             c.lat.between(box.south, box.north), c.lon.between(box.west, box.east),
         )
@@ -125,16 +155,64 @@ class SqlPublicReports:
                 .order_by(c.received_at.desc(), c.report_id.desc())
             ).all()
             return points, [], len(points)
-        dx, dy = box.cell_size(grid)
-        cx = func.floor((c.lon - box.west) / literal(dx))
-        cy = func.floor((c.lat - box.south) / literal(dy))
-        cells = self.session.execute(
-            select(func.count().label("count"), func.avg(c.lat).label("lat"), func.avg(c.lon).label("lon"))
-            .where(*where).group_by(cx, cy)
-        ).all()
-        return [], cells, None
+        band = box.band(grid)
+        level = level_for(band)
+        if f.empty and level is not None:
+            cells = self._cells_from_counts(box, band, level)
+        else:  # filters (or a box of a few metres): group the matching reports themselves
+            cells = self._cells_of_rows(where, band)
+        return [], [Cluster(n, lat / n, lon / n) for (n, lat, lon) in cells.values() if n > 0], None
 
-    def not_eligible(self, limit: int, offset: int) -> tuple[list[PublicReport], int]:
+    def _cells_of_rows(self, where: tuple, band: int) -> dict:
+        """{(cx, cy) of the band: (count, lat sum, lon sum)} of the reports matching `where` (floor(x * 2^band) in SQL
+        is domain/portal.py cell_of's: scaling by a power of two is exact)."""
+        c = public_reports.c
+        scale = literal(2.0 ** band)
+        cx, cy = func.floor(c.lon * scale), func.floor(c.lat * scale)
+        rows = self.session.execute(select(cx, cy, func.count(), func.sum(c.lat), func.sum(c.lon)).where(*where).group_by(cx, cy)).all()
+        return {(int(x), int(y)): (n, lat, lon) for x, y, n, lat, lon in rows}
+
+    def _cells_from_counts(self, box: BBox, band: int, level: int) -> dict:
+        """The band's cells of every listed report in the box: the kept counts of the level's cells wholly inside the
+        box (grouped into the band's), plus the reports in the strips along its edges that those cells leave out."""
+        m = map_cells.c
+        shift = level - band
+        scale = 2.0 ** level
+        x0, y0 = math.ceil(box.west * scale), math.ceil(box.south * scale)        # first cell wholly inside
+        x1, y1 = math.floor(box.east * scale), math.floor(box.north * scale)      # first cell not wholly inside
+        cells: dict = {}
+        if x0 < x1 and y0 < y1:
+            bx, by = m.cx.op(">>")(shift), m.cy.op(">>")(shift)
+            inner = self.session.execute(
+                select(bx, by, func.sum(m.count), func.sum(m.lat_sum), func.sum(m.lon_sum))
+                .where(m.level == level, m.cx >= x0, m.cx < x1, m.cy >= y0, m.cy < y1, m.count > 0).group_by(bx, by)).all()
+            cells = {(x, y): (n, lat, lon) for x, y, n, lat, lon in inner}
+            west_in, east_in, south_in, north_in = x0 / scale, x1 / scale, y0 / scale, y1 / scale
+        else:  # no cell wholly inside: every report of the box is in the "strips"
+            west_in = east_in = box.west
+            south_in = north_in = box.south
+        c = public_reports.c
+        placed = _shown(*LISTED) + (c.lat.is_not(None), c.lon.is_not(None))
+        # four disjoint strips, each a range of one indexed column: south and north (full width), west and east (between)
+        strips = [
+            (c.lat >= box.south, c.lat < south_in, c.lon.between(box.west, box.east)),
+            (c.lat >= north_in, c.lat <= box.north, c.lon.between(box.west, box.east)),
+            (c.lat >= south_in, c.lat < north_in, c.lon >= box.west, c.lon < west_in),
+            (c.lat >= south_in, c.lat < north_in, c.lon >= east_in, c.lon <= box.east),
+        ]
+        scale_b = literal(2.0 ** band)
+        parts = [select(func.floor(c.lon * scale_b).label("x"), func.floor(c.lat * scale_b).label("y"), c.lat, c.lon).where(*placed, *strip)
+                 for strip in strips]
+        edge = union_all(*parts).subquery()
+        rows = self.session.execute(
+            select(edge.c.x, edge.c.y, func.count(), func.sum(edge.c.lat), func.sum(edge.c.lon)).group_by(edge.c.x, edge.c.y)).all()
+        for x, y, n, lat, lon in rows:
+            key = (int(x), int(y))
+            had = cells.get(key, (0, 0.0, 0.0))
+            cells[key] = (had[0] + n, had[1] + lat, had[2] + lon)
+        return cells
+
+    def not_eligible(self, limit: int, offset: int) -> tuple[list[PublicReport], Total]:
         """One page of the reports refused at step 1, newest first, and how many there are."""
         return self._newest_first(_shown(*NOT_ELIGIBLE), limit, offset)
 

@@ -20,6 +20,9 @@ MAX_QUERY_CHARS = 100        # free text: at most this many characters and MAX_W
 MAX_WORDS = 6
 MAP_MAX_FEATURES = 2_000     # the map gets each report as a point up to this many; above, grid clusters
 MAP_GRID = 48                # cells across and down the box when the map gets clusters (at most 48 x 48)
+# A list's total is counted exactly up to this many (or to the end of the page asked, when deeper); beyond, the answer
+# says "more than COUNT_CAP" instead of counting a million rows for every first page.
+COUNT_CAP = 10_000
 CODE = re.compile(r"[A-Za-z0-9._-]{1,60}")
 # A citizen filters by the statuses a listed report can have (refused ones are on their own page).
 FILTER_STATUSES = tuple(s.value for s in Step if s in LISTED)
@@ -131,6 +134,69 @@ class BBox:
                        "bbox phải nằm trong -180..180 và -90..90, với tây < đông và nam < bắc.")
         return cls(west, south, east, north)
 
-    def cell_size(self, grid: int = MAP_GRID) -> tuple[float, float]:
-        """The width and height (degrees) of one cell when the box is cut into grid x grid cells."""
-        return (self.east - self.west) / grid, (self.north - self.south) / grid
+    def band(self, grid: int = MAP_GRID) -> int:
+        """The map's grid for this box: cells of 2**-band degrees, fixed on the world (so a cell, and its cluster, stay
+        where they are when the map pans), the finest whose cells are at most `grid` across and down the box: between
+        grid / 2 and grid of them (fewer where the box is narrower in one direction)."""
+        return min(40, max(-8, math.floor(math.log2(grid / max(self.east - self.west, self.north - self.south)))))
+
+
+# The map's cells: cell (cx, cy) of level L holds lon in [cx, cx + 1) * 2**-L and lat in [cy, cy + 1) * 2**-L. The
+# publication keeps the number of listed reports in each cell of these levels (adapters/map_cells.py), so that a box
+# with many reports is answered from a few thousand cells instead of every report in it. A band between two levels is
+# read from the finer one (at most 4 x 4 of its cells in one cell of the band, from band 1 on); a band finer than the
+# last level (a box under ~600 m across that still holds more than MAP_MAX_FEATURES) is read from the reports themselves.
+MAP_LEVELS = (3, 6, 9, 12)
+
+
+def cell_of(lat: float, lon: float, level: int) -> tuple[int, int]:
+    """The cell (cx, cy) of a position at a level (scaling by a power of two is exact: SQL's floor(lon * 2^L) agrees;
+    for every normal float, i.e. any coordinate but a subnormal one below 1e-307 degrees)."""
+    scale = float(2 ** level) if level >= 0 else 2.0 ** level
+    return math.floor(lon * scale), math.floor(lat * scale)
+
+
+def level_for(band: int) -> int | None:
+    """The coarsest kept level at least as fine as the band (its cells group exactly into the band's), or None when
+    the band is finer than every kept level (a box of a few metres: read from the reports themselves)."""
+    return next((level for level in MAP_LEVELS if level >= band), None)
+
+
+class Total(int):
+    """How many reports a list holds: an int, exact when `exact`; otherwise the lower bound it stopped counting at
+    (more than this many match). Arithmetic on it (pages, "is there more") is that of the int."""
+
+    exact: bool
+
+    def __new__(cls, value: int, exact: bool = True) -> "Total":
+        total = super().__new__(cls, value)
+        total.exact = exact
+        return total
+
+    def __repr__(self) -> str:
+        return f"Total({int(self)}, exact={self.exact})"
+
+    def __str__(self) -> str:  # shown as the number it is
+        return int.__repr__(self)
+
+
+def counting_limit(limit: int, offset: int) -> int:
+    """Count matches up to this many (then one more, to know whether there are more): COUNT_CAP, or the page's end."""
+    return max(COUNT_CAP, offset + limit)
+
+
+def total_of(page_len: int, limit: int, offset: int, counted: int | None) -> Total:
+    """The list's total from the page read and (when the page alone cannot tell) the capped count.
+
+    A page shorter than asked (and not past the end) ends the list: the total is exact without counting. Otherwise
+    `counted` is the number of matches counted up to counting_limit() + 1."""
+    if counted is None:
+        return Total(offset + page_len)
+    cap = counting_limit(limit, offset)
+    return Total(cap, exact=False) if counted > cap else Total(counted)
+
+
+def page_ends_list(page_len: int, limit: int, offset: int) -> bool:
+    """Whether the page read tells the total by itself (shorter than asked, and not an empty page past the end)."""
+    return page_len < limit and (page_len > 0 or offset == 0)
+

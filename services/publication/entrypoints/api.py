@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import datetime, timezone
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from paht.runtime import roles
@@ -14,7 +15,8 @@ from paht.runtime.auth import Principal
 from paht.runtime.paging import DEFAULT_LIMIT, MAX_LIMIT
 from paht.runtime.text import Label
 from services.publication.adapters.names import NamesCopy, PortalNames
-from services.publication.domain.portal import MAP_MAX_FEATURES, BBox, ReportFilter
+from services.publication.domain.portal import COUNT_CAP, MAP_MAX_FEATURES, BBox, ReportFilter, Total
+from services.publication.entrypoints.cached import PublicAnswers
 from services.publication.domain.public_report import (PUBLIC_FIELDS, REPORT_ID, Step, TRACKING_FIELDS, Deadline, PublicMedia, PublicReport,
                                                        place_deadlines)
 from services.publication.service_layer import feedback, handlers
@@ -126,6 +128,18 @@ def geojson(points, clusters, found: int | None, names: PortalNames) -> dict:
             "max_features": MAP_MAX_FEATURES}
 
 
+TOTAL_DESCRIPTION = (
+    f"Answers `{{items, total, total_exact, limit, offset}}`. `total` is how many reports match, counted exactly up to "
+    f"{COUNT_CAP:,} (or up to the end of the page asked, when deeper): then `total_exact` is true. When more match, "
+    f"counting stops there: `total` is that bound and `total_exact` is false, meaning \"more than `total`\". Either way, "
+    f"the next page exists when `offset + limit < total` or `total_exact` is false.")
+
+
+def total_view(total: Total) -> dict:
+    """A list's count as the API says it: `total`, and whether it is exact or a lower bound ("more than")."""
+    return {"total": int(total), "total_exact": total.exact}
+
+
 def report_filter(q: str | None = Query(default=None, max_length=200, description="Free text; diacritics and case are ignored"),
                   group: str | None = Query(default=None, max_length=100), topic: str | None = Query(default=None, max_length=100),
                   area: str | None = Query(default=None, max_length=100, description="An area's GSO code"),
@@ -166,42 +180,61 @@ def decided_clarification_view(c) -> dict:
             "return_reason": c.return_reason or None}
 
 
-def build_router(ctx, names: NamesCopy | None = None) -> APIRouter:
+def json_response(payload, media_type: str = "application/json") -> Response:
+    """A JSON answer made once, without FastAPI's walk through the payload (views are plain JSON types already)."""
+    return Response(json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(), media_type=media_type)
+
+
+def build_router(ctx, names: NamesCopy | None = None, answers: PublicAnswers | None = None) -> APIRouter:
     optional_user, current_user, require = ctx.auth
     names = names or NamesCopy(ctx.engine)
+    answers = answers or PublicAnswers()
     operator = require(*roles.IOC)
     router = APIRouter(prefix="/api/publication/v1", tags=["publication"])
 
-    @router.get("/reports", summary="Public reports (accepted at step 1), newest first, filtered and searched")
-    async def list_reports(f: ReportFilter = Depends(report_filter), limit: Limit = 20, offset: Offset = 0):
-        reports, total = await asyncio.to_thread(handlers.search_public_reports, ctx.uow(), f, limit, offset)
-        known = await asyncio.to_thread(names.current)
-        return {"items": [portal_view(r, known) for r in reports], "total": total, "limit": limit, "offset": offset}
+    @router.get("/reports", summary="Public reports (accepted at step 1), newest first, filtered and searched",
+                description=TOTAL_DESCRIPTION)
+    async def list_reports(request: Request, f: ReportFilter = Depends(report_filter), limit: Limit = 20, offset: Offset = 0):
+        async def make():
+            reports, total = await asyncio.to_thread(handlers.search_public_reports, ctx.uow(), f, limit, offset)
+            known = await asyncio.to_thread(names.current)
+            return json_response({"items": [portal_view(r, known) for r in reports], **total_view(total), "limit": limit, "offset": offset})
+        return await answers.answer(request, make)
 
     @router.get("/reports.geojson", summary="Public reports inside a box as GeoJSON (grid clusters above 2,000)")
-    async def reports_geojson(bbox: str = Query(max_length=200, description="west,south,east,north in degrees (WGS 84)"),
+    async def reports_geojson(request: Request, bbox: str = Query(max_length=200, description="west,south,east,north in degrees (WGS 84)"),
                               f: ReportFilter = Depends(report_filter)):
         box = BBox.parse(bbox)
-        points, clusters, found = await asyncio.to_thread(handlers.reports_on_map, ctx.uow(), f, box)
-        known = await asyncio.to_thread(names.current)
-        return JSONResponse(geojson(points, clusters, found, known), media_type="application/geo+json")
+
+        async def make():
+            points, clusters, found = await asyncio.to_thread(handlers.reports_on_map, ctx.uow(), f, box)
+            known = await asyncio.to_thread(names.current)
+            return json_response(geojson(points, clusters, found, known), media_type="application/geo+json")
+        return await answers.answer(request, make)
 
     @router.get("/taxonomy", summary="Groups and topics in force, and the named areas (for the portal's filters)")
-    async def portal_names():
-        known = await asyncio.to_thread(names.current)
-        return {"groups": [{**named(g), "topics": [named(known.topic(t)) for t in known.topics_of(g.code)]} for g in known.groups.values()],
-                "areas": [named(a) for a in known.areas.values()]}
+    async def portal_names(request: Request):
+        async def make():
+            known = await asyncio.to_thread(names.current)
+            return json_response({"groups": [{**named(g), "topics": [named(known.topic(t)) for t in known.topics_of(g.code)]}
+                                             for g in known.groups.values()],
+                                  "areas": [named(a) for a in known.areas.values()]})
+        return await answers.answer(request, make)
 
     @router.get("/reports/{report_id}", summary="One public report with its timeline")
-    async def get_report(report_id: ReportId):
-        report, timeline = await asyncio.to_thread(handlers.get_public_report, ctx.uow(), report_id)
-        return public_view(report, timeline)
+    async def get_report(request: Request, report_id: ReportId):
+        async def make():
+            report, timeline = await asyncio.to_thread(handlers.get_public_report, ctx.uow(), report_id)
+            return json_response(public_view(report, timeline))
+        return await answers.answer(request, make)
 
-    @router.get("/not-eligible", summary="Reports refused at step 1, with their public reason")
-    async def not_eligible(limit: Limit = 20, offset: Offset = 0):
-        reports, total = await asyncio.to_thread(handlers.list_not_eligible, ctx.uow(), limit, offset)
-        items = [{**public_view(r), "reason": r.refusal_text} for r in reports]
-        return {"items": items, "total": total, "limit": limit, "offset": offset}
+    @router.get("/not-eligible", summary="Reports refused at step 1, with their public reason", description=TOTAL_DESCRIPTION)
+    async def not_eligible(request: Request, limit: Limit = 20, offset: Offset = 0):
+        async def make():
+            reports, total = await asyncio.to_thread(handlers.list_not_eligible, ctx.uow(), limit, offset)
+            items = [{**public_view(r), "reason": r.refusal_text} for r in reports]
+            return json_response({"items": items, **total_view(total), "limit": limit, "offset": offset})
+        return await answers.answer(request, make)
 
     @router.get("/track/{tracking_code}", summary="Find a report by its tracking code (before step 1: only that it awaits review)")
     async def track(tracking_code: Annotated[str, Path(max_length=40)]):

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 
 from paht.runtime.errors import DomainError, Forbidden, InvalidInput, NotFound, StateConflict, TooManyRequests, Unauthorized, Unavailable, by_kind
 from services.publication.domain import open311
+from services.publication.entrypoints.cached import PublicAnswers
 from services.publication.service_layer import open311 as use_cases
 
 PREFIX = "/open311/v2"
@@ -75,9 +76,11 @@ def page_of(params) -> tuple[int, int]:
     return size, (page - 1) * size
 
 
-def build_router(ctx, intake=None) -> APIRouter:
-    """`intake` is the Open311Intake port (tests give one); by default intake's gRPC service."""
+def build_router(ctx, intake=None, answers: PublicAnswers | None = None) -> APIRouter:
+    """`intake` is the Open311Intake port (tests give one); by default intake's gRPC service. `answers`: the public
+    reads' cache (ETag, 304, max-age; entrypoints/cached.py) the GETs of lists go through."""
     router = APIRouter(include_in_schema=False)
+    answers = answers or PublicAnswers()
 
     def intake_port():
         nonlocal intake
@@ -97,6 +100,9 @@ def build_router(ctx, intake=None) -> APIRouter:
     @router.get("/open311/{name}")
     @router.get(PREFIX + "/{name}")
     async def resource(name: str, request: Request):
+        return await answers.answer(request, lambda: _resource(name, request))
+
+    async def _resource(name: str, request: Request):
         stem, fmt = split(name)
         params = request.query_params
         if stem == "discovery":

@@ -75,7 +75,7 @@ async def newest_page(use_case, uow_factory, raw_page: str):
     if page > last:
         page = last
         reports, total = await asyncio.to_thread(use_case, uow_factory(), PAGE_SIZE, (page - 1) * PAGE_SIZE)
-    return reports, page, page * PAGE_SIZE < total, total
+    return reports, page, page * PAGE_SIZE < total or not total.exact, total
 
 
 def timeline_view(report, timeline, lang: str, now: datetime) -> tuple[list[dict], list[dict]]:
