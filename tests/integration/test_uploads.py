@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import select as selectors
+import selectors
 import socket
 import threading
 import time
@@ -299,8 +299,9 @@ def chunked_upload_refused_while_streaming(base: str, auth: dict, limit: int) ->
             sock.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
             sent += len(chunk)
             chunk = os.urandom(65536)
-        ready, _, _ = selectors.select([sock], [], [], 30)
-        assert ready, "no answer while the body was still open"
+        with selectors.DefaultSelector() as waiting:  # epoll: any descriptor number (select() stops at 1024)
+            waiting.register(sock, selectors.EVENT_READ)
+            assert waiting.select(30), "no answer while the body was still open"
         status, body = _read_response(sock)
         return status, body, sent
     finally:
