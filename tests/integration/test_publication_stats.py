@@ -389,3 +389,44 @@ def test_the_migration_times_the_reports_already_there_from_their_timeline(setti
             command.downgrade(cfg, BEFORE)
     finally:
         engine.dispose()
+
+
+def test_the_sql_overdue_rule_and_the_domains_pick_the_same_reports_and_steps(ctx):
+    """adapters/stats.py late_at restates PublicReport.overdue_at: for every status and any times, the same reports, the
+    same step, the same deadline (as _shown restates is_public)."""
+    import random
+
+    from services.publication.adapters.stats import StatsReader
+    from services.publication.domain.public_report import PublicReport
+    from services.publication.domain.stats import Every, StatsQuery
+
+    rnd = random.Random(11)
+    base = datetime(2026, 1, 10, 1, 0, tzinfo=timezone.utc)
+
+    def maybe(minutes: int):
+        return None if rnd.random() < 0.25 else base + timedelta(minutes=rnd.randint(0, minutes))
+
+    reports = []
+    with ctx.uow() as uow:
+        for i in range(300):
+            r = PublicReport(report_id=f"r{i:04d}", status=rnd.choice(["submitted", "accepted", "dispatched", "assigned", "in_progress", "drafted",
+                                                                     "approved", "returned_by_ioc", "published", "refused", "cancelled"]),
+                             tracking_code=f"QB-{i}", title="T", received_at=base, dispatched_at=maybe(100), dispatch_due=maybe(200),
+                             agency_due=maybe(300), unit_assigned_at=maybe(400), handling_due=maybe(500), handled_at=maybe(600),
+                             drafted_at=maybe(600), approval_due=maybe(700), leader_approved_at=maybe(800), approved_at=maybe(800),
+                             publish_due=maybe(900), published_at=maybe(1000))
+            uow.session.add(r)
+            reports.append(r)
+        uow.commit()
+    everything = StatsQuery(date(2026, 1, 1), date(2026, 1, 31), Every.DAY)
+    for minutes in (0, 150, 350, 550, 750, 950, 1100):
+        when = base + timedelta(minutes=minutes)
+        expected = {}
+        for r in reports:
+            late = r.overdue_at(when)
+            if late is not None:
+                expected[r.report_id] = (late.clock.value, late.due_at)
+        with StatsReader(ctx.engine) as reader:
+            found, total = reader.overdue(everything, when, None, False, 10_000)
+        assert {r.report_id: (d.clock.value, d.due_at) for r, d in found} == expected and total == len(expected), minutes
+        assert [d.due_at for _r, d in found] == sorted(d.due_at for _r, d in found)

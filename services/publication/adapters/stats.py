@@ -15,17 +15,17 @@ rollup (a few hundred rows per day of the period), a filtered one from the match
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from itertools import chain
 
 from sqlalchemy import Connection, Engine, and_, case, event, func, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session
 
 from paht.runtime.db import READ_ONLY
 from services.publication.adapters.orm import public_reports, report_stats, stats_days, stats_durations, taxonomy_topics
 from services.publication.domain.feedback import ReportRating, Score
-from services.publication.domain.public_report import PublicReport, Step
+from services.publication.domain.public_report import Clock, Deadline, PublicReport, Step
 from services.publication.domain.stats import (
     ALL,
     DIMS,
@@ -278,18 +278,19 @@ class StatsReader:
                 names[agency_id] = name
         return names
 
-    def overdue(self, query: StatsQuery, at: datetime, topics_of_group: list[str] | None, live: bool) -> list[tuple[PublicReport, object]]:
-        """The reports late at `at` (PublicReport.overdue_at: the step they were stuck at), most late first, under the
-        request's filters (not its period: a late report is late whenever it came in). `live`: at is now, and only
-        reports still open are looked at; otherwise those received in the LOOK_BACK before `at`."""
+    def overdue(self, query: StatsQuery, at: datetime, topics_of_group: list[str] | None, live: bool,
+                limit: int) -> tuple[list[tuple[PublicReport, Deadline]], int]:
+        """The reports late at `at` — each with the step it was stuck at — most late first (at most `limit`), and how
+        many there were, under the request's filters (not its period: a late report is late whenever it came in).
+        `live`: `at` is now, and only reports still open are looked at; otherwise those received in the LOOK_BACK
+        before `at`. The rule is PublicReport.overdue_at, restated in SQL by `late_at` (a test holds them together)."""
         r = public_reports.c
-        due_before = or_(*(r[name] < at for name in ("agency_due", "handling_due", "approval_due", "publish_due")))
-        where = [r.received_at.is_not(None), due_before, r.received_at <= at]
+        clock, due, where = late_at(at)
+        where = [where, r.received_at.is_not(None), r.received_at <= at]
         if live:
             where.append(r.status.in_(OPEN))
         else:
-            where += [r.received_at >= at - LOOK_BACK, r.status.not_in((Step.REFUSED.value, Step.CANCELLED.value)),
-                      or_(r.published_at.is_(None), r.published_at > at)]
+            where.append(r.received_at >= at - LOOK_BACK)
         if query.topic:
             where.append(r.topic_code == query.topic)
         if query.group:
@@ -301,23 +302,44 @@ class StatsReader:
             where.append(r.lead_agency_id == query.agency)
         if query.channel:
             where.append(r.channel == query.channel)
-        columns = ("report_id", "tracking_code", "title", "visibility", "status", "received_at", "lead_agency_id", "lead_agency_name",
-                   "dispatched_at", "dispatch_due", "agency_due", "unit_assigned_at", "handling_due", "handled_at", "drafted_at",
-                   "approval_due", "leader_approved_at", "approved_at", "publish_due", "published_at", "topic_code", "area_code",
-                   "channel", "private_result", "urgent", "version")
-        session = Session(bind=self.conn)
-        try:
-            q = select(PublicReport).options(load_only(*(getattr(PublicReport, n) for n in columns), raiseload=True)).where(and_(*where))
-            found = []
-            for report in session.execute(q).scalars():
-                late = report.overdue_at(at)
-                if late is not None:
-                    found.append((report, late))
-            session.expunge_all()
-        finally:
-            session.close()
-        found.sort(key=lambda pair: (pair[1].due_at, pair[0].report_id))
-        return found
+        shown = ("report_id", "tracking_code", "title", "visibility", "status", "received_at", "lead_agency_id", "lead_agency_name")
+        q = (select(*(r[n] for n in shown), clock.label("late_clock"), due.label("late_due"), func.count().over().label("late_total"))
+             .where(*where).order_by(due, r.report_id).limit(limit))
+        found, total = [], 0
+        for row in self.conn.execute(q):
+            report = PublicReport(**{n: getattr(row, n) for n in shown})
+            late_clock = Clock(row.late_clock)
+            found.append((report, Deadline(late_clock, _aware(row.late_due), report.received_at)))
+            total = row.late_total
+        if not found and limit == 0:
+            total = self.conn.execute(select(func.count()).select_from(public_reports).where(*where)).scalar_one()
+        return found, total
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def late_at(at: datetime):
+    """PublicReport.overdue_at in SQL: (the late step's clock, its deadline, the condition) for the rows of public_reports.
+    A step is late at `at` when its clock had started, its deadline had passed and it was not done by then; the first
+    such step in the procedure's order is the one the report is stuck at; a report published by then, refused or
+    cancelled is never late, and an answer the IOC returned has no step 8 clock."""
+    r = public_reports.c
+
+    def late(since, due, done):
+        return and_(since <= at, due < at, or_(done.is_(None), done > at))
+
+    clocks = [
+        (Clock.AGENCY, r.agency_due, late(r.dispatched_at, r.agency_due, r.unit_assigned_at)),
+        (Clock.HANDLING, r.handling_due, late(r.dispatched_at, r.handling_due, r.handled_at)),
+        (Clock.APPROVAL, r.approval_due, late(r.drafted_at, r.approval_due, r.leader_approved_at)),
+        (Clock.PUBLISH, r.publish_due, and_(late(r.approved_at, r.publish_due, r.published_at), r.status != Step.RETURNED_BY_IOC.value)),
+    ]
+    open_then = and_(r.status.not_in((Step.REFUSED.value, Step.CANCELLED.value)), or_(r.published_at.is_(None), r.published_at > at))
+    clock = case(*((condition, literal(c.value)) for c, _due, condition in clocks))
+    due = case(*((condition, column) for _c, column, condition in clocks))
+    return clock, due, and_(open_then, or_(*(condition for _c, _due, condition in clocks)))
 
 
 def period_bounds(query: StatsQuery) -> tuple[datetime, datetime]:

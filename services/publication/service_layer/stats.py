@@ -69,10 +69,10 @@ def check_known(reader: StatsReader, names: PortalNames, query: StatsQuery) -> N
 def _figures(reader: StatsReader, names: PortalNames, query: StatsQuery, overdue_at: datetime, live: bool, limit: int) -> Figures:
     topics = _topics_of_group(names, query)
     stats = reader.statistics(query, topics)
-    late = reader.overdue(query, overdue_at, topics, live)
-    agencies = {code for code in stats.by[Dim.AGENCY] if code} | {r.lead_agency_id for r, _d in late[:limit] if r.lead_agency_id}
+    late, total = reader.overdue(query, overdue_at, topics, live, limit)
+    agencies = {code for code in stats.by[Dim.AGENCY] if code} | {r.lead_agency_id for r, _d in late if r.lead_agency_id}
     unnamed = sorted(a for a in agencies if names.agency(a) is None)
-    return Figures(stats, Overdue(overdue_at, late[:limit], len(late)), reader.agency_names(unnamed) if unnamed else {})
+    return Figures(stats, Overdue(overdue_at, late, total), reader.agency_names(unnamed) if unnamed else {})
 
 
 def figures(engine: Engine, names: PortalNames, query: StatsQuery, now: datetime | None = None, limit: int = OVERDUE_SHOWN) -> Figures:
