@@ -1,7 +1,8 @@
 """Publication's tables (the public read model), mapped onto the domain classes without the domain knowing."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, Float, Index, Integer, MetaData, PrimaryKeyConstraint, String, Table, Text
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, Float, Index, Integer, MetaData, PrimaryKeyConstraint, SmallInteger, String,
+                        Table, Text)
 from sqlalchemy.orm import registry
 
 from paht.runtime.db import UtcDateTime
@@ -140,6 +141,7 @@ report_stats = Table(
     Column("status", String(20), nullable=False),
     *(Column(f"{s.value}_s", Integer, nullable=True) for s in STEPS),      # the step's time in seconds; NULL while open
     *(Column(f"{s.value}_met", Boolean, nullable=True) for s in TIMED),    # met its deadline; NULL while open or none known
+    *(Column(f"{s.value}_b", SmallInteger, nullable=True) for s in STEPS),  # the time's histogram bucket (bucket_of); NULL while open
     Column("score", String(20), nullable=False),
     # a filtered period reads the matching reports' facts: by day, or by a code and day
     Index("ix_report_stats_day", "day"),

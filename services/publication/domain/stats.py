@@ -27,7 +27,7 @@ The current dispatch round counts (a re-dispatch replaces the round's start and 
 On time is `met` of the public timeline. The 90th percentile is the nearest-rank one (the smallest time that
 at least 90 % of the steps took no longer than), stated as an upper bound at most 9 % above it: times are kept
 in histogram buckets 1/8 of a doubling wide and the percentile is its bucket's upper end (`bucket_of`,
-`bucket_value`) — the same figure whether it is read from the rollup's histogram or found by sorting.
+`bucket_value`) — the same figure whether the histogram is the rollup's or made from the facts' buckets.
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ from paht.runtime.sla import VN
 from paht.runtime.text import Label
 from services.intake.domain.vocabulary import Channel  # intake owns how reports come in, and its wording
 from services.publication.domain.feedback import Score
-from services.publication.domain.public_report import CLOCKS, Clock, Step, met
+from services.publication.domain.public_report import CLOCKS, Clock, PublicReport, Step, met
 
 MAX_SPAN_DAYS = 3 * 365 + 1     # a period covers at most three years
 MAX_DAILY_SPAN_DAYS = 366        # day by day for at most a year (a longer period: by week or month)
@@ -343,9 +343,34 @@ def p90_from_histogram(buckets: Mapping[int, int]) -> int | None:
     return None
 
 
-def p90_of_value(seconds: int | None) -> int | None:
-    """The same statement for the exact nearest-rank value (the sums of a filtered period find it by sorting)."""
-    return None if seconds is None else bucket_value(bucket_of(seconds))
+
+@dataclass(frozen=True)
+class LateReport:
+    """What the overdue list shows of a report: light enough for ten thousand rows (not a mapped record). Whether the
+    public may see it is PublicReport's own rule, applied to these fields (`is_public`, `is_public_record`)."""
+
+    report_id: str
+    tracking_code: str
+    title: str
+    visibility: str
+    status: str
+    received_at: datetime
+    lead_agency_id: str
+    lead_agency_name: str
+
+    has_content = True  # received: its content is known
+
+    @property
+    def step(self) -> Step:
+        return Step(self.status)
+
+    @property
+    def is_public(self) -> bool:
+        return PublicReport.is_public.fget(self)
+
+    @property
+    def is_public_record(self) -> bool:
+        return PublicReport.is_public_record.fget(self)
 
 
 # --- a request: period, filters, series -----------------------------------------------------------------------------

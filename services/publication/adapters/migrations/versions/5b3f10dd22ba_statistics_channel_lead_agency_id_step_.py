@@ -49,6 +49,13 @@ def upgrade() -> None:
     sa.Column('handling_met', sa.Boolean(), nullable=True),
     sa.Column('approval_met', sa.Boolean(), nullable=True),
     sa.Column('publish_met', sa.Boolean(), nullable=True),
+    sa.Column('receive_b', sa.SmallInteger(), nullable=True),
+    sa.Column('dispatch_b', sa.SmallInteger(), nullable=True),
+    sa.Column('agency_b', sa.SmallInteger(), nullable=True),
+    sa.Column('handling_b', sa.SmallInteger(), nullable=True),
+    sa.Column('approval_b', sa.SmallInteger(), nullable=True),
+    sa.Column('publish_b', sa.SmallInteger(), nullable=True),
+    sa.Column('total_b', sa.SmallInteger(), nullable=True),
     sa.Column('score', sa.String(length=20), nullable=False),
     sa.PrimaryKeyConstraint('report_id')
     )
@@ -136,7 +143,8 @@ def _fill_existing_reports() -> None:
     ratings = sa.table('report_ratings', sa.column('report_id', sa.String), sa.column('score', sa.String))
     facts_table = sa.table('report_stats', sa.column('day', sa.Date), *(sa.column(c, sa.String) for c in (
         'report_id', 'topic_code', 'area_code', 'channel', 'agency_id', 'agency_name', 'status', 'score')),
-        *(sa.column(c, sa.Integer) for c in ('receive_s', 'dispatch_s', 'agency_s', 'handling_s', 'approval_s', 'publish_s', 'total_s')),
+        *(sa.column(c + suffix, sa.Integer) for c in ('receive', 'dispatch', 'agency', 'handling', 'approval', 'publish', 'total')
+          for suffix in ('_s', '_b')),
         *(sa.column(c, sa.Boolean) for c in ('dispatch_met', 'agency_met', 'handling_met', 'approval_met', 'publish_met')))
     delta, after = Delta(), ''
     while True:
