@@ -33,7 +33,6 @@ from services.publication.domain.stats import (
     bucket_value,
     channel_of,
     facts_of,
-    fold,
     measures,
     nearest_rank,
     p90_from_histogram,
@@ -296,14 +295,6 @@ def test_the_series_has_every_bar_of_the_period_clipped_to_it():
     assert monthly == [(date(2026, 2, 26), date(2026, 2, 28), 2), (date(2026, 3, 1), date(2026, 3, 10), 6)]
     daily = series(days, date(2026, 2, 26), date(2026, 3, 10), Every.DAY)
     assert len(daily) == 13 and sum(n for *_d, n in daily) == 8
-
-
-def test_folded_rows_give_totals_and_each_dimensions_volumes():
-    f1, f2 = facts_of(handled_report(), "satisfied"), facts_of(handled_report(channel="app", status="approved"))
-    rows = [({d: f.code(d) for d in Dim}, measures(f)) for f in (f1, f2)]
-    stats = fold(StatsQuery.parse({"channel": "web"}, TODAY), rows, {f1.day: 2}, {})
-    assert stats.total.reports == 2 and stats.by[Dim.CHANNEL]["web"].reports == 1 and stats.by[Dim.STATUS]["approved"].reports == 1
-    assert stats.by[Dim.AGENCY]["so-gtvt"].rated == 1
 
 
 # --- pages and exports ----------------------------------------------------------------------------------------------

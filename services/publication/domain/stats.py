@@ -562,16 +562,3 @@ class Statistics:
 
     def bars(self) -> list[tuple[date, date, int]]:
         return series(self.per_day, self.query.day_from, self.query.day_to, self.query.every)
-
-
-def fold(query: StatsQuery, rows: Iterable[tuple[Mapping[Dim, str], Iterable[int]]], per_day: Mapping[date, int],
-         p90: Mapping[StatStep, int | None]) -> Statistics:
-    """Sum the facts of the matching reports, grouped by their codes ({dim: code}, measures), into Statistics."""
-    total = Tally()
-    by: dict[Dim, dict[str, Tally]] = {d: {} for d in DIMS}
-    for codes, vector in rows:
-        vector = list(vector)
-        total.add(vector)
-        for d in DIMS:
-            by[d].setdefault(codes[d], Tally()).add(vector)
-    return Statistics(query, total, dict(per_day), by, dict(p90))
