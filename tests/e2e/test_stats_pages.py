@@ -99,6 +99,7 @@ def test_the_steering_committee_reads_the_statistics_downloads_them_and_prints_t
     expect(page.locator("#agency-satisfaction")).to_contain_text("Sở Giao thông vận tải")
     expect(page.locator("#print-button")).to_be_visible()  # shown when script runs
     assert_readable(page)
+    page.set_viewport_size({"width": 794, "height": 1123})  # A4 at 96 dpi
     page.emulate_media(media="print")
     expect(page.locator("header.site")).to_be_hidden()
     expect(page.locator("#month-form")).to_be_hidden()
@@ -107,6 +108,7 @@ def test_the_steering_committee_reads_the_statistics_downloads_them_and_prints_t
     assert page.evaluate("getComputedStyle(document.querySelector('#compare-table thead')).display") == "table-header-group"
     shots(page, "stats-monthly-print")
     pdf = page.pdf(prefer_css_page_size=True)
+    (test_browser.ARTIFACT_SHOTS / "stats-monthly.pdf").write_bytes(pdf)
     assert len(re.findall(rb"/Type\s*/Page(?!s)", pdf)) >= 5  # A4, a page per section
     context.close()
 

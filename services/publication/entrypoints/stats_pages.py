@@ -79,11 +79,11 @@ def charts(view: dict, lang: str) -> dict:
     }
 
 
-def width(part, whole) -> str:
-    """A bar's length as an SVG percentage (no inline style: the pages' CSP allows none)."""
+def width(part, whole, span: float = 100.0) -> str:
+    """A bar's length as an SVG percentage of the chart (`span` for the longest; no inline style: the CSP allows none)."""
     if not part or not whole:
         return "0"
-    return f"{min(100.0, 100.0 * part / whole):.3f}"
+    return f"{min(span, span * part / whole):.3f}"
 
 
 def change(this, before, lang: str = "vi", kind: str = "count") -> str:
