@@ -23,7 +23,6 @@ from services.publication.domain.stats import (
     TIMED,
     BadStatsQuery,
     Delta,
-    Dim,
     Every,
     ReportFacts,
     StatStep,

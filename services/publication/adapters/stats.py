@@ -2,10 +2,10 @@
 
 Writing. `track(session)` makes every flush of a publication session (the read model's consumers, step 8, the
 reporter's rating) look at the reports and ratings it writes: each report's facts (domain/stats.py `facts_of`)
-are compared with its row in report_stats, and when they changed the row is replaced and the difference added to
-the per-day rollup (stats_days, stats_durations) — with one statement per table for the whole batch, in key order.
-What the rollup holds is therefore always the sum of report_stats, whatever order events arrive in; a rolled-back
-transaction takes its changes with it. `rebuild` recomputes both rollups from report_stats (a repair; the tests
+are compared with its row in report_stats, and when they changed the row is replaced and the difference noted; at
+the commit the transaction's differences are added to the per-day rollup (stats_days, stats_durations) — one
+statement per table, rows in key order. What the rollup holds is therefore always the sum of report_stats,
+whatever order events arrive in; a rolled-back transaction takes its changes with it. `rebuild` recomputes both rollups from report_stats (a repair; the tests
 hold the kept rollup to it).
 
 Reading. `StatsReader` answers on a read-only connection (SQLite: a reader that never holds the writers' lock;
@@ -15,7 +15,7 @@ rollup (a few hundred rows per day of the period), a filtered one from the match
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from itertools import chain
 
 from sqlalchemy import Connection, Engine, and_, case, event, func, literal, literal_column, or_, select, true, union_all
@@ -36,14 +36,12 @@ from services.publication.domain.stats import (
     Dim,
     LateReport,
     ReportFacts,
-    StatStep,
     Statistics,
     StatsQuery,
     Tally,
     facts_of,
     bucket_of,
     p90_from_histogram,
-    start_of,
 )
 
 FACT_COLUMNS = [c.name for c in report_stats.columns]
@@ -53,10 +51,29 @@ LOOK_BACK = timedelta(days=400)  # the overdue list at a past moment looks at th
 
 # --- writing -------------------------------------------------------------------------------------------------------
 
+PENDING = "publication.stats_delta"  # session.info: the rollup's difference, written at the commit
+
+
 def track(session: Session) -> None:
-    """Keep report_stats and the rollups in step with what this session writes (once per session)."""
+    """Keep report_stats and the rollups in step with what this session writes (once per session): each flush writes
+    the changed facts and notes their difference; the commit adds the transaction's difference to the rollup rows,
+    all of them in key order and only then (the rows every writer shares are locked for the least time, and in one
+    order: no deadlock between two writers)."""
     if not event.contains(session, "before_flush", _before_flush):
         event.listen(session, "before_flush", _before_flush)
+        event.listen(session, "before_commit", _before_commit)
+        event.listen(session, "after_rollback", _forget)
+
+
+def _forget(session: Session) -> None:
+    session.info.pop(PENDING, None)
+
+
+def _before_commit(session: Session) -> None:
+    session.flush()  # the last changes' facts first (their difference joins the pending one)
+    delta = session.info.pop(PENDING, None)
+    if delta is not None:
+        add_to_rollup(session.connection(), delta)
 
 
 def row_of(facts: ReportFacts) -> dict:
@@ -91,7 +108,8 @@ def _before_flush(session: Session, _context, _instances) -> None:
         return
     conn = session.connection()
     stored = {row.report_id: facts_from_row(row) for row in conn.execute(select(report_stats).where(report_stats.c.report_id.in_(ids)))}
-    delta, replace, remove = Delta(), [], []
+    delta = session.info.setdefault(PENDING, Delta())
+    replace, remove = [], []
     for report_id in ids:
         report = reports.get(report_id)
         if report is None:  # a rating: its use case holds the report's row (in this session already)
@@ -115,7 +133,6 @@ def _before_flush(session: Session, _context, _instances) -> None:
         stmt = _insert(conn, report_stats)
         conn.execute(stmt.on_conflict_do_update(index_elements=["report_id"],
                                                 set_={c: stmt.excluded[c] for c in FACT_COLUMNS if c != "report_id"}), replace)
-    add_to_rollup(conn, delta)
 
 
 def add_to_rollup(conn: Connection, delta: Delta) -> None:
@@ -351,8 +368,3 @@ def late_at(at: datetime):
     clock = case(*((condition, literal(c.value)) for c, _due, condition in clocks))
     due = case(*((condition, column) for _c, column, condition in clocks))
     return clock, due, and_(open_then, or_(*(condition for _c, _due, condition in clocks)))
-
-
-def period_bounds(query: StatsQuery) -> tuple[datetime, datetime]:
-    """The first instant of the period and the instant after it."""
-    return start_of(query.day_from), start_of(query.day_to + timedelta(days=1))

@@ -8,7 +8,7 @@ from paht.runtime.text import Label
 from services.publication.adapters.names import PortalNames
 from services.publication.domain.feedback import Score
 from services.publication.domain.public_report import Step
-from services.publication.domain.stats import AGENCY_STEPS, TIMED, Dim, StatStep, StepFigure, Tally, channel_label
+from services.publication.domain.stats import AGENCY_STEPS, TIMED, Dim, StepFigure, Tally, channel_label
 from services.publication.service_layer.stats import Figures, Monthly, Overdue
 
 UNKNOWN = Label("(not known)", "(chưa rõ)")
