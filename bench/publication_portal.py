@@ -33,8 +33,6 @@ load again without seeding it: `paht up` migrates it first).
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
 import random
 import re

@@ -234,6 +234,9 @@ def _ping_when_idle(engine: Engine) -> None:
             cursor = dbapi_conn.cursor()
             cursor.execute("SELECT 1")
             cursor.close()
+            # psycopg opened a transaction for it: end it, so that the connection is handed out idle (a caller may then
+            # set its isolation level, which psycopg refuses inside a transaction)
+            dbapi_conn.rollback()
         except Exception as error:  # the pool drops it and hands out another
             raise exc.DisconnectionError() from error
 

@@ -25,7 +25,7 @@ def reporter_identity(ctx):
 
 def build_http(ctx):
     from services.publication.adapters.names import NamesCopy
-    from services.publication.entrypoints import api, feedback_api, feedback_pages, open311, pages
+    from services.publication.entrypoints import api, feedback_api, feedback_pages, open311, pages, stats_api, stats_pages
     from services.publication.entrypoints.cached import PublicAnswers
 
     app = make_app(ctx, "PAHT publication", "The public record of every report, and step 8 of the procedure (IOC edits and publishes).")
@@ -36,6 +36,8 @@ def build_http(ctx):
     app.include_router(feedback_api.build_router(ctx, reporter_identity(ctx)))
     app.include_router(feedback_pages.build_router(ctx, reporter_identity(ctx), pages.pages))
     app.include_router(pages.build_router(ctx, names))
+    app.include_router(stats_api.build_router(ctx, names))  # statistics for the IOC and the Steering Committee
+    app.include_router(stats_pages.build_router(ctx, names))
     return app
 
 

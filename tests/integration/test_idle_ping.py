@@ -36,3 +36,19 @@ def test_a_connection_cut_while_idle_is_replaced_before_use(settings, monkeypatc
         assert conn.execute(text("SELECT 41 + 1")).scalar() == 42  # not an error: the cut connection was replaced
         assert conn.connection.dbapi_connection is not first
     engine.dispose()
+
+
+def test_a_checked_connection_is_handed_out_outside_a_transaction(settings, monkeypatch):
+    """The check's SELECT 1 leaves no transaction open: the caller may still choose its isolation level."""
+    monkeypatch.setattr(db, "IDLE_PING_S", 0.0)
+    engine = db.make_engine(settings, "intake")
+    if engine.dialect.name == "sqlite":
+        db._ping_when_idle(engine)
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+        conn.rollback()
+    time.sleep(0.05)
+    isolation = "REPEATABLE READ" if engine.dialect.name == "postgresql" else "SERIALIZABLE"
+    with engine.connect().execution_options(isolation_level=isolation) as conn:
+        assert conn.execute(text("SELECT 2")).scalar() == 2
+    engine.dispose()

@@ -11,19 +11,19 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from paht.dispatch.v1 import events_pb2 as dispatch_ev
 from paht.handling.v1 import events_pb2 as handling_ev
 from paht.publication.v1 import events_pb2 as publication_ev
 from paht.runtime.events import bus
-from paht.runtime.events.consumer import EventApplier, EventConsumer, Outcome
+from paht.runtime.events.consumer import EventConsumer, Outcome
 from paht.runtime.events.envelope import Envelope, subject_for
 from paht.runtime.host import build_context
 from paht.runtime.mail import DevOutboxEmail
 from paht.runtime.sms import DevOutboxSms
 from paht.runtime.webpush import DevOutboxPush, PushSubscription
-from services.intake.adapters.orm import reporter_notifications, reports
+from services.intake.adapters.orm import reporter_notifications
 from services.intake.bootstrap import SPEC, build_http
 from services.intake.service_layer import handlers, notices, submission, triage
 from tests.support.reporters import reporter_session

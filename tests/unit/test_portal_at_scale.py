@@ -2,7 +2,6 @@
 ETag. No I/O (the database side is in tests/integration/test_portal_at_scale.py)."""
 from __future__ import annotations
 
-import math
 
 from hypothesis import given
 from hypothesis import strategies as st

@@ -3,7 +3,6 @@ to their own page, never anyone's personal data and never a state secret's conte
 Web Push's encryption read back as a browser would, its VAPID headers, the SMTP adapter against a local server."""
 from __future__ import annotations
 
-import base64
 import json
 import os
 import socketserver

@@ -107,7 +107,9 @@ class SqlNotices:
         rows = self.session.execute(
             select(n.id, n.report_id, n.reporter_id, n.kind, n.channel, n.text, n.subject, n.key, n.attempts,
                    reporters.c.phone, reporters.c.email, reports.c.tracking_code)
-            .join(reporters, reporters.c.id == n.reporter_id, isouter=True).join(reports, reports.c.id == n.report_id, isouter=True).where(n.id.in_(ids)).order_by(n.next_attempt_at, n.id)).all()
+            .join(reporters, reporters.c.id == n.reporter_id, isouter=True)
+            .join(reports, reports.c.id == n.report_id, isouter=True)
+            .where(n.id.in_(ids)).order_by(n.next_attempt_at, n.id)).all()
         return [row._asdict() for row in rows]
 
     def set_text(self, notice_id: str, claim: str, text: str) -> None:

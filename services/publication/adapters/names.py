@@ -21,7 +21,7 @@ from paht.dispatch.v1 import events_pb2 as dispatch_ev
 from paht.runtime.events.envelope import Envelope
 from paht.runtime.sla import VN
 from paht.runtime.uow import UnitOfWork
-from services.publication.adapters.orm import area_names, taxonomy_topics
+from services.publication.adapters.orm import agency_names, area_names, taxonomy_topics
 
 MAX_AGE_S = 5.0  # how long a replica uses the names in memory before reading its tables again
 ADMINISTRATIVE = ("province", "district", "ward", "commune")
@@ -49,6 +49,12 @@ def on_directory_published(uow: UnitOfWork, event: Message, envelope: Envelope) 
             for u in event.units if u.kind in ADMINISTRATIVE and u.code]
     if rows:
         s.execute(area_names.insert(), rows)
+    # ...and of the units that may lead a report, by id: the statistics name the lead agencies
+    s.execute(agency_names.delete())
+    leaders = [{"unit_id": u.id[:80], "name": u.name[:300], "name_en": (u.name_en or u.name)[:300], "revision": event.revision}
+               for u in event.units if u.can_lead and u.id]
+    if leaders:
+        s.execute(agency_names.insert(), leaders)
 
 
 COPIES = {dispatch_ev.TaxonomyPublished: on_taxonomy_published, dispatch_ev.DirectoryPublished: on_directory_published}
@@ -71,6 +77,8 @@ class PortalNames:
     topics: dict[str, tuple[Named, Named]]  # topic code -> (topic, its group)
     groups: dict[str, Named]
     areas: dict[str, Named]
+    agencies: dict[str, Named] = None  # unit id -> the unit that may lead (staff statistics)
+    all_topics: dict[str, tuple[Named, Named]] = None  # every topic ever published, in force or not (old reports keep theirs)
 
     def topic(self, code: str) -> Named:
         found = self.topics.get(code)
@@ -85,6 +93,18 @@ class PortalNames:
 
     def topics_of(self, group_code: str) -> list[str]:
         return sorted(code for code, (_t, g) in self.topics.items() if g.code == group_code)
+
+    def any_topic(self, code: str) -> tuple[Named, Named | None]:
+        """A topic and its group by code, in force or not (a code never published: the code itself, no group)."""
+        found = (self.all_topics or {}).get(code) or self.topics.get(code)
+        return found if found else (Named(code, code, code), None)
+
+    def topics_of_any(self, group_code: str) -> list[str]:
+        """Every topic that was ever in the group (statistics of the past count old topics too)."""
+        return sorted(code for code, (_t, g) in (self.all_topics or self.topics).items() if g.code == group_code)
+
+    def agency(self, unit_id: str) -> Named | None:
+        return (self.agencies or {}).get(unit_id)
 
 
 def _valid(valid_from: str, valid_to: str, on: date) -> bool:
@@ -113,13 +133,17 @@ class NamesCopy:
         with self.engine.connect() as conn:
             topics = conn.execute(select(taxonomy_topics).order_by(taxonomy_topics.c.group_name, taxonomy_topics.c.name)).all()
             areas = conn.execute(select(area_names).order_by(area_names.c.valid_from)).all()
-        by_topic, groups = {}, {}
+            leaders = conn.execute(select(agency_names)).all()
+        by_topic, groups, every_topic = {}, {}, {}
         for t in topics:
+            named_topic = Named(t.code, t.name, t.name_en)
+            every_topic[t.code] = (named_topic, Named(t.group_code, t.group_name, t.group_name_en))
             if _valid(t.valid_from, t.valid_to, on):
                 group = groups.setdefault(t.group_code, Named(t.group_code, t.group_name, t.group_name_en))
-                by_topic[t.code] = (Named(t.code, t.name, t.name_en), group)
+                by_topic[t.code] = (named_topic, group)
         named = {}
         for a in areas:  # ordered by valid_from: the latest version valid today wins, else the latest known
             if _valid(a.valid_from, a.valid_to, on) or a.code not in named:
                 named[a.code] = Named(a.code, a.name, a.name_en)
-        return PortalNames(by_topic, groups, dict(sorted(named.items(), key=lambda kv: kv[1].vi)))
+        agencies = {a.unit_id: Named(a.unit_id, a.name, a.name_en) for a in leaders}
+        return PortalNames(by_topic, groups, dict(sorted(named.items(), key=lambda kv: kv[1].vi)), agencies, every_topic)

@@ -1,13 +1,15 @@
 """Publication's tables (the public read model), mapped onto the domain classes without the domain knowing."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, Float, Index, Integer, MetaData, PrimaryKeyConstraint, SmallInteger, String,
+                        Table, Text)
 from sqlalchemy.orm import registry
 
 from paht.runtime.db import UtcDateTime
 from paht.runtime.events.tables import add_event_tables
 from services.publication.domain.feedback import Clarification, ReportRating
 from services.publication.domain.public_report import PublicReport, TimelineEntry
+from services.publication.domain.stats import MEASURES, TIMED, STEPS
 
 metadata = MetaData()
 event_tables = add_event_tables(metadata)
@@ -53,6 +55,13 @@ public_reports = Table(
     # The photos and videos the IOC left public, as intake's newest event listed them (shown only while the report is
     # public: PublicReport.shown_media).
     Column("public_media", JSON, nullable=False, server_default="[]"),
+    # For the statistics (staff only): the channel, the lead agency by id, and when steps 1, 3, 3-6 and 7 ended.
+    Column("channel", String(20), nullable=False, server_default=""),
+    Column("lead_agency_id", String(80), nullable=False, server_default=""),
+    Column("accepted_at", UtcDateTime(), nullable=True),
+    Column("unit_assigned_at", UtcDateTime(), nullable=True),
+    Column("handled_at", UtcDateTime(), nullable=True),
+    Column("leader_approved_at", UtcDateTime(), nullable=True),
     # The portal's filters and map: the list is newest first within a topic or an area; the map reads a box of
     # lat/lon (the index holds the visibility rule's columns, the topic and the area too, so the grid of a filtered map
     # is read from the index alone).
@@ -138,6 +147,66 @@ area_names = Table(
     Column("name_en", String(300), nullable=False),
     Column("valid_from", String(10), nullable=False),
     Column("valid_to", String(10), nullable=False),
+    Column("revision", Integer, nullable=False),
+)
+
+# The statistics (domain/stats.py). One narrow row of facts per report, kept by the read model in the transaction
+# that changes the report or its rating (adapters/stats.py): the day it was received in Vietnam, its codes, each
+# step's time and whether it met its deadline, the rating. Never a title, a place or anything of the reporter.
+report_stats = Table(
+    "report_stats",
+    metadata,
+    Column("report_id", String(36), primary_key=True),
+    Column("day", Date, nullable=False),
+    Column("topic_code", String(60), nullable=False),
+    Column("area_code", String(20), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("agency_id", String(80), nullable=False),
+    Column("agency_name", String(300), nullable=False),  # as dispatched: names an agency the directory copy does not
+    Column("status", String(20), nullable=False),
+    *(Column(f"{s.value}_s", Integer, nullable=True) for s in STEPS),      # the step's time in seconds; NULL while open
+    *(Column(f"{s.value}_met", Boolean, nullable=True) for s in TIMED),    # met its deadline; NULL while open or none known
+    *(Column(f"{s.value}_b", SmallInteger, nullable=True) for s in STEPS),  # the time's histogram bucket (bucket_of); NULL while open
+    Column("score", String(20), nullable=False),
+    # a filtered period reads the matching reports' facts: by day, or by a code and day
+    Index("ix_report_stats_day", "day"),
+    Index("ix_report_stats_topic_day", "topic_code", "day"),
+    Index("ix_report_stats_area_day", "area_code", "day"),
+    Index("ix_report_stats_agency_day", "agency_id", "day"),
+)
+
+# The per-day rollup of report_stats: per day, the totals (dim "") and the sums under each code of each dimension
+# (topic, area, channel, agency, status). A period without filters is summed from here.
+stats_days = Table(
+    "stats_days",
+    metadata,
+    Column("dim", String(10), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("code", String(80), nullable=False),
+    *(Column(name, BigInteger if name.endswith("_seconds") else Integer, nullable=False, server_default="0") for name in MEASURES),
+    PrimaryKeyConstraint("dim", "day", "code"),
+    Index("ix_stats_days_dim_code", "dim", "code"),  # is a code known (the filters' check)
+)
+
+# Each step's times per day as a histogram (domain/stats.py bucket_of): the 90th percentile of a period without filters.
+stats_durations = Table(
+    "stats_durations",
+    metadata,
+    Column("step", String(12), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("bucket", Integer, nullable=False),
+    Column("reports", Integer, nullable=False),
+    PrimaryKeyConstraint("step", "day", "bucket"),
+)
+
+# The names of the units that may lead, from dispatch's directory (DirectoryPublished, replaced whole): the statistics
+# name a lead agency by its id (every version of the tree: an id is one version of a unit).
+agency_names = Table(
+    "agency_names",
+    metadata,
+    Column("unit_id", String(80), primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("name_en", String(300), nullable=False),
     Column("revision", Integer, nullable=False),
 )
 

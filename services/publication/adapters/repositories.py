@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from paht.runtime.paging import Page, SortKey, fetch_page
 from services.publication.adapters import map_cells as _cell_counts  # noqa: F401  (keeps the map's cell counts in step)
 from services.publication.adapters.orm import map_cells, public_reports, taxonomy_topics
+from services.publication.adapters.stats import track
 from services.publication.domain.feedback import Clarification, ClarificationStatus, ReportRating
 from services.publication.domain.portal import (MAP_GRID, MAP_MAX_FEATURES, BBox, ReportFilter, Total, counting_limit, level_for, page_ends_list,
                                                 total_of)
@@ -69,10 +70,12 @@ def _shown(*steps: Step) -> tuple:
 
 
 class SqlPublicReports:
-    """The public record of each report (uow.reports)."""
+    """The public record of each report (uow.reports). Whatever a session writes of the records and their ratings
+    also reaches the statistics' facts and rollup, at each flush (adapters/stats.py `track`)."""
 
     def __init__(self, session: Session):
         self.session = session
+        track(session)
 
     def get(self, report_id: str, *, for_update: bool = False) -> PublicReport | None:
         return self.session.get(PublicReport, report_id, with_for_update=for_update)
@@ -236,8 +239,13 @@ class SqlTimeline:
         self.session.add(entry)
 
     def of_report(self, report_id: str) -> list[TimelineEntry]:
+        """The report's entries in time order, those added in this transaction included, without writing anything
+        first (the read model asks mid-batch; its rows are written once, at the commit)."""
         q = select(TimelineEntry).where(TimelineEntry.report_id == report_id).order_by(TimelineEntry.at, TimelineEntry.id)
-        return list(self.session.execute(q).scalars())
+        with self.session.no_autoflush:
+            stored = list(self.session.execute(q).scalars())
+        pending = [e for e in self.session.new if isinstance(e, TimelineEntry) and e.report_id == report_id and e not in stored]
+        return sorted(stored + pending, key=lambda e: (e.at, e.id))
 
 
 class SqlFeedback:

@@ -138,6 +138,10 @@ CLOCKS: dict[Clock, ClockRule] = {
 }
 
 
+# The steps whose end is kept on the record (the other two end with a time the record already has: dispatched_at, published_at).
+STEP_ENDS: dict[Clock, str] = {Clock.AGENCY: "unit_assigned_at", Clock.HANDLING: "handled_at", Clock.APPROVAL: "leader_approved_at"}
+
+
 def met(done_at: datetime, due_at: datetime) -> bool:
     """The one on-time rule: a step is on time when done at or before its deadline."""
     return done_at <= due_at
@@ -166,14 +170,21 @@ class Deadline:
         return None
 
 
+def ending_entry(timeline: list["TimelineEntry"], clock: Clock, since: datetime | None, taken=()) -> "TimelineEntry | None":
+    """The one rule of when a step ended: the first timeline entry of the kind that ends it at or after its clock
+    (re)started (`since`; None when the start has not arrived yet: the first entry of that kind), not `taken`."""
+    ended_by = CLOCKS[clock].ended_by.value
+    return next((e for e in sorted(timeline, key=lambda e: (e.at, e.id))
+                 if e.kind == ended_by and (since is None or e.at >= since) and e.id not in taken), None)
+
+
 def place_deadlines(deadlines: list["Deadline"], timeline: list["TimelineEntry"]) -> tuple[dict[str, "Deadline"], list["Deadline"]]:
     """Put each deadline on the timeline entry that ends its step: {entry id: deadline (with done_at)}, and the
     deadlines whose step is not done yet (in deadline order)."""
     placed: dict[str, Deadline] = {}
     pending: list[Deadline] = []
     for deadline in deadlines:
-        ended_by = CLOCKS[deadline.clock].ended_by.value
-        entry = next((e for e in timeline if e.kind == ended_by and e.at >= deadline.since and e.id not in placed), None)
+        entry = ending_entry(timeline, deadline.clock, deadline.since, placed)
         if entry is None:
             pending.append(deadline)
         else:
@@ -324,6 +335,13 @@ class PublicReport(Versioned):
     reporter_ref: str = ""  # intake's pseudonym of the reporter (ReportSubmitted): checks feedback; never shown, never logged
     search_text: str = ""  # what the portal's free text is matched against (see refresh_search)
     public_media: list = field(default_factory=list)  # intake's last list of public files (PublicMedia.as_json); see shown_media
+    # For the statistics (staff only): how the report came in, the lead agency by id, and when each step ended.
+    channel: str = ""                        # intake's Channel value (ReportSubmitted.channel): "web", "app", "call_center"...
+    lead_agency_id: str = ""                 # the current round's lead agency (ReportDispatched.lead_agency.id)
+    accepted_at: datetime | None = None      # step 1 ended: the IOC accepted it (ReportAccepted)
+    unit_assigned_at: datetime | None = None    # step 3 ended: the current round's first lead unit (ending_entry)
+    handled_at: datetime | None = None          # steps 3-6 ended: the current round's first draft reported
+    leader_approved_at: datetime | None = None  # step 7 ended: the first approval of the newest draft
 
     @classmethod
     def placeholder(cls, report_id: str) -> "PublicReport":
@@ -422,17 +440,66 @@ class PublicReport(Versioned):
         return self.publish_due is not None and self.published_at is not None and met(self.published_at, self.publish_due)
 
     def record_dispatch_deadlines(self, at: datetime, dispatch_due: datetime | None, agency_due: datetime | None,
-                                  handling_due: datetime | None) -> None:
-        """Keep a dispatch round's deadlines (steps 1-2, 3, 3-6); a newer round replaces them, an older one arriving late does not."""
+                                  handling_due: datetime | None, agency_id: str = "") -> bool:
+        """Keep a dispatch round's deadlines (steps 1-2, 3, 3-6) and its lead agency; a newer round replaces them, an
+        older one arriving late does not. Return whether this round is now the current one (its step ends must then
+        be placed again: `place_step_ends`)."""
         if self.dispatched_at is not None and at < self.dispatched_at:
-            return
+            return False
         self.dispatched_at, self.dispatch_due, self.agency_due, self.handling_due = at, dispatch_due, agency_due, handling_due
+        self.lead_agency_id = agency_id or self.lead_agency_id
+        return True
 
-    def record_approval_deadline(self, at: datetime, approval_due: datetime | None) -> None:
-        """Keep step 7's deadline from staff's newest draft (a re-draft after a return replaces it)."""
+    def record_approval_deadline(self, at: datetime, approval_due: datetime | None) -> bool:
+        """Keep step 7's deadline from staff's newest draft (a re-draft after a return replaces it); return whether it did."""
         if self.drafted_at is not None and at < self.drafted_at:
-            return
+            return False
         self.drafted_at, self.approval_due = at, approval_due
+        return True
+
+    def clock_start(self, clock: Clock) -> datetime | None:
+        """When a step's clock (re)started: the current round's dispatch, the newest draft, the newest approval."""
+        return {Clock.DISPATCH: self.dispatched_at, Clock.AGENCY: self.dispatched_at, Clock.HANDLING: self.dispatched_at,
+                Clock.APPROVAL: self.drafted_at, Clock.PUBLISH: self.approved_at}[clock]
+
+    def step_end(self, clock: Clock) -> datetime | None:
+        """When a step ended (None while it runs): dispatching ends steps 1-2 and publishing step 8; the three steps
+        between keep the time of the timeline entry that ended them (ending_entry)."""
+        if clock in STEP_ENDS:
+            return getattr(self, STEP_ENDS[clock])
+        return self.dispatched_at if clock is Clock.DISPATCH else self.published_at
+
+    def record_step_end(self, kind: Step, at: datetime) -> None:
+        """A timeline entry of `kind` arrived at `at`: it ends step 3, 3-6 or 7 when it is the first of its kind since
+        that step's clock started (entries of handling and dispatch arrive in any relative order: the earliest wins)."""
+        for clock, name in STEP_ENDS.items():
+            if CLOCKS[clock].ended_by is not kind:
+                continue
+            since, current = self.clock_start(clock), getattr(self, name)
+            if since is not None and at < since:
+                continue
+            if current is None or (since is not None and current < since) or at < current:
+                setattr(self, name, at)
+
+    def place_step_ends(self, timeline: list[TimelineEntry]) -> None:
+        """Place steps 3, 3-6 and 7's ends again from the whole timeline (after a new round or a new draft moved a start)."""
+        for clock, name in STEP_ENDS.items():
+            entry = ending_entry(timeline, clock, self.clock_start(clock))
+            setattr(self, name, entry.at if entry is not None else None)
+
+    def overdue_at(self, at: datetime) -> Deadline | None:
+        """The step whose deadline had passed at `at` without it being done, the earliest in the procedure's order (the
+        step the report was stuck at), or None. Closed reports (published by then, refused, cancelled) are never
+        overdue; an answer the IOC returned has no step 8 clock until the lead unit approves it again."""
+        if self.status in (Step.REFUSED.value, Step.CANCELLED.value) or (self.published_at is not None and self.published_at <= at):
+            return None
+        for deadline in self.deadlines():
+            if deadline.clock is Clock.PUBLISH and self.status == Step.RETURNED_BY_IOC.value:
+                continue
+            done = self.step_end(deadline.clock)
+            if deadline.since <= at and deadline.due_at < at and (done is None or done > at):
+                return deadline
+        return None
 
     def deadlines(self) -> list[Deadline]:
         """The report's current step deadlines, each with the time its clock started (one home: this record)."""

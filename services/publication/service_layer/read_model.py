@@ -17,6 +17,7 @@ from paht.runtime.events.envelope import Envelope
 from paht.runtime.ids import new_id
 from paht.runtime.uow import UnitOfWork
 from services.publication.domain.public_report import SUBMISSION_FIELDS, PublicMedia, Step, Submission, TimelineEntry, Visibility
+from services.publication.domain.stats import channel_of
 
 
 def event_time(event: Message, envelope: Envelope) -> datetime:
@@ -60,6 +61,7 @@ def on_report_submitted(uow: UnitOfWork, event: Message, envelope: Envelope) -> 
     submission = submission_of(event, envelope)
     report.record_submission(submission)
     report.reporter_ref = event.reporter_ref  # kept to check who gives feedback; never shown
+    report.channel = channel_of(intake_ev.Channel.Name(event.channel))  # for the statistics: how it came in
     report.advance(Step.SUBMITTED)
     add_step(uow, report.report_id, Step.SUBMITTED, submission.received_at)
 
@@ -87,8 +89,10 @@ def on_report_accepted(uow: UnitOfWork, event: Message, envelope: Envelope) -> N
     report.urgent = event.urgent
     classify(report, event.state_secret)
     report.record_public_media(public_media_of(event.public_media))
+    at = event_time(event, envelope)
+    report.accepted_at = min(report.accepted_at or at, at)  # step 1 ended (accepted once)
     report.advance(Step.ACCEPTED)
-    add_step(uow, report.report_id, Step.ACCEPTED, event_time(event, envelope))
+    add_step(uow, report.report_id, Step.ACCEPTED, at)
 
 
 def on_report_refused(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
@@ -133,9 +137,12 @@ def on_report_dispatched(uow: UnitOfWork, event: Message, envelope: Envelope) ->
     report = uow.reports.get_or_start(envelope.report_id)
     at = event_time(event, envelope)
     report.lead_agency_name = event.lead_agency.name
-    report.record_dispatch_deadlines(at, *(timestamp(event, name) for name in ("dispatch_due", "agency_due", "handling_due")))
+    current = report.record_dispatch_deadlines(at, *(timestamp(event, name) for name in ("dispatch_due", "agency_due", "handling_due")),
+                                               agency_id=event.lead_agency.id)
     report.advance(Step.DISPATCHED)
     add_step(uow, report.report_id, Step.DISPATCHED, at, event.lead_agency.name)
+    if current:  # a new round: steps 3 and 3-6 end at its own first unit and first draft (handling's may have come first)
+        report.place_step_ends(uow.timeline.of_report(report.report_id))
 
 
 def on_case_assigned(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
@@ -148,7 +155,9 @@ def on_case_assigned(uow: UnitOfWork, event: Message, envelope: Envelope) -> Non
         return
     report.lead_unit_name = event.unit.name or report.lead_unit_name
     report.lead_agency_name = report.lead_agency_name or event.agency.name
+    report.lead_agency_id = report.lead_agency_id or event.agency.id
     report.advance(Step.ASSIGNED)
+    report.record_step_end(Step.ASSIGNED, at)
     add_step(uow, report.report_id, Step.ASSIGNED, at, event.unit.name)
 
 
@@ -168,9 +177,12 @@ def on_result_drafted(uow: UnitOfWork, event: Message, envelope: Envelope) -> No
     """Step 6: staff reported the result with a draft answer (the draft itself stays internal)."""
     report = uow.reports.get_or_start(envelope.report_id)
     at = event_time(event, envelope)
-    report.record_approval_deadline(at, timestamp(event, "approval_due"))
+    newest = report.record_approval_deadline(at, timestamp(event, "approval_due"))
     report.advance(Step.DRAFTED)
+    report.record_step_end(Step.DRAFTED, at)
     add_step(uow, report.report_id, Step.DRAFTED, at)
+    if newest:  # step 7 now runs from this draft: its end is the first approval after it
+        report.place_step_ends(uow.timeline.of_report(report.report_id))
 
 
 def on_result_approved(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
@@ -180,7 +192,9 @@ def on_result_approved(uow: UnitOfWork, event: Message, envelope: Envelope) -> N
     at = event_time(event, envelope)
     report.lead_unit_name = event.unit.name or report.lead_unit_name
     report.lead_agency_name = report.lead_agency_name or event.agency.name
+    report.lead_agency_id = report.lead_agency_id or event.agency.id
     report.record_approved_answer(event.answer_letter or event.answer_text, at, event.message)  # the IOC edits the letter on the template
+    report.record_step_end(Step.APPROVED, at)
     add_step(uow, report.report_id, Step.APPROVED, at)
 
 
