@@ -49,4 +49,7 @@ CONTACT: tuple[str, ...] = IOC
 # Who handles cases (steps 3–7): they may see a reporter's contact too (audited), but only for a case
 # the handling service says they handle.
 CASE_HANDLERS: tuple[str, ...] = (Role.AGENCY_COORDINATOR.value, Role.UNIT_LEADER.value, Role.STAFF.value)
+# Who sees every report's files (the originals too): the IOC, the Steering Committee and the 113/114/115 desks; the
+# people of agencies and units see a report's files only while handling its case (handling says so).
+ALL_FILES: tuple[str, ...] = IOC + STEERING + (Role.EMERGENCY_DESK.value,)
 OPERATIONS: tuple[str, ...] = (Role.IOC_ADMIN.value, Role.IOC_OPERATOR.value)

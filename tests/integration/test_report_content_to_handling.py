@@ -12,19 +12,22 @@ from services.handling import bootstrap as handling_boot
 from tests.integration.test_public_photos import Site
 from tests.support import media_files as mf
 from tests.support.handling import FakeOrgDirectory
-from tests.support.services import deliver, migrated_context, outbox_envelopes, principal, token_for
+from tests.support.services import ServedGrpc, deliver, migrated_context, outbox_envelopes, principal, token_for
 
 pytestmark = pytest.mark.integration
 IOC = principal("ioc", ["ioc_operator"], "ioc-tinh")
 
 
 @pytest.fixture
-def services(settings, tmp_path):
+def services(settings, tmp_path, monkeypatch):
+    handling = migrated_context(handling_boot.SPEC, settings)
+    served = ServedGrpc(handling, handling_boot.register_grpc)  # where intake asks who handles a report's case
+    monkeypatch.setenv("PAHT_GRPC_HANDLING", served.address)
     site = Site(settings, tmp_path)
     dispatch = migrated_context(dispatch_boot.SPEC, settings)
     dispatch_boot.seed(dispatch)
-    handling = migrated_context(handling_boot.SPEC, settings)
     yield site, dispatch, handling
+    served.stop()
     site.close()
     dispatch.engine.dispose()
     handling.engine.dispose()
@@ -61,7 +64,13 @@ def test_the_lead_unit_reads_what_the_citizen_reported_and_sees_the_photo(servic
     stranger = {"Authorization": "Bearer " + token_for(settings, "sotnmt", ["agency_coordinator"], "so-tnmt")}
     assert client.get(f"/api/handling/v1/cases/{rid}", headers=stranger).status_code == 404  # another agency: no case at all
 
-    # the photo, as the lead agency's people open it: intake serves its metadata-free copy to staff
+    # the photo, as the lead agency's people open it: intake serves its metadata-free copy to those handling the case
+    # (handling says who, asked with the person's own token), and to nobody of another agency
     shown = site.client.get(f"/intake/media/{photo}/public", headers=coordinator)
     assert shown.status_code == 200 and shown.headers["content-type"] == "image/jpeg"
     assert b"GPS" not in shown.content[:4096]
+    assert site.client.get(f"/intake/media/{photo}", headers=coordinator).status_code == 200  # the original, too
+    for path in (f"/intake/media/{photo}/public", f"/intake/media/{photo}"):
+        assert site.client.get(path, headers=stranger).status_code == 404
+    steering = {"Authorization": "Bearer " + token_for(settings, "bcd", ["steering_member"], "ban-chi-dao")}
+    assert site.client.get(f"/intake/media/{photo}/public", headers=steering).status_code == 200

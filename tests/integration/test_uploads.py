@@ -137,7 +137,9 @@ def test_an_operator_uploads_a_photo_and_staff_get_the_original_and_the_clean_co
     assert row.report_id is None and row.owner == "staff:tongdai1" and row.filename == "ảnh hiện trường.JPG"
     assert svc.spooled() == []
 
-    got = svc.client.get(f"/intake/media/{body['id']}", headers=operator(settings, ("staff",), "canbo"))  # any PAHT role
+    # an agency's staff member sees a report's files only while handling its case: an upload of no report is not theirs
+    assert svc.client.get(f"/intake/media/{body['id']}", headers=operator(settings, ("staff",), "canbo")).status_code == 404
+    got = svc.client.get(f"/intake/media/{body['id']}", headers=operator(settings, ("ioc_editor",), "bientap"))  # any IOC role
     assert got.status_code == 200 and got.content == original
     assert got.headers["content-type"] == "image/jpeg" and got.headers["content-length"] == str(len(original))
     assert got.headers["cache-control"] == "private, max-age=3600" and got.headers["content-disposition"] == "inline"

@@ -35,6 +35,7 @@ from starlette.requests import ClientDisconnect
 
 from paht.runtime import roles
 from paht.runtime.errors import Forbidden, NotFound, Unauthorized
+from paht.runtime.http import bearer_token
 from paht.runtime import uploads
 from paht.runtime.auth import Principal
 from paht.runtime.media import MAX_REGIONS, MediaLimits
@@ -152,6 +153,18 @@ def build_router(ctx, storage: BlobStorage, spool: Path | None = None) -> APIRou
         user = optional_user(request)
         return user if user is not None and user.has(*roles.ALL) else None
 
+    async def staff_may_see(request: Request, user: Principal, record: media.MediaRecord) -> bool:
+        """The IOC (and the province's oversight roles) see every report's files; a person of an agency or unit only
+        those of a report whose case they handle — handling, the owner of cases, says so when asked with their own
+        token (the same question as for the reporter's contact)."""
+        if user.has(*roles.ALL_FILES):
+            return True
+        if not user.has(*roles.CASE_HANDLERS) or record.report_id is None:
+            return False
+        from services.intake.bootstrap import case_desk
+
+        return await case_desk(ctx).handles(bearer_token(request), record.report_id)
+
     async def serve(request: Request, record: media.MediaRecord, key: str, media_type: str, fixed: dict = MEDIA_HEADERS) -> Response:
         try:
             size = await asyncio.to_thread(storage.size, key)
@@ -176,8 +189,8 @@ def build_router(ctx, storage: BlobStorage, spool: Path | None = None) -> APIRou
         if not user.has(*roles.ALL):
             raise Forbidden("Only staff may see the original file.", "Chỉ cán bộ mới được xem tệp gốc.")
         record = await asyncio.to_thread(media.find, ctx.engine, media_id)
-        if record is None:
-            raise _not_found()
+        if record is None or not await staff_may_see(request, user, record):
+            raise _not_found()  # another agency's report: its files do not exist for them
         return await serve(request, record, record.original_key, record.media_type)
 
     @router.get("/intake/media/{media_id}/public", summary="The copy without location metadata (staff, or the reporter of the report)")
@@ -185,7 +198,9 @@ def build_router(ctx, storage: BlobStorage, spool: Path | None = None) -> APIRou
         record = await asyncio.to_thread(media.find, ctx.engine, media_id)
         if record is None:
             raise _not_found()
-        if staff(request) is None and not await _reporter_may_see(request, record):
+        user = staff(request)
+        allowed = await staff_may_see(request, user, record) if user is not None else await _reporter_may_see(request, record)
+        if not allowed:
             raise _not_found()  # not "forbidden": whether a file exists is not told to others
         return await serve(request, record, record.public_key, record.public_media_type)
 
