@@ -260,7 +260,8 @@ def test_the_ioc_publishes_or_sends_back_a_clarification_from_the_step_8_page(pu
     assert client.post(f"/publication/clarifications/{asked.id}/publish", data={"text": "ok"}).status_code == 403  # no CSRF token
     done = client.post(f"/publication/clarifications/{asked.id}/publish", follow_redirects=False,
                        data={"text": "Ngày 15/5 đơn vị thay bóng đèn.", "csrf_token": csrf(client)})
-    assert done.status_code == 303 and done.headers["location"] == "/publication/queue#clarifications"
-    assert f'id="c-{asked.id}"' not in client.get("/publication/queue").text
+    assert done.status_code == 303 and done.headers["location"] == f"/publication/queue?done=clarification_published&report={report_id}#done"
+    after = client.get(done.headers["location"])
+    assert f'id="c-{asked.id}"' not in after.text and "Đã công khai nội dung làm rõ" in after.text  # which one went out, said
     client.cookies.clear()
     assert "Ngày 15/5 đơn vị thay bóng đèn." in client.get(f"/reports/{report_id}").text  # a public answer's clarification

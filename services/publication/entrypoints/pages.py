@@ -27,6 +27,7 @@ PAGE_SIZE = 20
 MAX_PAGE = 5_000  # 100,000 reports back: deeper than anyone reads
 QUEUE_PAGE_SIZE = 20  # answers on one screen of the step 8 queue (each carries two forms)
 DECIDED = {"publish": "published", "return": "returned"}  # step 8's forms and what the queue then says
+CLARIFICATION_DECIDED = {"publish": "clarification_published", "return": "clarification_returned"}  # the same for a clarification
 MAP_CENTER = "17.4689,106.6223"  # Đồng Hới, where the map opens
 
 
@@ -198,7 +199,7 @@ def build_router(ctx, names: NamesCopy | None = None) -> APIRouter:
         if away:
             return away
         decided = None
-        if done in DECIDED.values() and report:  # back from publish or return: say which report went where
+        if (done in DECIDED.values() or done in CLARIFICATION_DECIDED.values()) and report:  # back from publish or return: say which report went where
             decided = await asyncio.to_thread(handlers.decided_report, ctx.uow(), report[:100])
         return await queue_page(request, user, cursor=cursor[:500] or None, done=done if decided else "", decided=decided)
 
@@ -232,6 +233,7 @@ def build_router(ctx, names: NamesCopy | None = None) -> APIRouter:
                 return pages.error(request, 404, "error.not_found")
         except DomainError as exc:
             return await queue_page(request, user, http_status(exc), {"vi": exc.detail_vi, "en": exc.detail_en})
-        return RedirectResponse("/publication/queue#clarifications", status_code=303)
+        decided = await asyncio.to_thread(feedback.report_of_clarification, ctx.uow(), clarification_id)
+        return RedirectResponse(f"/publication/queue?{urlencode({'done': CLARIFICATION_DECIDED[action], 'report': decided})}#done", status_code=303)
 
     return router

@@ -176,6 +176,13 @@ def _waiting(uow: UnitOfWork, clarification_id: str) -> tuple[Clarification, Pub
     return uow.feedback.clarification(clarification_id, fresh=True), report  # under the lock: another editor's decision shows
 
 
+def report_of_clarification(uow: UnitOfWork, clarification_id: str) -> str:
+    """The report a clarification answers for ("" when there is none)."""
+    with uow:
+        asked = uow.feedback.clarification(clarification_id) if is_report_id(clarification_id) else None
+        return asked.report_id if asked is not None else ""
+
+
 def publish_clarification(uow: UnitOfWork, user: Principal, clarification_id: str, edited_text: str | None,
                           now: datetime | None = None) -> Clarification:
     """Step 8 for a clarification: the IOC publishes it (edited or as approved) to the reporter, and to the public
