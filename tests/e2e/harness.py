@@ -81,8 +81,9 @@ def start_paht(data: Path, env_extra: dict | None = None, timeout: float = 90.0)
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    proc.kill()
-    raise AssertionError("paht up did not become healthy in time")
+    os.killpg(proc.pid, signal.SIGKILL)  # the whole group: `paht up` and every process it started (its own session)
+    proc.wait(timeout=30)
+    raise AssertionError(f"paht up did not become healthy in time: {(data.parent / f'{data.name}-up.log').read_text()[-3000:]}")
 
 
 def stop_paht(running: Running, ctrl_c: bool = False) -> None:
