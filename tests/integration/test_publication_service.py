@@ -307,6 +307,13 @@ def test_grpc_public_report_and_not_found(ctx, settings):
     handlers.publish_result(ctx.uow(), IOC, report_id, None)
     reply = grpc_report(ctx, report_id)
     assert reply.status == "published" and reply.answer_text == ANSWER and reply.timeline[0].kind == "submitted"
+    # the deadlines as the public timeline shows them: on the entries that end a step, met or missed
+    view = {e["kind"]: e for e in TestClient(bootstrap.build_http(ctx)).get(f"/api/publication/v1/reports/{report_id}").json()["timeline"]}
+    ended = [e for e in reply.timeline if e.deadline_step]
+    assert ended and {e.kind for e in ended} == {k for k, e in view.items() if e["deadline_step"]}
+    for e in ended:
+        assert (e.deadline_step, e.due_at, e.on_time) == (view[e.kind]["deadline_step"], view[e.kind]["due_at"], view[e.kind]["on_time"])
+    assert not reply.timeline[0].deadline_step and not reply.timeline[0].due_at  # received ends no step
     with pytest.raises(grpc.aio.AioRpcError) as missing:
         grpc_report(ctx, "nope")
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
