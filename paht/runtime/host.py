@@ -18,6 +18,7 @@ from sqlalchemy.orm import sessionmaker
 from paht.runtime import db, revocation
 from paht.runtime.auth import TokenVerifier
 from paht.runtime.events import bus
+from paht.runtime import federation
 from paht.runtime.events.consumer import EventApplier, EventConsumer, Subscription
 from paht.runtime.events.relay import OutboxRelay
 from paht.runtime.http import make_auth
@@ -72,17 +73,24 @@ class ServiceContext:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.spec.event_tables["outbox"], self.name, self.settings.node_id, self.notifier,
-                          self.spec.repositories)
+                          self.spec.repositories, tuple(federation.hubs(self.settings)), self.settings.parent_node)
 
     def applier(self) -> EventApplier:
         """Return the object that applies this service's incoming events (consumers, replays, tests)."""
         t = self.spec.event_tables
-        return EventApplier(self.name, self.uow, t["inbox"], t["event_positions"], t.get("dead_letters"))
+        return EventApplier(self.name, self.uow, t["inbox"], t["event_positions"], t.get("dead_letters"), self.settings.node_id)
+
+    def subscriptions(self) -> list[Subscription]:
+        """The service's subscriptions, with its node's inbound stream where federation has it read one."""
+        subs = list(self.spec.subscriptions(self))
+        if federation.reads_inbound(self.settings, self.name):
+            subs.append(federation_inbound(self.settings.node_id, self.name, subs))
+        return subs
 
     def dead_letters(self):
         from paht.runtime.events.dead_letters import DeadLetters
 
-        return DeadLetters(self.engine, self.spec.event_tables["dead_letters"], self.applier(), self.spec.subscriptions(self))
+        return DeadLetters(self.engine, self.spec.event_tables["dead_letters"], self.applier(), self.subscriptions())
 
     def channel(self, service: str):
         """Return a (cached) gRPC channel to another service. A grpc.aio channel belongs to the event loop it was
@@ -214,7 +222,7 @@ async def _run_events(ctx: ServiceContext, grpc_server: GrpcServer, tasks: list[
     url = ctx.settings.nats_url or "nats://127.0.0.1:4222"
     while True:
         try:
-            nc = await bus.connect(url, f"paht-{ctx.name}")
+            nc = await bus.connect(url, f"paht-{ctx.name}", federation.inbox_prefix(ctx.settings))
             break
         except Exception as exc:  # broker down: keep serving HTTP, keep the outbox filling
             log.warning("NATS not reachable yet (%s); retrying", exc)
@@ -245,13 +253,27 @@ async def _run_events(ctx: ServiceContext, grpc_server: GrpcServer, tasks: list[
         tasks.append(asyncio.create_task(_forever(lambda job=job: job(ctx, js), what), name=what))
     applier = ctx.applier()
     window = ctx.settings.nats_duplicate_window_s
-    consumers = [EventConsumer(js, ctx.settings.node_id, ctx.name, sub, applier, window) for sub in ctx.spec.subscriptions(ctx)]
+    for name, subjects, description in federation.streams_kept_by(ctx.settings, ctx.name):
+        await bus.ensure_named_stream(js, name, subjects, description, window)
+    consumers = [EventConsumer(js, ctx.settings.node_id, ctx.name, sub, applier, window) for sub in ctx.subscriptions()]
     for consumer in consumers:
         tasks.append(asyncio.create_task(_forever(consumer.run, f"consumer {consumer._sub.producer}"), name="consumer"))
-    await asyncio.gather(*(c.ready.wait() for c in consumers))
+    await asyncio.gather(*(c.ready.wait() for c in consumers if c._sub.required))
     ctx.status["consumers"] = True
     await grpc_server.set_serving(True)
     await asyncio.Event().wait()
+
+
+def federation_inbound(node: str, service: str, subs: list[Subscription]) -> Subscription:
+    """One subscription to the node's inbound stream with every handler of the service's other subscriptions: events
+    let in from another node are applied by the same handlers as this node's own (keyed by their full type name)."""
+    handlers: dict = {}
+    for sub in subs:
+        handlers.update(sub.handlers)
+    preloads = [sub.preload for sub in subs if sub.preload is not None]
+    stream, subjects = federation.inbound_stream(node)
+    return Subscription("inbound", handlers, preload=preloads[0] if len(set(preloads)) == 1 else None,
+                        stream=stream, subjects=subjects, durable=f"{service}-inbound")
 
 
 async def _forever(run, what: str) -> None:

@@ -18,6 +18,11 @@ class Settings(BaseSettings):
     data: Path = Path("paht-data")
     port: int = 8080
     node_id: str = "province"
+    # Federation (docs/federation.md). On the province: the hubs (district IOCs) that run a node of their own, e.g.
+    # "donghoi"; the cases of the agencies the directory says a declared hub hosts are handled on that hub. On a hub:
+    # the node it joins (the province). Both unset: one node handles everything.
+    hubs: str = ""
+    parent_node: str = ""
     # Set only in production or tests; unset means the embedded default (SQLite / bundled nats-server).
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
     nats_url: str | None = Field(default=None, validation_alias="NATS_URL")
@@ -171,6 +176,13 @@ class Settings(BaseSettings):
                 raise ValueError("production needs DATABASE_URL and NATS_URL")
             if self.demo_password:
                 raise ValueError("PAHT_DEMO_PASSWORD must not be set in production")
+        return self
+
+    @model_validator(mode="after")
+    def _federation(self) -> "Settings":
+        from paht.runtime import federation
+
+        federation.check(self)  # a mistyped node name stops the process at start
         return self
 
     def replica_counts(self) -> dict[str, int]:

@@ -76,8 +76,11 @@ class UnitOfWork:
     """
 
     def __init__(self, sessions: sessionmaker, outbox: Table, service: str, node_id: str, notifier: Notifier | None = None,
-                 repositories: dict[str, Callable[[Session], object]] | None = None):
+                 repositories: dict[str, Callable[[Session], object]] | None = None, hubs: tuple[str, ...] = (),
+                 parent_node: str = ""):
         self._sessions = sessions
+        self.hubs = hubs  # federation (runtime/federation.py): on the province, the hubs it has declared;
+        self.parent_node = parent_node  # on a hub, the province it joins
         self._repositories = repositories or {}
         self._outbox = outbox
         self.service = service
@@ -128,6 +131,16 @@ class UnitOfWork:
             }
         )
         return envelope
+
+    def pass_on(self, envelope: Envelope, *, subject: str, version: int, headers: dict[str, str] | None = None) -> None:
+        """Stage another service's (or node's) event to be published again, unchanged but for its subject, its
+        per-report version and extra headers (federation: what a border lets in, what the province sends a hub)."""
+        moved = dict(envelope.headers(), **(headers or {}))
+        moved["ce-reportversion"] = str(version)
+        self._pending.append({
+            "event_id": envelope.id, "subject": subject, "ce_type": envelope.type, "report_id": envelope.report_id,
+            "report_version": version, "payload": envelope.data, "headers": moved, "created_at": datetime.now(timezone.utc),
+        })
 
     def stage(self, table: Table, row: dict) -> None:
         """Insert a row at the commit, with the other rows staged for its table in one statement (tables in the

@@ -7,6 +7,7 @@ from pathlib import Path
 from paht.handling.v1 import events_pb2 as handling_ev
 from paht.intake.v1 import events_pb2 as intake_ev
 from paht.runtime.app import make_app
+from paht.runtime import federation
 from paht.runtime.events.consumer import Subscription, chain
 from paht.runtime.host import ServiceSpec
 from services.dispatch.adapters import repositories, repositories_clocks, repositories_emergency, repositories_step2
@@ -38,6 +39,8 @@ def register_grpc(ctx, server):
 def subscriptions(ctx):
     from services.dispatch.service_layer import clocks, handlers
 
+    if federation.is_hub(ctx.settings):
+        return []  # on a hub, dispatch only signs its people in and keeps the directory: the province dispatches and keeps the clocks
     # Step 2's own work, then the SLA clocks every service's events open and stop (dispatch owns every deadline).
     return [
         Subscription("intake", {**clocks.INTAKE, intake_ev.ReportAccepted: chain(handlers.on_report_accepted, clocks.on_report_accepted),

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from paht.dispatch.v1 import events_pb2 as dispatch_ev
 from paht.publication.v1 import events_pb2 as publication_ev
+from paht.sync.v1 import events_pb2 as sync_ev
 from paht.runtime.app import make_app
 from paht.runtime.events.consumer import Subscription
 from paht.runtime.host import ServiceSpec
@@ -79,6 +80,7 @@ def subscriptions(ctx) -> list[Subscription]:
                                      publication_ev.ClarificationRequested: handlers.open_clarification,
                                      publication_ev.ClarificationSentBack: handlers.clarification_back_from_ioc,
                                      publication_ev.ReportRated: handlers.take_rating}),
+        Subscription("sync", {sync_ev.OwnershipRecalled: handlers.on_ownership_recalled}),
     ]
 
 

@@ -5,7 +5,9 @@ from pathlib import Path
 
 from paht.dispatch.v1 import events_pb2 as dispatch_ev
 from paht.runtime.app import make_app
-from paht.runtime.events.consumer import Subscription
+from paht.runtime import federation
+from paht.runtime.events.consumer import ANY, Subscription
+from paht.runtime.events.envelope import stream_for
 from paht.runtime.host import ServiceSpec
 from services.sync.adapters.orm import event_tables, metadata
 from services.sync.adapters.repositories import SqlOwnerships
@@ -26,9 +28,27 @@ def register_grpc(ctx, server):
 
 
 def subscriptions(ctx):
-    from services.sync.service_layer import handlers
+    from services.sync.service_layer import border, handlers
 
-    return [Subscription("dispatch", {dispatch_ev.ReportDispatched: handlers.on_report_dispatched})]
+    settings = ctx.settings
+    node = settings.node_id
+    subs = []
+    if not federation.is_hub(settings):
+        subs += [
+            Subscription("dispatch", {dispatch_ev.ReportDispatched: handlers.on_report_dispatched,
+                                      **{t: border.forward_to_owner for t in border.FORWARDED["dispatch"]}}),
+            Subscription("publication", {t: border.forward_to_owner for t in border.FORWARDED["publication"]}),
+        ]
+    # The border: one durable consumer on each peer's stream of what this node takes from it (it lives on the peer's
+    # server, so it keeps its place through a partition); a peer out of reach does not make this service unready.
+    for peer in federation.peers(settings):
+        if federation.is_hub(settings):
+            stream, subjects = stream_for(peer, federation.outbound_service(node))
+        else:
+            stream, subjects = stream_for(peer, "handling")
+        subs.append(Subscription(f"{peer}-border", {ANY: border.let_in}, stream=stream, subjects=subjects,
+                                 durable=federation.border_durable(node), domain=peer, ack_wait_s=3.0, required=False))
+    return subs
 
 
 SPEC = ServiceSpec(

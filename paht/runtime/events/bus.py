@@ -14,7 +14,7 @@ from paht.runtime.events.envelope import stream_for
 log = logging.getLogger(__name__)
 
 
-async def connect(url: str, name: str) -> Client:
+async def connect(url: str, name: str, inbox_prefix: str = "_INBOX") -> Client:
     """Connect with endless reconnects: a broker outage must delay events, never drop the service."""
 
     async def on_error(exc: Exception) -> None:  # one line per failure, not a traceback every half second
@@ -36,6 +36,7 @@ async def connect(url: str, name: str) -> Client:
         error_cb=on_error,
         disconnected_cb=on_disconnected,
         reconnected_cb=on_reconnected,
+        inbox_prefix=inbox_prefix,
     )
 
 
@@ -60,6 +61,38 @@ async def ensure_stream(js: JetStreamContext, node_id: str, service: str, duplic
             pass
     await js.update_stream(config)
     return name
+
+
+async def ensure_named_stream(js: JetStreamContext, name: str, subjects: str, description: str,
+                              duplicate_window_s: int = 600) -> str:
+    """Create (or bring up to date) a stream that is not one service's own (federation's inbound and outbound)."""
+    config = StreamConfig(name=name, subjects=[subjects], storage=StorageType.FILE, duplicate_window=float(duplicate_window_s),
+                          description=description)
+    try:
+        await js.stream_info(name)
+    except NotFoundError:
+        try:
+            await js.add_stream(config)
+            log.info("stream created", extra={"stream": name})
+            return name
+        except BadRequestError:
+            pass
+    await js.update_stream(config)
+    return name
+
+
+async def ensure_durable(js: JetStreamContext, stream: str, durable: str, subjects: str, ack_wait_s: float = 10.0) -> tuple[str, str]:
+    """Create a durable pull consumer on an existing stream (possibly in another node's domain: `js` says which)."""
+    config = ConsumerConfig(durable_name=durable, filter_subject=subjects, ack_policy=AckPolicy.EXPLICIT,
+                            deliver_policy=DeliverPolicy.ALL, ack_wait=ack_wait_s, max_ack_pending=1000)
+    try:
+        await js.consumer_info(stream, durable)
+    except NotFoundError:
+        try:
+            await js.add_consumer(stream, config)
+        except BadRequestError:
+            pass
+    return stream, durable
 
 
 def durable_name(consumer_service: str, producer_service: str) -> str:

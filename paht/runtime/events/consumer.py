@@ -16,7 +16,7 @@ from opentelemetry import metrics, propagate, trace
 from sqlalchemy import Table, select
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-from paht.runtime.events.bus import ensure_consumer
+from paht.runtime.events.bus import ensure_consumer, ensure_durable
 from paht.runtime.errors import DomainError
 from paht.runtime.events.envelope import Envelope
 from paht.runtime.ids import new_id
@@ -33,6 +33,11 @@ PERMANENT = (DomainError, DataError, IntegrityError)
 BLOCKED_RETRY_S = 60.0  # how often an event waiting behind a parked one is offered again
 
 Handler = Callable[[UnitOfWork, Message, Envelope], None]
+ANY = "*"  # a subscription's handler for every event type it has no handler of its own for
+
+
+def handler_for(handlers: dict, type_name: str) -> Handler | None:
+    return handlers.get(type_name) or handlers.get(ANY)
 
 
 @contextmanager
@@ -70,12 +75,22 @@ class Subscription:
     handlers: dict                 # {events_pb2.ReportAccepted: handler} or {"paht.intake.v1.ReportAccepted": handler}
     # called once before a batch of events is applied, with their report ids (e.g. to load their rows with one query)
     preload: Callable[[UnitOfWork, list[str]], None] | None = None
+    # Where the events are read, when not from the producer's stream on this node (federation: the node's inbound
+    # stream, or a peer's stream read by the border): the stream, its subjects to filter on, the durable's name, and
+    # the JetStream domain it lives in (None: this node's).
+    stream: str | None = None
+    subjects: str | None = None
+    durable: str | None = None
+    domain: str | None = None
+    ack_wait_s: float = 10.0
+    # False: the service is ready without this subscription's consumer (a peer node that may be out of reach).
+    required: bool = True
 
     def __post_init__(self) -> None:
         by_name: dict[str, Handler] = {}
         for key, handler in self.handlers.items():
             name = key.DESCRIPTOR.full_name if hasattr(key, "DESCRIPTOR") else key
-            if "." not in name:  # a short name would also catch a future v2 message of the same name
+            if "." not in name and name != ANY:  # a short name would also catch a future v2 message of the same name
                 raise ValueError(f"subscribe by message class or full name, not {name!r}")
             by_name[name] = handler
         self.handlers = by_name
@@ -95,15 +110,16 @@ class EventApplier:
     """Apply one envelope inside one transaction: handler, inbox row and position move together."""
 
     def __init__(self, consumer: str, uow_factory: Callable[[], UnitOfWork], inbox: Table, positions: Table,
-                 dead_letters: Table | None = None):
+                 dead_letters: Table | None = None, local_node: str = ""):
         self.consumer = consumer
+        self.local_node = local_node  # another node's events are counted apart from this node's (Envelope.position_key)
         self._uow_factory = uow_factory
         self._inbox = inbox
         self._positions = positions
         self._dead = dead_letters
 
     def apply(self, envelope: Envelope, handlers: dict[str, Handler]) -> Outcome:
-        key = f"{envelope.producer}:{envelope.report_id}"
+        key = envelope.position_key(self.local_node)
         with self._uow_factory() as uow:
             s = uow.session
             seen = s.execute(
@@ -123,7 +139,7 @@ class EventApplier:
                 return Outcome.DUPLICATE
             if envelope.report_version > last + 1:
                 return Outcome.BLOCKED if self._parked_at(s, envelope, last + 1) else Outcome.EARLY
-            handler = handlers.get(envelope.type)
+            handler = handler_for(handlers, envelope.type)
             if handler is not None:
                 handler(uow, envelope.decode(), envelope)
             self._advance(s, key, row is not None, envelope)
@@ -141,7 +157,7 @@ class EventApplier:
         if not envelopes:
             return []
         inbox, positions = self._inbox.c, self._positions.c
-        keys = {f"{e.producer}:{e.report_id}" for e in envelopes}
+        keys = {e.position_key(self.local_node) for e in envelopes}
         try:
             with self._uow_factory() as uow:
                 s = uow.session
@@ -157,7 +173,7 @@ class EventApplier:
                 outcomes: list[Outcome] = []
                 handled: list[Envelope] = []
                 for envelope in envelopes:
-                    key = f"{envelope.producer}:{envelope.report_id}"
+                    key = envelope.position_key(self.local_node)
                     with consume_span(envelope, service, **{"paht.batch": len(envelopes)}) as span:
                         last = current.get(key, 0)
                         if envelope.id in seen or envelope.report_version <= last:
@@ -165,7 +181,7 @@ class EventApplier:
                         elif envelope.report_version > last + 1:
                             outcome = Outcome.BLOCKED if self._parked_at(s, envelope, last + 1) else Outcome.EARLY
                         else:
-                            handler = handlers.get(envelope.type)
+                            handler = handler_for(handlers, envelope.type)
                             if handler is not None:
                                 handler(uow, envelope.decode(), envelope)
                             current[key] = envelope.report_version
@@ -242,7 +258,7 @@ class EventApplier:
 
     def discard(self, envelope: Envelope) -> None:
         """Skip a parked event on an operator's word: its report's later events may flow."""
-        key = f"{envelope.producer}:{envelope.report_id}"
+        key = envelope.position_key(self.local_node)
         with self._uow_factory() as uow:
             s = uow.session
             row = s.execute(
@@ -275,8 +291,14 @@ class EventConsumer:
         self.ready = asyncio.Event()
 
     async def run(self) -> None:
-        stream, durable = await ensure_consumer(self._js, self._node_id, self._service, self._sub.producer, self._duplicate_window_s)
-        psub = await self._js.pull_subscribe_bind(durable=durable, stream=stream)
+        sub = self._sub
+        if sub.stream is None:
+            stream, durable = await ensure_consumer(self._js, self._node_id, self._service, sub.producer, self._duplicate_window_s)
+            js = self._js
+        else:
+            js = self._js if sub.domain is None else self._js._nc.jetstream(domain=sub.domain, timeout=5)
+            stream, durable = await ensure_durable(js, sub.stream, sub.durable, sub.subjects, ack_wait_s=sub.ack_wait_s)
+        psub = await js.pull_subscribe_bind(durable=durable, stream=stream)
         self.ready.set()
         while True:
             try:

@@ -50,7 +50,9 @@ class DeadLetters:
         self._engine = engine
         self._t = table
         self._applier = applier
-        self._handlers = {s.producer: s.handlers for s in subscriptions}
+        self._handlers: dict = {}  # by full type name, whichever subscription (or node) brought the event
+        for sub in subscriptions:
+            self._handlers.update(sub.handlers)
 
     def _row(self, r) -> DeadLetter:
         return DeadLetter(**{k: getattr(r, k) for k in DeadLetter.__dataclass_fields__})
@@ -84,7 +86,7 @@ class DeadLetters:
         row = self._load(dead_id)
         envelope = Envelope.from_nats(dict(row.headers), row.payload)
         try:
-            outcome = self._applier.apply(envelope, self._handlers.get(row.producer, {}))
+            outcome = self._applier.apply(envelope, self._handlers)
         except Exception as exc:
             self._applier.park(envelope, exc, row.attempts + 1)
             raise StateConflict(

@@ -53,6 +53,20 @@ class Envelope:
     def producer(self) -> str:
         return self.source.rstrip("/").rsplit("/", 1)[-1]
 
+    @property
+    def origin_node(self) -> str:
+        """The node whose service produced the event (from ce-source /paht/<node>/<service>)."""
+        parts = self.source.strip("/").split("/")
+        return parts[-2] if len(parts) >= 2 else ""
+
+    def position_key(self, local_node: str) -> str:
+        """Which per-report sequence the event belongs to, for a consumer on `local_node`: <producer>:<report> for
+        its own node's events, <node>.<producer>:<report> for another node's (their versions are counted apart)."""
+        origin = self.origin_node
+        if not local_node or not origin or origin == local_node:
+            return f"{self.producer}:{self.report_id}"
+        return f"{origin}.{self.producer}:{self.report_id}"
+
     def headers(self) -> dict[str, str]:
         headers = {
             "Nats-Msg-Id": self.id,  # JetStream drops a second publish of the same id
@@ -74,6 +88,7 @@ class Envelope:
             headers["traceparent"] = self.traceparent
         if self.tracestate:
             headers["tracestate"] = self.tracestate
+        headers.update(self.extra)
         return headers
 
     @classmethod
@@ -103,6 +118,7 @@ class Envelope:
             data=data,
             traceparent=h.get("traceparent", ""),
             tracestate=h.get("tracestate", ""),
+            extra={k: v for k, v in h.items() if k.startswith("Paht-")},
         )
 
     def decode(self) -> Message:

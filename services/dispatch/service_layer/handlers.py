@@ -14,6 +14,7 @@ from paht.runtime.errors import NotFound
 from paht.runtime.events.envelope import Envelope
 from paht.runtime.paging import Page
 from paht.runtime.sla import SlaEngine, Step
+from paht.runtime import federation
 from paht.runtime.uow import UnitOfWork, actor_of
 from services.dispatch.domain import steering
 from services.dispatch.domain.directory import OrgUnit, unit_id
@@ -99,7 +100,7 @@ def _emit_dispatched(uow: UnitOfWork, user: Principal, engine: SlaEngine, item: 
     org = org_path(uow, agency)
     event = ev.ReportDispatched(
         lead_agency=_ref(agency),
-        hub_node=sent.hub_node,
+        hub_node=federation.hosting_node(uow.hubs, sent.hub_node),
         on_time=sent.on_time,
         round=sent.round,
         note=sent.note,

@@ -318,6 +318,15 @@ class Case(Versioned):
         self.handover_message = note
         self.status = Status.AWAITING_UNIT_LEADER.value
 
+    def recall(self, to_node: str) -> bool:
+        """Federation: the province dispatched the report again, to an agency of another node (or recalled it from this
+        one); nothing more is done here. Return False when it was already taken back."""
+        if self.status == Status.RECALLED.value:
+            return False
+        self.status = Status.RECALLED.value
+        self.handover_message = to_node
+        return True
+
     def refuse_by_agency(self, user: Person, reason: str) -> None:
         """Step 3: the lead agency refuses with a reason; the IOC dispatches again (step 2)."""
         self._as_coordinator(user, "refuse_by_agency", Status.AWAITING_AGENCY)

@@ -36,6 +36,7 @@ class Action(str, Enum):
     CLARIFICATION_SENT_BACK = "clarification_sent_back"  # by the IOC, to the leader, with a reason
     RATED = "rated"                          # after publication, by the reporter (their rating and comment)
     CONTACT_SEEN = "contact_seen"            # someone handling the case saw the reporter's contact (intake keeps the audit)
+    RECALLED = "recalled"                    # the province took the case back from this node (federation)
 
     @property
     def label(self) -> tuple[str, str]:
@@ -68,6 +69,7 @@ LABELS: dict[Action, tuple[str, str]] = {
     Action.CLARIFICATION_SENT_BACK: ("The IOC sent the clarification back", "Trung tâm IOC trả lại nội dung làm rõ"),
     Action.RATED: ("The reporter rated the answer", "Người phản ánh đánh giá kết quả giải quyết"),
     Action.CONTACT_SEEN: ("Saw the reporter's contact", "Xem thông tin liên hệ của người phản ánh"),
+    Action.RECALLED: ("Taken back by the province", "Trung tâm IOC tỉnh thu hồi để phân công lại"),
 }
 
 

@@ -24,6 +24,7 @@ class Status(str, Enum):
     CLARIFYING = "clarifying"                      # after publication: the reporter asked; the lead unit clarifies
     CLARIFICATION_DRAFTED = "clarification_drafted"  # the clarification waits for the leader's approval
     REFUSED_BY_AGENCY = "refused_by_agency"        # step 3 refused: back to the IOC for step 2
+    RECALLED = "recalled"                          # the province took the case back (dispatched again, to another node)
 
     @property
     def label(self) -> tuple[str, str]:
@@ -87,6 +88,11 @@ STATUS_TEXT: dict[Status, tuple[tuple[str, str], tuple[str, str]]] = {
         ("Refused by the lead agency", "Cơ quan chủ trì từ chối"),
         ("back with the IOC to be dispatched again: the lead agency refused it",
          "đã bị cơ quan chủ trì từ chối và được chuyển lại Trung tâm IOC để phân công lại"),
+    ),
+    Status.RECALLED: (
+        ("Taken back by the province", "Tỉnh đã thu hồi"),
+        ("no longer handled here: the provincial IOC dispatched it again, to an agency of another node",
+         "không còn xử lý tại đây: Trung tâm IOC tỉnh đã phân công lại cho cơ quan thuộc nút khác"),
     ),
 }
 

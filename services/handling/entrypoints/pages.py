@@ -67,7 +67,7 @@ BADGE_STYLE = {
     Status.AWAITING_AGENCY: "dispatched", Status.AWAITING_UNIT_LEADER: "assigned", Status.IN_PROGRESS: "in_progress",
     Status.DRAFTED: "drafted", Status.RETURNED_TO_STAFF: "returned", Status.APPROVED: "approved",
     Status.RETURNED_BY_IOC: "returned", Status.REFUSED_BY_AGENCY: "refused", Status.RETURN_PROPOSED: "returned",
-    Status.CLARIFYING: "in_progress", Status.CLARIFICATION_DRAFTED: "drafted",
+    Status.CLARIFYING: "in_progress", Status.CLARIFICATION_DRAFTED: "drafted", Status.RECALLED: "refused",
 }
 SUPPORT_BADGE = {SupportStatus.REQUESTED: "dispatched", SupportStatus.ACCEPTED: "in_progress", SupportStatus.ANSWERED: "approved",
                  SupportStatus.REFUSED: "refused"}

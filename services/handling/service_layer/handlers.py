@@ -18,6 +18,7 @@ from paht.common.v1 import common_pb2
 from paht.dispatch.v1 import events_pb2 as dispatch_ev
 from paht.handling.v1 import events_pb2 as ev
 from paht.publication.v1 import events_pb2 as publication_ev
+from paht.sync.v1 import events_pb2 as sync_ev
 from paht.runtime.auth import Principal
 from paht.runtime.errors import InvalidInput, NotFound
 from paht.runtime.events.envelope import Envelope
@@ -448,6 +449,13 @@ def open_case_on_dispatch(uow: UnitOfWork, msg: dispatch_ev.ReportDispatched, en
         raise InvalidInput("The dispatch gives no handling deadline.", "Lượt phân công không nêu hạn xử lý.")
     due = msg.handling_due.ToDatetime(tzinfo=timezone.utc)
     case = uow.cases.get(envelope.report_id, for_change=True)
+    if msg.hub_node and msg.hub_node != uow.node_id:
+        # Federation: the agency's cases are handled on its hub, which the province sends the dispatch to; here there
+        # is no case, and one this node had from an earlier round is taken back.
+        if case is not None and not case.is_older_round(msg.round) and case.recall(msg.hub_node):
+            case.updated_at = datetime.now(timezone.utc)
+            _record_from(uow, case, Action.RECALLED, msg)
+        return
     if case is None:
         case = Case.open(envelope.report_id, agency.id, agency.name, msg.round, due, msg.meta.epoch, msg.urgent)
         uow.cases.add(case)
@@ -473,6 +481,18 @@ def _record_from(uow: UnitOfWork, case: Case, action: Action, msg: Message) -> N
     actor = msg.meta.actor
     at = msg.meta.occurred_at.ToDatetime(tzinfo=timezone.utc) if msg.meta.HasField("occurred_at") else case.updated_at
     _record(uow, case, action, at, actor.subject or "ioc", actor.role, actor.org_unit_id)
+
+
+def on_ownership_recalled(uow: UnitOfWork, msg: sync_ev.OwnershipRecalled, envelope: Envelope) -> None:
+    """Federation, on a hub: the province dispatched the report again, elsewhere; the case it granted at this epoch
+    closes here (what its people still do is refused by the province as stale)."""
+    if msg.node_id != uow.node_id:
+        return
+    case = uow.cases.get(envelope.report_id, for_change=True)
+    if case is None or case.epoch != msg.epoch or not case.recall(msg.reason or "recalled"):
+        return
+    case.updated_at = datetime.now(timezone.utc)
+    _record_from(uow, case, Action.RECALLED, msg)
 
 
 def reopen_on_return_by_ioc(uow: UnitOfWork, msg: publication_ev.PublicationReturned, envelope: Envelope) -> None:

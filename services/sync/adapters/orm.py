@@ -1,7 +1,9 @@
 """Sync's tables."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, MetaData, String, Table
+from sqlalchemy import JSON, BigInteger, Column, LargeBinary, MetaData, String, Table
+
+from paht.runtime.db import UtcDateTime
 from sqlalchemy.orm import registry
 
 from paht.runtime.events.tables import add_event_tables
@@ -18,6 +20,33 @@ ownerships = Table(
     Column("epoch", BigInteger, nullable=False),
     Column("lead_agency_id", String(80), nullable=False),
     Column("version", BigInteger, nullable=False),
+)
+
+# Federation: the last version given to each per-report sequence a border lets in ("in:<origin>.<service>:<report>") or
+# the province sends a hub ("out:<hub>:<service>:<report>"), so that each arrives numbered without gaps.
+relayed_versions = Table(
+    "relayed_versions",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+)
+
+# Events a hub sent that the province refused (not the report's owner, or an ended epoch): kept whole for operators.
+refused_events = Table(
+    "refused_events",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("origin_node", String(40), nullable=False, index=True),
+    Column("ce_type", String(200), nullable=False),
+    Column("report_id", String(36), nullable=False, index=True),
+    Column("origin_version", BigInteger, nullable=False),
+    Column("epoch", BigInteger, nullable=False),
+    Column("owner_node", String(40), nullable=False),
+    Column("owner_epoch", BigInteger, nullable=False),
+    Column("reason", String(300), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("headers", JSON, nullable=False),
+    Column("refused_at", UtcDateTime(), nullable=False, index=True),
 )
 
 registry().map_imperatively(Ownership, ownerships, version_id_col=ownerships.c.version, version_id_generator=False)

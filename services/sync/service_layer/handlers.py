@@ -1,6 +1,7 @@
 """Sync's use cases: follow dispatch decisions with ownership grants and recalls; report status."""
 from __future__ import annotations
 
+from dataclasses import replace
 
 from google.protobuf.message import Message
 
@@ -12,24 +13,29 @@ from paht.runtime.ids import ID_PATTERN, looks_like_id
 from paht.runtime.uow import UnitOfWork
 from paht.sync.v1 import events_pb2 as ev
 from services.sync.domain.ownership import Ownership
+from services.sync.service_layer import border
 
 SYSTEM = common_pb2.Actor(subject="system", role="sync")
 REPORT_ID = ID_PATTERN
 
 
 def on_report_dispatched(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
-    """Grant the lead agency's hub node the handling steps (and recall them from any earlier hub)."""
+    """Grant the lead agency's hub node the handling steps (and recall them from any earlier hub); on the province, send
+    the dispatch to the hub that now owns the report, with the epoch its events must carry."""
     own = uow.ownerships.get_or_start(envelope.report_id)
     recalled, granted = own.follow_dispatch(event.hub_node, event.lead_agency.id)
     if recalled:
-        uow.emit(
-            ev.OwnershipRecalled(node_id=recalled[0], epoch=recalled[1], reason="re-dispatched"),
-            report_id=own.report_id, version=own.next_version(), actor=SYSTEM, epoch=recalled[1],
-        )
+        msg = ev.OwnershipRecalled(node_id=recalled[0], epoch=recalled[1], reason="re-dispatched")
+        uow.emit(msg, report_id=own.report_id, version=own.next_version(), actor=SYSTEM, epoch=recalled[1])
+        if recalled[0] in uow.hubs:  # the old hub closes its case; its late writes are refused from now on
+            border.send_own_to_hub(uow, recalled[0], msg, own.report_id)
     if granted:
         msg = ev.OwnershipGranted(node_id=granted[0], epoch=granted[1])
         msg.lead_agency.CopyFrom(event.lead_agency)
         uow.emit(msg, report_id=own.report_id, version=own.next_version(), actor=SYSTEM, epoch=granted[1])
+    if own.node_id in uow.hubs:  # every round to a hub goes to it (a new round to the same agency keeps the epoch)
+        event.meta.epoch = own.epoch
+        border.send_to_hub(uow, own.node_id, replace(envelope, data=event.SerializeToString()))
 
 
 def _not_found() -> NotFound:

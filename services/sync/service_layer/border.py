@@ -1,0 +1,111 @@
+"""Federation, the sync service's part: what the province sends each hub, and what a node lets in from its peers.
+
+The names and the shape of the exchange are in paht/runtime/federation.py; here are its rules:
+
+- The province is the source of record. When it dispatches a report to an agency a declared hub hosts, it grants that
+  hub the handling steps with an epoch (services/sync/domain/ownership.py) and sends it the dispatch with that epoch
+  in its meta; every later event the owner's handling needs (a reclassification, SLA warnings, the IOC's return at
+  step 8, the reporter's clarification request and rating) follows it; a recall (dispatched again, elsewhere) tells
+  the old hub, which closes its case.
+- The province lets a hub's handling event in only when that hub owns the report at the event's epoch (fencing).
+  Anything else is refused — kept in `refused_events`, counted in the status, listed on the sync page, logged —
+  never dropped in silence, never applied.
+- A hub lets in everything the province sends it.
+- What is let in is written to the node's inbound stream with the report's next version in that sequence.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from google.protobuf.message import Message
+from opentelemetry import metrics
+from sqlalchemy import select
+
+from paht.runtime import federation
+from paht.runtime.events.envelope import Envelope, subject_for
+from paht.runtime.ids import new_id
+from paht.runtime.uow import UnitOfWork
+from paht.sync.v1 import events_pb2 as ev
+from services.sync.adapters.orm import refused_events, relayed_versions
+
+log = logging.getLogger(__name__)
+_refused = metrics.get_meter("paht.sync").create_counter(
+    "paht.federation.refused", unit="{event}", description="Events of a hub the province refused (stale epoch or not the owner)")
+_let_in = metrics.get_meter("paht.sync").create_counter(
+    "paht.federation.let_in", unit="{event}", description="Events a border let into its node, by origin node")
+
+
+# What the province sends the hub that owns a report, besides the dispatch itself: each event of another service that
+# the owner's handling applies (services/handling/bootstrap.py subscribes to the same ones).
+FORWARDED = {
+    "dispatch": ("paht.dispatch.v1.ReportReclassified", "paht.dispatch.v1.SlaWarning", "paht.dispatch.v1.SlaBreached"),
+    "publication": ("paht.publication.v1.PublicationReturned", "paht.publication.v1.ClarificationRequested",
+                    "paht.publication.v1.ClarificationSentBack", "paht.publication.v1.ReportRated"),
+}
+
+
+def next_version(uow: UnitOfWork, key: str) -> int:
+    """The next number of one relayed per-report sequence (the row is locked until the commit)."""
+    s = uow.session
+    row = s.execute(select(relayed_versions.c.version).where(relayed_versions.c.key == key).with_for_update()).first()
+    if row is None:
+        s.execute(relayed_versions.insert().values(key=key, version=1))
+        return 1
+    s.execute(relayed_versions.update().where(relayed_versions.c.key == key).values(version=row.version + 1))
+    return row.version + 1
+
+
+def send_to_hub(uow: UnitOfWork, hub: str, envelope: Envelope) -> None:
+    """Write one event into what the province sends `hub` (its outbound stream), in this transaction."""
+    key = f"out:{hub}:{envelope.producer}:{envelope.report_id}"
+    uow.pass_on(envelope, subject=subject_for(uow.node_id, federation.outbound_service(hub), envelope.type),
+                version=next_version(uow, key), headers={federation.ORIGIN_VERSION: str(envelope.report_version)})
+
+
+def send_own_to_hub(uow: UnitOfWork, hub: str, event: Message, report_id: str) -> None:
+    """Send a hub an event of sync itself (its meta already filled by uow.emit) under an id of its own."""
+    envelope = Envelope.for_event(event, node_id=uow.node_id, service=uow.service, report_id=report_id, version=0, id=new_id())
+    send_to_hub(uow, hub, envelope)
+
+
+def forward_to_owner(uow: UnitOfWork, msg: Message, envelope: Envelope) -> None:
+    """An event about a report a hub owns goes on to that hub (the province's own reports: nothing to do)."""
+    own = uow.ownerships.get(envelope.report_id)
+    if own is not None and own.node_id != uow.node_id and own.node_id in uow.hubs:
+        send_to_hub(uow, own.node_id, envelope)
+
+
+def let_in(uow: UnitOfWork, msg: Message, envelope: Envelope) -> None:
+    """The border: an event of a peer node, checked, into this node's inbound stream (or kept as refused)."""
+    origin = envelope.origin_node
+    if origin not in federation.peers_of(uow.node_id, uow.hubs, uow.parent_node):
+        _refuse(uow, msg, envelope, None, f"node {origin!r} is not a peer of this node")
+        return
+    if not uow.parent_node:  # the province: a hub writes only what it owns, at the current epoch
+        own = uow.ownerships.get(envelope.report_id)
+        epoch = msg.meta.epoch if msg.HasField("meta") else 0
+        if own is None or not own.accepts(origin, epoch):
+            _refuse(uow, msg, envelope, own, "stale epoch" if own is not None and own.node_id == origin else "not the owner")
+            return
+    key = f"in:{origin}.{envelope.producer}:{envelope.report_id}"
+    uow.pass_on(envelope, subject=federation.inbound_subject(uow.node_id, origin, envelope.producer, envelope.type),
+                version=next_version(uow, key), headers={federation.ORIGIN_VERSION: str(envelope.report_version)})
+    _let_in.add(1, {"paht.origin_node": origin})
+
+
+def _refuse(uow: UnitOfWork, msg: Message, envelope: Envelope, own, reason: str) -> None:
+    epoch = msg.meta.epoch if msg.HasField("meta") else 0
+    owner, owner_epoch = (own.node_id, own.epoch) if own is not None else ("", 0)
+    uow.session.execute(refused_events.insert().values(
+        event_id=envelope.id, origin_node=envelope.origin_node[:40], ce_type=envelope.type[:200], report_id=envelope.report_id,
+        origin_version=envelope.report_version, epoch=epoch, owner_node=owner, owner_epoch=owner_epoch, reason=reason[:300],
+        payload=envelope.data, headers=envelope.headers(), refused_at=datetime.now(timezone.utc)))
+    _refused.add(1, {"paht.origin_node": envelope.origin_node, "paht.reason": reason})
+    log.error("refused %s from node %s for report %s: %s (its epoch %s; owner %s at epoch %s); kept for the sync page",
+              envelope.type, envelope.origin_node, envelope.report_id, reason, epoch, owner or "none", owner_epoch,
+              extra={"report_id": envelope.report_id, "event_id": envelope.id})
+
+
+def recalled_event(node: str, epoch: int, reason: str) -> ev.OwnershipRecalled:
+    return ev.OwnershipRecalled(node_id=node, epoch=epoch, reason=reason)
