@@ -14,6 +14,9 @@ class FakeUnitOfWork:
         for name, repo in repositories.items():
             setattr(self, name, repo)
         self.session = None
+        self.node_id = "province"
+        self.hubs: tuple[str, ...] = ()  # federation, as the real one carries it
+        self.parent_node = ""
         self.committed = False
         self.events: list[tuple[Message, str, int]] = []  # (event, report_id, version), committed only
         self._pending: list[tuple[Message, str, int]] = []

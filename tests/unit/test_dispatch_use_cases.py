@@ -163,9 +163,15 @@ def test_a_competent_agency_needs_no_reason_and_a_local_committee_is_competent_b
     # roads (h, c) in an area Đồng Hới serves: the city's People's Committee shares h by level
     here = directory(areas={"18853": ["donghoi-city", "so-gtvt"]})
     uow = FakeUnitOfWork(items=Items(fresh_item(area_code="18853")), directory=here)
+    uow.hubs = ("donghoi",)  # the province declared the Đồng Hới hub: its cases are handled there
     handlers.dispatch_to_lead_agency(uow, IOC, "r1", "donghoi-city", "")
     ((event, _rid, _version),) = uow.events
     assert event.hub_node == "donghoi" and event.competence_reason == ""
+    # no hub declared: the directory still places the city on the hub (the round keeps it), the province handles it
+    uow = FakeUnitOfWork(items=Items(fresh_item(area_code="18853")), directory=here)
+    item = handlers.dispatch_to_lead_agency(uow, IOC, "r1", "donghoi-city", "")
+    ((event, _rid, _version),) = uow.events
+    assert event.hub_node == "" and item.rounds[0].hub_node == "donghoi"
     # the same report placed in another district's area: the city is outside its territory there
     elsewhere = directory(areas={"19000": ["so-gtvt"]})
     with pytest.raises(InvalidInput):

@@ -44,6 +44,9 @@ def at(status: Status) -> Case:
     if status is Status.REFUSED_BY_AGENCY:
         case.refuse_by_agency(coordinator, "Không thuộc thẩm quyền")
         return case
+    if status is Status.RECALLED:
+        case.recall("donghoi")
+        return case
     case.assign_unit(coordinator, KCHT)
     if status is Status.AWAITING_UNIT_LEADER:
         return case

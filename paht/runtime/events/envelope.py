@@ -31,8 +31,10 @@ def subject_for(node_id: str, service: str, type_name: str) -> str:
 
 def stream_for(node_id: str, service: str) -> tuple[str, str]:
     """Return (stream name, subject wildcard) holding a service's events on a node."""
-    safe = "".join(c if c.isalnum() else "_" for c in node_id).upper()
-    return f"PAHT_{safe}_{service.upper()}", f"paht.{node_id}.{service}.>"
+    def safe(name: str) -> str:
+        return "".join(c if c.isalnum() else "_" for c in name).upper()
+
+    return f"PAHT_{safe(node_id)}_{safe(service)}", f"paht.{node_id}.{service}.>"
 
 
 @dataclass
