@@ -51,6 +51,17 @@ def subscriptions(ctx):
     return subs
 
 
+async def watch_links(ctx, js):
+    from services.sync.service_layer import links
+
+    if federation.is_federated(ctx.settings):
+        await links.watch(ctx, js)
+    else:
+        import asyncio
+
+        await asyncio.Event().wait()  # a node alone has no links
+
+
 SPEC = ServiceSpec(
     name="sync",
     metadata=metadata,
@@ -60,4 +71,5 @@ SPEC = ServiceSpec(
     register_grpc=register_grpc,
     subscriptions=subscriptions,
     repositories={"ownerships": SqlOwnerships},
+    background={"federation links": watch_links},
 )

@@ -170,3 +170,22 @@ def test_the_hub_lets_in_what_the_province_sends_it(settings):
         assert not border_sub.required
     finally:
         ctx.engine.dispose()
+
+
+def test_the_status_counts_refused_events_per_peer_and_lists_them_for_the_ioc(province):
+    from fastapi.testclient import TestClient
+
+    from tests.support.services import token_for
+
+    report = new_id()
+    deliver(province, dispatched(province, report, "ward-donghoi-2025", HUB, 1, 1))
+    let_in(province, from_hub(report, 1, 7))  # an epoch the province never granted
+    client = TestClient(bootstrap.build_http(province))
+    ioc = {"Authorization": f"Bearer {token_for(province.settings, 'ioc', ['ioc_operator'], 'ioc-tinh')}"}
+    status = client.get("/api/sync/v1/status", headers=ioc).json()
+    assert (status["role"], status["hubs"], status["refused_events"]) == ("province", [HUB], 1)
+    (peer,) = status["peers"]
+    assert (peer["peer"], peer["refused_events"]) == (HUB, 1)
+    (item,) = client.get("/api/sync/v1/refused", headers=ioc).json()["items"]
+    assert (item["report_id"], item["type"], item["epoch"], item["owner_node"], item["owner_epoch"], item["reason"]) == (
+        report, "ResultApproved", 7, HUB, 1, "stale epoch")

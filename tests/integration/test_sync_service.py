@@ -65,7 +65,10 @@ def test_status_is_for_the_ioc_only(ctx, settings, client):
     for agency, hub in (("so-gtvt", ""), ("donghoi-city", "donghoi"), ("so-xd", "")):
         assert deliver(ctx, dispatched(settings, new_id(), agency, hub)) is Outcome.APPLIED
     ok = client.get("/api/sync/v1/status", headers=as_(settings, "ioc", "ioc_admin", "ioc-tinh"))
-    assert ok.status_code == 200 and ok.json() == {"node_id": settings.node_id, "reports_by_node": {"province": 2, "donghoi": 1}}
+    assert ok.status_code == 200 and ok.json() == {"node_id": settings.node_id, "role": "alone", "parent_node": None, "hubs": [],
+                                                   "peers": [], "refused_events": 0, "reports_by_node": {"province": 2, "donghoi": 1}}
+    assert client.get("/api/sync/v1/refused", headers=as_(settings, "ioc", "ioc_admin", "ioc-tinh")).json() == {"items": []}
+    assert client.get("/api/sync/v1/refused", headers=as_(settings, "canbo", "staff", "so-gtvt-kcht")).status_code == 403
     refused = client.get("/api/sync/v1/status", headers=as_(settings, "capnuoc", "agency_coordinator", "cty-capnuoc"))
     assert refused.status_code == 403 and set(refused.json()["error"]["message"]) == {"vi", "en"}
     assert client.get("/api/sync/v1/status").status_code == 401

@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 
 from paht.runtime import roles
 from paht.runtime.auth import Principal
@@ -20,9 +20,14 @@ def build_router(ctx) -> APIRouter:
         own = await asyncio.to_thread(handlers.get_ownership, ctx.uow(), user, report_id)
         return {"report_id": own.report_id, "node_id": own.node_id, "epoch": own.epoch, "lead_agency_id": own.lead_agency_id or None}
 
-    @router.get("/status", summary="This node's sync status (IOC)")
+    @router.get("/status", summary="This node's sync status (IOC): each link to another node — up or down, last contact, "
+                "events waiting each way and how late the last one came — refused events, reports by owning node")
     async def status(user: Principal = Depends(require(*roles.OPERATIONS))):
-        counts = await asyncio.to_thread(handlers.status, ctx.uow())
+        counts = await asyncio.to_thread(handlers.status, ctx.uow(), ctx.settings)
         return {"node_id": ctx.settings.node_id, **counts}
+
+    @router.get("/refused", summary="Events another node sent that this node refused (stale epoch, not the owner), newest first (IOC)")
+    async def refused(limit: Annotated[int, Query(ge=1, le=500)] = 50, user: Principal = Depends(require(*roles.OPERATIONS))):
+        return {"items": await asyncio.to_thread(handlers.refused, ctx.uow(), limit)}
 
     return router

@@ -28,6 +28,7 @@ from paht.runtime.ids import new_id
 from paht.runtime.uow import UnitOfWork
 from paht.sync.v1 import events_pb2 as ev
 from services.sync.adapters.orm import refused_events, relayed_versions
+from services.sync.service_layer import links
 
 log = logging.getLogger(__name__)
 _refused = metrics.get_meter("paht.sync").create_counter(
@@ -92,6 +93,7 @@ def let_in(uow: UnitOfWork, msg: Message, envelope: Envelope) -> None:
     uow.pass_on(envelope, subject=federation.inbound_subject(uow.node_id, origin, envelope.producer, envelope.type),
                 version=next_version(uow, key), headers={federation.ORIGIN_VERSION: str(envelope.report_version)})
     _let_in.add(1, {"paht.origin_node": origin})
+    links.note_let_in(origin, envelope.time)
 
 
 def _refuse(uow: UnitOfWork, msg: Message, envelope: Envelope, own, reason: str) -> None:

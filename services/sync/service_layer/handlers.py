@@ -60,6 +60,37 @@ def get_ownership(uow: UnitOfWork, user: Principal, report_id: str) -> Ownership
     return own
 
 
-def status(uow: UnitOfWork) -> dict:
+def status(uow: UnitOfWork, settings) -> dict:
+    """This node's sync status: its role, each link to a peer node, refused events, and who owns how many reports."""
+    from sqlalchemy import func, select
+
+    from paht.runtime import federation
+    from services.sync.adapters.orm import refused_events
+    from services.sync.service_layer import links
+
+    peers = federation.peers(settings)
     with uow:
-        return {"reports_by_node": uow.ownerships.count_by_node()}
+        refused = dict(uow.session.execute(select(refused_events.c.origin_node, func.count())
+                                           .group_by(refused_events.c.origin_node)).all())
+        by_node = uow.ownerships.count_by_node()
+    views = links.snapshot(peers)
+    for view in views:
+        view["refused_events"] = refused.get(view["peer"], 0)
+    return {"role": federation.role(settings) if federation.is_federated(settings) else "alone",
+            "parent_node": settings.parent_node or None, "hubs": federation.hubs(settings), "peers": views,
+            "refused_events": sum(refused.values()), "reports_by_node": by_node}
+
+
+def refused(uow: UnitOfWork, limit: int = 50) -> list[dict]:
+    """The latest events refused at this node's border (the sync page, the API), newest first."""
+    from sqlalchemy import select
+
+    from services.sync.adapters.orm import refused_events as t
+
+    with uow:
+        rows = uow.session.execute(select(t.c.event_id, t.c.origin_node, t.c.ce_type, t.c.report_id, t.c.origin_version, t.c.epoch,
+                                          t.c.owner_node, t.c.owner_epoch, t.c.reason, t.c.refused_at)
+                                   .order_by(t.c.refused_at.desc()).limit(max(1, min(limit, 500)))).all()
+    return [{"event_id": r.event_id, "origin_node": r.origin_node, "type": r.ce_type.rsplit(".", 1)[-1], "report_id": r.report_id,
+             "origin_version": r.origin_version, "epoch": r.epoch, "owner_node": r.owner_node or None,
+             "owner_epoch": r.owner_epoch, "reason": r.reason, "refused_at": r.refused_at.isoformat()} for r in rows]
