@@ -24,6 +24,7 @@ PROVINCE = "province"
 NODE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 INBOUND_ROOT = "pahtfed"
 ORIGIN_VERSION = "Paht-Origin-Version"
+ORIGIN_ID = "Paht-Origin-Id"  # what the province sends a hub has an id of its own for that hub; the event's id stays here
 
 # The services a hub runs: sign-in (dispatch), handling, sync; the province runs all of them.
 HUB_SERVICES = ("dispatch", "handling", "sync")
@@ -105,6 +106,13 @@ def inbound_subject(node: str, origin: str, service: str, type_name: str) -> str
 def border_durable(node: str) -> str:
     """The durable consumer a node's border holds on a peer's stream (lives on the peer's server)."""
     return f"border-{node}"
+
+
+def copy_id(hub: str, event_id: str) -> str:
+    """The id of one hub's copy of an event: the same for the same hub and event (a resend is a duplicate there)."""
+    import uuid
+
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"paht:{hub}:{event_id}"))
 
 
 def inbox_prefix(settings) -> str:

@@ -36,7 +36,8 @@ def subscriptions(ctx):
     if not federation.is_hub(settings):
         subs += [
             Subscription("dispatch", {dispatch_ev.ReportDispatched: handlers.on_report_dispatched,
-                                      **{t: border.forward_to_owner for t in border.FORWARDED["dispatch"]}}),
+                                      **{t: border.forward_to_owner for t in border.FORWARDED["dispatch"]},
+                                      **{t: border.on_reference_published for t in border.REFERENCE}}),
             Subscription("publication", {t: border.forward_to_owner for t in border.FORWARDED["publication"]}),
         ]
     # The border: one durable consumer on each peer's stream of what this node takes from it (it lives on the peer's
@@ -62,6 +63,27 @@ async def watch_links(ctx, js):
         await asyncio.Event().wait()  # a node alone has no links
 
 
+async def reference_for_new_hubs(ctx):
+    """Once at start: a hub declared since the reference data was last published gets its latest revisions."""
+    import asyncio
+
+    from services.sync.service_layer import border
+
+    if federation.hubs(ctx.settings):
+        def send():
+            with ctx.uow() as uow:
+                hubs = border.send_reference_to_new_hubs(uow)
+                uow.commit()
+            return hubs
+
+        sent = await asyncio.to_thread(send)
+        if sent:
+            import logging
+
+            logging.getLogger(__name__).info("sent the latest reference data to hub(s) %s", ", ".join(sent))
+    await asyncio.Event().wait()
+
+
 SPEC = ServiceSpec(
     name="sync",
     metadata=metadata,
@@ -72,4 +94,5 @@ SPEC = ServiceSpec(
     subscriptions=subscriptions,
     repositories={"ownerships": SqlOwnerships},
     background={"federation links": watch_links},
+    background_local={"reference data for new hubs": reference_for_new_hubs},
 )

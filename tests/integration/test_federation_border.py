@@ -189,3 +189,33 @@ def test_the_status_counts_refused_events_per_peer_and_lists_them_for_the_ioc(pr
     (item,) = client.get("/api/sync/v1/refused", headers=ioc).json()["items"]
     assert (item["report_id"], item["type"], item["epoch"], item["owner_node"], item["owner_epoch"], item["reason"]) == (
         report, "ResultApproved", 7, HUB, 1, "stale epoch")
+
+
+def test_reference_data_goes_to_every_hub_and_a_hub_declared_later_gets_the_latest_revision(province, settings):
+    from paht.runtime.ids import CALENDAR_ID
+
+    node = province.settings.node_id
+
+    def calendar(revision: int) -> Envelope:
+        event = dispatch_ev.CalendarPublished(revision=revision, calendar_json='{"holidays": []}')
+        event.meta.report_id, event.meta.report_version = CALENDAR_ID, revision
+        return Envelope.for_event(event, node_id=node, service="dispatch", report_id=CALENDAR_ID, version=revision)
+
+    for revision in (1, 2):
+        assert deliver(province, calendar(revision)) is Outcome.APPLIED
+    sent = [e for s, e in outbox(province) if s == f"paht.{node}.for-{HUB}.CalendarPublished"]
+    assert [(e.decode().revision, e.report_version) for e in sent] == [(1, 1), (2, 2)]
+
+    # the province declares a second hub: at start it gets revision 2, once
+    later = make_settings(settings.data, db_schema_prefix=settings.db_schema_prefix, node_id=node, hubs=f"{HUB},quangtrach")
+    ctx = migrated_context(bootstrap.SPEC, later)
+    try:
+        for _ in range(2):
+            with ctx.uow() as uow:
+                border.send_reference_to_new_hubs(uow)
+                uow.commit()
+        got = [e for s, e in outbox(ctx) if s == f"paht.{node}.for-quangtrach.CalendarPublished"]
+        assert [(e.decode().revision, e.report_version) for e in got] == [(2, 1)]
+        assert len([1 for s, _ in outbox(ctx) if s == f"paht.{node}.for-{HUB}.CalendarPublished"]) == 2  # nothing resent
+    finally:
+        ctx.engine.dispose()

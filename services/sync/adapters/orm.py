@@ -49,4 +49,16 @@ refused_events = Table(
     Column("refused_at", UtcDateTime(), nullable=False, index=True),
 )
 
+# The latest revision of each reference data set (directory, taxonomy, calendar; decision 0015) as dispatch published
+# it: a hub declared later gets it at once, not only the next revision.
+reference_snapshots = Table(
+    "reference_snapshots",
+    metadata,
+    Column("report_id", String(36), primary_key=True),  # the data set's fixed id (paht.runtime.ids)
+    Column("ce_type", String(200), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("headers", JSON, nullable=False),
+)
+
 registry().map_imperatively(Ownership, ownerships, version_id_col=ownerships.c.version, version_id_generator=False)

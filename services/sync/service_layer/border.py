@@ -16,6 +16,7 @@ The names and the shape of the exchange are in paht/runtime/federation.py; here 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from google.protobuf.message import Message
@@ -27,7 +28,7 @@ from paht.runtime.events.envelope import Envelope, subject_for
 from paht.runtime.ids import new_id
 from paht.runtime.uow import UnitOfWork
 from paht.sync.v1 import events_pb2 as ev
-from services.sync.adapters.orm import refused_events, relayed_versions
+from services.sync.adapters.orm import reference_snapshots, refused_events, relayed_versions
 from services.sync.service_layer import links
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,11 @@ FORWARDED = {
 }
 
 
+# Reference data every hub gets (its handling computes deadlines on the province's calendar, names units from its
+# directory): each revision as dispatch publishes it.
+REFERENCE = ("paht.dispatch.v1.DirectoryPublished", "paht.dispatch.v1.TaxonomyPublished", "paht.dispatch.v1.CalendarPublished")
+
+
 def next_version(uow: UnitOfWork, key: str) -> int:
     """The next number of one relayed per-report sequence (the row is locked until the commit)."""
     s = uow.session
@@ -60,8 +66,10 @@ def next_version(uow: UnitOfWork, key: str) -> int:
 def send_to_hub(uow: UnitOfWork, hub: str, envelope: Envelope) -> None:
     """Write one event into what the province sends `hub` (its outbound stream), in this transaction."""
     key = f"out:{hub}:{envelope.producer}:{envelope.report_id}"
-    uow.pass_on(envelope, subject=subject_for(uow.node_id, federation.outbound_service(hub), envelope.type),
-                version=next_version(uow, key), headers={federation.ORIGIN_VERSION: str(envelope.report_version)})
+    copy = replace(envelope, id=federation.copy_id(hub, envelope.id))  # one id per hub: the same event may go to several
+    uow.pass_on(copy, subject=subject_for(uow.node_id, federation.outbound_service(hub), envelope.type),
+                version=next_version(uow, key), headers={federation.ORIGIN_VERSION: str(envelope.report_version),
+                                                         federation.ORIGIN_ID: envelope.id})
 
 
 def send_own_to_hub(uow: UnitOfWork, hub: str, event: Message, report_id: str) -> None:
@@ -75,6 +83,35 @@ def forward_to_owner(uow: UnitOfWork, msg: Message, envelope: Envelope) -> None:
     own = uow.ownerships.get(envelope.report_id)
     if own is not None and own.node_id != uow.node_id and own.node_id in uow.hubs:
         send_to_hub(uow, own.node_id, envelope)
+
+
+def on_reference_published(uow: UnitOfWork, msg: Message, envelope: Envelope) -> None:
+    """Keep the latest revision of a reference data set, and send it to every declared hub."""
+    s = uow.session
+    row = s.execute(select(reference_snapshots.c.version).where(reference_snapshots.c.report_id == envelope.report_id)
+                    .with_for_update()).first()
+    values = {"ce_type": envelope.type, "version": envelope.report_version, "payload": envelope.data, "headers": envelope.headers()}
+    if row is None:
+        s.execute(reference_snapshots.insert().values(report_id=envelope.report_id, **values))
+    elif envelope.report_version > row.version:
+        s.execute(reference_snapshots.update().where(reference_snapshots.c.report_id == envelope.report_id).values(**values))
+    for hub in uow.hubs:
+        send_to_hub(uow, hub, envelope)
+
+
+def send_reference_to_new_hubs(uow: UnitOfWork) -> list[str]:
+    """A hub declared after the reference data was published gets its latest revision of each set (at start). Return
+    the hubs that got something."""
+    s = uow.session
+    done: list[str] = []
+    snapshots = s.execute(select(reference_snapshots)).all()
+    for hub in uow.hubs:
+        for snap in snapshots:
+            key = f"out:{hub}:dispatch:{snap.report_id}"
+            if s.execute(select(relayed_versions.c.version).where(relayed_versions.c.key == key)).first() is None:
+                send_to_hub(uow, hub, Envelope.from_nats(dict(snap.headers), snap.payload))
+                done.append(hub)
+    return sorted(set(done))
 
 
 def let_in(uow: UnitOfWork, msg: Message, envelope: Envelope) -> None:

@@ -1,20 +1,28 @@
-"""federation relayed versions and refused events
+"""federation: relayed versions, refused events, reference snapshots
 
-Revision ID: 2ef91aae58a7
+Revision ID: ee44e8f182c2
 Revises: 32359634e4f6
-Create Date: 2026-12-06 15:14:24.872774
+Create Date: 2026-12-06 15:20:20.984508
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '2ef91aae58a7'
+revision = 'ee44e8f182c2'
 down_revision = '32359634e4f6'
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table('reference_snapshots',
+    sa.Column('report_id', sa.String(length=36), nullable=False),
+    sa.Column('ce_type', sa.String(length=200), nullable=False),
+    sa.Column('version', sa.BigInteger(), nullable=False),
+    sa.Column('payload', sa.LargeBinary(), nullable=False),
+    sa.Column('headers', sa.JSON(), nullable=False),
+    sa.PrimaryKeyConstraint('report_id')
+    )
     op.create_table('refused_events',
     sa.Column('event_id', sa.String(length=36), nullable=False),
     sa.Column('origin_node', sa.String(length=40), nullable=False),
@@ -50,3 +58,4 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_refused_events_origin_node'))
 
     op.drop_table('refused_events')
+    op.drop_table('reference_snapshots')
