@@ -72,6 +72,7 @@ def subscriptions(ctx) -> list[Subscription]:
     return [
         Subscription("dispatch", {dispatch_ev.ReportDispatched: handlers.open_case_on_dispatch,
                                   dispatch_ev.ReportReclassified: handlers.reclassify,
+                                  dispatch_ev.ReportRecalled: handlers.on_report_recalled,
                                   dispatch_ev.CalendarPublished: on_calendar_published,
                                   dispatch_ev.DirectoryPublished: on_directory_published,
                                   dispatch_ev.SlaWarning: handlers.note_sla_announcement,

@@ -36,6 +36,7 @@ def subscriptions(ctx):
     if not federation.is_hub(settings):
         subs += [
             Subscription("dispatch", {dispatch_ev.ReportDispatched: handlers.on_report_dispatched,
+                                      dispatch_ev.ReportRecalled: handlers.on_report_recalled,
                                       **{t: border.forward_to_owner for t in border.FORWARDED["dispatch"]},
                                       **{t: border.on_reference_published for t in border.REFERENCE}}),
             Subscription("publication", {t: border.forward_to_owner for t in border.FORWARDED["publication"]}),

@@ -192,3 +192,29 @@ def test_directory_over_grpc_knows_validity_periods(dispatch):
         assert nobody.value.code() == grpc.StatusCode.NOT_FOUND
         empty = call("ListPeople", directory_pb2.ListPeopleRequest(org_unit_id="so-gtvt\x00"))
         assert list(empty.people) == []
+
+
+def test_the_ioc_takes_a_dispatched_report_back_with_a_reason_and_dispatches_it_again(dispatch, settings):
+    rid = new_id()
+    with dispatch.uow() as uow:
+        uow.items.add(DispatchItem.accepted(rid, datetime.now(timezone.utc) - timedelta(minutes=5), False, "traffic-safety",
+                                            "security", default_engine()))
+        uow.commit()
+    client, ioc = TestClient(build_http(dispatch)), ioc_headers(settings)
+    url = f"/api/dispatch/v1/reports/{rid}/recall"
+    early = client.post(url, json={"reason": "Phường mất kết nối quá lâu"}, headers=ioc)
+    assert early.status_code == 409 and set(early.json()["error"]["detail"]) == {"en", "vi"}  # nothing sent yet
+    assert client.post(f"/api/dispatch/v1/reports/{rid}/dispatch", json={"agency_id": "so-gtvt"}, headers=ioc).status_code == 200
+    staff = {"Authorization": "Bearer " + token_for(settings, "canbo", ["staff"], "so-gtvt-kcht")}
+    assert client.post(url, json={"reason": "Phường mất kết nối quá lâu"}, headers=staff).status_code == 403
+    assert client.post(url, json={"reason": " "}, headers=ioc).status_code == 422
+    assert client.post(url, json={}, headers=ioc).status_code == 422
+    r = client.post(url, json={"reason": "Phường mất kết nối quá lâu"}, headers=ioc)
+    assert r.status_code == 200 and r.json()["status"] == "recalled" and r.json()["lead_agency_id"] is None
+    assert [i["report_id"] for i in client.get("/api/dispatch/v1/queue", headers=ioc).json()["items"]] == [rid]
+    (recalled,) = [e for e in outbox_envelopes(dispatch) if e.type == "paht.dispatch.v1.ReportRecalled"]
+    body = recalled.decode()
+    assert (body.lead_agency.id, body.round, body.reason) == ("so-gtvt", 1, "Phường mất kết nối quá lâu")
+    again = client.post(f"/api/dispatch/v1/reports/{rid}/dispatch", json={"agency_id": "so-gtvt", "note": "Gửi lại"}, headers=ioc)
+    assert again.status_code == 200 and again.json()["round"] == 2
+    assert [e.decode().round for e in dispatched_events(dispatch)] == [1, 2]

@@ -219,3 +219,22 @@ def test_reference_data_goes_to_every_hub_and_a_hub_declared_later_gets_the_late
         assert len([1 for s, _ in outbox(ctx) if s == f"paht.{node}.for-{HUB}.CalendarPublished"]) == 2  # nothing resent
     finally:
         ctx.engine.dispose()
+
+
+def test_a_recall_by_the_ioc_ends_the_hubs_epoch_at_once_and_the_hub_is_told(province):
+    node = province.settings.node_id
+    report = new_id()
+    deliver(province, dispatched(province, report, "ward-donghoi-2025", HUB, 1, 1))
+    recall = dispatch_ev.ReportRecalled(round=1, reason="Phường mất kết nối quá lâu")
+    recall.meta.report_id, recall.meta.report_version = report, 2
+    assert deliver(province, Envelope.for_event(recall, node_id=node, service="dispatch", report_id=report, version=2)) is Outcome.APPLIED
+    told = [e.decode() for s, e in outbox(province) if s == f"paht.{node}.for-{HUB}.OwnershipRecalled"]
+    assert [(t.node_id, t.epoch, t.reason) for t in told] == [(HUB, 1, "Phường mất kết nối quá lâu")]
+    assert let_in(province, from_hub(report, 1, 1)) is Outcome.APPLIED
+    assert [r.reason for r in refused(province)] == ["not the owner"]
+    # dispatched to the hub again: a new epoch, and the hub's events of it are let in
+    deliver(province, dispatched(province, report, "ward-donghoi-2025", HUB, 2, 3))
+    again = [e.decode() for s, e in outbox(province) if s == f"paht.{node}.for-{HUB}.ReportDispatched"]
+    assert [d.meta.epoch for d in again] == [1, 3]
+    assert let_in(province, from_hub(report, 2, 3)) is Outcome.APPLIED
+    assert len([1 for s, _ in outbox(province) if s.startswith(f"{federation.INBOUND_ROOT}.{node}.")]) == 1

@@ -24,6 +24,7 @@ from services.dispatch.domain.steering import Escalation, check_candidate
 NOTE = Label("Note", "Ghi chú")
 COMPETENCE_REASON = Label("Reason for choosing an agency outside its competence", "Lý do chọn cơ quan ngoài thẩm quyền")
 REFUSAL_REASON = Label("Reason for the refusal", "Lý do từ chối")
+RECALL_REASON = Label("Reason for taking it back", "Lý do thu hồi")
 MAX_NOTE = 2000
 MIN_COMPETENCE_REASON = 10
 
@@ -35,6 +36,7 @@ class Status(str, Enum):
     DISPATCHED = "dispatched"                # sent to one lead agency (step 3 is theirs)
     REFUSED_BY_AGENCY = "refused_by_agency"  # the lead agency refused at step 3: step 2 again, fresh clock
     ESCALATED = "escalated"                  # reported to the Steering Committee, which will designate the lead agency
+    RECALLED = "recalled"                    # the IOC took it back from its lead agency: step 2 again, fresh clock
 
     @property
     def phrase(self) -> tuple[str, str]:
@@ -49,8 +51,10 @@ PHRASES: dict[Status, tuple[str, str]] = {
                                "bị cơ quan chủ trì từ chối và đang chờ chuyển lại"),
     Status.ESCALATED: ("reported to the Steering Committee and waiting for its decision",
                        "đã báo cáo Ban Chỉ đạo và đang chờ Ban Chỉ đạo quyết định"),
+    Status.RECALLED: ("taken back by the IOC from its lead agency and waiting to be sent again",
+                      "đã được Trung tâm IOC thu hồi từ cơ quan chủ trì và đang chờ chuyển lại"),
 }
-WAITING = (Status.AWAITING_DISPATCH, Status.REFUSED_BY_AGENCY)  # the IOC's step-2 work list: it is theirs to dispatch
+WAITING = (Status.AWAITING_DISPATCH, Status.REFUSED_BY_AGENCY, Status.RECALLED)  # the IOC's step-2 work list: it is theirs to dispatch
 OPEN = (*WAITING, Status.ESCALATED)                              # step 2 not done: its clock runs
 
 
@@ -254,6 +258,20 @@ class DispatchItem(Versioned):
         self.lead_agency_id = ""
         self.clock_started_at = now
         self.dispatch_due = self._due(engine, escalated=False)
+
+
+    def recall(self, now: datetime, reason: str, engine: SlaEngine) -> DispatchRound | None:
+        """The IOC takes the report back from its lead agency, with a reason (e.g. a hub out of reach too long): the
+        round ends, step 2 starts again on a new clock. Return the round that ended."""
+        require_state(self.status, (Status.DISPATCHED,), "take back from its lead agency", describe)
+        reason = clean_text(reason, RECALL_REASON, 5, MAX_NOTE)
+        current = self.current_round
+        self.status = Status.RECALLED.value
+        self.lead_agency_id = ""
+        self.note = reason
+        self.clock_started_at = now
+        self.dispatch_due = self._due(engine, escalated=False)
+        return current
 
 
 def _check_lead(agency: OrgUnit, now: datetime) -> None:

@@ -36,6 +36,11 @@ class WithdrawIn(BaseModel):
     reason: str = Field(default="", max_length=2000)
 
 
+class RecallIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(max_length=2000)
+
+
 class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     agency_id: str = Field(min_length=1, max_length=80, examples=["so-xd"])
@@ -180,6 +185,11 @@ def build_router(ctx) -> APIRouter:
         item = await asyncio.to_thread(handlers.dispatch_to_lead_agency, ctx.uow(), user, report_id, body.agency_id, body.note,
                                        body.competence_reason)
         return item_view(item)
+
+    @router.post("/reports/{report_id}/recall", summary="Take a dispatched report back from its lead agency (on whatever node) to "
+                 "dispatch it again; a hub's later writes about it are refused as stale")
+    async def recall(report_id: str, body: RecallIn, user: Principal = dispatcher):
+        return item_view(await asyncio.to_thread(handlers.recall, ctx.uow(), user, report_id, body.reason))
 
     @router.post("/reports/{report_id}/escalate", summary="Report a dispute between agencies to the Steering Committee")
     async def escalate(report_id: str, body: EscalateIn, user: Principal = dispatcher):

@@ -152,6 +152,16 @@ def on_escalation_withdrawn(uow: UnitOfWork, event: Message, envelope: Envelope)
     on_report_escalated(uow, event, envelope)
 
 
+def on_report_recalled(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
+    """The IOC took the report back: the lead agency's and unit's clocks end (neither met nor missed); step 2 again."""
+    at = occurred(event)
+    for step in (Step.AGENCY, Step.HANDLING, Step.APPROVAL, Step.CLARIFY):
+        cancel_clock(uow, envelope.report_id, step, at)
+    due = _at(event.dispatch_due) if event.HasField("dispatch_due") else None
+    if due is not None:
+        open_clock(uow, envelope.report_id, Step.DISPATCH, at, due, org=ioc_unit(uow))
+
+
 def on_emergency_forwarded(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
     """Forwarded to 113/114/115: the urgent step 2 is done."""
     at = _at(event.forwarded_at) if event.HasField("forwarded_at") else occurred(event)
@@ -278,6 +288,7 @@ DISPATCH = {
     dispatch_ev.ReportDispatched: on_report_dispatched,
     dispatch_ev.ReportEscalated: on_report_escalated,
     dispatch_ev.EscalationWithdrawn: on_escalation_withdrawn,
+    dispatch_ev.ReportRecalled: on_report_recalled,
     dispatch_ev.EmergencyForwarded: on_emergency_forwarded,
 }
 HANDLING = {

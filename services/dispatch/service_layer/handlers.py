@@ -170,6 +170,21 @@ def withdraw_escalation(uow: UnitOfWork, user: Principal, report_id: str, note: 
         return item
 
 
+def recall(uow: UnitOfWork, user: Principal, report_id: str, reason: str) -> DispatchItem:
+    """The IOC takes a dispatched report back from its lead agency (whatever node handles it) to dispatch it again."""
+    now = _now()
+    with uow:
+        item = _item(uow, report_id)
+        ended = item.recall(now, reason, sla_engine(uow))
+        event = ev.ReportRecalled(reason=item.note, round=ended.round if ended else item.round)
+        if ended is not None:
+            event.lead_agency.CopyFrom(common_pb2.OrgRef(id=ended.agency_id, name=ended.agency_name))
+        event.dispatch_due.FromDatetime(item.dispatch_due)
+        uow.emit(event, report_id=report_id, version=item.next_version(), actor=actor_of(user))
+        uow.commit()
+        return item
+
+
 def decide(uow: UnitOfWork, user: Principal, report_id: str, agency_id: str, decision: str) -> DispatchItem:
     """A Steering Committee member records the Committee's decision: the designated agency receives the report."""
     now = _now()

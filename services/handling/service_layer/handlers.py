@@ -483,6 +483,16 @@ def _record_from(uow: UnitOfWork, case: Case, action: Action, msg: Message) -> N
     _record(uow, case, action, at, actor.subject or "ioc", actor.role, actor.org_unit_id)
 
 
+def on_report_recalled(uow: UnitOfWork, msg: dispatch_ev.ReportRecalled, envelope: Envelope) -> None:
+    """The IOC took the report back from its lead agency: a case of that round on this node closes (a hub's closes
+    when the province's recall of its epoch arrives, on_ownership_recalled)."""
+    case = uow.cases.get(envelope.report_id, for_change=True)
+    if case is None or case.round != msg.round or not case.recall(msg.reason):
+        return
+    case.updated_at = datetime.now(timezone.utc)
+    _record_from(uow, case, Action.RECALLED, msg)
+
+
 def on_ownership_recalled(uow: UnitOfWork, msg: sync_ev.OwnershipRecalled, envelope: Envelope) -> None:
     """Federation, on a hub: the province dispatched the report again, elsewhere; the case it granted at this epoch
     closes here (what its people still do is refused by the province as stale)."""

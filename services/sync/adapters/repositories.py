@@ -13,8 +13,8 @@ class SqlOwnerships:
     def __init__(self, session: Session):
         self.session = session
 
-    def get(self, report_id: str) -> Ownership | None:
-        return self.session.get(Ownership, report_id)
+    def get(self, report_id: str, for_change: bool = False) -> Ownership | None:
+        return self.session.get(Ownership, report_id, with_for_update=for_change or None)
 
     def get_or_start(self, report_id: str) -> Ownership:
         """Load a report's ownership for update, or start it at the province when its first dispatch arrives."""

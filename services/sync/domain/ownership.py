@@ -32,6 +32,16 @@ class Ownership(Versioned):
         self.lead_agency_id = lead_agency_id
         return recalled, granted
 
+    def recall(self) -> tuple[str, int] | None:
+        """The IOC took the report back from its lead agency: a hub's epoch ends now (its later writes are refused),
+        the province holds it until the next dispatch. Return the (node, epoch) recalled, if a hub had it."""
+        recalled = (self.node_id, self.epoch) if self.node_id != PROVINCE else None
+        if recalled is not None:
+            self.epoch += 1
+        self.node_id = PROVINCE
+        self.lead_agency_id = ""
+        return recalled
+
     def accepts(self, node_id: str, epoch: int) -> bool:
         """Fencing: only the current owner at the current epoch may write."""
         return node_id == self.node_id and epoch == self.epoch

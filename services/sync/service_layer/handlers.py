@@ -38,6 +38,19 @@ def on_report_dispatched(uow: UnitOfWork, event: Message, envelope: Envelope) ->
         border.send_to_hub(uow, own.node_id, replace(envelope, data=event.SerializeToString()))
 
 
+def on_report_recalled(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
+    """The IOC took the report back from its lead agency: a hub that had it loses it now, and is told."""
+    own = uow.ownerships.get(envelope.report_id, for_change=True)
+    if own is None:
+        return
+    recalled = own.recall()
+    if recalled:
+        msg = ev.OwnershipRecalled(node_id=recalled[0], epoch=recalled[1], reason=event.reason or "recalled")
+        uow.emit(msg, report_id=own.report_id, version=own.next_version(), actor=SYSTEM, epoch=recalled[1])
+        if recalled[0] in uow.hubs:
+            border.send_own_to_hub(uow, recalled[0], msg, own.report_id)
+
+
 def _not_found() -> NotFound:
     # The same answer for unknown and for hidden: a person outside the lead agency learns nothing.
     return NotFound("No ownership is known for this report.", "Không có thông tin quyền xử lý của phản ánh này.")
