@@ -45,7 +45,7 @@ def test_every_event_has_meta_first_and_a_versioned_package():
     # emergency acknowledged / not acknowledged; escalation withdrawn; return proposed / proposal declined;
     # support accepted; clarification drafted / returned; work logged; report reclassified; clarification published /
     # sent back (step 8 for a clarification); public media changed (the IOC's blur and withholding of a report's files)
-    assert count == 46
+    assert count == 47
 
 
 def test_intake_channels_and_refusal_reasons_match_their_proto_enums_both_ways():
