@@ -398,12 +398,14 @@ def _tell_operator(node: Node) -> None:
     """NATS_URL set: the operator runs NATS (docs/operations.md). Write an example config and say what to configure."""
     settings, data = node.settings, node.data
     ports = federation_up.NatsPorts(4222, 8222)
+    if node.hub and node.join is None:  # PAHT_PARENT_NODE without --join: the operator has configured NATS already
+        return
     if node.hub:
         text = federation_up.hub_conf(settings.node_id, data, ports, node.join["leaf_url"] or "tls://PROVINCE:7422",
                                       node.join["leaf_user"], node.join["leaf_password"])
         federation_up.write_private(federation_up.folder(data) / "leaf.password", node.join["leaf_password"] + "\n")
         _say(f"  NATS_URL is set: configure your NATS for hub {settings.node_id}: JetStream domain {settings.node_id}; a leafnode "
-             f"remote to {node.join['leaf_url']} as user {node.join['leaf_user']} (password in {data / 'federation' / 'leaf.password'}), "
+             f"remote to {node.join['leaf_url'] or 'the province (its PAHT_LEAF_PUBLIC_URL)'} as user {node.join['leaf_user']} (password in {data}/federation/leaf.password), "
              f"bound to the account of PAHT's services.")
     else:
         text = federation_up.province_conf(settings.node_id, data, ports, "0.0.0.0:7422", federation.hubs(settings))
