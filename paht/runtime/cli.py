@@ -72,13 +72,34 @@ def cmd_edge(args) -> int:
 
 
 def cmd_up(args) -> int:
-    from paht.runtime.supervisor import run_up
+    from paht.runtime.supervisor import UpOptions, run_up
 
     if args.port:
         os.environ["PAHT_PORT"] = str(args.port)
     if args.data:
         os.environ["PAHT_DATA"] = str(args.data)
-    return run_up(_settings())
+    with_hubs = [h.strip() for value in args.with_hub or [] for h in value.split(",") if h.strip()]
+    options = UpOptions(with_hubs=list(dict.fromkeys(with_hubs)), hub_port=args.hub_port, leaf_url=args.leaf_url,
+                        leaf_host=args.leaf_host or os.environ.get("PAHT_LEAF_HOST") or "127.0.0.1")
+    if args.join or args.node:
+        if with_hubs or not (args.join and args.node):
+            print("paht up: a hub is started with both --node HUB and --join URL (and not with --with-hub)", file=sys.stderr)
+            return 2
+        os.environ["PAHT_NODE_ID"] = args.node
+        os.environ.pop("PAHT_HUBS", None)
+        options.join = args.join
+        if args.join_secret_file:
+            options.join_secret = Path(args.join_secret_file).read_text(encoding="utf-8").strip()
+        else:
+            options.join_secret = os.environ.pop("PAHT_JOIN_SECRET", "").strip()  # not passed on to the services
+        if not options.join_secret:
+            print("paht up: the hub's join secret is needed: --join-secret-file FILE or PAHT_JOIN_SECRET "
+                  "(the province keeps it in <its data>/federation/<hub>.secret)", file=sys.stderr)
+            return 2
+    elif with_hubs:
+        declared = [h.strip() for h in os.environ.get("PAHT_HUBS", "").split(",") if h.strip()]
+        os.environ["PAHT_HUBS"] = ",".join(dict.fromkeys(declared + with_hubs))
+    return run_up(_settings(), options)
 
 
 def cmd_walkthrough(args) -> int:
@@ -223,6 +244,15 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("up", help="run everything on this machine (embedded default) at http://127.0.0.1:8080")
     p.add_argument("--port", type=int, help="edge port (default 8080, or PAHT_PORT)")
     p.add_argument("--data", type=Path, help="data folder (default ./paht-data, or PAHT_DATA)")
+    p.add_argument("--with-hub", action="append", metavar="HUB",
+                   help="also run this district hub as a node of its own (repeat, or a comma list), e.g. donghoi")
+    p.add_argument("--hub-port", type=int, help="edge port of the (first) hub run with --with-hub (default: --port + 1)")
+    p.add_argument("--leaf-host", help="where the province's leafnode listener binds (default 127.0.0.1, or PAHT_LEAF_HOST)")
+    p.add_argument("--node", help="run this node as a hub (its node id, e.g. donghoi); needs --join")
+    p.add_argument("--join", metavar="URL", help="the province's address, e.g. http://10.0.0.5:8080 (a hub joins it)")
+    p.add_argument("--join-secret-file", type=Path, metavar="FILE",
+                   help="file holding the hub's join secret (else PAHT_JOIN_SECRET); the province's <data>/federation/<hub>.secret")
+    p.add_argument("--leaf-url", help="reach the province's leafnode listener at this URL instead of the one it gives")
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("migrate", help="apply database migrations (all services, or the ones named)")

@@ -13,7 +13,7 @@ from starlette.datastructures import Headers
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
@@ -66,12 +66,13 @@ def route_for(path: str) -> str:
 
 class Edge:
     def __init__(self, upstreams: dict[str, str | list[str]], nats_monitor: str | None, max_body_bytes: int = 1_000_000,
-                 streamed: dict[str, int] | None = None):
+                 streamed: dict[str, int] | None = None, province_url: str | None = None):
         # service -> its processes' addresses (http://127.0.0.1:port), taken in turn
         self.upstreams = {name: [urls] if isinstance(urls, str) else list(urls) for name, urls in upstreams.items()}
         self._addresses = {name: [_host_port(url) for url in urls] for name, urls in self.upstreams.items()}
         self._turn = dict.fromkeys(self.upstreams, 0)
         self.nats_monitor = nats_monitor
+        self.province_url = province_url  # a hub: where what it does not serve lives
         self.max_body_bytes = max_body_bytes
         self.streamed = dict(streamed or {})  # upload paths -> their limit: passed through as they arrive, never held whole
         self.drain_bytes = max([max_body_bytes, *self.streamed.values()])  # a page form over the limit is passed on up to this
@@ -86,6 +87,8 @@ class Edge:
         """Pass a request on to the service its path belongs to, and its answer back as it comes."""
         path = scope["path"]
         service = route_for(path)
+        if service not in self._addresses:
+            return await self._not_here(path)(scope, receive, send)
         # The path as the client encoded it (/a%2Fb stays one segment); the service judges its characters.
         raw_path = scope.get("raw_path") or path.encode()
         query = scope.get("query_string", b"")
@@ -153,6 +156,19 @@ class Edge:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             await upstream.aclose()
+
+    def _not_here(self, path: str) -> Response:
+        """A path of a service this node does not run (a hub runs sign-in, handling and sync): its home is the staff
+        work list, anything else is a clear 404 that says where it lives, never a 502."""
+        if path in ("", "/") and "handling" in self._addresses:
+            return RedirectResponse("/handling/", status_code=303)
+        body = error_body(None, 404, "error.not_found")
+        where_en = f" ({self.province_url})" if self.province_url else ""
+        body["error"]["detail"] = {
+            "vi": f"Nút cấp huyện này chỉ có đăng nhập và xử lý hồ sơ; cổng công khai và tiếp nhận phản ánh ở trang của tỉnh{where_en}.",
+            "en": f"This district hub runs only sign-in and case handling; the public portal and report intake are on the province's site{where_en}.",
+        }
+        return JSONResponse(body, status_code=404)
 
     async def _send(self, addresses: list, turn: int, method: str, target: str, headers: list, body: bytes):
         """Send to the process whose turn it is; when it cannot be reached (restarting), to the next one."""
@@ -249,7 +265,7 @@ def build_edge_app(upstreams: dict[str, str | list[str]], nats_monitor: str | No
     from paht.runtime.web.security import SecurityHeaders
 
     settings = settings or Settings()
-    edge = Edge(upstreams, nats_monitor, settings.max_body_bytes, streamed_uploads(settings))
+    edge = Edge(upstreams, nats_monitor, settings.max_body_bytes, streamed_uploads(settings), os.environ.get("PAHT_FED_PROVINCE_URL") or None)
     own = Starlette(
         routes=[Route("/healthz", edge.healthz), Mount("/static", StaticFiles(directory=STATIC_DIR), name="static")],
         lifespan=_lifespan(edge),

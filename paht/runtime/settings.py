@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     # the node it joins (the province). Both unset: one node handles everything.
     hubs: str = ""
     parent_node: str = ""
+    # On the province: the leaf URL hubs are told at their join (tls://… in production, through a load balancer or a
+    # VPN); unset: the leafnode listener `paht up` starts (127.0.0.1, or PAHT_LEAF_HOST).
+    leaf_public_url: str | None = None
     # Set only in production or tests; unset means the embedded default (SQLite / bundled nats-server).
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
     nats_url: str | None = Field(default=None, validation_alias="NATS_URL")

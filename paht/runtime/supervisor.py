@@ -1,4 +1,5 @@
-"""`paht up`: NATS, migrations, demo data, every service as its own process, and the edge, supervised."""
+"""`paht up`: NATS, migrations, demo data, every service as its own process, and the edge, supervised — for one node,
+or for the province and the hubs run beside it (--with-hub), each a node with its own nats-server, data and edge."""
 from __future__ import annotations
 
 import json
@@ -15,6 +16,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from paht.runtime import federation, federation_up
 from paht.runtime.auth import ensure_signing_key
 from paht.runtime.settings import SERVICES, Settings
 
@@ -118,11 +120,12 @@ class Plan:
     nats_url: str
     nats_monitor: str | None
     ports: dict[str, tuple[int, int]] = field(default_factory=dict)
+    env: dict[str, str] | None = None  # the node's environment (None: this process's)
 
     def service_env(self, process: str, name: str | None = None) -> dict[str, str]:
         """The environment of one process of a service (`process` is e.g. "intake" or its second replica "intake-2")."""
         name = name or process
-        env = dict(os.environ)
+        env = dict(self.env if self.env is not None else os.environ)
         http, grpc_port = self.ports[process]
         keys = self.data / "keys"
         env.update(
@@ -197,38 +200,87 @@ def tighten(data: Path) -> None:
                 os.chmod(path, 0o600)
 
 
-def run_up(settings: Settings) -> int:
+HUB_TITLES = {"donghoi": "Đồng Hới"}  # for the "ready" line; any other hub is named by its node id
+
+
+@dataclass
+class UpOptions:
+    """What `paht up` was asked beyond the settings: hubs to run beside the province, or the join of a hub."""
+
+    with_hubs: list[str] = field(default_factory=list)   # --with-hub: run these hubs too, each a node of its own
+    hub_port: int | None = None                          # the first hub's edge port (default: the province's + 1)
+    join: str | None = None                              # --join: this node is a hub joining the province at this URL
+    join_secret: str | None = None
+    leaf_url: str | None = None                          # --leaf-url: reach the province's leaf listener here instead
+    leaf_host: str = "127.0.0.1"                         # --leaf-host: where the province's leaf listener binds
+
+
+@dataclass
+class Node:
+    """One node under this supervisor: its nats-server (embedded run), migrations, services and edge."""
+
+    settings: Settings
+    data: Path
+    env: dict[str, str]                    # the environment of its processes
+    services: tuple[str, ...]
+    join: dict | None = None               # a hub: what the province answered to its join
+    plan: Plan | None = None
+    processes: list[tuple[str, str]] = field(default_factory=list)
+    nats_argv: list[str] | None = None
+    nats_port: int = 0
+    nats_proc: subprocess.Popen | None = None
+    children: list[Child] = field(default_factory=list)
+
+    @property
+    def hub(self) -> bool:
+        return federation.is_hub(self.settings)
+
+    @property
+    def port(self) -> int:
+        return self.settings.port
+
+    def title(self) -> str:
+        node = self.settings.node_id
+        return f"{HUB_TITLES.get(node, node)} hub" if self.hub else "PAHT"
+
+
+def run_up(settings: Settings, options: UpOptions | None = None) -> int:
+    options = options or UpOptions()
     t0 = time.monotonic()
     os.umask(PRIVATE_UMASK)  # inherited by nats-server, migrate, seed, every service and the edge
     data = Path(settings.data).resolve()
     data.mkdir(parents=True, exist_ok=True)
     (data / "logs").mkdir(exist_ok=True)
     tighten(data)  # a folder made by an older version, or copied in, was world-readable
-    if not port_is_free(settings.port):
-        _say(f"Port {settings.port} is taken. Choose another: paht up --port 8081 (or PAHT_PORT=8081).")
+    hub_ports = [(options.hub_port or settings.port + 1) + k for k in range(len(options.with_hubs))]
+    for port in [settings.port, *hub_ports]:
+        if not port_is_free(port):
+            _say(f"Port {port} is taken. Choose another: paht up --port 8081 (or PAHT_PORT=8081)"
+                 + (", and for the hub --hub-port." if options.with_hubs else "."))
+            return 2
+        # The edge binds this port only after the services are planned: never hand it to one of them. (It happened in CI:
+        # intake-2 got the edge's port, answered its health check, and the test's "edge" died with the process it killed.)
+        reserve_port(port)
+    if options.with_hubs and settings.nats_url:
+        _say("--with-hub runs each node's own embedded nats-server: unset NATS_URL, or start the hub on its own "
+             "(paht up --node HUB --join URL), see docs/operations.md.")
         return 2
-    # The edge binds this port only after the services are planned: never hand it to one of them. (It happened in CI:
-    # intake-2 got the edge's port, answered its health check, and the test's "edge" died with the process it killed.)
-    reserve_port(settings.port)
-    # The address people use: OIDC discovery and the forms' origin check take it from here, never from a client's header.
-    os.environ.setdefault("PAHT_PUBLIC_URL", f"http://127.0.0.1:{settings.port}")
-    embedded_nats = not settings.nats_url
-    if embedded_nats:
-        nats_port, monitor_port = free_port(), free_port()
-        nats_url, nats_monitor = f"nats://127.0.0.1:{nats_port}", f"http://127.0.0.1:{monitor_port}"
-    else:
-        nats_url, nats_monitor = settings.nats_url, None
-    plan = Plan(settings=settings, data=data, edge_port=settings.port, nats_url=nats_url, nats_monitor=nats_monitor)
-    processes = [(name, process_name(name, k)) for name, count in settings.replica_counts().items() for k in range(1, count + 1)]
-    for _service, process in processes:
-        plan.ports[process] = (free_port(), free_port())
-
-    ensure_signing_key(data / "keys" / "token.pem", data / "keys" / "token.pub.pem")
     if settings.env != "production":
         os.environ.setdefault("PAHT_DEMO_PASSWORD", DEMO_PASSWORD)
 
-    children: list[Child] = []
-    nats_proc = None
+    if options.join:
+        answer = federation_up.fetch_join(options.join, settings.node_id, options.join_secret or "", say=_say)
+        nodes = [_hub_node(settings, data, settings.port, answer, options.leaf_url, dict(os.environ))]
+    elif federation.is_hub(settings) and not settings.nats_url:
+        _say("A hub joins its province: paht up --node HUB --join http://PROVINCE:PORT (docs/operations.md).")
+        return 2
+    else:
+        env = dict(os.environ)
+        # The address people use: OIDC discovery and the forms' origin check take it from here, never from a client's header.
+        env.setdefault("PAHT_PUBLIC_URL", f"http://127.0.0.1:{settings.port}")
+        services = federation.HUB_SERVICES if federation.is_hub(settings) else SERVICES
+        nodes = [Node(settings, data, env, services)]
+
     stopping = False
 
     def stop(*_):
@@ -238,85 +290,194 @@ def run_up(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        if embedded_nats:
-            log = (data / "logs" / "nats.log").open("ab")
-            nats_proc = subprocess.Popen(
-                [nats_server_binary(), "-a", "127.0.0.1", "-p", str(nats_port), "-m", str(monitor_port), "-js", "-sd", str(data / "nats"), "-n", "paht-embedded"],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
-            )
-            log.close()
-            _wait_for_nats(nats_port, nats_monitor)
-        _say(f"PAHT: data in {data}; database: {'PostgreSQL' if settings.database_url else 'SQLite'}; NATS: {'embedded' if embedded_nats else nats_url}")
-        _migrate_and_seed(data)
-        python = sys.executable
-        for name, process in processes:
-            children.append(Child(process, [python, "-m", "paht.runtime.cli", "serve", name], plan.service_env(process, name),
-                                  data / "logs" / f"{process}.log"))
-        edge_env = dict(os.environ)
-        upstreams = {n: [f"http://127.0.0.1:{plan.ports[p][0]}" for s, p in processes if s == n] for n in SERVICES}
-        edge_env.update(
-            {
-                "PAHT_PORT": str(settings.port),
-                "PAHT_EDGE_UPSTREAMS": json.dumps(upstreams),
-                "PAHT_EDGE_NATS_MONITOR": nats_monitor or "",
-            }
-        )
-        children.append(Child("edge", [python, "-m", "paht.runtime.cli", "edge"], edge_env, data / "logs" / "edge.log"))
-        for c in children:
-            c.start()
-        _write_run_file(data, children, plan, nats_proc)
-        if not _wait_healthy(settings.port, children):
-            _say("PAHT did not become healthy; see the logs in " + str(data / "logs"))
-            return 1
-        _say(f"PAHT is ready at http://127.0.0.1:{settings.port} (started in {time.monotonic() - t0:.1f} s). Ctrl-C stops it.")
-        _say(f"  staff sign-in: http://127.0.0.1:{settings.port}/auth/login  (demo accounts in README; password '{os.environ.get('PAHT_DEMO_PASSWORD', '')}')")
+        _prepare(nodes[0], options.leaf_host)
+        _start(nodes[0])
+        for hub, port in zip(options.with_hubs, hub_ports):
+            # A hub run beside the province joins it with the secret read from the province's own folder.
+            province = nodes[0]
+            local = json.loads((data / "federation" / "leaf.json").read_text())["local_url"]  # same machine: the listener itself
+            answer = federation_up.join_answer(settings.node_id, hub, local, federation_up.secret(federation_up.hub_secret_path(data, hub)),
+                                               province.env.get("PAHT_PUBLIC_URL"))
+            env = dict(os.environ, PAHT_PUBLIC_URL=f"http://127.0.0.1:{port}")
+            node = _hub_node(settings, data / "nodes" / hub, port, answer, options.leaf_url, env)
+            nodes.append(node)
+            _prepare(node, options.leaf_host)
+            _start(node)
+        for node in nodes:
+            if not _wait_healthy(node.port, node.children):
+                _say(f"{node.title()} did not become healthy; see the logs in {node.data / 'logs'}")
+                return 1
+        province = nodes[0]
+        _say(f"{province.title()} is ready at http://127.0.0.1:{province.port} (started in {time.monotonic() - t0:.1f} s). Ctrl-C stops it.")
+        _say(f"  staff sign-in: http://127.0.0.1:{province.port}/auth/login  (demo accounts in README; password '{os.environ.get('PAHT_DEMO_PASSWORD', '')}')")
+        for node in nodes[1:]:
+            _say(f"{node.title()} ready at http://127.0.0.1:{node.port} (node {node.settings.node_id}; data in {node.data})")
         while not stopping:
             time.sleep(0.2)
-            for c in children:
-                if not c.alive() and not stopping:
-                    c.restarts += 1
-                    _say(f"  {c.name} stopped (code {c.proc.returncode}); restarting (restart #{c.restarts})")
-                    time.sleep(min(5.0, 0.2 * c.restarts))
-                    c.start()
-                    _write_run_file(data, children, plan, nats_proc)
-            if nats_proc is not None and nats_proc.poll() is not None and not stopping:
-                _say("  nats-server stopped; restarting it")
-                log = (data / "logs" / "nats.log").open("ab")
-                nats_proc = subprocess.Popen(nats_proc.args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
-                log.close()
-                _write_run_file(data, children, plan, nats_proc)
+            for node in nodes:
+                for c in node.children:
+                    if not c.alive() and not stopping:
+                        c.restarts += 1
+                        _say(f"  {c.name} stopped (code {c.proc.returncode}); restarting (restart #{c.restarts})")
+                        time.sleep(min(5.0, 0.2 * c.restarts))
+                        c.start()
+                        _write_run_file(node)
+                if node.nats_proc is not None and node.nats_proc.poll() is not None and not stopping:
+                    _say(f"  nats-server of {node.settings.node_id} stopped; restarting it")
+                    _start_nats(node)
+                    _write_run_file(node)
         return 0
     finally:
-        _shutdown(children, nats_proc)
-        (data / "run.json").unlink(missing_ok=True)
+        _shutdown([c for n in nodes for c in n.children], [n.nats_proc for n in nodes])
+        for node in nodes:
+            (node.data / "run.json").unlink(missing_ok=True)
         _say("PAHT stopped.")
 
 
-def _migrate_and_seed(data: Path) -> None:
+def _hub_node(province_settings: Settings, data: Path, port: int, answer: dict, leaf_url: str | None, env: dict) -> Node:
+    """A hub's node from the province's join answer: its settings, the environment of its processes, its services."""
+    hub, province = answer["hub"], answer["province_node"]
+    prefix = province_settings.db_schema_prefix
+    if province_settings.database_url and not prefix.endswith(f"{hub}_"):
+        # One PostgreSQL server for both nodes (a laptop, CI): the hub's schemas must not be the province's.
+        prefix = f"{prefix}{hub}_"
+    env.pop("PAHT_HUBS", None)
+    env.update({"PAHT_NODE_ID": hub, "PAHT_PARENT_NODE": province, "PAHT_DB_SCHEMA_PREFIX": prefix, "PAHT_DATA": str(data),
+                "PAHT_PORT": str(port), "PAHT_FED_PROVINCE_URL": answer.get("public_url") or ""})
+    env.setdefault("PAHT_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    settings = province_settings.model_copy(update={"node_id": hub, "parent_node": province, "hubs": "", "data": data, "port": port,
+                                                    "db_schema_prefix": prefix})
+    answer = dict(answer, leaf_url=leaf_url or answer.get("leaf_url"))
+    return Node(settings, data, env, federation.HUB_SERVICES, join=answer)
+
+
+def _prepare(node: Node, leaf_host: str) -> None:
+    """Plan a node: its data folder and keys, its nats-server (a config file when federated), its services' ports."""
+    settings, data = node.settings, node.data
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "logs").mkdir(exist_ok=True)
+    tighten(data)
+    ensure_signing_key(data / "keys" / "token.pem", data / "keys" / "token.pub.pem")
+    federated = federation.is_federated(settings)
+    province = federated and not node.hub
+    if province:  # a hub's secret is made once, in the province's folder; the hub gets it from whoever runs the province
+        for hub in federation.hubs(settings):
+            federation_up.secret(federation_up.hub_secret_path(data, hub))
+    if settings.nats_url:
+        nats_url, nats_monitor = settings.nats_url, None
+        if federated:
+            _tell_operator(node)
+    else:
+        node.nats_port, monitor_port = free_port(), free_port()
+        nats_monitor = f"http://127.0.0.1:{monitor_port}"
+        if not federated:  # a node alone: exactly the embedded run of before
+            nats_url = f"nats://127.0.0.1:{node.nats_port}"
+            node.nats_argv = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(node.nats_port), "-m", str(monitor_port), "-js",
+                              "-sd", str(data / "nats"), "-n", "paht-embedded"]
+        else:
+            ports = federation_up.NatsPorts(node.nats_port, monitor_port)
+            if province:
+                leaf = federation_up.leaf_address(data, leaf_host, settings.leaf_public_url, free_port, port_is_free)
+                text = federation_up.province_conf(settings.node_id, data, ports, f"{leaf['host']}:{leaf['port']}", federation.hubs(settings))
+            else:
+                if not node.join.get("leaf_url"):
+                    raise SystemExit("the province gave no leaf URL (is its NATS configured? PAHT_LEAF_PUBLIC_URL); pass --leaf-url")
+                text = federation_up.hub_conf(settings.node_id, data, ports, node.join["leaf_url"], node.join["leaf_user"],
+                                              node.join["leaf_password"])
+            conf = federation_up.write_conf(data, text)
+            nats_url = federation_up.services_url(federation_up.service_password(data), node.nats_port)
+            node.nats_argv = [nats_server_binary(), "-c", str(conf)]
+    node.plan = Plan(settings=settings, data=data, edge_port=settings.port, nats_url=nats_url, nats_monitor=nats_monitor, env=node.env)
+    counts = settings.replica_counts()
+    node.processes = [(name, process_name(name, k)) for name in node.services for k in range(1, counts[name] + 1)]
+    for _service, process in node.processes:
+        node.plan.ports[process] = (free_port(), free_port())
+
+
+def _tell_operator(node: Node) -> None:
+    """NATS_URL set: the operator runs NATS (docs/operations.md). Write an example config and say what to configure."""
+    settings, data = node.settings, node.data
+    ports = federation_up.NatsPorts(4222, 8222)
+    if node.hub and node.join is None:  # PAHT_PARENT_NODE without --join: the operator has configured NATS already
+        return
+    if node.hub:
+        text = federation_up.hub_conf(settings.node_id, data, ports, node.join["leaf_url"] or "tls://PROVINCE:7422",
+                                      node.join["leaf_user"], node.join["leaf_password"])
+        federation_up.write_private(federation_up.folder(data) / "leaf.password", node.join["leaf_password"] + "\n")
+        _say(f"  NATS_URL is set: configure your NATS for hub {settings.node_id}: JetStream domain {settings.node_id}; a leafnode "
+             f"remote to {node.join['leaf_url'] or 'the province (its PAHT_LEAF_PUBLIC_URL)'} as user {node.join['leaf_user']} (password in {data}/federation/leaf.password), "
+             f"bound to the account of PAHT's services.")
+    else:
+        text = federation_up.province_conf(settings.node_id, data, ports, "0.0.0.0:7422", federation.hubs(settings))
+        _say(f"  NATS_URL is set: configure your NATS for the province: JetStream domain {settings.node_id}, a leafnode listener "
+             f"(PAHT_LEAF_PUBLIC_URL is what hubs are told), one leaf user per hub (passwords in {data / 'federation'}/<hub>.secret).")
+    path = federation_up.write_conf(data, text, "nats.conf.example")
+    _say(f"  an example nats-server config (with the permissions of each leaf user) is in {path}")
+
+
+def _start_nats(node: Node) -> None:
+    log = (node.data / "logs" / "nats.log").open("ab")
+    node.nats_proc = subprocess.Popen(node.nats_argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+    log.close()
+
+
+def _start(node: Node) -> None:
+    """Start a planned node: nats-server, migrations and demo data, then its services and its edge."""
+    plan, data, settings = node.plan, node.data, node.settings
+    if node.nats_argv:
+        _start_nats(node)
+        _wait_for_nats(node.nats_port, plan.nats_monitor)
+    nats = "embedded" if node.nats_argv else federation_up.without_credentials(plan.nats_url)
+    _say(f"PAHT{' node ' + settings.node_id if federation.is_federated(settings) else ''}: data in {data}; "
+         f"database: {'PostgreSQL' if settings.database_url else 'SQLite'}; NATS: {nats}")
+    _migrate_and_seed(data, node.env, [] if node.services == SERVICES else list(node.services))
+    python = sys.executable
+    for name, process in node.processes:
+        node.children.append(Child(process, [python, "-m", "paht.runtime.cli", "serve", name], plan.service_env(process, name),
+                                   data / "logs" / f"{process}.log"))
+    edge_env = dict(node.env)
+    upstreams = {n: [f"http://127.0.0.1:{plan.ports[p][0]}" for s, p in node.processes if s == n] for n in node.services}
+    edge_env.update(
+        {
+            "PAHT_PORT": str(settings.port),
+            "PAHT_EDGE_UPSTREAMS": json.dumps(upstreams),
+            "PAHT_EDGE_NATS_MONITOR": plan.nats_monitor or "",
+        }
+    )
+    node.children.append(Child("edge", [python, "-m", "paht.runtime.cli", "edge"], edge_env, data / "logs" / "edge.log"))
+    for c in node.children:
+        c.start()
+    _write_run_file(node)
+
+
+def _migrate_and_seed(data: Path, env: dict[str, str], services: list[str]) -> None:
     """Migrations and first-run demo data run as their own step, before any service starts."""
-    env = dict(os.environ, PAHT_DATA=str(data), PAHT_TOKEN_PRIVATE_KEY_FILE=str(data / "keys" / "token.pem"), PAHT_TOKEN_PUBLIC_KEY_FILE=str(data / "keys" / "token.pub.pem"))
-    for step in (["migrate"], ["seed"]):
+    env = dict(env, PAHT_DATA=str(data), PAHT_TOKEN_PRIVATE_KEY_FILE=str(data / "keys" / "token.pem"), PAHT_TOKEN_PUBLIC_KEY_FILE=str(data / "keys" / "token.pub.pem"))
+    for step in (["migrate", *services], ["seed", *services]):
         result = subprocess.run([sys.executable, "-m", "paht.runtime.cli", *step], env=env, capture_output=True, text=True)
         if result.returncode != 0:
             raise SystemExit(f"paht {step[0]} failed:\n{result.stderr[-4000:]}")
 
 
-def _write_run_file(data: Path, children: list[Child], plan: Plan, nats_proc) -> None:
-    """run.json: which process is which, for operators and tests."""
+def _write_run_file(node: Node) -> None:
+    """run.json: which process is which, for operators and tests (no password in it)."""
+    plan, children = node.plan, node.children
     info = {
         "supervisor_pid": os.getpid(),
+        "node_id": node.settings.node_id,
         "edge_port": plan.edge_port,
-        "nats_url": plan.nats_url,
-        "nats_pid": nats_proc.pid if nats_proc else None,
+        "nats_url": federation_up.without_credentials(plan.nats_url),
+        "nats_pid": node.nats_proc.pid if node.nats_proc else None,
+        "nats_monitor": plan.nats_monitor,
         "services": {c.name: {"pid": c.proc.pid if c.proc else None, "restarts": c.restarts, "log": str(c.log),
                               "http": plan.ports.get(c.name, (None, None))[0], "grpc": plan.ports.get(c.name, (None, None))[1]} for c in children},
     }
-    tmp = data / "run.json.tmp"
+    tmp = node.data / "run.json.tmp"
     tmp.write_text(json.dumps(info, indent=2))
-    tmp.replace(data / "run.json")
+    tmp.replace(node.data / "run.json")
 
 
-def _shutdown(children: list[Child], nats_proc) -> None:
+def _shutdown(children: list[Child], nats_procs: list) -> None:
     for c in children:
         if c.alive():
             c.proc.send_signal(signal.SIGTERM)
@@ -329,8 +490,12 @@ def _shutdown(children: list[Child], nats_proc) -> None:
         except subprocess.TimeoutExpired:
             c.proc.kill()
             c.proc.wait()
-    if nats_proc is not None and nats_proc.poll() is None:
-        nats_proc.send_signal(signal.SIGTERM)
+    for nats_proc in nats_procs:  # the services are gone: every node's nats-server can go
+        if nats_proc is not None and nats_proc.poll() is None:
+            nats_proc.send_signal(signal.SIGTERM)
+    for nats_proc in nats_procs:
+        if nats_proc is None:
+            continue
         try:
             nats_proc.wait(timeout=5)
         except subprocess.TimeoutExpired:

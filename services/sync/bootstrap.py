@@ -14,10 +14,11 @@ from services.sync.adapters.repositories import SqlOwnerships
 
 
 def build_http(ctx):
-    from services.sync.entrypoints import api
+    from services.sync.entrypoints import api, join
 
     app = make_app(ctx, "PAHT sync", "Federation between the province node and hub nodes: ownership epochs and sync status.")
     app.include_router(api.build_router(ctx))
+    app.include_router(join.build_router(ctx))
     return app
 
 

@@ -26,10 +26,13 @@ class Running:
         return json.loads((self.data / "run.json").read_text())
 
     def pids(self) -> list[int]:
-        info = self.run_info()
-        pids = [s["pid"] for s in info["services"].values() if s["pid"]]
-        if info.get("nats_pid"):
-            pids.append(info["nats_pid"])
+        """Every process `paht up` started: the node's, and those of the hubs it runs beside it (nodes/<hub>/run.json)."""
+        pids = []
+        for run in [self.data / "run.json", *sorted((self.data / "nodes").glob("*/run.json"))]:
+            info = json.loads(run.read_text())
+            pids += [s["pid"] for s in info["services"].values() if s["pid"]]
+            if info.get("nats_pid"):
+                pids.append(info["nats_pid"])
         return pids
 
 
@@ -54,8 +57,10 @@ def backend_env(backend: str, tag: str) -> dict:
     return {"PAHT_DB_SCHEMA_PREFIX": f"{tag}_", "PAHT_NODE_ID": tag}
 
 
-def start_paht(data: Path, env_extra: dict | None = None, timeout: float = 90.0) -> Running:
-    port = free_port()
+def start_paht(data: Path, env_extra: dict | None = None, timeout: float = 90.0, args: list[str] | None = None,
+               port: int | None = None) -> Running:
+    """`paht up --port P --data DATA [args…]`, healthy at P (`args` e.g. ["--with-hub", "donghoi"])."""
+    port = port or free_port()
     env = dict(os.environ)
     for key, value in (env_extra or {}).items():
         if value is None:
@@ -67,7 +72,7 @@ def start_paht(data: Path, env_extra: dict | None = None, timeout: float = 90.0)
     env.setdefault("PAHT_OTP_PER_ADDRESS_HOUR", "100000")
     log = (data.parent / f"{data.name}-up.log").open("ab")
     t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "paht.runtime.cli", "up", "--port", str(port), "--data", str(data)],
+    proc = subprocess.Popen([sys.executable, "-m", "paht.runtime.cli", "up", "--port", str(port), "--data", str(data), *(args or [])],
                             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True)  # its own process group, like a terminal's foreground job
     url = f"http://127.0.0.1:{port}"
