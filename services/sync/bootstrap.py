@@ -1,4 +1,4 @@
-"""Wire sync: ownership table, migrations, HTTP, gRPC, and the subscription to dispatch decisions."""
+"""Wire sync: ownership table, migrations, HTTP (the API and the operators' page), gRPC, and the subscription to dispatch decisions."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,11 +14,12 @@ from services.sync.adapters.repositories import SqlOwnerships
 
 
 def build_http(ctx):
-    from services.sync.entrypoints import api, join
+    from services.sync.entrypoints import api, join, pages
 
     app = make_app(ctx, "PAHT sync", "Federation between the province node and hub nodes: ownership epochs and sync status.")
     app.include_router(api.build_router(ctx))
     app.include_router(join.build_router(ctx))
+    app.include_router(pages.build_router(ctx))  # the operators' page, /sync/
     return app
 
 

@@ -1,0 +1,218 @@
+"""Federation as real processes: the province and the Đồng Hới hub, each its own `paht up` with its own nats-server
+(JetStream domains) and databases, the hub's leaf link through a TCP proxy the test cuts and heals.
+
+One province and one hub per backend (SQLite, and PostgreSQL when DATABASE_URL is set), shared by the tests in order:
+the normal flow; a partition with work on both sides, then healed; a recall during a partition (the hub's late
+approval refused as stale and kept); a hub restart, and a hub offline for a while with work waiting; a province
+restart. Each asserts convergence without a manual step, the province's record winning, and nothing lost.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+
+import httpx
+import pytest
+
+from paht.runtime.walkthrough import REPORT, first_topic
+from tests.e2e.harness import CITIZEN, Client, backend_env, cleanup_backend, start_paht, stop_paht
+from tests.support.tcp_proxy import TcpProxy
+
+pytestmark = pytest.mark.e2e
+HUB, WARD = "donghoi", "ward-donghoi-2025"
+ANSWER = "UBND phường Đồng Hới đã cho lấp ổ gà trước số nhà 120 Quang Trung; mặt đường đã thông thoáng."
+BACKENDS = ["embedded"] + (["postgresql"] if os.environ.get("DATABASE_URL") else [])
+
+
+class Nodes:
+    """The two running nodes, the proxy on the hub's leaf link, and a person at each."""
+
+    def __init__(self, tmp, env: dict):
+        self.tmp, self.env = tmp, env
+        self.province = start_paht(tmp / "province", dict(env, PAHT_HUBS=HUB), timeout=150)
+        leaf = json.loads((tmp / "province" / "federation" / "leaf.json").read_text())
+        self.proxy = TcpProxy(int(leaf["port"])).start()
+        self.hub = None
+        self.start_hub()
+        self.p = Client(self.province.url)
+        self.topic = first_topic(self.p.http)
+
+    def start_hub(self) -> None:
+        secret = self.tmp / "province" / "federation" / f"{HUB}.secret"
+        self.hub = start_paht(self.tmp / "hub", dict(self.env, PAHT_HUBS=None), timeout=150, args=[
+            "--node", HUB, "--join", self.province.url, "--join-secret-file", str(secret),
+            "--leaf-url", f"nats-leaf://127.0.0.1:{self.proxy.port}"])
+        self.h = Client(self.hub.url)
+
+    def restart_province(self) -> float:
+        stop_paht(self.province)
+        t0 = time.monotonic()
+        self.province = start_paht(self.tmp / "province", dict(self.env, PAHT_HUBS=HUB), timeout=150)
+        self.p = Client(self.province.url)
+        return time.monotonic() - t0
+
+    def stop(self) -> None:
+        for running in (self.hub, self.province):
+            if running is not None:
+                stop_paht(running)
+        self.proxy.stop()
+
+    # --- the province's side -------------------------------------------------------------------------------------
+    def dispatched_to_hub(self) -> str:
+        """A citizen reports in Đồng Hới; the IOC accepts it and dispatches it to Phường Đồng Hới (hosted on the hub)."""
+        body = dict(REPORT, topic_code=self.topic, reporter=dict(REPORT["reporter"]))
+        created = self.p.post("/api/intake/v1/reports", CITIZEN, json=body)
+        assert created.status_code == 201, created.text
+        rid = created.json()["id"]
+        assert self.p.post(f"/api/intake/v1/reports/{rid}/accept", "ioc", json={"topic_code": self.topic}).status_code == 200
+        self.p.wait_for(f"/api/dispatch/v1/reports/{rid}", "ioc")
+        sent = self.p.post(f"/api/dispatch/v1/reports/{rid}/dispatch", "ioc", json={
+            "agency_id": WARD, "note": "Đề nghị phường xử lý", "competence_reason": "Địa bàn phường Đồng Hới quản lý"})
+        assert sent.status_code == 200, sent.text
+        return rid
+
+    def status(self, client: Client, who: str) -> dict:
+        return client.get("/api/sync/v1/status", who).json()
+
+    # --- the hub's side --------------------------------------------------------------------------------------------
+    def case(self, rid: str, check=lambda c: True, timeout: float = 30.0) -> dict:
+        return self.h.wait_for(f"/api/handling/v1/cases/{rid}", "donghoi",
+                               check=lambda r: r.status_code == 200 and check(r.json()), timeout=timeout).json()
+
+    def handle_at_hub(self, rid: str) -> None:
+        """Steps 3, 4, 6 and 7 on the hub, by its own people."""
+        for who, path, body in (("donghoi", "assign-unit", {"unit_id": WARD, "message": "Giao phường trực tiếp xử lý"}),
+                                ("phuong", "assign-staff", {"staff_subject": "canbophuong"}),
+                                ("canbophuong", "draft", {"answer_text": ANSWER}),
+                                ("phuong", "approve", {})):
+            r = self.h.post(f"/api/handling/v1/cases/{rid}/{path}", who, json=body)
+            assert r.status_code == 200, (path, r.status_code, r.text)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def nodes(request, tmp_path_factory):
+    tag = "f" + uuid.uuid4().hex[:8]
+    if request.param == "embedded":
+        env = backend_env("embedded", tag)
+    else:  # PostgreSQL for both nodes' databases (the hub's schemas get its own prefix); each node its own nats-server
+        env = {"NATS_URL": None, "PAHT_DB_SCHEMA_PREFIX": f"{tag}_"}
+    env["PAHT_OTP_RESEND_AFTER_S"] = "1"  # the citizen signs in again at the restarted province with the same phone
+    running = Nodes(tmp_path_factory.mktemp(f"fed-{request.param}"), env)
+    yield running
+    running.stop()
+    if request.param == "postgresql":
+        from tests.conftest import _drop_schemas
+
+        _drop_schemas(f"{tag}_")
+        _drop_schemas(f"{tag}_{HUB}_")
+    else:
+        cleanup_backend("embedded", tag)
+
+
+def wait(predicate, timeout: float = 30.0, what: str = "") -> float:
+    """Wait until predicate() is true; return how long it took."""
+    t0 = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - t0 < timeout, f"never happened: {what}"
+        time.sleep(0.1)
+    return time.monotonic() - t0
+
+
+def test_a_report_dispatched_to_a_hub_agency_is_handled_on_the_hub_and_published_by_the_province(nodes):
+    rid = nodes.dispatched_to_hub()
+    case = nodes.case(rid, lambda c: c["status"] == "awaiting_agency")
+    assert case["epoch"] == 1 and case["lead_agency"]["id"] == WARD and case["title"] == REPORT["title"]
+    # the province handles nothing of it itself, and knows who owns it
+    assert nodes.p.get(f"/api/handling/v1/cases/{rid}", "donghoi").status_code == 404
+    own = nodes.p.get(f"/api/sync/v1/ownership/{rid}", "ioc").json()
+    assert (own["node_id"], own["epoch"]) == (HUB, 1)
+    nodes.handle_at_hub(rid)
+    # the hub's approval reaches the province's IOC for step 8; its clocks followed every step
+    nodes.p.wait_for(f"/api/publication/v1/reports/{rid}", "ioc", check=lambda r: r.status_code == 200 and r.json()["status"] == "approved")
+    assert nodes.p.post(f"/api/publication/v1/reports/{rid}/publish", "ioc", json={}).status_code == 200
+    public = nodes.p.wait_for(f"/api/publication/v1/reports/{rid}", check=lambda r: r.status_code == 200 and r.json()["status"] == "published")
+    assert ANSWER in json.dumps(public.json(), ensure_ascii=False)
+    status = nodes.status(nodes.p, "ioc")
+    (peer,) = status["peers"]
+    assert peer["peer"] == HUB and peer["up"] and peer["refused_events"] == 0 and status["refused_events"] == 0
+    assert peer["inbound"]["events"] >= 4 and peer["inbound"]["lag_s"] < 5
+
+
+def test_both_sides_keep_working_through_a_partition_and_converge_when_it_heals(nodes):
+    before = nodes.dispatched_to_hub()
+    nodes.case(before)
+    nodes.proxy.cut()
+    wait(lambda: not nodes.status(nodes.p, "ioc")["peers"][0]["up"], 20, "the province sees the link down")
+    # the hub's people sign in and handle their case; the province receives, accepts and dispatches meanwhile
+    nodes.h.tokens.clear()
+    nodes.handle_at_hub(before)
+    during = nodes.dispatched_to_hub()
+    time.sleep(1.0)
+    assert nodes.h.get(f"/api/handling/v1/cases/{during}", "donghoi").status_code == 404  # not across yet
+    assert nodes.p.get(f"/api/publication/v1/reports/{before}", "ioc").json()["status"] != "approved"
+    # the province's status shows what waits for the hub (checked every 2 s)
+    wait(lambda: (nodes.status(nodes.p, "ioc")["peers"][0]["outbound"]["pending_events"] or 0) >= 1, 15, "outbound pending shown")
+    nodes.proxy.heal()
+    took = wait(lambda: nodes.h.get(f"/api/handling/v1/cases/{during}", "donghoi").status_code == 200, 30, "the hub gets the new case")
+    nodes.p.wait_for(f"/api/publication/v1/reports/{before}", "ioc", check=lambda r: r.json().get("status") == "approved")
+    assert took < 15
+    status = nodes.status(nodes.p, "ioc")
+    assert status["peers"][0]["up"] and status["refused_events"] == 0
+
+
+def test_a_recall_during_a_partition_wins_and_the_hubs_late_work_is_refused_and_kept(nodes):
+    rid = nodes.dispatched_to_hub()
+    nodes.case(rid)
+    nodes.proxy.cut()
+    recalled = nodes.p.post(f"/api/dispatch/v1/reports/{rid}/recall", "ioc", json={"reason": "Mất kết nối với phường quá lâu"})
+    assert recalled.status_code == 200 and recalled.json()["status"] == "recalled"
+    nodes.handle_at_hub(rid)  # the hub does not know yet: its people approve
+    nodes.proxy.heal()
+    # the hub learns of the recall and closes its case; its late events are refused, kept, and listed
+    nodes.case(rid, lambda c: c["status"] == "recalled")
+    refused = nodes.p.wait_for("/api/sync/v1/refused?limit=100", "ioc",
+                               check=lambda r: len([i for i in r.json()["items"] if i["report_id"] == rid]) >= 4).json()["items"]
+    mine = [i for i in refused if i["report_id"] == rid]
+    assert {i["type"] for i in mine} >= {"CaseAssigned", "ResultDrafted", "ResultApproved"}
+    assert all(i["origin_node"] == HUB and i["epoch"] == 1 and i["owner_node"] == "province" for i in mine)
+    # the province's record stands: nothing approved, the report waits for the IOC to dispatch it again
+    assert nodes.p.get(f"/api/publication/v1/reports/{rid}", "ioc").json()["status"] != "approved"
+    assert nodes.p.get(f"/api/dispatch/v1/reports/{rid}", "ioc").json()["status"] == "recalled"
+    assert nodes.status(nodes.p, "ioc")["peers"][0]["refused_events"] >= 4
+    # dispatched to the hub again: a new epoch, and the hub's work at it goes through
+    again = nodes.p.post(f"/api/dispatch/v1/reports/{rid}/dispatch", "ioc", json={
+        "agency_id": WARD, "competence_reason": "Địa bàn phường Đồng Hới quản lý"})
+    assert again.status_code == 200, again.text
+    case = nodes.case(rid, lambda c: c["status"] == "awaiting_agency")
+    assert case["epoch"] == 3
+    nodes.handle_at_hub(rid)
+    nodes.p.wait_for(f"/api/publication/v1/reports/{rid}", "ioc", check=lambda r: r.json().get("status") == "approved")
+
+
+def test_a_hub_offline_for_a_while_gets_everything_after_its_restart(nodes):
+    stop_paht(nodes.hub)
+    waiting = [nodes.dispatched_to_hub() for _ in range(3)]
+    nodes.start_hub()
+    t0 = time.monotonic()
+    for rid in waiting:
+        nodes.case(rid, timeout=30)
+    assert time.monotonic() - t0 < 15
+    nodes.handle_at_hub(waiting[0])
+    nodes.p.wait_for(f"/api/publication/v1/reports/{waiting[0]}", "ioc", check=lambda r: r.json().get("status") == "approved")
+
+
+def test_after_a_province_restart_both_ways_resume_by_themselves(nodes):
+    rid = nodes.dispatched_to_hub()
+    nodes.case(rid)
+    stop_paht(nodes.province)
+    nodes.handle_at_hub(rid)  # the hub works while the province is down
+    nodes.restart_province()
+    t0 = time.monotonic()
+    nodes.p.wait_for(f"/api/publication/v1/reports/{rid}", "ioc", check=lambda r: r.status_code == 200 and r.json().get("status") == "approved",
+                     timeout=30)
+    later = nodes.dispatched_to_hub()
+    nodes.case(later, timeout=30)
+    assert time.monotonic() - t0 < 20
+    assert httpx.get(f"{nodes.hub.url}/healthz", timeout=5).status_code == 200
