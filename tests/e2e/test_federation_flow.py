@@ -158,8 +158,8 @@ def test_both_sides_keep_working_through_a_partition_and_converge_when_it_heals(
     took = wait(lambda: nodes.h.get(f"/api/handling/v1/cases/{during}", "donghoi").status_code == 200, 30, "the hub gets the new case")
     nodes.p.wait_for(f"/api/publication/v1/reports/{before}", "ioc", check=lambda r: r.json().get("status") == "approved")
     assert took < 15
-    status = nodes.status(nodes.p, "ioc")
-    assert status["peers"][0]["up"] and status["refused_events"] == 0
+    wait(lambda: nodes.status(nodes.p, "ioc")["peers"][0]["up"], 10, "the province sees the link up again")
+    assert nodes.status(nodes.p, "ioc")["refused_events"] == 0
 
 
 def test_a_recall_during_a_partition_wins_and_the_hubs_late_work_is_refused_and_kept(nodes):
