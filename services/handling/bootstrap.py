@@ -7,6 +7,7 @@ from paht.dispatch.v1 import events_pb2 as dispatch_ev
 from paht.publication.v1 import events_pb2 as publication_ev
 from paht.sync.v1 import events_pb2 as sync_ev
 from paht.runtime.app import make_app
+from paht.runtime import federation
 from paht.runtime.events.consumer import Subscription
 from paht.runtime.host import ServiceSpec
 from services.handling.adapters.orm import event_tables, metadata
@@ -27,6 +28,10 @@ def media_storage(ctx):
 def reporter_contacts(ctx):
     """Intake's audited release of a reporter's contact, over gRPC (tests may set ctx.reporter_contacts)."""
     contacts = vars(ctx).get("reporter_contacts")
+    if contacts is None and federation.is_hub(ctx.settings):
+        from services.handling.adapters.contacts import ContactsKeptAtTheProvince
+
+        contacts = ctx.reporter_contacts = ContactsKeptAtTheProvince()
     if contacts is None:
         from services.handling.adapters.contacts import GrpcReporterContacts
 

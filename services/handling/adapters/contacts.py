@@ -43,3 +43,17 @@ class GrpcReporterContacts:
             log.info("intake did not release the reporter's contact of report %s (%s)", report_id, exc.code().name)
             raise domain_error(exc) from None
         return ReporterContact(name=c.name, phone=c.phone, email=c.email, audit_id=c.audit_id)
+
+
+class ContactsKeptAtTheProvince:
+    """On a hub node: the reporter's personal data never leaves the province's intake, and no audited path to it
+    crosses nodes yet, so the release is refused with a clear answer (never a 500)."""
+
+    async def release(self, token: str, report_id: str, purpose: str) -> ReporterContact:
+        from paht.runtime.errors import Unavailable
+
+        raise Unavailable(
+            "The reporter's contact is kept by the provincial IOC and cannot be read from this district node; "
+            "ask the provincial IOC to reach the reporter.",
+            "Thông tin liên hệ của người phản ánh do Trung tâm IOC tỉnh quản lý, không xem được từ nút cấp huyện này; "
+            "đề nghị liên hệ Trung tâm IOC tỉnh để liên lạc với người phản ánh.")
