@@ -18,6 +18,7 @@ import pytest
 
 from paht.runtime.walkthrough import REPORT, first_topic
 from tests.e2e.harness import CITIZEN, Client, backend_env, cleanup_backend, start_paht, stop_paht
+from tests.e2e.test_browser import DESK, PHONE, browser, shots  # noqa: F401  (fixtures)
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.e2e
@@ -216,3 +217,46 @@ def test_after_a_province_restart_both_ways_resume_by_themselves(nodes):
     nodes.case(later, timeout=30)
     assert time.monotonic() - t0 < 20
     assert httpx.get(f"{nodes.hub.url}/healthz", timeout=5).status_code == 200
+
+
+def test_the_hubs_people_work_on_phones_at_the_hub_and_the_province_sees_the_link_on_its_sync_page(nodes, browser, shots):  # noqa: F811
+    """Real Chromium: the ward's coordinator on a phone at the hub opens the case the province sent and assigns it;
+    asking for the reporter's contact gets a clear answer (the province keeps it); the IOC's sync page at the province
+    shows the hub's link and the refused events of the recall above."""
+    from playwright import sync_api
+
+    from tests.e2e.test_browser import assert_readable, new_page
+    from tests.e2e.test_dispatch_console import sign_in
+
+    expect = sync_api.expect
+    rid = nodes.dispatched_to_hub()
+    nodes.case(rid)
+    context, page = new_page(browser, nodes.hub.url, PHONE)
+    try:
+        sign_in(page, "donghoi", "/handling/")
+        page.locator("tr").filter(has_text=rid).locator("a.case-link").click()
+        expect(page.locator("#case-status")).to_contain_text("Chờ cơ quan chủ trì tiếp nhận")
+        expect(page.locator("main")).to_contain_text(REPORT["title"])
+        expect(page.locator("#history")).to_contain_text("Trung tâm IOC phân công cơ quan chủ trì")
+        expect(page.locator("header nav")).not_to_contain_text("Gửi phản ánh")  # no citizens' links on a hub
+        assert_readable(page)
+        shots(page, "federation-hub-case-phone")
+        form = page.locator("#act-assign-unit")
+        form.locator("[name=unit_id]").fill(WARD)  # the ward has no units of its own: it leads itself
+        form.get_by_role("button", name="Giao đơn vị chủ trì").click()
+        expect(page.locator("#done")).to_contain_text("Cơ quan đầu mối giao đơn vị chủ trì")
+        contact = nodes.h.post(f"/api/handling/v1/cases/{rid}/contact", "donghoi", json={"purpose": "Hẹn kiểm tra hiện trường"})
+        assert contact.status_code == 503 and "Trung tâm IOC tỉnh" in contact.json()["error"]["detail"]["vi"]
+    finally:
+        context.close()
+    nodes.p.wait_for(f"/api/handling/v1/cases/{rid}", "ioc", check=lambda r: r.status_code == 404)  # not a provincial case
+    context, page = new_page(browser, nodes.province.url, DESK)
+    try:
+        sign_in(page, "ioc", "/sync/")
+        expect(page.locator("main")).to_contain_text("Đang kết nối")
+        expect(page.locator("main")).to_contain_text(HUB)
+        expect(page.locator("main")).to_contain_text("ResultApproved")
+        assert_readable(page)
+        shots(page, "federation-sync-province-desk")
+    finally:
+        context.close()

@@ -84,6 +84,13 @@ def build_environment(search_paths: list[Path]) -> jinja2.Environment:
     return env
 
 
+def _on_hub(request: Request) -> bool:
+    """Whether the page is served by a hub node (federation): it runs no portal or intake, so the citizens' links go."""
+    ctx = getattr(getattr(request.app, "state", None), "ctx", None)
+    settings = getattr(ctx, "settings", None)
+    return bool(getattr(settings, "parent_node", ""))
+
+
 class Pages:
     """Render a service's templates on top of the shared layout."""
 
@@ -104,6 +111,7 @@ class Pages:
             "lang_switch_href": lang_switch_href(request, other_language(lang)),
             "request": request,
             "static_url": static_url,
+            "on_hub": _on_hub(request),
             **context,
         }
         values["user"] = context.get("user")
