@@ -169,6 +169,9 @@ def test_a_recall_during_a_partition_wins_and_the_hubs_late_work_is_refused_and_
     nodes.proxy.cut()
     recalled = nodes.p.post(f"/api/dispatch/v1/reports/{rid}/recall", "ioc", json={"reason": "Mất kết nối với phường quá lâu"})
     assert recalled.status_code == 200 and recalled.json()["status"] == "recalled"
+    # the fence moves when the province's sync applies the recall (milliseconds; a hub's write that reaches the
+    # province before that was made while the hub still owned the report, and is let in)
+    nodes.p.wait_for(f"/api/sync/v1/ownership/{rid}", "ioc", check=lambda r: r.json()["node_id"] == "province")
     nodes.handle_at_hub(rid)  # the hub does not know yet: its people approve
     nodes.proxy.heal()
     # the hub learns of the recall and closes its case; its late events are refused, kept, and listed
