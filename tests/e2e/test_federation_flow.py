@@ -32,7 +32,7 @@ class Nodes:
 
     def __init__(self, tmp, env: dict):
         self.tmp, self.env = tmp, env
-        self.province = start_paht(tmp / "province", dict(env, PAHT_HUBS=HUB), timeout=150)
+        self.province = start_paht(tmp / "province", self.province_env(), timeout=150)
         leaf = json.loads((tmp / "province" / "federation" / "leaf.json").read_text())
         self.proxy = TcpProxy(int(leaf["port"])).start()
         self.hub = None
@@ -40,9 +40,17 @@ class Nodes:
         self.p = Client(self.province.url)
         self.topic = first_topic(self.p.http)
 
+    def province_env(self) -> dict:
+        return dict(self.env, PAHT_HUBS=HUB, PAHT_OTEL_EXPORTER=f"jsonl:{self.tmp}/traces/province/{{service}}.jsonl")
+
+    def spans(self, node: str, service: str) -> list[dict]:
+        path = self.tmp / "traces" / node / f"{service}.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
     def start_hub(self) -> None:
         secret = self.tmp / "province" / "federation" / f"{HUB}.secret"
-        self.hub = start_paht(self.tmp / "hub", dict(self.env, PAHT_HUBS=None), timeout=150, args=[
+        env = dict(self.env, PAHT_HUBS=None, PAHT_OTEL_EXPORTER=f"jsonl:{self.tmp}/traces/hub/{{service}}.jsonl")
+        self.hub = start_paht(self.tmp / "hub", env, timeout=150, args=[
             "--node", HUB, "--join", self.province.url, "--join-secret-file", str(secret),
             "--leaf-url", f"nats-leaf://127.0.0.1:{self.proxy.port}"])
         self.h = Client(self.hub.url)
@@ -50,7 +58,7 @@ class Nodes:
     def restart_province(self) -> float:
         stop_paht(self.province)
         t0 = time.monotonic()
-        self.province = start_paht(self.tmp / "province", dict(self.env, PAHT_HUBS=HUB), timeout=150)
+        self.province = start_paht(self.tmp / "province", self.province_env(), timeout=150)
         self.p = Client(self.province.url)
         return time.monotonic() - t0
 
@@ -135,6 +143,13 @@ def test_a_report_dispatched_to_a_hub_agency_is_handled_on_the_hub_and_published
     assert nodes.p.post(f"/api/publication/v1/reports/{rid}/publish", "ioc", json={}).status_code == 200
     public = nodes.p.wait_for(f"/api/publication/v1/reports/{rid}", check=lambda r: r.status_code == 200 and r.json()["status"] == "published")
     assert ANSWER in json.dumps(public.json(), ensure_ascii=False)
+    # one trace from the leader's click on the hub to the province's border and its services that applied it
+    applied = [x for x in nodes.spans("province", "publication")
+               if x["name"] == "consume paht.handling.v1.ResultApproved" and x["attributes"].get("paht.report_id") == rid]
+    assert applied, "the province's publication recorded no span for the hub's approval"
+    trace_id = applied[0]["trace_id"]
+    assert any(x["trace_id"] == trace_id and x["kind"] == "SERVER" for x in nodes.spans("hub", "handling"))  # the hub's request
+    assert any(x["trace_id"] == trace_id for x in nodes.spans("province", "sync"))  # the border that let it in
     status = nodes.status(nodes.p, "ioc")
     (peer,) = status["peers"]
     assert peer["peer"] == HUB and peer["up"] and peer["refused_events"] == 0 and status["refused_events"] == 0
