@@ -289,29 +289,46 @@ class EventConsumer:
         self._applier = applier
         self.applied = 0
         self.ready = asyncio.Event()
+        self._down_since: float | None = None
 
     async def run(self) -> None:
         sub = self._sub
         if sub.stream is None:
             stream, durable = await ensure_consumer(self._js, self._node_id, self._service, sub.producer, self._duplicate_window_s)
-            js = self._js
+            psub = await self._js.pull_subscribe_bind(durable=durable, stream=stream)
         else:
             js = self._js if sub.domain is None else self._js._nc.jetstream(domain=sub.domain, timeout=5)
-            stream, durable = await ensure_durable(js, sub.stream, sub.durable, sub.subjects, ack_wait_s=sub.ack_wait_s)
-        psub = await js.pull_subscribe_bind(durable=durable, stream=stream)
+            while True:  # a peer node's stream may be out of reach (a partition, its server restarting): wait quietly
+                try:
+                    stream, durable = await ensure_durable(js, sub.stream, sub.durable, sub.subjects, ack_wait_s=sub.ack_wait_s)
+                    psub = await js.pull_subscribe_bind(durable=durable, stream=stream)
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if sub.required:
+                        raise
+                    self._out_of_reach(exc)
+                    await asyncio.sleep(self.RETRY_S)
+            self._in_reach()
         self.ready.set()
         while True:
             try:
                 # Whatever is waiting, up to BATCH; when nothing is, the first event to arrive returns at once.
                 msgs = await psub.fetch(batch=self.BATCH, timeout=5.0)
-            except NatsTimeout:
+            except (NatsTimeout, asyncio.TimeoutError):  # nothing came (nats-py raises either, depending on where it waited)
                 continue
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("fetch from %s failed; retrying", durable)
-                await asyncio.sleep(1.0)
+            except Exception as exc:
+                if sub.required:
+                    log.exception("fetch from %s failed; retrying", durable)
+                else:
+                    self._out_of_reach(exc)
+                await asyncio.sleep(self.RETRY_S)
                 continue
+            if msgs and not sub.required:
+                self._in_reach()
             if len(msgs) < self.BATCH and self.LINGER_S:
                 # a moment for the events published right behind this one: one transaction for all of them
                 await asyncio.sleep(self.LINGER_S)
@@ -329,6 +346,20 @@ class EventConsumer:
                 await self._handle_batch(msgs)
 
     BATCH = 100  # events applied in one transaction when that many are waiting
+    RETRY_S = 1.0  # how often a stream out of reach is asked again (a healed link is used within this)
+
+    def _out_of_reach(self, exc: BaseException) -> None:
+        """A peer node's stream did not answer: one warning when it starts, not one per try."""
+        if self._down_since is None:
+            self._down_since = asyncio.get_running_loop().time()
+            log.warning("%s: the stream %s of node %s is out of reach (%s); its events wait there and are read when it "
+                        "answers again", self._service, self._sub.stream, self._sub.domain, type(exc).__name__ if not str(exc) else exc)
+
+    def _in_reach(self) -> None:
+        if self._down_since is not None:
+            log.info("%s: the stream %s of node %s answers again after %.1f s", self._service, self._sub.stream, self._sub.domain,
+                     asyncio.get_running_loop().time() - self._down_since)
+            self._down_since = None
     LINGER_S = 0.005  # how long a fetch that did not fill a batch waits for more (an event's delay; less work per event)
 
     async def _handle_batch(self, msgs: list) -> None:
