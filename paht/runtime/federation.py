@@ -80,6 +80,14 @@ def hosting_node(declared_hubs, hub_node: str) -> str:
     return hub_node if hub_node and hub_node in declared_hubs else ""
 
 
+def handled_on(node_id: str, declared_hubs, parent_node: str, hub_node: str) -> str:
+    """The node where an organisation's work is done, seen from `node_id`: on a hub, its own organisations are there
+    and every other at the province; on the province, a declared hub's organisations are on that hub."""
+    if parent_node:
+        return node_id if hub_node == node_id else parent_node
+    return hosting_node(declared_hubs, hub_node) or node_id
+
+
 def reads_inbound(settings, service: str) -> bool:
     return is_federated(settings) and service in INBOUND_READERS[role(settings)]
 

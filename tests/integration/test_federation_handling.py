@@ -88,3 +88,38 @@ def test_the_hub_handles_at_the_granted_epoch_and_a_recall_closes_the_case(hub, 
     with pytest.raises(StateConflict):
         asyncio.run(handlers.assign_staff(hub.uow(), HUB_DIRECTORY, principal("phuong", ["unit_leader"], "ward-donghoi-2025"),
                                           rid, "canbophuong"))
+
+
+def test_a_support_request_to_an_organisation_of_another_node_is_refused_with_the_reason(hub, province, settings):
+    from datetime import datetime, timedelta, timezone
+
+    from paht.runtime.errors import InvalidInput
+    from tests.support.handling import PEOPLE, UNITS
+
+    due = datetime.now(timezone.utc) + timedelta(days=2)
+    ward = OrgUnitInfo("ward-donghoi-2025", "Phường Đồng Hới", "", "ward", "donghoi")
+    both = FakeOrgDirectory([*UNITS, ward], [*PEOPLE, *HUB_DIRECTORY.people.values()])
+    # on the hub: a provincial department's people are not here
+    rid = new_id()
+    sent = dispatched(hub, rid, agency=WARD, hub_node="donghoi")
+    event = sent.decode()
+    event.meta.epoch = 1
+    apply(hub, Envelope.for_event(event, node_id=settings.node_id, service="dispatch", report_id=rid, version=1))
+    leader = principal("phuong", ["unit_leader"], "ward-donghoi-2025")
+    asyncio.run(handlers.assign_unit(hub.uow(), both, coordinator, rid, "ward-donghoi-2025"))
+    asyncio.run(handlers.assign_staff(hub.uow(), both, leader, rid, "canbophuong"))
+    with pytest.raises(InvalidInput) as refused:
+        asyncio.run(handlers.request_support(hub.uow(), both, leader, rid, "so-gtvt", "Đề nghị cho ý kiến về mặt đường.", due))
+    assert f"nút '{settings.node_id}'" in refused.value.detail_vi and "cannot cross nodes" in refused.value.detail_en
+    # on the province: the ward (on the declared hub) is asked from its own node, not from here
+    other = new_id()
+    apply(province, dispatched(province, other))
+    gtvt_leader, staff = principal("truongphong", ["unit_leader"], "so-gtvt-kcht"), principal("canbo", ["staff"], "so-gtvt-kcht")
+    asyncio.run(handlers.assign_unit(province.uow(), both, principal("sogtvt", ["agency_coordinator"], "so-gtvt"), other, "so-gtvt-kcht"))
+    asyncio.run(handlers.assign_staff(province.uow(), both, gtvt_leader, other, "canbo"))
+    with pytest.raises(InvalidInput) as refused:
+        asyncio.run(handlers.request_support(province.uow(), both, staff, other, "ward-donghoi-2025", "Đề nghị phường xác minh.", due))
+    assert "nút 'donghoi'" in refused.value.detail_vi
+    # an organisation of the same node: asked as always
+    req = asyncio.run(handlers.request_support(province.uow(), both, staff, other, "so-xd", "Đề nghị cho ý kiến về cao độ.", due))
+    assert req.supporter_org_id == "so-xd"

@@ -22,6 +22,7 @@ class OrgUnitInfo:
     name: str
     parent_id: str
     kind: str
+    hub_node: str = ""  # the node the directory places its handling on ("" = the province; federation)
 
 
 class DirectoryUnavailable(Unavailable):
@@ -67,7 +68,7 @@ class GrpcOrgDirectory:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 return None
             raise _unavailable("unit", exc) from exc
-        return OrgUnitInfo(id=reply.id, name=reply.name, parent_id=reply.parent_id, kind=reply.kind)
+        return OrgUnitInfo(id=reply.id, name=reply.name, parent_id=reply.parent_id, kind=reply.kind, hub_node=reply.hub_node)
 
     async def get_person(self, subject: str) -> CandidatePerson | None:
         try:
@@ -134,7 +135,7 @@ class CopiedOrgDirectory:
         row = await asyncio.to_thread(self._row, unit_id)
         if row is False:
             return await self._people.get_unit(unit_id)
-        return None if row is None else OrgUnitInfo(id=row.id, name=row.name, parent_id=row.parent_id, kind=row.kind)
+        return None if row is None else OrgUnitInfo(id=row.id, name=row.name, parent_id=row.parent_id, kind=row.kind, hub_node=row.hub_node or "")
 
     async def get_person(self, subject: str) -> CandidatePerson | None:
         return await self._people.get_person(subject)

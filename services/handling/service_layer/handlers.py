@@ -23,7 +23,7 @@ from paht.runtime.auth import Principal
 from paht.runtime.errors import InvalidInput, NotFound
 from paht.runtime.events.envelope import Envelope
 from paht.runtime.ids import new_id
-from paht.runtime import ratings
+from paht.runtime import federation, ratings
 from paht.runtime.paging import Page
 from paht.runtime.uow import UnitOfWork, actor_of
 from paht.runtime.sla import Step
@@ -353,6 +353,15 @@ async def request_support(uow: UnitOfWork, directory: OrgDirectory, user: Princi
     """Step 5: the lead unit asks another agency or unit (checked in the directory) for support, with a deadline."""
     asked = clean_unit_id(org_id)
     org = await candidate_unit(directory, asked)
+    info = await directory.get_unit(asked) if org is not None else None
+    where = federation.handled_on(uow.node_id, uow.hubs, uow.parent_node, info.hub_node) if info is not None else uow.node_id
+    if where != uow.node_id:
+        # Federation: the asked organisation's people work on another node, where this request would never reach them.
+        raise InvalidInput(
+            f"{info.name} works on node '{where}': a support request cannot cross nodes yet; ask the provincial IOC to "
+            "coordinate, or ask an organisation of this node.",
+            f"{info.name} làm việc trên nút '{where}': đề nghị phối hợp chưa chuyển được giữa các nút; đề nghị Trung tâm IOC "
+            "tỉnh điều phối, hoặc đề nghị cơ quan, đơn vị thuộc nút này.", field="org_id")
 
     def work() -> SupportRequest:
         with uow:
