@@ -282,3 +282,19 @@ def fetch_join(province_url: str, hub: str, join_secret: str, wait_s: float = 12
             say(f"  waiting for the province at {province_url} ({problem})…")
             told = True
         time.sleep(1.0)
+
+
+def check_hub_secret(data: Path, hub: str, authorization: str | None) -> None:
+    """A declared hub presents its secret (`Authorization: Bearer <secret>`): the join, and what a hub fetches from the
+    province (the files of a case it owns). Compared in constant time; a wrong or missing one is a 401."""
+    import hmac
+
+    from paht.runtime.errors import Unauthorized
+
+    try:
+        expected = hub_secret_path(Path(data), hub).read_text(encoding="utf-8").strip()
+    except OSError:
+        expected = ""
+    scheme, _, given = (authorization or "").partition(" ")
+    if not expected or scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        raise Unauthorized(f"Wrong or missing secret of hub {hub!r}.", f"Mã bí mật của nút cấp huyện {hub!r} không đúng hoặc chưa được gửi.")

@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     # the node it joins (the province). Both unset: one node handles everything.
     hubs: str = ""
     parent_node: str = ""
+    # On a hub (set by `paht up --node … --join URL`): where the province answers, and the file holding this hub's secret,
+    # with which the hub copies the files of the reports it owns from the province's intake.
+    parent_url: str | None = None
+    join_secret_file: Path | None = None
     # On the province: the leaf URL hubs are told at their join (tls://… in production, through a load balancer or a
     # VPN); unset: the leafnode listener `paht up` starts (127.0.0.1, or PAHT_LEAF_HOST).
     leaf_public_url: str | None = None

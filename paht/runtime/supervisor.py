@@ -270,7 +270,7 @@ def run_up(settings: Settings, options: UpOptions | None = None) -> int:
 
     if options.join:
         answer = federation_up.fetch_join(options.join, settings.node_id, options.join_secret or "", say=_say)
-        nodes = [_hub_node(settings, data, settings.port, answer, options.leaf_url, dict(os.environ))]
+        nodes = [_hub_node(settings, data, settings.port, answer, options.leaf_url, dict(os.environ), options.join)]
     elif federation.is_hub(settings) and not settings.nats_url:
         _say("A hub joins its province: paht up --node HUB --join http://PROVINCE:PORT (docs/operations.md).")
         return 2
@@ -299,7 +299,7 @@ def run_up(settings: Settings, options: UpOptions | None = None) -> int:
             answer = federation_up.join_answer(settings.node_id, hub, local, federation_up.secret(federation_up.hub_secret_path(data, hub)),
                                                province.env.get("PAHT_PUBLIC_URL"))
             env = dict(os.environ, PAHT_PUBLIC_URL=f"http://127.0.0.1:{port}")
-            node = _hub_node(settings, data / "nodes" / hub, port, answer, options.leaf_url, env)
+            node = _hub_node(settings, data / "nodes" / hub, port, answer, options.leaf_url, env, province.env.get("PAHT_PUBLIC_URL"))
             nodes.append(node)
             _prepare(node, options.leaf_host)
             _start(node)
@@ -334,9 +334,17 @@ def run_up(settings: Settings, options: UpOptions | None = None) -> int:
         _say("PAHT stopped.")
 
 
-def _hub_node(province_settings: Settings, data: Path, port: int, answer: dict, leaf_url: str | None, env: dict) -> Node:
-    """A hub's node from the province's join answer: its settings, the environment of its processes, its services."""
+def _hub_node(province_settings: Settings, data: Path, port: int, answer: dict, leaf_url: str | None, env: dict,
+              province_url: str | None = None) -> Node:
+    """A hub's node from the province's join answer: its settings, the environment of its processes, its services.
+    `province_url`: where the hub reached the province (its handling copies the reports' files from there, with the
+    hub's secret, kept in the hub's own federation folder)."""
     hub, province = answer["hub"], answer["province_node"]
+    secret_file = federation_up.folder(data) / "join.secret"
+    federation_up.write_private(secret_file, answer["leaf_password"] + "\n")
+    if province_url:
+        env["PAHT_PARENT_URL"] = province_url.rstrip("/")
+    env["PAHT_JOIN_SECRET_FILE"] = str(secret_file)
     prefix = province_settings.db_schema_prefix
     if province_settings.database_url and not prefix.endswith(f"{hub}_"):
         # One PostgreSQL server for both nodes (a laptop, CI): the hub's schemas must not be the province's.

@@ -39,6 +39,21 @@ def reporter_contacts(ctx):
     return contacts
 
 
+async def copy_report_files(ctx):
+    """On a hub: copy the files of the reports it owns from the province (services/handling/service_layer/report_files.py)."""
+    import asyncio
+
+    from services.handling.service_layer import report_files
+
+    settings = ctx.settings
+    if not (federation.is_hub(settings) and settings.parent_url and settings.join_secret_file):
+        await asyncio.Event().wait()  # a province, or a hub not started by a join: nothing to copy
+    fetch = report_files.http_fetcher(settings)
+    while True:
+        tried = await asyncio.to_thread(report_files.copy_due, ctx.engine, media_storage(ctx), fetch)
+        await asyncio.sleep(0.5 if tried else 2.0)
+
+
 async def sweep_files(ctx):
     from services.handling.entrypoints import file_sweeper
 
@@ -99,5 +114,5 @@ SPEC = ServiceSpec(
     register_grpc=register_grpc,
     subscriptions=subscriptions,
     repositories={"cases": SqlCaseRepository, "history": SqlCaseHistory, "support": SqlSupportRequests},
-    background_local={"case file sweeper": sweep_files},
+    background_local={"case file sweeper": sweep_files, "report files from the province": copy_report_files},
 )

@@ -39,6 +39,16 @@ def case_desk(ctx):
     return desk
 
 
+def owners(ctx):
+    """Which node owns a report's handling, asked of sync over gRPC (tests may set ctx.owners)."""
+    found = vars(ctx).get("owners")
+    if found is None:
+        from services.intake.adapters.ownership import GrpcOwners
+
+        found = ctx.owners = GrpcOwners(lambda: ctx.channel("sync"), ctx.settings.grpc_timeout_s)
+    return found
+
+
 def notice_ports(ctx):
     """The gateways reporters' notices go through, made once per process from the settings (tests may set
     ctx.notice_ports): SMS, e-mail and Web Push, each the real adapter when configured, else the development outbox

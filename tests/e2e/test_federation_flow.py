@@ -69,9 +69,14 @@ class Nodes:
         self.proxy.stop()
 
     # --- the province's side -------------------------------------------------------------------------------------
-    def dispatched_to_hub(self) -> str:
-        """A citizen reports in Đồng Hới; the IOC accepts it and dispatches it to Phường Đồng Hới (hosted on the hub)."""
+    def dispatched_to_hub(self, photo: bytes | None = None) -> str:
+        """A citizen reports in Đồng Hới (with a photo when given); the IOC accepts it and dispatches it to Phường Đồng Hới
+        (hosted on the hub)."""
         body = dict(REPORT, topic_code=self.topic, reporter=dict(REPORT["reporter"]))
+        if photo is not None:
+            upload = self.p.http.post("/api/intake/v1/uploads", content=photo, headers={**self.p.as_(CITIZEN), "X-Filename": "o-ga.jpg"})
+            assert upload.status_code == 201, upload.text
+            body["media"] = [upload.json()["id"]]
         created = self.p.post("/api/intake/v1/reports", CITIZEN, json=body)
         assert created.status_code == 201, created.text
         rid = created.json()["id"]
@@ -240,15 +245,24 @@ def test_after_a_province_restart_both_ways_resume_by_themselves(nodes):
 def test_the_hubs_people_work_on_phones_at_the_hub_and_the_province_sees_the_link_on_its_sync_page(nodes, browser, shots):  # noqa: F811
     """Real Chromium: the ward's coordinator on a phone at the hub opens the case the province sent and assigns it;
     asking for the reporter's contact gets a clear answer (the province keeps it); the IOC's sync page at the province
-    shows the hub's link and the refused events of the recall above."""
+    shows the hub's link (and, after the tests above, the refused events of the recall)."""
     from playwright import sync_api
 
     from tests.e2e.test_browser import assert_readable, new_page
     from tests.e2e.test_dispatch_console import sign_in
 
+    from tests.e2e.test_public_photos_pages import street_photo
+
     expect = sync_api.expect
-    rid = nodes.dispatched_to_hub()
-    nodes.case(rid)
+    rid = nodes.dispatched_to_hub(photo=street_photo())
+    (photo,) = nodes.case(rid)["media"]
+    # the hub copies the report's photo from the province (the province's intake gives it to the owning hub only)
+    assert photo["url"] == f"/api/handling/v1/cases/{rid}/report-files/{photo['id']}"
+    got = nodes.h.wait_for(photo["url"], "donghoi", timeout=30)
+    assert got.headers["content-type"] == "image/jpeg" and got.content[:2] == b"\xff\xd8"
+    assert nodes.h.get(photo["url"], "capnuoc").status_code == 404  # someone outside the case
+    direct = nodes.p.http.get(f"/api/intake/v1/federation/{HUB}/files/{photo['id']}", headers={"Authorization": "Bearer not-the-secret"})
+    assert direct.status_code == 401
     context, page = new_page(browser, nodes.hub.url, PHONE)
     try:
         sign_in(page, "donghoi", "/handling/")
@@ -257,6 +271,8 @@ def test_the_hubs_people_work_on_phones_at_the_hub_and_the_province_sees_the_lin
         expect(page.locator("main")).to_contain_text(REPORT["title"])
         expect(page.locator("#history")).to_contain_text("Trung tâm IOC phân công cơ quan chủ trì")
         expect(page.locator("header nav")).not_to_contain_text("Gửi phản ánh")  # no citizens' links on a hub
+        expect(page.locator("#report-photos img")).to_have_count(1)
+        assert page.locator("#report-photos img").evaluate("img => img.complete && img.naturalWidth > 0")
         assert_readable(page)
         shots(page, "federation-hub-case-phone")
         form = page.locator("#act-assign-unit")
@@ -273,7 +289,6 @@ def test_the_hubs_people_work_on_phones_at_the_hub_and_the_province_sees_the_lin
         sign_in(page, "ioc", "/sync/")
         expect(page.locator("main")).to_contain_text("Đang kết nối")
         expect(page.locator("main")).to_contain_text(HUB)
-        expect(page.locator("main")).to_contain_text("ResultApproved")
         assert_readable(page)
         shots(page, "federation-sync-province-desk")
     finally:

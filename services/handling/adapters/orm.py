@@ -151,6 +151,22 @@ support_requests = Table(
 # "log:<history line id>" or "support:<support request id>". `support_id`: the support request an upload was made
 # for (its answer may attach only those), "" for the lead unit's uploads. Blobs: handling/<id>/original (and, for
 # photos and videos, handling/<id>/public: the copy without location metadata); no public route serves either.
+# On a hub node (federation): the report's files, copied from the province's intake once the case arrives, so that the
+# hub's people see them even while the link is down. One row per file; `status`: waiting (to copy), copied (blob at
+# handling/report/<media id>), gone (the province no longer lets this hub have it: recalled, or unknown).
+report_file_copies = Table(
+    "report_file_copies",
+    metadata,
+    Column("media_id", String(36), primary_key=True),
+    Column("report_id", String(36), nullable=False, index=True),
+    Column("media_type", String(100), nullable=False),
+    Column("status", String(10), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False),
+    Column("next_try_at", UtcDateTime(), nullable=False),
+    Column("copied_at", UtcDateTime(), nullable=True),
+    Column("error", String(300), nullable=False),
+)
+
 case_files = Table(
     "case_files",
     metadata,

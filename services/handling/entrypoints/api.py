@@ -2,6 +2,7 @@
 # No `from __future__ import annotations` here: FastAPI must see the role aliases built inside
 # build_router (e.g. `coordinator`) as objects; as strings it cannot resolve them and asks for a query field.
 import asyncio
+import functools
 import logging
 import shutil
 import tempfile
@@ -29,6 +30,7 @@ from services.handling.domain.answer import MAX_ANSWER
 from services.handling.domain.case import ASSIGNABLE, MAX_CO_STAFF, MAX_MESSAGE, MAX_REASON, CandidatePerson, Case, Status
 from services.handling.domain.history import Action, HistoryLine
 from services.handling.domain.support import RECEIVERS, SupportRequest, SupportStatus
+from services.handling.service_layer import report_files
 from services.handling.service_layer import files as case_files
 from services.handling.service_layer import handlers
 
@@ -141,7 +143,7 @@ def support_view(r: SupportRequest, case: Case | None = None) -> dict:
     return view
 
 
-def case_view(c: Case) -> dict:
+def case_view(c: Case, settings=None) -> dict:
     """A case as JSON (handling holds no personal data)."""
     label = Status(c.status).label
     return {
@@ -172,7 +174,8 @@ def case_view(c: Case) -> dict:
         "description": c.description or None,
         "address_text": c.address_text or None,
         "location": {"lat": c.lat, "lon": c.lon} if c.lat is not None else None,
-        "media": [{"id": m["id"], "media_type": m.get("media_type", ""), "url": f"/intake/media/{m['id']}/public"} for m in c.media or []],
+        "media": [{"id": m["id"], "media_type": m.get("media_type", ""), "url": report_files.file_url(settings, c.report_id, m["id"])}
+                  for m in c.media or []],
         "reporter_kind": c.reporter_kind,
         "private_result": c.private_result,
         "state_secret": c.state_secret,
@@ -228,6 +231,7 @@ def build_router(ctx, directory: OrgDirectory, storage: BlobStorage | None = Non
         from paht.runtime.storage import storage_from
 
         storage = storage_from(ctx.settings)
+    view = functools.partial(case_view, settings=ctx.settings)  # a hub links the report's files to its own copies
 
     def role(*names: str):
         return Annotated[Principal, Depends(require(*names))]
@@ -239,13 +243,13 @@ def build_router(ctx, directory: OrgDirectory, storage: BlobStorage | None = Non
     router = APIRouter(prefix="/api/handling/v1", tags=["handling"])
 
     async def run(handler, *args) -> JSONResponse:
-        return answer(case_view(await asyncio.to_thread(handler, ctx.uow(), *args)))
+        return answer(view(await asyncio.to_thread(handler, ctx.uow(), *args)))
 
     @router.get("/cases", summary="Work list: the cases the signed-in person may see, urgent first, then nearest deadline")
     async def list_cases(user: anyone, status: Status | None = None, cursor: Annotated[str | None, Query(max_length=500)] = None,
                          limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50):
         page = await asyncio.to_thread(handlers.work_list, ctx.uow(), user, status.value if status else None, cursor, limit)
-        return answer(page.as_json(case_view))
+        return answer(page.as_json(view))
 
     @router.get("/cases/{report_id}", summary="One case (404 when outside your scope)")
     async def get_case(report_id: ReportId, user: anyone):
@@ -319,7 +323,7 @@ def build_router(ctx, directory: OrgDirectory, storage: BlobStorage | None = Non
 
     @router.post("/cases/{report_id}/assign-unit", summary="Step 3: accept and assign the lead unit, with a note")
     async def assign_unit(report_id: ReportId, body: AssignUnitIn, user: coordinator):
-        return answer(case_view(await handlers.assign_unit(ctx.uow(), directory, user, report_id, body.unit_id, body.message)))
+        return answer(view(await handlers.assign_unit(ctx.uow(), directory, user, report_id, body.unit_id, body.message)))
 
     @router.post("/cases/{report_id}/refuse", summary="Step 3: refuse the case (back to the IOC)")
     async def refuse(report_id: ReportId, body: ReasonIn, user: coordinator):
@@ -327,7 +331,7 @@ def build_router(ctx, directory: OrgDirectory, storage: BlobStorage | None = Non
 
     @router.post("/cases/{report_id}/assign-staff", summary="Step 4: accept and assign staff, with a note; until approval, re-assign")
     async def assign_staff(report_id: ReportId, body: AssignStaffIn, user: leader):
-        return answer(case_view(await handlers.assign_staff(ctx.uow(), directory, user, report_id, body.staff_subject, body.message,
+        return answer(view(await handlers.assign_staff(ctx.uow(), directory, user, report_id, body.staff_subject, body.message,
                                                             body.co_staff)))
 
     @router.post("/cases/{report_id}/refuse-unit", summary="Step 4: refuse the case (back to the lead agency)")
@@ -336,7 +340,7 @@ def build_router(ctx, directory: OrgDirectory, storage: BlobStorage | None = Non
 
     @router.post("/cases/{report_id}/draft", summary="Step 6: report the result to the leader with the draft answer on the template")
     async def draft(report_id: ReportId, body: DraftIn, user: assignee):
-        return answer(case_view(await asyncio.to_thread(lambda: handlers.draft_result(
+        return answer(view(await asyncio.to_thread(lambda: handlers.draft_result(
             ctx.uow(), user, report_id, body.answer_text, finished=body.finished, completion_date=body.completion_date, message=body.message,
             files=body.files))))
 
@@ -360,7 +364,7 @@ def build_router(ctx, directory: OrgDirectory, storage: BlobStorage | None = Non
                                                       "also after the IOC returned it")
     async def approve(report_id: ReportId, user: leader, body: ApproveIn | None = None):
         body = body or ApproveIn()
-        return answer(case_view(await asyncio.to_thread(lambda: handlers.approve_result(
+        return answer(view(await asyncio.to_thread(lambda: handlers.approve_result(
             ctx.uow(), user, report_id, body.answer_text, finished=body.finished, completion_date=body.completion_date, message=body.message))))
 
     @router.post("/cases/{report_id}/return-to-staff", summary="Step 7 (or after the IOC's return): hand the answer back to the staff member")
@@ -410,6 +414,20 @@ def build_router(ctx, directory: OrgDirectory, storage: BlobStorage | None = Non
     async def list_case_files(report_id: ReportId, user: anyone):
         found = await asyncio.to_thread(case_files.files_of_case, ctx.uow(), user, report_id)
         return answer({"items": [file_view(f) for f in found]})
+
+    @router.get("/cases/{report_id}/report-files/{media_id}", summary="On a hub node: one of the report's own photos or videos, as "
+                "copied from the province (404 unless you may see the case; 404 with the reason while it is being copied)")
+    async def report_file(report_id: ReportId, media_id: ReportId, user: anyone):
+        await asyncio.to_thread(handlers.get_case, ctx.uow(), user, report_id)  # someone else's case does not exist for them
+        row = await asyncio.to_thread(report_files.copied, ctx.engine, report_id, media_id)
+        try:
+            size = await asyncio.to_thread(storage.size, report_files.key(media_id))
+            chunks = await asyncio.to_thread(storage.stream, report_files.key(media_id))
+        except BlobMissing:
+            log.warning("report file %s was copied but has no blob", media_id)
+            raise NotFound("This file was not found.", "Không tìm thấy tệp.") from None
+        return StreamingResponse(chunks, media_type=row.media_type or "application/octet-stream",
+                                 headers={**DOWNLOAD_HEADERS, "Content-Length": str(size), "Content-Disposition": "inline"})
 
     @router.get("/files/{file_id}", summary="Download one file (404 unless you may see it); never public")
     async def download(file_id: ReportId, user: anyone):

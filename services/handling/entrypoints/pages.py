@@ -58,6 +58,7 @@ from services.handling.domain.history import Action, HistoryLine
 from services.handling.domain.status import ANSWER_AT_LEADER, HANDLED, WITH_STAFF
 from services.handling.domain.support import ASKING, QUESTION, RECEIVERS, SUPPORT_ANSWER, SupportRequest, SupportStatus
 from services.handling.service_layer import files as case_files
+from services.handling.service_layer import report_files
 from services.handling.service_layer import handlers
 from services.handling.service_layer.handlers import PROVINCE_TIME
 
@@ -267,6 +268,7 @@ def build_router(ctx, directory=None, storage=None, spool: Path | None = None, c
                             status_phrase=lambda s: Status(s).phrase[index], file_accept=FILE_ACCEPT, max_files=case_files.MAX_FILES,
                             form_limit=size_text(ctx.settings.max_body_bytes, index), size_text=lambda n: size_text(n, index),
                             file_kind=lambda k: FILE_KIND.get(k, (k, k))[index], file_url=case_files.URL.format,
+                            report_file_url=lambda rid, mid: report_files.file_url(ctx.settings, rid, mid),
                             file_step=lambda target: FILE_STEP.get(target.split(":", 1)[0], (target, target))[index], **context)
 
     def signed_in(request: Request) -> tuple[Principal | None, Response | None]:

@@ -34,6 +34,7 @@ from services.handling.domain.answer import Answer
 from services.handling.domain.case import Case, CandidatePerson, check_team_size, clean_subject, clean_unit_id
 from services.handling.domain.history import Action, HistoryLine
 from services.handling.domain.support import SupportRequest
+from services.handling.service_layer import report_files
 from services.handling.service_layer import files as case_files
 
 PROVINCE_TIME = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -478,6 +479,7 @@ def open_case_on_dispatch(uow: UnitOfWork, msg: dispatch_ev.ReportDispatched, en
     case.note_content(msg.tracking_code, msg.description, msg.address_text,
                       (msg.location.lat, msg.location.lon) if msg.HasField("location") else None,
                       [MessageToDict(m, preserving_proto_field_name=True) for m in msg.media])
+    report_files.note_files_to_copy(uow, case.report_id, case.media)  # on a hub: copied from the province
     case.handover_message = msg.note.strip()[:2000]
     case.agency_due = msg.agency_due.ToDatetime(tzinfo=timezone.utc) if msg.HasField("agency_due") else None
     case.approval_due = None

@@ -180,6 +180,18 @@ contact_audit = Table(
     Column("released_at", UtcDateTime(), nullable=False),
 )
 
+# Every copy of a report's file to a hub node (federation): which file, of which report, to which node, when. The
+# hub's staff then see it with the case's own access rule on the hub.
+file_releases = Table(
+    "file_releases",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("report_id", String(36), nullable=False, index=True),
+    Column("media_id", String(36), nullable=False),
+    Column("node_id", String(40), nullable=False),
+    Column("released_at", UtcDateTime(), nullable=False),
+)
+
 # intake's copy of dispatch's taxonomy: topics are checked against it when dispatch does not answer
 taxonomy_topics = Table(
     "taxonomy_topics",

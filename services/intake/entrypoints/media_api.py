@@ -204,6 +204,24 @@ def build_router(ctx, storage: BlobStorage, spool: Path | None = None) -> APIRou
             raise _not_found()  # not "forbidden": whether a file exists is not told to others
         return await serve(request, record, record.public_key, record.public_media_type)
 
+    @router.get("/api/intake/v1/federation/{hub}/files/{media_id}", tags=["federation"],
+                summary="A hub node copies the file of a report it owns (Authorization: Bearer <the hub's secret>): the copy "
+                        "without location metadata; every copy is recorded")
+    async def to_hub(hub: str, media_id: str, request: Request):
+        from paht.runtime import federation, federation_up
+        from services.intake.bootstrap import owners
+
+        settings = ctx.settings
+        if not federation.NODE_NAME.match(hub) or hub not in federation.hubs(settings):
+            raise _not_found()
+        federation_up.check_hub_secret(settings.data, hub, request.headers.get("authorization"))
+        record = await asyncio.to_thread(media.find, ctx.engine, media_id)
+        # only the hub that owns the report now: a recalled hub, or another one, learns nothing (the same 404)
+        if record is None or record.report_id is None or await owners(ctx).owner(record.report_id) != hub:
+            raise _not_found()
+        await asyncio.to_thread(media.record_release, ctx.engine, record, hub, datetime.now(timezone.utc))
+        return await serve(request, record, record.public_key, record.public_media_type)
+
     @router.get("/intake/public-media/{name}", summary="What the IOC left public of a report's photo or video (anyone, while the "
                 "report may be public; else 404)")
     async def public_media(name: str, request: Request):

@@ -178,6 +178,16 @@ def find(engine: Engine, media_id: str) -> MediaRecord | None:
     return _record(row) if row is not None else None
 
 
+def record_release(engine: Engine, record: MediaRecord, node_id: str, at) -> None:
+    """Keep the record of a file copied to a hub node (federation): the audit of what left the province."""
+    from paht.runtime.ids import new_id
+    from services.intake.adapters.orm import file_releases
+
+    with engine.begin() as conn:
+        conn.execute(file_releases.insert().values(id=new_id(), report_id=record.report_id, media_id=record.id, node_id=node_id,
+                                                   released_at=at))
+
+
 def reporter_phone(engine: Engine, report_id: str) -> str | None:
     """The verified phone of a report's reporter: a reporter session may see the public copies of its own reports."""
     with engine.connect() as conn:

@@ -7,14 +7,13 @@ leaf URL is PAHT_LEAF_PUBLIC_URL when set (`tls://…` in production), else the 
 """
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path
 from fastapi.responses import JSONResponse
 
 from paht.runtime import federation, federation_up
-from paht.runtime.errors import NotFound, Unauthorized
+from paht.runtime.errors import NotFound
 
 
 def build_router(ctx) -> APIRouter:
@@ -27,11 +26,8 @@ def build_router(ctx) -> APIRouter:
         if federation.is_hub(settings) or hub not in federation.hubs(settings):
             raise NotFound(f"Node {settings.node_id} has declared no hub {hub!r} (PAHT_HUBS).",
                            f"Nút {settings.node_id} không khai báo nút cấp huyện {hub!r} (PAHT_HUBS).")
+        federation_up.check_hub_secret(settings.data, hub, authorization)
         expected = _read_secret(settings.data, hub)
-        scheme, _, given = (authorization or "").partition(" ")
-        if not expected or scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
-            raise Unauthorized(f"Wrong or missing join secret of hub {hub!r}.",
-                               f"Mã tham gia của nút cấp huyện {hub!r} không đúng hoặc chưa được gửi.")
         answer = federation_up.join_answer(settings.node_id, hub, federation_up.read_leaf_url(settings.data, settings.leaf_public_url),
                                            expected, settings.public_url)
         return JSONResponse(answer, headers={"Cache-Control": "no-store"})
