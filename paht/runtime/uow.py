@@ -89,11 +89,15 @@ class UnitOfWork:
         self.session: Session | None = None
         self._pending: list[dict] = []
         self._staged: dict[Table, list[dict]] = {}
+        self.scratch: dict = {}  # what a batch of handlers keeps between events of one transaction (e.g. counters)
+        self._before_commit: list[Callable[[], None]] = []
 
     def __enter__(self) -> "UnitOfWork":
         self.session = self._sessions()
         self._pending = []
         self._staged = {}
+        self.scratch = {}
+        self._before_commit = []
         for name, make in self._repositories.items():  # e.g. uow.cases, uow.reports: one per aggregate
             setattr(self, name, make(self.session))
         return self
@@ -155,8 +159,15 @@ class UnitOfWork:
         for table, rows in staged.items():
             self.session.execute(table.insert(), rows)
 
+    def before_commit(self, write: Callable[[], None]) -> None:
+        """Run `write` at the commit, before the staged rows and the outbox (e.g. counters kept in `scratch`)."""
+        self._before_commit.append(write)
+
     def commit(self) -> None:
         assert self.session is not None
+        for write in self._before_commit:
+            write()
+        self._before_commit = []
         if self._staged:
             self.write_staged()
         pending = self._pending

@@ -238,3 +238,22 @@ def test_a_recall_by_the_ioc_ends_the_hubs_epoch_at_once_and_the_hub_is_told(pro
     assert [d.meta.epoch for d in again] == [1, 3]
     assert let_in(province, from_hub(report, 2, 3)) is Outcome.APPLIED
     assert len([1 for s, _ in outbox(province) if s.startswith(f"{federation.INBOUND_ROOT}.{node}.")]) == 1
+
+
+def test_a_batch_is_let_in_in_one_transaction_with_each_reports_numbering_kept(province):
+    node = province.settings.node_id
+    a, b = new_id(), new_id()
+    for rid in (a, b):
+        deliver(province, dispatched(province, rid, "ward-donghoi-2025", HUB, 1, 1))
+    batch = [from_hub(a, 1, 1, handling_ev.CaseAssigned()), from_hub(b, 1, 1, handling_ev.CaseAssigned()),
+             from_hub(a, 2, 9), from_hub(a, 3, 1), from_hub(b, 2, 1)]  # a's second event carries an epoch never granted
+    (sub,) = [s for s in province.spec.subscriptions(province) if s.domain == HUB]
+    outcomes = province.applier().apply_batch(batch, {ANY: border.let_in}, "sync", sub.preload)
+    assert outcomes == [Outcome.APPLIED] * 5
+    inbound = [e for s, e in outbox(province) if s.startswith(f"{federation.INBOUND_ROOT}.{node}.")]
+    assert [(e.report_id == a, e.report_version, e.extra[federation.ORIGIN_VERSION]) for e in inbound] == [
+        (True, 1, "1"), (False, 1, "1"), (True, 2, "3"), (False, 2, "2")]
+    assert [(r.report_id, r.origin_version) for r in refused(province)] == [(a, 2)]
+    # the counters were written once at the commit: the next event of each report goes on from them
+    assert let_in(province, from_hub(a, 4, 1)) is Outcome.APPLIED
+    assert [e.report_version for s, e in outbox(province) if s.startswith(f"{federation.INBOUND_ROOT}.") and e.report_id == a] == [1, 2, 3]

@@ -16,6 +16,11 @@ class SqlOwnerships:
     def get(self, report_id: str, for_change: bool = False) -> Ownership | None:
         return self.session.get(Ownership, report_id, with_for_update=for_change or None)
 
+    def load_many(self, report_ids: list[str]) -> None:
+        """Bring several reports' rows into the session at once (later get() calls find them there)."""
+        if report_ids:
+            self.session.execute(select(Ownership).where(Ownership.report_id.in_(report_ids))).scalars().all()
+
     def get_or_start(self, report_id: str) -> Ownership:
         """Load a report's ownership for update, or start it at the province when its first dispatch arrives."""
         own = self.session.get(Ownership, report_id, with_for_update=True)

@@ -53,14 +53,53 @@ REFERENCE = ("paht.dispatch.v1.DirectoryPublished", "paht.dispatch.v1.TaxonomyPu
 
 
 def next_version(uow: UnitOfWork, key: str) -> int:
-    """The next number of one relayed per-report sequence (the row is locked until the commit)."""
+    """The next number of one relayed per-report sequence. Within a transaction the counters are read once (locked
+    until the commit), counted in memory, and written once at the commit: a batch of events costs one read and one
+    write per report, not two statements per event."""
+    counters = uow.scratch.get("relayed_versions")
+    if counters is None:
+        counters = uow.scratch["relayed_versions"] = {}
+        uow.before_commit(lambda: _write_counters(uow, counters))
+    if key not in counters:
+        _load_counters(uow, counters, [key])
+    counters[key][0] += 1
+    return counters[key][0]
+
+
+def _load_counters(uow: UnitOfWork, counters: dict, keys: list[str]) -> None:
+    wanted = [k for k in keys if k not in counters]
+    if not wanted:
+        return
+    rows = dict(uow.session.execute(select(relayed_versions.c.key, relayed_versions.c.version)
+                                    .where(relayed_versions.c.key.in_(wanted)).with_for_update()).all())
+    for k in wanted:
+        counters[k] = [rows.get(k, 0), k in rows, rows.get(k, 0)]  # [current, stored, as read]
+
+
+def _write_counters(uow: UnitOfWork, counters: dict) -> None:
     s = uow.session
-    row = s.execute(select(relayed_versions.c.version).where(relayed_versions.c.key == key).with_for_update()).first()
-    if row is None:
-        s.execute(relayed_versions.insert().values(key=key, version=1))
-        return 1
-    s.execute(relayed_versions.update().where(relayed_versions.c.key == key).values(version=row.version + 1))
-    return row.version + 1
+    fresh = [{"key": k, "version": v[0]} for k, v in counters.items() if not v[1] and v[0]]
+    for k, v in counters.items():
+        if v[1] and v[0] != v[2]:
+            s.execute(relayed_versions.update().where(relayed_versions.c.key == k).values(version=v[0]))
+    if fresh:
+        s.execute(relayed_versions.insert(), fresh)
+
+
+def preload_for(peer: str, province: bool):
+    """What the border of `peer`'s events needs for a batch, read with one query each: the counters of the reports in
+    it and (on the province) their ownership rows."""
+    def preload(uow: UnitOfWork, report_ids: list[str]) -> None:
+        ids = sorted(set(report_ids))
+        if province:
+            uow.ownerships.load_many(ids)
+            counters = uow.scratch.get("relayed_versions")
+            if counters is None:
+                counters = uow.scratch["relayed_versions"] = {}
+                uow.before_commit(lambda: _write_counters(uow, counters))
+            _load_counters(uow, counters, [f"in:{peer}.handling:{r}" for r in ids])
+
+    return preload
 
 
 def send_to_hub(uow: UnitOfWork, hub: str, envelope: Envelope) -> None:
