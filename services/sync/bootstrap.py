@@ -51,7 +51,7 @@ def subscriptions(ctx):
         else:
             stream, subjects = stream_for(peer, "handling")
         subs.append(Subscription(f"{peer}-border", {ANY: border.let_in}, stream=stream, subjects=subjects,
-                                 durable=federation.border_durable(node), domain=peer, ack_wait_s=3.0, required=False,
+                                 durable=federation.border_durable(node), domain=peer, ack_wait_s=5.0, required=False, batch=500,
                                  preload=border.preload_for(peer, province=not federation.is_hub(settings))))
     return subs
 

@@ -85,6 +85,7 @@ class Subscription:
     ack_wait_s: float = 10.0
     # False: the service is ready without this subscription's consumer (a peer node that may be out of reach).
     required: bool = True
+    batch: int = 100  # events taken and applied in one transaction at most (the border takes more: a link's backlog)
 
     def __post_init__(self) -> None:
         by_name: dict[str, Handler] = {}
@@ -315,7 +316,7 @@ class EventConsumer:
         while True:
             try:
                 # Whatever is waiting, up to BATCH; when nothing is, the first event to arrive returns at once.
-                msgs = await psub.fetch(batch=self.BATCH, timeout=self.FETCH_WAIT_S)
+                msgs = await psub.fetch(batch=sub.batch, timeout=self.FETCH_WAIT_S)
             except (NatsTimeout, asyncio.TimeoutError):  # nothing came (nats-py raises either, depending on where it waited)
                 continue
             except asyncio.CancelledError:
