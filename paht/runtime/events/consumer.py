@@ -13,7 +13,7 @@ from google.protobuf.message import Message
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from opentelemetry import metrics, propagate, trace
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from paht.runtime.events.bus import ensure_consumer, ensure_durable
@@ -194,10 +194,11 @@ class EventApplier:
                 if handled:
                     now = datetime.now(timezone.utc)
                     moved = {k: v for k, v in current.items() if known.get(k) != v}
-                    for key, version in moved.items():
-                        if key in known:
-                            s.execute(self._positions.update()
-                                      .where(positions.consumer == self.consumer, positions.stream_key == key).values(version=version))
+                    changed = [{"k": k, "v": v} for k, v in moved.items() if k in known]
+                    if changed:  # one statement for all of them (executemany)
+                        s.execute(self._positions.update()
+                                  .where(positions.consumer == self.consumer, positions.stream_key == bindparam("k"))
+                                  .values(version=bindparam("v")), changed)
                     fresh = [{"consumer": self.consumer, "stream_key": k, "version": v} for k, v in moved.items() if k not in known]
                     if fresh:
                         s.execute(self._positions.insert(), fresh)

@@ -19,7 +19,8 @@ class SqlOwnerships:
     def load_many(self, report_ids: list[str]) -> None:
         """Bring several reports' rows into the session at once (later get() calls find them there)."""
         if report_ids:
-            self.session.execute(select(Ownership).where(Ownership.report_id.in_(report_ids))).scalars().all()
+            # held here: the session's identity map keeps objects only as long as someone else does
+            self._held = self.session.execute(select(Ownership).where(Ownership.report_id.in_(report_ids))).scalars().all()
 
     def get_or_start(self, report_id: str) -> Ownership:
         """Load a report's ownership for update, or start it at the province when its first dispatch arrives."""

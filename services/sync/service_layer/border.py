@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 
 from google.protobuf.message import Message
 from opentelemetry import metrics
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from paht.runtime import federation
 from paht.runtime.events.envelope import Envelope, subject_for
@@ -79,9 +79,9 @@ def _load_counters(uow: UnitOfWork, counters: dict, keys: list[str]) -> None:
 def _write_counters(uow: UnitOfWork, counters: dict) -> None:
     s = uow.session
     fresh = [{"key": k, "version": v[0]} for k, v in counters.items() if not v[1] and v[0]]
-    for k, v in counters.items():
-        if v[1] and v[0] != v[2]:
-            s.execute(relayed_versions.update().where(relayed_versions.c.key == k).values(version=v[0]))
+    moved = [{"k": k, "v": v[0]} for k, v in counters.items() if v[1] and v[0] != v[2]]
+    if moved:  # one statement for all of them (executemany)
+        s.execute(relayed_versions.update().where(relayed_versions.c.key == bindparam("k")).values(version=bindparam("v")), moved)
     if fresh:
         s.execute(relayed_versions.insert(), fresh)
 
@@ -89,15 +89,18 @@ def _write_counters(uow: UnitOfWork, counters: dict) -> None:
 def preload_for(peer: str, province: bool):
     """What the border of `peer`'s events needs for a batch, read with one query each: the counters of the reports in
     it and (on the province) their ownership rows."""
+    # the sequences a batch from this peer may number: the hub's handling; on a hub, what the province sends
+    producers = ("handling",) if province else ("sync", "dispatch", "publication")
+
     def preload(uow: UnitOfWork, report_ids: list[str]) -> None:
         ids = sorted(set(report_ids))
         if province:
             uow.ownerships.load_many(ids)
-            counters = uow.scratch.get("relayed_versions")
-            if counters is None:
-                counters = uow.scratch["relayed_versions"] = {}
-                uow.before_commit(lambda: _write_counters(uow, counters))
-            _load_counters(uow, counters, [f"in:{peer}.handling:{r}" for r in ids])
+        counters = uow.scratch.get("relayed_versions")
+        if counters is None:
+            counters = uow.scratch["relayed_versions"] = {}
+            uow.before_commit(lambda: _write_counters(uow, counters))
+        _load_counters(uow, counters, [f"in:{peer}.{p}:{r}" for r in ids for p in producers])
 
     return preload
 
