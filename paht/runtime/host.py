@@ -273,7 +273,8 @@ def federation_inbound(node: str, service: str, subs: list[Subscription]) -> Sub
     preloads = [sub.preload for sub in subs if sub.preload is not None]
     stream, subjects = federation.inbound_stream(node)
     return Subscription("inbound", handlers, preload=preloads[0] if len(set(preloads)) == 1 else None,
-                        stream=stream, subjects=subjects, durable=f"{service}-inbound")
+                        stream=stream, subjects=subjects, durable=f"{service}-inbound",
+                        batch=500)  # after a partition a link's whole backlog arrives at once: fewer, larger transactions
 
 
 async def _forever(run, what: str) -> None:
