@@ -56,9 +56,11 @@ class Nodes:
         self.h = Client(self.hub.url)
 
     def restart_province(self) -> float:
+        port = int(self.province.url.rsplit(":", 1)[1])
         stop_paht(self.province)
         t0 = time.monotonic()
-        self.province = start_paht(self.tmp / "province", self.province_env(), timeout=150)
+        # the same address: the hub joined it, and copies its cases' files from there
+        self.province = start_paht(self.tmp / "province", self.province_env(), timeout=150, port=port)
         self.p = Client(self.province.url)
         return time.monotonic() - t0
 

@@ -30,10 +30,10 @@ def dispatch(settings):
     ctx.engine.dispose()
 
 
-def report(ctx, topic: str, urgent: bool = False, minutes_ago: float = 5, area: str = "18880") -> str:
+def report(ctx, topic: str, urgent: bool = False, minutes_ago: float = 5, area: str = "18880", now: datetime | None = None) -> str:
     rid = new_id()
     with ctx.uow() as uow:
-        uow.items.add(DispatchItem.accepted(rid, datetime.now(timezone.utc) - timedelta(minutes=minutes_ago), urgent, topic, "g",
+        uow.items.add(DispatchItem.accepted(rid, (now or datetime.now(timezone.utc)) - timedelta(minutes=minutes_ago), urgent, topic, "g",
                                             default_engine(), location=(17.4683, 106.6222), area_code=area))
         uow.commit()
     return rid
@@ -84,10 +84,21 @@ def test_signed_out_people_sign_in_and_others_get_a_polite_403(dispatch, setting
     assert refused.status_code == 403 and "Trang này dành cho" in text_of(refused.text) and events_of(dispatch, rid) == []
 
 
-def test_the_console_lists_urgent_first_with_time_left_topic_area_and_suggestions(dispatch, settings):
-    calm = report(dispatch, "traffic-safety", minutes_ago=50)        # 50 of 60 minutes used: amber
-    late = report(dispatch, "littering", minutes_ago=75)             # overdue: red
-    urgent = report(dispatch, "crime", urgent=True, minutes_ago=2)  # urgent: on top whatever its deadline
+def test_the_console_lists_urgent_first_with_time_left_topic_area_and_suggestions(dispatch, settings, monkeypatch):
+    # A working morning in Vietnam, whatever the time the test runs: at night every step-2 deadline is 07:00.
+    morning = datetime.now(timezone.utc).replace(hour=3, minute=0, second=0, microsecond=0)  # 10:00 in Vietnam
+
+    class Morning(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return morning if tz is not None else morning.replace(tzinfo=None)
+
+    from services.dispatch.entrypoints import console
+
+    monkeypatch.setattr(console, "datetime", Morning)
+    calm = report(dispatch, "traffic-safety", minutes_ago=50, now=morning)        # 50 of 60 minutes used: amber
+    late = report(dispatch, "littering", minutes_ago=75, now=morning)             # overdue: red
+    urgent = report(dispatch, "crime", urgent=True, minutes_ago=2, now=morning)  # urgent: on top whatever its deadline
     page = browser(dispatch, settings, "ioc", "ioc_operator", "ioc-tinh").get("/dispatch/console")
     assert page.status_code == 200
     html = page.text

@@ -38,7 +38,8 @@ def blobs_of(svc, file_id: str) -> list:
 
 
 def test_handling_runs_the_sweeper_in_the_background_with_intakes_keeping_time():
-    assert bootstrap.SPEC.background_local == {"case file sweeper": bootstrap.sweep_files}
+    assert bootstrap.SPEC.background_local == {"case file sweeper": bootstrap.sweep_files,
+                                               "report files from the province": bootstrap.copy_report_files}
 
 
 def test_an_old_unattached_upload_goes_with_its_blobs_a_recent_one_and_an_attached_one_stay(svc):
