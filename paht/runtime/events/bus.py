@@ -43,29 +43,12 @@ async def connect(url: str, name: str, inbox_prefix: str = "_INBOX") -> Client:
 async def ensure_stream(js: JetStreamContext, node_id: str, service: str, duplicate_window_s: int = 600) -> str:
     """Create (or bring up to date) the stream of one service's events; return its name."""
     name, subjects = stream_for(node_id, service)
-    config = StreamConfig(
-        name=name,
-        subjects=[subjects],
-        storage=StorageType.FILE,
-        duplicate_window=float(duplicate_window_s),
-        description=f"PAHT events from {service} on node {node_id}",
-    )
-    try:
-        await js.stream_info(name)
-    except NotFoundError:
-        try:
-            await js.add_stream(config)
-            log.info("stream created", extra={"stream": name})
-            return name
-        except BadRequestError:  # created meanwhile by another process
-            pass
-    await js.update_stream(config)
-    return name
+    return await ensure_named_stream(js, name, subjects, f"PAHT events from {service} on node {node_id}", duplicate_window_s)
 
 
 async def ensure_named_stream(js: JetStreamContext, name: str, subjects: str, description: str,
                               duplicate_window_s: int = 600) -> str:
-    """Create (or bring up to date) a stream that is not one service's own (federation's inbound and outbound)."""
+    """Create (or bring up to date) a stream by its name and subjects; return its name."""
     config = StreamConfig(name=name, subjects=[subjects], storage=StorageType.FILE, duplicate_window=float(duplicate_window_s),
                           description=description)
     try:
@@ -75,7 +58,7 @@ async def ensure_named_stream(js: JetStreamContext, name: str, subjects: str, de
             await js.add_stream(config)
             log.info("stream created", extra={"stream": name})
             return name
-        except BadRequestError:
+        except BadRequestError:  # created meanwhile by another process
             pass
     await js.update_stream(config)
     return name
@@ -105,20 +88,5 @@ async def ensure_consumer(
     """Create the durable pull consumer through which one service reads another's events."""
     stream = await ensure_stream(js, node_id, producer_service, duplicate_window_s)
     _, subjects = stream_for(node_id, producer_service)
-    durable = durable_name(consumer_service, producer_service)
-    config = ConsumerConfig(
-        durable_name=durable,
-        filter_subject=subjects,
-        ack_policy=AckPolicy.EXPLICIT,
-        deliver_policy=DeliverPolicy.ALL,
-        ack_wait=10.0,  # a crashed consumer's messages come back after this
-        max_ack_pending=1000,
-    )
-    try:
-        await js.consumer_info(stream, durable)
-    except NotFoundError:
-        try:
-            await js.add_consumer(stream, config)
-        except BadRequestError:
-            pass
-    return stream, durable
+    # a crashed consumer's messages come back after ack_wait
+    return await ensure_durable(js, stream, durable_name(consumer_service, producer_service), subjects, ack_wait_s=10.0)

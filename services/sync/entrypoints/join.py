@@ -37,6 +37,6 @@ def build_router(ctx) -> APIRouter:
 
 def _read_secret(data, hub: str) -> str:
     try:
-        return (data / "federation" / f"{hub}.secret").read_text(encoding="utf-8").strip()
+        return federation_up.hub_secret_path(data, hub).read_text(encoding="utf-8").strip()
     except OSError:
         return ""

@@ -15,6 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
+from nats.js.errors import NotFoundError
 from opentelemetry import metrics
 from opentelemetry.metrics import Observation
 
@@ -94,7 +95,7 @@ async def _check(js, node: str, peer: str, on_hub: bool) -> None:
         state.last_contact = datetime.now(timezone.utc).isoformat()
         state.inbound.pending_events = int(info.num_pending or 0) + int(info.num_ack_pending or 0)
     except Exception as exc:  # no answer: the link (or the peer) is down; a missing consumer: not read yet
-        if "consumer not found" in str(exc).lower() or "stream not found" in str(exc).lower():
+        if isinstance(exc, NotFoundError):  # the peer answered: its stream or this border's consumer is not made yet
             state.up, state.last_contact = True, datetime.now(timezone.utc).isoformat()
         else:
             if state.up:
@@ -108,12 +109,14 @@ async def _check(js, node: str, peer: str, on_hub: bool) -> None:
             state.outbound.pending_events = int(info.num_pending or 0) + int(info.num_ack_pending or 0)
             last = getattr(info.delivered, "last_active", None)
             state.outbound.last_event_at = last.isoformat() if hasattr(last, "isoformat") else (str(last) if last else None)
-        except Exception:
+        except NotFoundError:
             try:  # the hub has not read yet: everything in the stream waits for it
                 sinfo = await local.stream_info(name)
                 state.outbound.pending_events = int(sinfo.state.messages)
             except Exception:
-                pass
+                log.debug("no state of stream %s yet", name, exc_info=True)
+        except Exception:  # this node's own NATS is away: the status shows the last figure; the services' health says why
+            log.debug("could not read what waits for node %s", peer, exc_info=True)
 
 
 def _observe_lag(_options):
