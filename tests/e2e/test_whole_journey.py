@@ -240,7 +240,7 @@ def coordinator_assigns_the_unit(browser, j: Journey) -> None:
         expect(page.locator("#report-place")).to_contain_text(j.address)
         photo = page.locator("#report-photos img")
         expect(photo).to_have_count(1)
-        assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", photo.element_handle())
+        page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=photo.element_handle(), timeout=10_000)  # it loaded
         readable(page)
         j.shot(page, "agency-step3-case-desk")
         form = page.locator("#act-assign-unit")
@@ -485,7 +485,7 @@ def visitor_reads_the_timeline(browser, j: Journey) -> None:
         expect(page.locator("#feedback")).to_have_count(0)  # the reporter's own section: not for a visitor
         photo = main.locator("#photos img")  # the citizen's photo, as the IOC left it public (its metadata-free copy)
         expect(photo).to_have_count(1)
-        assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", photo.element_handle())
+        page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=photo.element_handle(), timeout=10_000)  # it loaded
 
         timeline = main.locator("ol.timeline > li")
         steps = [("submitted", "Gửi phản ánh", None), ("accepted", "Trung tâm IOC tỉnh tiếp nhận", None),
