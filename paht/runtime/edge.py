@@ -22,6 +22,7 @@ from paht.runtime.middleware import http_protocol
 from paht.runtime.settings import SERVICES, Settings
 from paht.runtime.storage import streamed_limit
 from paht.runtime.upstream import Unreachable, Upstreams, UpstreamError
+from paht.runtime import federation
 from paht.runtime.web import error_body
 from paht.runtime.web.pages import STATIC_DIR
 from paht.runtime.web.forms import is_page_form
@@ -57,22 +58,24 @@ UVICORN_OPTIONS = {
 }
 
 
-def route_for(path: str) -> str:
+def route_for(path: str, portal: str = "publication") -> str:
+    """The service a path belongs to: the longest matching prefix, else `portal` (on a hub, which has no portal: "")."""
     for prefix, service in ROUTES:
         if path.startswith(prefix) or path == prefix.rstrip("/"):
             return service
-    return "publication"
+    return portal
 
 
 class Edge:
     def __init__(self, upstreams: dict[str, str | list[str]], nats_monitor: str | None, max_body_bytes: int = 1_000_000,
-                 streamed: dict[str, int] | None = None, province_url: str | None = None):
+                 streamed: dict[str, int] | None = None, province_url: str | None = None, hub: bool = False):
         # service -> its processes' addresses (http://127.0.0.1:port), taken in turn
         self.upstreams = {name: [urls] if isinstance(urls, str) else list(urls) for name, urls in upstreams.items()}
         self._addresses = {name: [_host_port(url) for url in urls] for name, urls in self.upstreams.items()}
         self._turn = dict.fromkeys(self.upstreams, 0)
         self.nats_monitor = nats_monitor
         self.province_url = province_url  # a hub: where what it does not serve lives
+        self.portal = "" if hub else "publication"  # a hub's publication keeps a copy for staff, not a public portal
         self.max_body_bytes = max_body_bytes
         self.streamed = dict(streamed or {})  # upload paths -> their limit: passed through as they arrive, never held whole
         self.drain_bytes = max([max_body_bytes, *self.streamed.values()])  # a page form over the limit is passed on up to this
@@ -86,7 +89,7 @@ class Edge:
     async def forward(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass a request on to the service its path belongs to, and its answer back as it comes."""
         path = scope["path"]
-        service = route_for(path)
+        service = route_for(path, self.portal)
         if service not in self._addresses:
             return await self._not_here(path)(scope, receive, send)
         # The path as the client encoded it (/a%2Fb stays one segment); the service judges its characters.
@@ -158,15 +161,15 @@ class Edge:
             await upstream.aclose()
 
     def _not_here(self, path: str) -> Response:
-        """A path of a service this node does not run (a hub runs sign-in, handling and sync): its home is the staff
+        """A path of a service this node does not run (a hub runs sign-in, handling, its area's figures and sync): its home is the staff
         work list, anything else is a clear 404 that says where it lives, never a 502."""
         if path in ("", "/") and "handling" in self._addresses:
             return RedirectResponse("/handling/", status_code=303)
         body = error_body(None, 404, "error.not_found")
         where_en = f" ({self.province_url})" if self.province_url else ""
         body["error"]["detail"] = {
-            "vi": f"Nút cấp huyện này chỉ có đăng nhập và xử lý hồ sơ; cổng công khai và tiếp nhận phản ánh ở trang của tỉnh{where_en}.",
-            "en": f"This district hub runs only sign-in and case handling; the public portal and report intake are on the province's site{where_en}.",
+            "vi": f"Nút cấp huyện này chỉ có đăng nhập, xử lý hồ sơ và số liệu địa bàn; cổng công khai và tiếp nhận phản ánh ở trang của tỉnh{where_en}.",
+            "en": f"This district hub runs only sign-in, case handling and its area's figures; the public portal and report intake are on the province's site{where_en}.",
         }
         return JSONResponse(body, status_code=404)
 
@@ -265,7 +268,8 @@ def build_edge_app(upstreams: dict[str, str | list[str]], nats_monitor: str | No
     from paht.runtime.web.security import SecurityHeaders
 
     settings = settings or Settings()
-    edge = Edge(upstreams, nats_monitor, settings.max_body_bytes, streamed_uploads(settings), os.environ.get("PAHT_FED_PROVINCE_URL") or None)
+    edge = Edge(upstreams, nats_monitor, settings.max_body_bytes, streamed_uploads(settings), os.environ.get("PAHT_FED_PROVINCE_URL") or None,
+                hub=federation.is_hub(settings))
     own = Starlette(
         routes=[Route("/healthz", edge.healthz), Mount("/static", StaticFiles(directory=STATIC_DIR), name="static")],
         lifespan=_lifespan(edge),

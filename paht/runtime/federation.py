@@ -11,6 +11,10 @@ writes each one it lets in into its own node's *inbound* stream, where that node
 - hub → province: the province's border reads the hub's handling stream `PAHT_<HUB>_HANDLING`.
 - inbound, on every node: `PAHT_<NODE>_INBOUND`, subjects `pahtfed.<node>.<origin>.<service>.<Event>` — a root that
   no leaf-node permission lets across, so no two domains' streams can ever capture the same message.
+- copies, on a hub: `PAHT_<HUB>_COPIES`, subjects `pahtcopy.<hub>.<origin>.<service>.<Event>`: the read-only copy of
+  the province's reports in the hub's area (and of those it handles), for the hub's own read model — kept apart from
+  what its handling applies, so that a copy is never taken for an instruction. The province marks each event of the
+  copy with the header `Paht-Copy`; the hub's border sorts by it.
 
 Per report, the events a border lets in are numbered again without gaps (the report's version in the inbound stream),
 so that a refused stale event never leaves the services of its node waiting for a version that will not come; the
@@ -24,10 +28,13 @@ PROVINCE = "province"
 NODE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 INBOUND_ROOT = "pahtfed"
 ORIGIN_VERSION = "Paht-Origin-Version"
+COPY_ROOT = "pahtcopy"
+COPY_HEADER = "Paht-Copy"  # on what the province sends a hub for its read-only copy (value: "area")
 ORIGIN_ID = "Paht-Origin-Id"  # what the province sends a hub has an id of its own for that hub; the event's id stays here
 
-# The services a hub runs: sign-in (dispatch), handling, sync; the province runs all of them.
-HUB_SERVICES = ("dispatch", "handling", "sync")
+# The services a hub runs: sign-in (dispatch), handling, sync, and publication for the district IOC's read-only copy of
+# its area (statistics and lists; no public portal, no step 8); the province runs all of them.
+HUB_SERVICES = ("dispatch", "handling", "publication", "sync")
 # Which services of a node read its inbound stream: a hub's handling reads what the province sends it; the province's
 # services that follow handling read the hubs' handling events.
 INBOUND_READERS = {"province": ("intake", "dispatch", "publication"), "hub": ("handling",)}
@@ -88,8 +95,16 @@ def handled_on(node_id: str, declared_hubs, parent_node: str, hub_node: str) -> 
     return hosting_node(declared_hubs, hub_node) or node_id
 
 
+# Who reads a hub's copies stream: its publication (the district's read model).
+COPY_READERS = ("publication",)
+
+
 def reads_inbound(settings, service: str) -> bool:
     return is_federated(settings) and service in INBOUND_READERS[role(settings)]
+
+
+def reads_copies(settings, service: str) -> bool:
+    return is_hub(settings) and service in COPY_READERS
 
 
 def _upper(node: str) -> str:
@@ -111,16 +126,26 @@ def inbound_subject(node: str, origin: str, service: str, type_name: str) -> str
     return f"{INBOUND_ROOT}.{node}.{origin}.{service}.{type_name.rsplit('.', 1)[-1]}"
 
 
+def copies_stream(node: str) -> tuple[str, str]:
+    """(name, subjects) of a hub's stream of copies (the province's reports in its area, read-only)."""
+    return f"PAHT_{_upper(node)}_COPIES", f"{COPY_ROOT}.{node}.>"
+
+
+def copy_subject(node: str, origin: str, service: str, type_name: str) -> str:
+    return f"{COPY_ROOT}.{node}.{origin}.{service}.{type_name.rsplit('.', 1)[-1]}"
+
+
 def border_durable(node: str) -> str:
     """The durable consumer a node's border holds on a peer's stream (lives on the peer's server)."""
     return f"border-{node}"
 
 
-def copy_id(hub: str, event_id: str) -> str:
-    """The id of one hub's copy of an event: the same for the same hub and event (a resend is a duplicate there)."""
+def copy_id(hub: str, event_id: str, kind: str = "") -> str:
+    """The id of one hub's copy of an event: the same for the same hub, kind and event (a resend is a duplicate there);
+    the read-only copy (kind "area") of an event the hub also gets as its owner has an id of its own."""
     import uuid
 
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"paht:{hub}:{event_id}"))
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"paht:{hub}:{kind + ':' if kind else ''}{event_id}"))
 
 
 def inbox_prefix(settings) -> str:
@@ -132,11 +157,14 @@ def inbox_prefix(settings) -> str:
 def streams_kept_by(settings, service: str) -> list[tuple[str, str, str]]:
     """The federation streams a service makes sure exist on its node before it starts: the inbound stream (its
     readers, and sync, which writes it), and on the province the stream of what goes to each hub (sync writes them)."""
-    if not is_federated(settings) or not (service == "sync" or reads_inbound(settings, service)):
+    if not is_federated(settings) or not (service == "sync" or reads_inbound(settings, service) or reads_copies(settings, service)):
         return []
     node = settings.node_id
     name, subjects = inbound_stream(node)
     streams = [(name, subjects, f"Events let in from other nodes, on node {node}")]
+    if is_hub(settings):
+        name, subjects = copies_stream(node)
+        streams.append((name, subjects, f"The read-only copy of the province's reports in the area of hub {node}"))
     if service == "sync":
         from paht.runtime.events.envelope import stream_for
 

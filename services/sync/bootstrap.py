@@ -6,7 +6,7 @@ from pathlib import Path
 from paht.dispatch.v1 import events_pb2 as dispatch_ev
 from paht.runtime.app import make_app
 from paht.runtime import federation
-from paht.runtime.events.consumer import ANY, Subscription
+from paht.runtime.events.consumer import ANY, Subscription, chain
 from paht.runtime.events.envelope import stream_for
 from paht.runtime.host import ServiceSpec
 from services.sync.adapters.orm import event_tables, metadata
@@ -36,12 +36,18 @@ def subscriptions(ctx):
     node = settings.node_id
     subs = []
     if not federation.is_hub(settings):
+        def passed_on(service: str) -> dict:  # what goes to an owning hub and what to the hubs' copies
+            return {t: border.pass_on_to_hubs for t in (*border.FORWARDED.get(service, ()), *border.COPIED.get(service, ()))}
+
         subs += [
-            Subscription("dispatch", {dispatch_ev.ReportDispatched: handlers.on_report_dispatched,
+            Subscription("dispatch", {**passed_on("dispatch"),
+                                      dispatch_ev.ReportDispatched: chain(handlers.on_report_dispatched, border.pass_on_to_hubs),
                                       dispatch_ev.ReportRecalled: handlers.on_report_recalled,
-                                      **{t: border.forward_to_owner for t in border.FORWARDED["dispatch"]},
-                                      **{t: border.on_reference_published for t in border.REFERENCE}}),
-            Subscription("publication", {t: border.forward_to_owner for t in border.FORWARDED["publication"]}),
+                                      dispatch_ev.ReportPlaced: border.on_report_placed,
+                                      **{t: border.on_reference_published for t in border.REFERENCE}}, preload=border.preload_copies),
+            Subscription("intake", passed_on("intake"), preload=border.preload_copies),
+            Subscription("handling", passed_on("handling"), preload=border.preload_copies),
+            Subscription("publication", passed_on("publication"), preload=border.preload_copies),
         ]
     # The border: one durable consumer on each peer's stream of what this node takes from it (it lives on the peer's
     # server, so it keeps its place through a partition); a peer out of reach does not make this service unready.

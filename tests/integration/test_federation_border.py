@@ -68,11 +68,15 @@ def test_a_report_dispatched_to_a_hub_agency_goes_to_that_hub_with_its_epoch_and
     assert deliver(province, dispatched(province, report, "ward-donghoi-2025", HUB, 1, 1)) is Outcome.APPLIED
     rows = outbox(province)
     sent = [(s, e) for s, e in rows if s.startswith(f"paht.{node}.for-{HUB}.")]
-    assert [e.type for _, e in sent] == ["paht.dispatch.v1.ReportDispatched"]
+    # to its owner with the epoch; and, apart (its own id, marked as a copy), for the hub's read-only copy of the report
+    assert [(e.type, e.extra.get(federation.COPY_HEADER)) for _, e in sent] == [
+        ("paht.dispatch.v1.ReportDispatched", None), ("paht.dispatch.v1.ReportDispatched", "area")]
     subject, envelope = sent[0]
     assert subject == f"paht.{node}.for-{HUB}.ReportDispatched" and envelope.report_version == 1
     assert envelope.decode().meta.epoch == 1 and envelope.decode().title.startswith("Ổ gà")
     assert envelope.extra[federation.ORIGIN_VERSION] == "1"
+    copy = sent[1][1]
+    assert copy.report_version == 2 and copy.id != envelope.id and copy.decode().meta.epoch == 0
     # the grant itself is the province's record (its own stream), not sent
     assert [e.type for s, e in rows if s.startswith(f"paht.{node}.sync.")] == ["paht.sync.v1.OwnershipGranted"]
 
@@ -85,8 +89,11 @@ def test_a_report_dispatched_to_a_hub_agency_goes_to_that_hub_with_its_epoch_and
         deliver(province, Envelope.for_event(filler, node_id=node, service="publication", report_id=report, version=v))
     assert deliver(province, env) is Outcome.APPLIED
     to_hub = [e for s, e in outbox(province) if s.startswith(f"paht.{node}.for-{HUB}.") and e.producer == "publication"]
-    assert [e.report_version for e in to_hub] == [1, 2, 3, 4, 5, 6, 7]  # the hub's own numbering of what it gets
-    assert to_hub[-1].type == "paht.publication.v1.PublicationReturned"
+    # the hub's own numbering of what it gets, owner's events and copies in one sequence (the rating and the return
+    # also go to its copy; the clarification requests only to its handling)
+    assert [e.report_version for e in to_hub] == list(range(1, 10))
+    assert [(e.type.rsplit(".", 1)[1], e.extra.get(federation.COPY_HEADER)) for e in to_hub[5:]] == [
+        ("ReportRated", None), ("ReportRated", "area"), ("PublicationReturned", None), ("PublicationReturned", "area")]
 
     # a report the province handles itself: nothing goes to any hub
     other = new_id()
@@ -120,7 +127,8 @@ def test_a_hub_event_at_the_current_epoch_is_let_in_and_a_stale_one_is_refused_a
 
     # granted to the hub again (a new epoch): events of the old epoch are refused, the new one's let in, numbered on
     deliver(province, dispatched(province, report, "ward-donghoi-2025", HUB, 3, 3))
-    regranted = [e for s, e in outbox(province) if s.startswith(f"paht.{node}.for-{HUB}.") and e.type.endswith("ReportDispatched")]
+    regranted = [e for s, e in outbox(province) if s.startswith(f"paht.{node}.for-{HUB}.") and e.type.endswith("ReportDispatched")
+                 and federation.COPY_HEADER not in e.extra]
     epoch = regranted[-1].decode().meta.epoch
     assert epoch == 3  # 1 at the hub, 2 back at the province, 3 at the hub again
     assert let_in(province, from_hub(report, 3, epoch)) is Outcome.APPLIED
@@ -234,7 +242,7 @@ def test_a_recall_by_the_ioc_ends_the_hubs_epoch_at_once_and_the_hub_is_told(pro
     assert [r.reason for r in refused(province)] == ["not the owner"]
     # dispatched to the hub again: a new epoch, and the hub's events of it are let in
     deliver(province, dispatched(province, report, "ward-donghoi-2025", HUB, 2, 3))
-    again = [e.decode() for s, e in outbox(province) if s == f"paht.{node}.for-{HUB}.ReportDispatched"]
+    again = [e.decode() for s, e in outbox(province) if s == f"paht.{node}.for-{HUB}.ReportDispatched" and federation.COPY_HEADER not in e.extra]
     assert [d.meta.epoch for d in again] == [1, 3]
     assert let_in(province, from_hub(report, 2, 3)) is Outcome.APPLIED
     assert len([1 for s, _ in outbox(province) if s.startswith(f"{federation.INBOUND_ROOT}.{node}.")]) == 1

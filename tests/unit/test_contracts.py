@@ -44,8 +44,9 @@ def test_every_event_has_meta_first_and_a_versioned_package():
     # clarification requested, ownership granted/recalled; directory, taxonomy and calendar published;
     # emergency acknowledged / not acknowledged; escalation withdrawn; return proposed / proposal declined;
     # support accepted; clarification drafted / returned; work logged; report reclassified; clarification published /
-    # sent back (step 8 for a clarification); public media changed (the IOC's blur and withholding of a report's files)
-    assert count == 47
+    # sent back (step 8 for a clarification); public media changed (the IOC's blur and withholding of a report's files);
+    # report placed (in a hub's area: its read-only copy)
+    assert count == 48
 
 
 def test_intake_channels_and_refusal_reasons_match_their_proto_enums_both_ways():

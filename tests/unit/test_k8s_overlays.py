@@ -154,12 +154,12 @@ def test_province_sync_reads_the_join_secrets_where_the_join_looks():
 # The hub
 
 
-def test_hub_runs_only_dispatch_handling_and_sync():
-    assert names("hub-donghoi", "Deployment") == set(federation.HUB_SERVICES) == {"dispatch", "handling", "sync"}
+def test_hub_runs_no_intake():
+    assert names("hub-donghoi", "Deployment") == set(federation.HUB_SERVICES) == {"dispatch", "handling", "publication", "sync"}
     assert names("hub-donghoi", "Service") == set(federation.HUB_SERVICES)
     assert names("hub-donghoi", "PodDisruptionBudget") == set(federation.HUB_SERVICES)
     for d in build("hub-donghoi"):
-        assert d["metadata"]["labels"].get("app.kubernetes.io/name") not in ("intake", "publication")
+        assert d["metadata"]["labels"].get("app.kubernetes.io/name") != "intake"
 
 
 def test_hub_config():
@@ -181,7 +181,8 @@ def test_hub_migrates_only_its_services():
 def test_hub_routes_lead_to_its_services_and_home_is_the_work_list():
     r = routes("hub-donghoi")
     assert r == {"/api/dispatch": "dispatch", "/dispatch": "dispatch", "/auth": "dispatch", "/.well-known": "dispatch",
-                 "/api/handling": "handling", "/handling": "handling", "/api/sync": "sync", "/sync": "sync", "/": "handling"}
+                 "/api/handling": "handling", "/handling": "handling", "/api/publication": "publication", "/publication": "publication",
+                 "/api/sync": "sync", "/sync": "sync", "/": "handling"}
     (ingress,) = of_kind("hub-donghoi", "Ingress")
     assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/app-root"] == "/handling/"
     assert [rule["host"] for rule in ingress["spec"]["rules"]] != [rule["host"] for rule in of_kind("province", "Ingress")[0]["spec"]["rules"]]

@@ -40,12 +40,28 @@ def on_report_accepted(uow: UnitOfWork, event: Message, envelope: Envelope) -> N
         return  # already open: step 1 is accepted once per report, so this is the same acceptance again
     received = event.received_at.ToDatetime(tzinfo=timezone.utc) if event.HasField("received_at") else _now()
     location = (event.location.lat, event.location.lon) if event.HasField("location") else (None, None)
-    uow.items.add(DispatchItem.accepted(envelope.report_id, received, event.urgent, event.topic_code, event.group_code, sla_engine(uow),
-                                        location=location, area_code=event.area_code, title=event.title,
-                                        reporter_kind=event.reporter_kind, private_result=event.private_result,
-                                        state_secret=event.state_secret, tracking_code=event.tracking_code,
-                                        description=event.description, address_text=event.address_text,
-                                        media=[MessageToDict(m, preserving_proto_field_name=True) for m in event.media]))
+    item = DispatchItem.accepted(envelope.report_id, received, event.urgent, event.topic_code, event.group_code, sla_engine(uow),
+                                 location=location, area_code=event.area_code, title=event.title,
+                                 reporter_kind=event.reporter_kind, private_result=event.private_result,
+                                 state_secret=event.state_secret, tracking_code=event.tracking_code,
+                                 description=event.description, address_text=event.address_text,
+                                 media=[MessageToDict(m, preserving_proto_field_name=True) for m in event.media])
+    uow.items.add(item)
+    place_in_hub_areas(uow, item, event)
+
+
+def place_in_hub_areas(uow: UnitOfWork, item: DispatchItem, event: Message) -> None:
+    """When hubs the province declared serve the accepted report's area, say so (ReportPlaced): the province's sync then
+    gives each of them a read-only copy of the report. A province alone (no hubs) says nothing."""
+    if not uow.hubs:
+        return
+    codes, hubs = routing.hubs_serving(uow, item, routing.vn_day(_occurred(event)), uow.hubs)
+    if not hubs:
+        return
+    accepted = ev.ReportPlaced(area_codes=codes, hub_nodes=hubs, accepted=event)
+    accepted.accepted.ClearField("media")  # the staff addresses of every file: for the people handling it, not for a copy
+    uow.emit(accepted, report_id=item.report_id, version=item.next_version(),
+             actor=event.meta.actor if event.meta.HasField("actor") else None)
 
 
 def on_report_classified(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:

@@ -50,6 +50,15 @@ def place_of(uow: UnitOfWork, item: DispatchItem, on: date) -> Place:
     return Place(source=source, area_codes=tuple(codes), serving=serving)
 
 
+def hubs_serving(uow: UnitOfWork, item: DispatchItem, on: date, declared) -> tuple[list[str], list[str]]:
+    """Where the report is (its area codes) and which of the `declared` hub nodes host an organisation serving that area."""
+    place = place_of(uow, item, on)
+    if not place.area_codes:
+        return [], []
+    hubs = {u.hub_node for u in uow.directory.units_serving(place.area_codes[0], on) if u.hub_node}
+    return list(place.area_codes), sorted(h for h in hubs if h in declared)
+
+
 def lead_candidates(uow: UnitOfWork, on: date) -> list[OrgUnit]:
     return [u for u in uow.directory.units(lead_only=True) if u.in_force(on)]
 

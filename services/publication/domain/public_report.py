@@ -529,7 +529,11 @@ class PublicReport(Versioned):
                 action="publish",
             )
         text = edited_text if edited_text is not None else self.answer_text
-        self.answer_text = clean_text(text.replace("\r\n", "\n"), ANSWER, 10, 10000)  # a form's textarea sends CRLF: one letter, one form
+        self.record_published(clean_text(text.replace("\r\n", "\n"), ANSWER, 10, 10000), at)  # a form's textarea sends CRLF: one letter, one form
+
+    def record_published(self, answer_text: str, at: datetime) -> None:
+        """The answer as published at step 8 (by the IOC here, or — in a hub's read-only copy — at the province)."""
+        self.answer_text = answer_text
         if self.private_result and self.visibility == Visibility.PUBLIC.value:
             self.visibility = Visibility.REPORTER_ONLY.value
         if self.publish_due is None and self.approved_at is not None:  # approved before step 8 deadlines were kept
@@ -542,5 +546,9 @@ class PublicReport(Versioned):
         self.require_ioc(user)
         require_state(self.status, (Step.APPROVED,), "return", describe, explain)
         reason = clean_reason(reason)
-        self.status = Step.RETURNED_BY_IOC.value
+        self.record_returned()
         return reason
+
+    def record_returned(self) -> None:
+        """Step 8 sent the answer back to the lead unit (here, or — in a hub's copy — at the province)."""
+        self.status = Step.RETURNED_BY_IOC.value

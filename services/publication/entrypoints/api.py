@@ -185,7 +185,7 @@ def json_response(payload, media_type: str = "application/json") -> Response:
     return Response(json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(), media_type=media_type)
 
 
-def build_router(ctx, names: NamesCopy | None = None, answers: PublicAnswers | None = None) -> APIRouter:
+def build_router(ctx, names: NamesCopy | None = None, answers: PublicAnswers | None = None, editorial: bool = True) -> APIRouter:
     optional_user, current_user, require = ctx.auth
     names = names or NamesCopy(ctx.engine)
     answers = answers or PublicAnswers()
@@ -243,6 +243,9 @@ def build_router(ctx, names: NamesCopy | None = None, answers: PublicAnswers | N
             return tracking_view(report)
         report, timeline = await asyncio.to_thread(handlers.get_public_report, ctx.uow(), report.report_id)
         return public_view(report, timeline)
+
+    if not editorial:  # a hub's read-only copy: step 8 is the province's
+        return router
 
     @router.get("/queue", summary="Step 8: approved answers waiting for the IOC, urgent first, then oldest approval")
     async def queue(cursor: str | None = Query(default=None, max_length=500), limit: int = Query(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),

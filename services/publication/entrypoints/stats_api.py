@@ -23,6 +23,15 @@ from services.publication.entrypoints.stats_views import stats_view
 from services.publication.service_layer import stats
 
 STATS_READERS = (*roles.IOC, *roles.STEERING)  # who may see the statistics (pages and API alike)
+# On a hub the statistics are its area's (its read-only copy): its coordinators and unit leaders, who act as the
+# district IOC, read them too.
+HUB_STATS_READERS = (*STATS_READERS, roles.Role.AGENCY_COORDINATOR.value, roles.Role.UNIT_LEADER.value)
+
+
+def stats_readers(settings) -> tuple[str, ...]:
+    from paht.runtime import federation
+
+    return HUB_STATS_READERS if federation.is_hub(settings) else STATS_READERS
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOC = {"from": "First day (YYYY-MM-DD, Vietnam time), inclusive; default: the first day of the month 11 months ago",
        "to": "Last day, inclusive (default today); at most 3 years after `from`",
@@ -32,7 +41,7 @@ DOC = {"from": "First day (YYYY-MM-DD, Vietnam time), inclusive; default: the fi
 def build_router(ctx, names: NamesCopy | None = None) -> APIRouter:
     _optional, _current, require = ctx.auth
     names = names or NamesCopy(ctx.engine)
-    reader = require(*STATS_READERS)
+    reader = require(*stats_readers(ctx.settings))
     router = APIRouter(prefix="/api/publication/v1", tags=["statistics"])
 
     async def compute(request: Request, allowed: frozenset[str], limit: int) -> dict:

@@ -23,7 +23,7 @@ from services.publication.adapters.names import NamesCopy
 from services.publication.domain.feedback import Score
 from services.publication.domain.stats import PARAMETERS, BadStatsQuery, Every, StatsQuery, channel_label, parse_month, previous_month
 from services.publication.entrypoints.pages import pages
-from services.publication.entrypoints.stats_api import STATS_READERS
+from services.publication.entrypoints.stats_api import stats_readers
 from services.publication.entrypoints.stats_views import month_label, monthly_view, stats_view
 from services.publication.service_layer import stats
 
@@ -111,10 +111,11 @@ def build_router(ctx, names: NamesCopy | None = None) -> APIRouter:
     optional_user, _current, _require = ctx.auth
     names = names or NamesCopy(ctx.engine)
     router = APIRouter(include_in_schema=False)
+    readers = stats_readers(ctx.settings)
 
     def reader_of(request: Request):
         user = optional_user(request)
-        return user, pages.staff_only(request, user, STATS_READERS)
+        return user, pages.staff_only(request, user, readers)
 
     def choices(known) -> dict:
         agencies = sorted((known.agencies or {}).values(), key=lambda a: a.vi)

@@ -61,4 +61,13 @@ reference_snapshots = Table(
     Column("headers", JSON, nullable=False),
 )
 
+# The hubs that keep a read-only copy of a report (its area is theirs, or they handle it): every later event of the
+# report that the copy is made of goes to each of them.
+report_copies = Table(
+    "report_copies",
+    metadata,
+    Column("report_id", String(36), primary_key=True),
+    Column("hub", String(40), primary_key=True),
+)
+
 registry().map_imperatively(Ownership, ownerships, version_id_col=ownerships.c.version, version_id_generator=False)

@@ -12,6 +12,10 @@ The names and the shape of the exchange are in paht/runtime/federation.py; here 
   never dropped in silence, never applied.
 - A hub lets in everything the province sends it.
 - What is let in is written to the node's inbound stream with the report's next version in that sequence.
+- The read-only copy: dispatch says which declared hubs serve an accepted report's area (ReportPlaced); the province
+  sends each of them the placement and then every event of the report that its copy is made of (COPIED), and does the
+  same for the hub a report is dispatched to. Each such event carries the header `Paht-Copy`; a hub's border writes it
+  into its copies stream (read by its publication alone), never into the inbound stream its handling acts on.
 """
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ from paht.runtime.events.envelope import Envelope, subject_for
 from paht.runtime.ids import new_id
 from paht.runtime.uow import UnitOfWork
 from paht.sync.v1 import events_pb2 as ev
-from services.sync.adapters.orm import reference_snapshots, refused_events, relayed_versions
+from services.sync.adapters.orm import reference_snapshots, refused_events, relayed_versions, report_copies
 from services.sync.service_layer import links
 
 log = logging.getLogger(__name__)
@@ -45,6 +49,19 @@ FORWARDED = {
     "publication": ("paht.publication.v1.PublicationReturned", "paht.publication.v1.ClarificationRequested",
                     "paht.publication.v1.ClarificationSentBack", "paht.publication.v1.ReportRated"),
 }
+
+
+# What a hub's read-only copy of a report is made of, after its placement (dispatch's ReportPlaced): the events of the
+# province that the hub's publication applies to its copy (services/publication/service_layer/copies.py; a test keeps
+# the two equal). The hub's own handling events need no copy: they are written on the hub.
+COPIED = {
+    "dispatch": ("paht.dispatch.v1.ReportDispatched",),
+    "intake": ("paht.intake.v1.ReportClassified", "paht.intake.v1.PublicMediaChanged"),
+    "handling": ("paht.handling.v1.CaseAssigned", "paht.handling.v1.CaseRefusedByAgency", "paht.handling.v1.CaseRefusedByUnit",
+                 "paht.handling.v1.ResultDrafted", "paht.handling.v1.ResultApproved", "paht.handling.v1.ResultReturned"),
+    "publication": ("paht.publication.v1.ResultPublished", "paht.publication.v1.PublicationReturned", "paht.publication.v1.ReportRated"),
+}
+PLACED = "paht.dispatch.v1.ReportPlaced"
 
 
 # Reference data every hub gets (its handling computes deadlines on the province's calendar, names units from its
@@ -100,18 +117,25 @@ def preload_for(peer: str, province: bool):
         if counters is None:
             counters = uow.scratch["relayed_versions"] = {}
             uow.before_commit(lambda: _write_counters(uow, counters))
-        _load_counters(uow, counters, [f"in:{peer}.{p}:{r}" for r in ids for p in producers])
+        keys = [f"in:{peer}.{p}:{r}" for r in ids for p in producers]
+        if not province:  # and the read-only copies, numbered apart
+            keys += [f"copy:{peer}.{p}:{r}" for r in ids for p in COPIED]
+        _load_counters(uow, counters, keys)
 
     return preload
 
 
-def send_to_hub(uow: UnitOfWork, hub: str, envelope: Envelope) -> None:
-    """Write one event into what the province sends `hub` (its outbound stream), in this transaction."""
+def send_to_hub(uow: UnitOfWork, hub: str, envelope: Envelope, kind: str = "") -> None:
+    """Write one event into what the province sends `hub` (its outbound stream), in this transaction; kind "area" for
+    the hub's read-only copy. Both kinds share the per-report numbering of that stream (the hub's border reads them in
+    one sequence) but not their ids (a hub may get the same event both as the owner and for its copy)."""
     key = f"out:{hub}:{envelope.producer}:{envelope.report_id}"
-    copy = replace(envelope, id=federation.copy_id(hub, envelope.id))  # one id per hub: the same event may go to several
+    copy = replace(envelope, id=federation.copy_id(hub, envelope.id, kind))  # one id per hub: the same event may go to several
+    headers = {federation.ORIGIN_VERSION: str(envelope.report_version), federation.ORIGIN_ID: envelope.id}
+    if kind:
+        headers[federation.COPY_HEADER] = kind
     uow.pass_on(copy, subject=subject_for(uow.node_id, federation.outbound_service(hub), envelope.type),
-                version=next_version(uow, key), headers={federation.ORIGIN_VERSION: str(envelope.report_version),
-                                                         federation.ORIGIN_ID: envelope.id})
+                version=next_version(uow, key), headers=headers)
 
 
 def send_own_to_hub(uow: UnitOfWork, hub: str, event: Message, report_id: str) -> None:
@@ -125,6 +149,64 @@ def forward_to_owner(uow: UnitOfWork, msg: Message, envelope: Envelope) -> None:
     own = uow.ownerships.get(envelope.report_id)
     if own is not None and own.node_id != uow.node_id and own.node_id in uow.hubs:
         send_to_hub(uow, own.node_id, envelope)
+
+
+def hubs_with_copy(uow: UnitOfWork, report_id: str) -> set[str]:
+    """The hubs that keep a read-only copy of a report (read once per transaction and report, see preload_copies)."""
+    known = uow.scratch.setdefault("report_copies", {})
+    if report_id not in known:
+        rows = uow.session.execute(select(report_copies.c.hub).where(report_copies.c.report_id == report_id)).scalars()
+        known[report_id] = set(rows)
+    return known[report_id]
+
+
+def keep_copy(uow: UnitOfWork, report_id: str, hub: str) -> bool:
+    """From now on `hub` keeps a copy of the report; False when it already did."""
+    hubs = hubs_with_copy(uow, report_id)
+    if hub in hubs or hub not in uow.hubs:
+        return False
+    uow.session.execute(report_copies.insert().values(report_id=report_id, hub=hub))
+    hubs.add(hub)
+    return True
+
+
+def on_report_placed(uow: UnitOfWork, msg: Message, envelope: Envelope) -> None:
+    """Dispatch placed an accepted report in the area of some hubs: each keeps a copy from its placement on."""
+    for hub in msg.hub_nodes:
+        if keep_copy(uow, envelope.report_id, hub):
+            send_to_hub(uow, hub, envelope, kind="area")
+
+
+def copy_to_hubs(uow: UnitOfWork, msg: Message, envelope: Envelope) -> None:
+    """An event the copies are made of goes to every hub that keeps a copy of its report."""
+    for hub in sorted(hubs_with_copy(uow, envelope.report_id)):
+        send_to_hub(uow, hub, envelope, kind="area")
+
+
+def pass_on_to_hubs(uow: UnitOfWork, msg: Message, envelope: Envelope) -> None:
+    """The province's events that concern hubs: to the owner (FORWARDED) and to the copies (COPIED), as the type says."""
+    if envelope.type in _FORWARDED_TYPES:
+        forward_to_owner(uow, msg, envelope)
+    if envelope.type in _COPIED_TYPES:
+        copy_to_hubs(uow, msg, envelope)
+
+
+_FORWARDED_TYPES = frozenset(t for types in FORWARDED.values() for t in types)
+_COPIED_TYPES = frozenset(t for types in COPIED.values() for t in types)
+
+
+def preload_copies(uow: UnitOfWork, report_ids: list[str]) -> None:
+    """Before a batch of the province's events: its reports' ownerships and copies, one query each."""
+    ids = sorted(set(report_ids))
+    uow.ownerships.load_many(ids)
+    known = uow.scratch.setdefault("report_copies", {})
+    wanted = [r for r in ids if r not in known]
+    for r in wanted:
+        known[r] = set()
+    if wanted:
+        for report_id, hub in uow.session.execute(select(report_copies.c.report_id, report_copies.c.hub)
+                                                  .where(report_copies.c.report_id.in_(wanted))):
+            known[report_id].add(hub)
 
 
 def on_reference_published(uow: UnitOfWork, msg: Message, envelope: Envelope) -> None:
@@ -168,9 +250,15 @@ def let_in(uow: UnitOfWork, msg: Message, envelope: Envelope) -> None:
         if own is None or not own.accepts(origin, epoch):
             _refuse(uow, msg, envelope, own, "stale epoch" if own is not None and own.node_id == origin else "not the owner")
             return
-    key = f"in:{origin}.{envelope.producer}:{envelope.report_id}"
-    uow.pass_on(envelope, subject=federation.inbound_subject(uow.node_id, origin, envelope.producer, envelope.type),
-                version=next_version(uow, key), headers={federation.ORIGIN_VERSION: str(envelope.report_version)})
+    headers = {federation.ORIGIN_VERSION: str(envelope.report_version)}
+    if uow.parent_node and envelope.extra.get(federation.COPY_HEADER):  # the hub's read-only copy: for its publication only
+        key = f"copy:{origin}.{envelope.producer}:{envelope.report_id}"
+        subject = federation.copy_subject(uow.node_id, origin, envelope.producer, envelope.type)
+        headers[federation.COPY_HEADER] = envelope.extra[federation.COPY_HEADER]
+    else:
+        key = f"in:{origin}.{envelope.producer}:{envelope.report_id}"
+        subject = federation.inbound_subject(uow.node_id, origin, envelope.producer, envelope.type)
+    uow.pass_on(envelope, subject=subject, version=next_version(uow, key), headers=headers)
     _let_in.add(1, {"paht.origin_node": origin})
     links.note_let_in(origin, envelope.time)
 

@@ -34,8 +34,11 @@ def on_report_dispatched(uow: UnitOfWork, event: Message, envelope: Envelope) ->
         msg.lead_agency.CopyFrom(event.lead_agency)
         uow.emit(msg, report_id=own.report_id, version=own.next_version(), actor=SYSTEM, epoch=granted[1])
     if own.node_id in uow.hubs:  # every round to a hub goes to it (a new round to the same agency keeps the epoch)
-        event.meta.epoch = own.epoch
-        border.send_to_hub(uow, own.node_id, replace(envelope, data=event.SerializeToString()))
+        border.keep_copy(uow, own.report_id, own.node_id)  # and the hub keeps a read-only copy of what it handles
+        owned = type(event)()
+        owned.CopyFrom(event)
+        owned.meta.epoch = own.epoch
+        border.send_to_hub(uow, own.node_id, replace(envelope, data=owned.SerializeToString()))
 
 
 def on_report_recalled(uow: UnitOfWork, event: Message, envelope: Envelope) -> None:
