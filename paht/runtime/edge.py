@@ -90,6 +90,8 @@ class Edge:
         """Pass a request on to the service its path belongs to, and its answer back as it comes."""
         path = scope["path"]
         service = route_for(path, self.portal)
+        if not self.portal and service == "publication" and not path.startswith(("/publication/", "/api/publication/")):
+            service = ""  # a hub's publication is its area's copy for staff: no Open311 or other public path there
         if service not in self._addresses:
             return await self._not_here(path)(scope, receive, send)
         # The path as the client encoded it (/a%2Fb stays one segment); the service judges its characters.

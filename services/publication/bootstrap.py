@@ -71,7 +71,10 @@ def hub_subscriptions(ctx) -> list[Subscription]:
     province's directory and taxonomy from the node's inbound stream (nothing else of it: that is handling's)."""
     node = ctx.settings.node_id
     copies_stream, copies_subjects = federation.copies_stream(node)
-    inbound, inbound_subjects = federation.inbound_stream(node)
+    inbound, _ = federation.inbound_stream(node)
+    # of the inbound stream, only the names' events (the server filters: the rest is handling's, and never read here)
+    parent = ctx.settings.parent_node
+    inbound_subjects = tuple(federation.inbound_subject(node, parent, "dispatch", k.DESCRIPTOR.full_name) for k in names.COPIES)
     return [
         Subscription("handling", handlers=read_model.HANDLING, preload=read_model.preload),
         Subscription("copies", handlers=copies.HANDLERS, preload=read_model.preload, stream=copies_stream, subjects=copies_subjects,

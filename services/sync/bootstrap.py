@@ -45,10 +45,11 @@ def subscriptions(ctx):
                                       dispatch_ev.ReportRecalled: handlers.on_report_recalled,
                                       dispatch_ev.ReportPlaced: border.on_report_placed,
                                       **{t: border.on_reference_published for t in border.REFERENCE}}, preload=border.preload_copies),
-            Subscription("intake", passed_on("intake"), preload=border.preload_copies),
-            Subscription("handling", passed_on("handling"), preload=border.preload_copies),
             Subscription("publication", passed_on("publication"), preload=border.preload_copies),
         ]
+        if federation.hubs(settings):  # only for the hubs' copies: a province alone need not read them
+            subs += [Subscription("intake", passed_on("intake"), preload=border.preload_copies),
+                     Subscription("handling", passed_on("handling"), preload=border.preload_copies)]
     # The border: one durable consumer on each peer's stream of what this node takes from it (it lives on the peer's
     # server, so it keeps its place through a partition); a peer out of reach does not make this service unready.
     for peer in federation.peers(settings):

@@ -150,6 +150,9 @@ def test_a_report_dispatched_to_a_hub_agency_is_handled_on_the_hub_and_published
     assert nodes.p.post(f"/api/publication/v1/reports/{rid}/publish", "ioc", json={}).status_code == 200
     public = nodes.p.wait_for(f"/api/publication/v1/reports/{rid}", check=lambda r: r.status_code == 200 and r.json()["status"] == "published")
     assert ANSWER in json.dumps(public.json(), ensure_ascii=False)
+    # the hub's read-only copy of what it handles follows the province's step 8
+    copy = nodes.h.wait_for(f"/api/publication/v1/reports/{rid}", check=lambda r: r.status_code == 200 and r.json()["status"] == "published")
+    assert copy.json()["answer"] == public.json()["answer"]
     # one trace from the leader's click on the hub to the province's border and its services that applied it
     applied = [x for x in nodes.spans("province", "publication")
                if x["name"] == "consume paht.handling.v1.ResultApproved" and x["attributes"].get("paht.report_id") == rid]
@@ -161,6 +164,40 @@ def test_a_report_dispatched_to_a_hub_agency_is_handled_on_the_hub_and_published
     (peer,) = status["peers"]
     assert peer["peer"] == HUB and peer["up"] and peer["refused_events"] == 0 and status["refused_events"] == 0
     assert peer["inbound"]["events"] >= 4 and peer["inbound"]["lag_s"] < 5
+
+
+def test_the_hub_keeps_a_read_only_copy_of_the_reports_in_its_area_that_the_province_handles(nodes):
+    """A report made in Phường Đồng Hới and sent to a provincial department: the hub's people do not handle it, but the
+    district's record and figures at the hub follow it from step 1 to publication."""
+    body = dict(REPORT, topic_code=nodes.topic, area_code="18880", title="Đèn đường hỏng cả dãy phố Hai Bà Trưng",
+                reporter=dict(REPORT["reporter"]))
+    created = nodes.p.post("/api/intake/v1/reports", CITIZEN, json=body)
+    assert created.status_code == 201, created.text
+    rid = created.json()["id"]
+    assert nodes.p.post(f"/api/intake/v1/reports/{rid}/accept", "ioc", json={"topic_code": nodes.topic}).status_code == 200
+    copy = nodes.h.wait_for(f"/api/publication/v1/reports/{rid}", check=lambda r: r.status_code == 200, timeout=30).json()
+    assert copy["title"] == body["title"] and copy["status"] in ("accepted", "dispatched")
+    nodes.p.wait_for(f"/api/dispatch/v1/reports/{rid}", "ioc")
+    assert nodes.p.post(f"/api/dispatch/v1/reports/{rid}/dispatch", "ioc", json={"agency_id": "so-gtvt"}).status_code == 200
+    for who, path, payload in (("sogtvt", "assign-unit", {"unit_id": "so-gtvt-kcht"}), ("truongphong", "assign-staff", {"staff_subject": "canbo"}),
+                               ("canbo", "draft", {"answer_text": "Sở đã thay bóng đèn cả dãy phố Hai Bà Trưng ngày 05/12."}),
+                               ("truongphong", "approve", {})):
+        if path == "assign-unit":
+            nodes.p.wait_for(f"/api/handling/v1/cases/{rid}", who, check=lambda r: r.status_code == 200)
+        r = nodes.p.post(f"/api/handling/v1/cases/{rid}/{path}", who, json=payload)
+        assert r.status_code == 200, (path, r.text)
+    nodes.p.wait_for(f"/api/publication/v1/reports/{rid}", "ioc", check=lambda r: r.json().get("status") == "approved")
+    assert nodes.p.post(f"/api/publication/v1/reports/{rid}/publish", "ioc", json={}).status_code == 200
+    copy = nodes.h.wait_for(f"/api/publication/v1/reports/{rid}", check=lambda r: r.json().get("status") == "published", timeout=30).json()
+    assert "thay bóng đèn" in copy["answer"] and copy["lead_agency"]
+    assert {"assigned", "drafted", "approved", "published"} <= {step["kind"] for step in copy["timeline"]}
+    # not a case of the hub's: its handling never acts on a copy
+    assert nodes.h.get(f"/api/handling/v1/cases/{rid}", "donghoi").status_code == 404
+    # the district's figures: the hub's coordinator reads them; step 8 is not there
+    figures = nodes.h.get("/api/publication/v1/stats", "donghoi")
+    assert figures.status_code == 200 and figures.json()["totals"]["received"] >= 2, figures.text
+    assert nodes.h.post(f"/api/publication/v1/reports/{rid}/publish", "ioc", json={}).status_code in (404, 405)
+    assert nodes.h.get("/open311/v2/requests.json").status_code == 404 and nodes.h.get("/map").status_code == 404
 
 
 def test_both_sides_keep_working_through_a_partition_and_converge_when_it_heals(nodes):
@@ -283,6 +320,16 @@ def test_the_hubs_people_work_on_phones_at_the_hub_and_the_province_sees_the_lin
         expect(page.locator("#done")).to_contain_text("Cơ quan đầu mối giao đơn vị chủ trì")
         contact = nodes.h.post(f"/api/handling/v1/cases/{rid}/contact", "donghoi", json={"purpose": "Hẹn kiểm tra hiện trường"})
         assert contact.status_code == 503 and "Trung tâm IOC tỉnh" in contact.json()["error"]["detail"]["vi"]
+    finally:
+        context.close()
+    # the district's figures at the hub, on the coordinator's phone
+    context, page = new_page(browser, nodes.hub.url, PHONE)
+    try:
+        sign_in(page, "donghoi", "/publication/stats")
+        expect(page.locator("header nav")).to_contain_text("Số liệu địa bàn")
+        expect(page.locator("#hub-copy")).to_contain_text("bản sao chỉ đọc")
+        assert_readable(page)
+        shots(page, "federation-hub-figures-phone")
     finally:
         context.close()
     nodes.p.wait_for(f"/api/handling/v1/cases/{rid}", "ioc", check=lambda r: r.status_code == 404)  # not a provincial case

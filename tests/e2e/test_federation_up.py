@@ -56,11 +56,15 @@ def test_province_with_a_hub_beside_it(tmp_path):
         hub_data = data / "nodes" / "donghoi"
         assert wait_leaf(hub_data) == 1 and leaf_connections(data) == 1
         assert (hub_data / "run.json").exists() and set(json.loads((hub_data / "run.json").read_text())["services"]) == {
-            "dispatch", "handling", "sync", "edge"}
+            "dispatch", "handling", "publication", "sync", "edge"}
         home = hub.http.get("/", follow_redirects=False)
         assert home.status_code == 303 and home.headers["location"] == "/handling/"
-        elsewhere = hub.http.get("/intake/")
-        assert elsewhere.status_code == 404 and running.url in elsewhere.json()["error"]["detail"]["en"]
+        for path in ("/intake/", "/map", "/reports/x", "/open311/v2/requests.json"):  # no portal, no intake on a hub
+            elsewhere = hub.http.get(path)
+            assert elsewhere.status_code == 404 and running.url in elsewhere.json()["error"]["detail"]["en"], path
+        # its publication is the district's read-only copy: figures for its people, no step 8
+        assert hub.get("/api/publication/v1/stats", "donghoi").status_code == 200
+        assert hub.post("/api/publication/v1/reports/x/publish", "ioc", json={}).status_code in (404, 405)
         # no password in run.json or in what `paht up` printed
         secret = (data / "federation" / "donghoi.secret").read_text().strip()
         service_password = (data / "federation" / "paht.password").read_text().strip()

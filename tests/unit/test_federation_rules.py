@@ -55,3 +55,11 @@ def test_another_nodes_events_are_counted_apart_from_this_nodes():
     assert mine.position_key("province") == "sync:r1"  # as before federation: stored positions stay valid
     assert theirs.position_key("province") == "donghoi.sync:r1"
     assert theirs.origin_node == "donghoi" and mine.position_key("donghoi") == "province.sync:r1"
+    # a hub's read-only copy is a sequence of its own, beside what the province sends the hub as the owner
+    copy = Envelope.for_event(event, node_id="province", service="sync", report_id="r1", version=1, id="c1")
+    copy.extra[federation.COPY_HEADER] = "area"
+    assert copy.position_key("donghoi") == "province.sync+copy:r1" != mine.position_key("donghoi")
+    assert federation.copy_id("donghoi", "e1", "area") != federation.copy_id("donghoi", "e1")
+    assert federation.copy_subject("donghoi", "province", "dispatch", "paht.dispatch.v1.ReportPlaced") == \
+        "pahtcopy.donghoi.province.dispatch.ReportPlaced"
+    assert federation.copies_stream("donghoi") == ("PAHT_DONGHOI_COPIES", "pahtcopy.donghoi.>")

@@ -64,10 +64,14 @@ async def ensure_named_stream(js: JetStreamContext, name: str, subjects: str, de
     return name
 
 
-async def ensure_durable(js: JetStreamContext, stream: str, durable: str, subjects: str, ack_wait_s: float = 10.0) -> tuple[str, str]:
-    """Create a durable pull consumer on an existing stream (possibly in another node's domain: `js` says which)."""
-    config = ConsumerConfig(durable_name=durable, filter_subject=subjects, ack_policy=AckPolicy.EXPLICIT,
-                            deliver_policy=DeliverPolicy.ALL, ack_wait=ack_wait_s, max_ack_pending=1000)
+async def ensure_durable(js: JetStreamContext, stream: str, durable: str, subjects: str | tuple[str, ...],
+                         ack_wait_s: float = 10.0) -> tuple[str, str]:
+    """Create a durable pull consumer on an existing stream (possibly in another node's domain: `js` says which),
+    filtered on one subject or on several (the server then sends only those, in stream order)."""
+    several = not isinstance(subjects, str) and len(subjects) > 1
+    one = subjects if isinstance(subjects, str) else (None if several else subjects[0])
+    config = ConsumerConfig(durable_name=durable, filter_subject=one, filter_subjects=list(subjects) if several else None,
+                            ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL, ack_wait=ack_wait_s, max_ack_pending=1000)
     try:
         await js.consumer_info(stream, durable)
     except NotFoundError:

@@ -79,7 +79,7 @@ class Subscription:
     # stream, or a peer's stream read by the border): the stream, its subjects to filter on, the durable's name, and
     # the JetStream domain it lives in (None: this node's).
     stream: str | None = None
-    subjects: str | None = None
+    subjects: str | tuple[str, ...] | None = None
     durable: str | None = None
     domain: str | None = None
     ack_wait_s: float = 10.0

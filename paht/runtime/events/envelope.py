@@ -63,10 +63,13 @@ class Envelope:
 
     def position_key(self, local_node: str) -> str:
         """Which per-report sequence the event belongs to, for a consumer on `local_node`: <producer>:<report> for
-        its own node's events, <node>.<producer>:<report> for another node's (their versions are counted apart)."""
+        its own node's events, <node>.<producer>:<report> for another node's (their versions are counted apart), and
+        <node>.<producer>+copy:<report> for what a hub's border wrote into its copies stream (numbered apart again)."""
         origin = self.origin_node
         if not local_node or not origin or origin == local_node:
             return f"{self.producer}:{self.report_id}"
+        if self.extra.get("Paht-Copy"):  # a hub's read-only copy (federation.COPY_HEADER): numbered apart by its border
+            return f"{origin}.{self.producer}+copy:{self.report_id}"
         return f"{origin}.{self.producer}:{self.report_id}"
 
     def headers(self) -> dict[str, str]:

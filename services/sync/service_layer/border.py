@@ -127,9 +127,9 @@ def preload_for(peer: str, province: bool):
 
 def send_to_hub(uow: UnitOfWork, hub: str, envelope: Envelope, kind: str = "") -> None:
     """Write one event into what the province sends `hub` (its outbound stream), in this transaction; kind "area" for
-    the hub's read-only copy. Both kinds share the per-report numbering of that stream (the hub's border reads them in
-    one sequence) but not their ids (a hub may get the same event both as the owner and for its copy)."""
-    key = f"out:{hub}:{envelope.producer}:{envelope.report_id}"
+    the hub's read-only copy. The copy is numbered apart, per report, and has ids of its own (a hub may get the same
+    event both as the owner and for its copy): Envelope.position_key keeps the two sequences apart on every node."""
+    key = f"out:{hub}:{envelope.producer}{'+copy' if kind else ''}:{envelope.report_id}"
     copy = replace(envelope, id=federation.copy_id(hub, envelope.id, kind))  # one id per hub: the same event may go to several
     headers = {federation.ORIGIN_VERSION: str(envelope.report_version), federation.ORIGIN_ID: envelope.id}
     if kind:
