@@ -272,3 +272,17 @@ def ping(engine: Engine) -> bool:
         return True
     except Exception:  # health checks report, they never raise
         return False
+
+
+def among(bind, column, values):
+    """`column IN values` with one query text whatever the number of values: on PostgreSQL `column = ANY(:array)` (one
+    array parameter: psycopg prepares the statement once and PostgreSQL plans it once, where an IN list is a new text
+    for every length), elsewhere IN. `bind`: the session or connection the statement runs on."""
+    values = list(values)
+    dialect = bind.get_bind().dialect.name if hasattr(bind, "get_bind") else bind.dialect.name
+    if dialect == "postgresql" and values:
+        from sqlalchemy import any_, bindparam
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)

@@ -96,12 +96,12 @@ def subscriptions(ctx) -> list[Subscription]:
                                   dispatch_ev.CalendarPublished: on_calendar_published,
                                   dispatch_ev.DirectoryPublished: on_directory_published,
                                   dispatch_ev.SlaWarning: handlers.note_sla_announcement,
-                                  dispatch_ev.SlaBreached: handlers.note_sla_announcement}),
+                                  dispatch_ev.SlaBreached: handlers.note_sla_announcement}, preload=handlers.preload),
         Subscription("publication", {publication_ev.PublicationReturned: handlers.reopen_on_return_by_ioc,
                                      publication_ev.ClarificationRequested: handlers.open_clarification,
                                      publication_ev.ClarificationSentBack: handlers.clarification_back_from_ioc,
-                                     publication_ev.ReportRated: handlers.take_rating}),
-        Subscription("sync", {sync_ev.OwnershipRecalled: handlers.on_ownership_recalled}),
+                                     publication_ev.ReportRated: handlers.take_rating}, preload=handlers.preload),
+        Subscription("sync", {sync_ev.OwnershipRecalled: handlers.on_ownership_recalled}, preload=handlers.preload),
     ]
 
 

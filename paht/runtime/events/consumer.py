@@ -16,6 +16,7 @@ from opentelemetry import metrics, propagate, trace
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
+from paht.runtime.db import among
 from paht.runtime.events.bus import ensure_consumer, ensure_durable
 from paht.runtime.errors import DomainError
 from paht.runtime.events.envelope import Envelope
@@ -163,10 +164,10 @@ class EventApplier:
             with self._uow_factory() as uow:
                 s = uow.session
                 seen = set(s.execute(select(inbox.event_id).where(
-                    inbox.consumer == self.consumer, inbox.event_id.in_([e.id for e in envelopes]))).scalars())
+                    inbox.consumer == self.consumer, among(s, inbox.event_id, [e.id for e in envelopes]))).scalars())
                 known = {r.stream_key: r.version for r in s.execute(
                     select(positions.stream_key, positions.version)
-                    .where(positions.consumer == self.consumer, positions.stream_key.in_(keys))
+                    .where(positions.consumer == self.consumer, among(s, positions.stream_key, sorted(keys)))
                     .with_for_update())}
                 current = dict(known)
                 if preload is not None:

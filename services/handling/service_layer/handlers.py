@@ -40,6 +40,12 @@ from services.handling.service_layer import files as case_files
 PROVINCE_TIME = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
+def preload(uow: UnitOfWork, report_ids: list[str]) -> None:
+    """Before a batch of events: their cases, locked and loaded with one query (a batch of recalls of cases this node
+    never had — after a long partition — then costs one query, not one per event)."""
+    uow.cases.load_many(report_ids)
+
+
 def _not_found(report_id: str) -> NotFound:
     return NotFound(f"No case for report {report_id}.", f"Không tìm thấy hồ sơ xử lý của phản ánh {report_id}.")
 

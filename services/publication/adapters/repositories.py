@@ -7,6 +7,7 @@ from typing import NamedTuple
 from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session
 
+from paht.runtime.db import among
 from paht.runtime.paging import Page, SortKey, fetch_page
 from services.publication.adapters import map_cells as _cell_counts  # noqa: F401  (keeps the map's cell counts in step)
 from services.publication.adapters.orm import map_cells, public_reports, taxonomy_topics
@@ -92,6 +93,8 @@ class SqlPublicReports:
             return report
         if report_id in self.session.info.get("publication.absent", ()):
             report = None  # load_many found no row for it
+        elif report_id in self.session.info.get("publication.locked", ()):
+            report = self.session.get(PublicReport, report_id)  # load_many locked and holds it: no query
         else:
             with self.session.no_autoflush:
                 report = self.get(report_id, for_update=True)  # after load_many: from the session, no query
@@ -104,8 +107,11 @@ class SqlPublicReports:
     def load_many(self, report_ids: list[str]) -> None:
         """Load the rows of several reports for update with one query, ahead of a batch of their events."""
         ids = sorted(set(report_ids))
-        found = self.session.execute(select(PublicReport).where(PublicReport.report_id.in_(ids)).with_for_update()).scalars().all()
-        self.session.info["publication.absent"] = set(ids) - {r.report_id for r in found}
+        found = self.session.execute(select(PublicReport).where(among(self.session, PublicReport.report_id, ids))
+                                     .order_by(PublicReport.report_id).with_for_update()).scalars().all()
+        self._held = found  # the session's identity map keeps objects only while someone else does
+        self.session.info["publication.locked"] = {r.report_id for r in found}
+        self.session.info["publication.absent"] = set(ids) - self.session.info["publication.locked"]
 
     def by_tracking_code(self, code: str) -> PublicReport | None:
         q = select(PublicReport).where(PublicReport.tracking_code == code, PublicReport.received_at.is_not(None))

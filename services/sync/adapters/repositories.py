@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.sync.domain.ownership import Ownership
+from paht.runtime.db import among
 
 
 class SqlOwnerships:
@@ -20,7 +21,7 @@ class SqlOwnerships:
         """Bring several reports' rows into the session at once (later get() calls find them there)."""
         if report_ids:
             # held here: the session's identity map keeps objects only as long as someone else does
-            self._held = self.session.execute(select(Ownership).where(Ownership.report_id.in_(report_ids))).scalars().all()
+            self._held = self.session.execute(select(Ownership).where(among(self.session, Ownership.report_id, report_ids))).scalars().all()
 
     def get_or_start(self, report_id: str) -> Ownership:
         """Load a report's ownership for update, or start it at the province when its first dispatch arrives."""

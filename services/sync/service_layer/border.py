@@ -27,6 +27,7 @@ from google.protobuf.message import Message
 from opentelemetry import metrics
 from sqlalchemy import bindparam, select
 
+from paht.runtime.db import among
 from paht.runtime import federation
 from paht.runtime.events.envelope import Envelope, subject_for
 from paht.runtime.ids import new_id
@@ -88,7 +89,7 @@ def _load_counters(uow: UnitOfWork, counters: dict, keys: list[str]) -> None:
     if not wanted:
         return
     rows = dict(uow.session.execute(select(relayed_versions.c.key, relayed_versions.c.version)
-                                    .where(relayed_versions.c.key.in_(wanted)).with_for_update()).all())
+                                    .where(among(uow.session, relayed_versions.c.key, wanted)).with_for_update()).all())
     for k in wanted:
         counters[k] = [rows.get(k, 0), k in rows, rows.get(k, 0)]  # [current, stored, as read]
 
@@ -205,7 +206,7 @@ def preload_copies(uow: UnitOfWork, report_ids: list[str]) -> None:
         known[r] = set()
     if wanted:
         for report_id, hub in uow.session.execute(select(report_copies.c.report_id, report_copies.c.hub)
-                                                  .where(report_copies.c.report_id.in_(wanted))):
+                                                  .where(among(uow.session, report_copies.c.report_id, wanted))):
             known[report_id].add(hub)
 
 
