@@ -15,7 +15,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
 from sqlalchemy import Engine, Table, delete, select, text, update
 
-from paht.runtime.db import FILE_LOCKS, READ_ONLY, file_lock
+from paht.runtime.db import FILE_LOCKS, READ_ONLY, among, file_lock
 from paht.runtime.telemetry import spans_recorded
 
 log = logging.getLogger(__name__)
@@ -220,7 +220,7 @@ class OutboxRelay:
                 .limit(self._batch + len(sent))
             ).all()
             new = [seq for seq, event_id in waiting if event_id not in sent][:self._batch]
-            rows = conn.execute(select(outbox).where(outbox.c.seq.in_(new)).order_by(outbox.c.seq)).all() if new else []
+            rows = conn.execute(select(outbox).where(among(conn, outbox.c.seq, new)).order_by(outbox.c.seq)).all() if new else []
             conn.commit()  # ends the read; a ROLLBACK would also make psycopg forget its prepared statements
         return rows
 
@@ -363,5 +363,5 @@ class OutboxRelay:
     def _mark_published(self, event_ids: list[str]) -> None:
         with self._engine.begin() as conn:
             conn.execute(
-                update(self._outbox).where(self._outbox.c.event_id.in_(event_ids)).values(published_at=datetime.now(timezone.utc))
+                update(self._outbox).where(among(conn, self._outbox.c.event_id, event_ids)).values(published_at=datetime.now(timezone.utc))
             )
