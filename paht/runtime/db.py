@@ -286,3 +286,25 @@ def among(bind, column, values):
 
         return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
     return column.in_(values)
+
+
+def set_many(session, table, key: str, value: str, changes: dict, **fixed) -> None:
+    """Set `value` of many rows of `table`, found by `key` (and the `fixed` columns' values), in one statement: on
+    PostgreSQL `UPDATE … FROM unnest(:keys, :values)` (one round trip, one statement to plan); elsewhere an executemany.
+    `changes`: {key: new value}; both integers or strings as the columns are."""
+    if not changes:
+        return
+    from sqlalchemy import bindparam
+
+    if session.get_bind().dialect.name == "postgresql":
+        keys, values = list(changes), list(changes.values())
+        key_type = "bigint" if isinstance(keys[0], int) else "text"
+        value_type = "bigint" if isinstance(values[0], int) else "text"
+        where = " AND ".join([f"t.{key} = v.k", *(f"t.{c} = :fixed_{c}" for c in fixed)])
+        session.execute(text(f"UPDATE {table.name} AS t SET {value} = v.v FROM unnest(CAST(:keys AS {key_type}[]), "
+                             f"CAST(:values AS {value_type}[])) AS v(k, v) WHERE {where}"),
+                        {"keys": keys, "values": values, **{f"fixed_{c}": x for c, x in fixed.items()}})
+        return
+    condition = [table.c[key] == bindparam("_k"), *(table.c[c] == x for c, x in fixed.items())]
+    session.execute(table.update().where(*condition).values({value: bindparam("_v")}),
+                    [{"_k": k, "_v": v} for k, v in changes.items()])

@@ -13,10 +13,10 @@ from google.protobuf.message import Message
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from opentelemetry import metrics, propagate, trace
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, select
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-from paht.runtime.db import among
+from paht.runtime.db import among, set_many
 from paht.runtime.events.bus import ensure_consumer, ensure_durable
 from paht.runtime.errors import DomainError
 from paht.runtime.events.envelope import Envelope
@@ -195,16 +195,18 @@ class EventApplier:
                 if handled:
                     now = datetime.now(timezone.utc)
                     moved = {k: v for k, v in current.items() if known.get(k) != v}
-                    changed = [{"k": k, "v": v} for k, v in moved.items() if k in known]
-                    if changed:  # one statement for all of them (executemany)
-                        s.execute(self._positions.update()
-                                  .where(positions.consumer == self.consumer, positions.stream_key == bindparam("k"))
-                                  .values(version=bindparam("v")), changed)
+                    # one statement for all the positions that moved, one for the new ones
+                    set_many(s, self._positions, "stream_key", "version", {k: v for k, v in moved.items() if k in known},
+                             consumer=self.consumer)
                     fresh = [{"consumer": self.consumer, "stream_key": k, "version": v} for k, v in moved.items() if k not in known]
                     if fresh:
                         s.execute(self._positions.insert(), fresh)
-                    s.execute(self._inbox.insert(), [{"consumer": self.consumer, "event_id": e.id, "ce_type": e.type, "handled_at": now}
-                                                     for e in handled])
+                    # the inbox keeps what a handler acted on; an event of a type this service does not handle is
+                    # recognised again by its position alone (nothing was done that could be done twice)
+                    acted = [{"consumer": self.consumer, "event_id": e.id, "ce_type": e.type, "handled_at": now}
+                             for e in handled if handler_for(handlers, e.type) is not None]
+                    if acted:
+                        s.execute(self._inbox.insert(), acted)
                     uow.commit()
                 return outcomes
         except Exception:

@@ -25,9 +25,9 @@ from datetime import datetime, timezone
 
 from google.protobuf.message import Message
 from opentelemetry import metrics
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 
-from paht.runtime.db import among
+from paht.runtime.db import among, set_many
 from paht.runtime import federation
 from paht.runtime.events.envelope import Envelope, subject_for
 from paht.runtime.ids import new_id
@@ -97,9 +97,7 @@ def _load_counters(uow: UnitOfWork, counters: dict, keys: list[str]) -> None:
 def _write_counters(uow: UnitOfWork, counters: dict) -> None:
     s = uow.session
     fresh = [{"key": k, "version": v[0]} for k, v in counters.items() if not v[1] and v[0]]
-    moved = [{"k": k, "v": v[0]} for k, v in counters.items() if v[1] and v[0] != v[2]]
-    if moved:  # one statement for all of them (executemany)
-        s.execute(relayed_versions.update().where(relayed_versions.c.key == bindparam("k")).values(version=bindparam("v")), moved)
+    set_many(s, relayed_versions, "key", "version", {k: v[0] for k, v in counters.items() if v[1] and v[0] != v[2]})  # one statement
     if fresh:
         s.execute(relayed_versions.insert(), fresh)
 
