@@ -29,9 +29,11 @@ def reporter_contacts(ctx):
     """Intake's audited release of a reporter's contact, over gRPC (tests may set ctx.reporter_contacts)."""
     contacts = vars(ctx).get("reporter_contacts")
     if contacts is None and federation.is_hub(ctx.settings):
-        from services.handling.adapters.contacts import ContactsKeptAtTheProvince
+        from services.handling.adapters.contacts import ContactsKeptAtTheProvince, ContactsThroughTheProvince
 
-        contacts = ctx.reporter_contacts = ContactsKeptAtTheProvince()
+        s = ctx.settings
+        joined = bool(s.parent_url and s.join_secret_file)  # the province's intake, asked over HTTP with the hub's secret
+        contacts = ctx.reporter_contacts = ContactsThroughTheProvince(s, ctx.verifier) if joined else ContactsKeptAtTheProvince()
     if contacts is None:
         from services.handling.adapters.contacts import GrpcReporterContacts
 

@@ -88,7 +88,7 @@ def build_http(ctx, taxonomy=None):
     """Build intake's app; `taxonomy` replaces intake's copy (tests give a fake)."""
     from services.intake.adapters.identity import otp_key
     from services.intake.domain.identity import SendLimits
-    from services.intake.entrypoints import api, media_api, my_api, pages, reporter_api, triage_api
+    from services.intake.entrypoints import api, federation_api, media_api, my_api, pages, reporter_api, triage_api
     from services.intake.service_layer import identity
 
     taxonomy = taxonomy if taxonomy is not None else taxonomy_for(ctx)
@@ -101,6 +101,7 @@ def build_http(ctx, taxonomy=None):
     app.include_router(my_api.build_router(ctx, taxonomy, push_key=ports.push.public_key))
     app.include_router(reporter_api.build_router(ctx, otp=otp))
     app.include_router(media_api.build_router(ctx, media_storage(ctx), vars(ctx).get("media_spool")))  # spool: tests set one
+    app.include_router(federation_api.build_router(ctx))  # what a hub asks for a case it owns: the reporter's contact
     app.include_router(pages.build_router(ctx, taxonomy, otp=otp, push_key=ports.push.public_key, storage=media_storage(ctx)))
     return app
 

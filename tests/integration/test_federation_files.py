@@ -108,3 +108,61 @@ def test_the_hubs_copier_copies_retries_through_an_outage_and_stops_when_the_pro
     later = datetime.now(timezone.utc) + timedelta(minutes=10)
     assert report_files.copy_due(hub.engine, storage, fetch, now=later) == 1
     assert report_files.copied(hub.engine, "r1", "m-later").status == "copied"
+
+
+def test_a_hub_reads_a_reporters_contact_for_its_person_through_the_provinces_audited_release(province, settings, tmp_path):
+    """The hub's handling asks the province's intake (a real server) with its secret, naming its person; intake gives
+    the contact only for a report the hub owns now, only for a case handler, and records the release."""
+    import asyncio
+
+    from paht.runtime.auth import TokenVerifier
+    from paht.runtime.errors import Forbidden, NotFound, Unavailable
+    from services.handling.adapters.contacts import ContactsThroughTheProvince
+    from services.intake.adapters.orm import contact_audit
+    from tests.support.live_server import live_server
+    from tests.support.services import token_for
+
+    secret = federation_up.secret(federation_up.hub_secret_path(province.settings.data, HUB))
+    rid, _ = province.submit()
+    (tmp_path / "join.secret").write_text(secret)
+    with live_server(province.intake_app) as url:
+        hub = make_settings(tmp_path / "hubdata", node_id=HUB, parent_node=settings.node_id, parent_url=url,
+                            join_secret_file=tmp_path / "join.secret")
+        contacts = ContactsThroughTheProvince(hub, TokenVerifier(hub))
+        officer = token_for(hub, "canbophuong", ["staff"], "ward-donghoi-2025", "Đặng Thị Hồng")
+        with pytest.raises(NotFound):  # not the hub's report (yet)
+            asyncio.run(contacts.release(officer, rid, "Hẹn kiểm tra hiện trường"))
+        province.intake.owners.by_report[rid] = HUB
+        got = asyncio.run(contacts.release(officer, rid, "Hẹn kiểm tra hiện trường"))
+        assert got.name == "Trần Văn Bình" and got.phone and got.audit_id
+        # someone who handles no case is refused by the province too
+        stranger = token_for(hub, "bcd", ["steering_member"], "ban-chi-dao")
+        with pytest.raises(Forbidden):
+            asyncio.run(contacts.release(stranger, rid, "Tò mò"))
+        province.intake.owners.by_report[rid] = "province"  # taken back: nothing more
+        with pytest.raises(NotFound):
+            asyncio.run(contacts.release(officer, rid, "Gọi lại lần nữa"))
+        wrong = make_settings(tmp_path / "hubdata", node_id=HUB, parent_node=settings.node_id, parent_url=url,
+                              join_secret_file=tmp_path / "nowhere.secret")
+        with pytest.raises(Unavailable):  # no secret to present: a clear 503, never a 500
+            asyncio.run(ContactsThroughTheProvince(wrong, TokenVerifier(wrong)).release(officer, rid, "Hẹn kiểm tra"))
+    # the province out of reach: a clear 503 that says so
+    with pytest.raises(Unavailable) as down:
+        asyncio.run(contacts.release(officer, rid, "Hẹn kiểm tra hiện trường"))
+    assert "kết nối" in down.value.detail_vi and "cannot be reached" in down.value.detail_en
+    with province.intake.engine.connect() as conn:
+        rows = conn.execute(select(contact_audit)).all()
+    assert [(r.report_id, r.staff_subject, r.staff_org_unit) for r in rows] == [(rid, f"canbophuong@{HUB}", "ward-donghoi-2025")]
+
+
+def test_a_hub_not_joined_over_http_says_the_province_keeps_the_contact(hub):
+    import asyncio
+
+    from paht.runtime.errors import Unavailable
+    from services.handling.adapters.contacts import ContactsKeptAtTheProvince
+
+    contacts = handling_boot.reporter_contacts(hub)  # no PAHT_PARENT_URL: no audited path from here
+    assert isinstance(contacts, ContactsKeptAtTheProvince)
+    with pytest.raises(Unavailable) as refused:
+        asyncio.run(contacts.release("token", "r1", "Hẹn kiểm tra"))
+    assert "Trung tâm IOC tỉnh" in refused.value.detail_vi

@@ -45,9 +45,62 @@ class GrpcReporterContacts:
         return ReporterContact(name=c.name, phone=c.phone, email=c.email, audit_id=c.audit_id)
 
 
+class ContactsThroughTheProvince:
+    """On a hub node joined over HTTP: the province's intake releases the contact to the hub that owns the report now,
+    for the person the hub names (its handling has checked they handle the case), and keeps the audit record; the
+    hub authenticates with its secret. Nothing of the contact is kept or logged on the hub."""
+
+    def __init__(self, settings, verifier):
+        self._settings = settings
+        self._verifier = verifier
+
+    async def release(self, token: str, report_id: str, purpose: str) -> ReporterContact:
+        from pathlib import Path
+
+        import httpx
+
+        from paht.runtime.errors import NotFound, Unavailable
+
+        person = self._verifier.verify(token)
+        s = self._settings
+        url = f"{s.parent_url.rstrip('/')}/api/intake/v1/federation/{s.node_id}/contacts/{report_id}"
+        body = {"purpose": purpose, "person": {"subject": person.subject, "name": person.name, "org_unit": person.org_unit,
+                                               "roles": sorted(person.roles)}}
+        try:
+            secret = Path(s.join_secret_file).read_text(encoding="utf-8").strip()
+            async with httpx.AsyncClient(timeout=s.grpc_timeout_s) as http:
+                r = await http.post(url, json=body, headers={"Authorization": f"Bearer {secret}"})
+        except (OSError, httpx.HTTPError) as exc:
+            log.warning("the province's intake could not be asked for a reporter's contact (%s)", type(exc).__name__)
+            raise Unavailable("The province cannot be reached just now, and it alone keeps the reporter's contact; try again "
+                              "when the link is back, or ask the provincial IOC.",
+                              "Hiện không kết nối được với hệ thống của tỉnh, nơi duy nhất lưu thông tin liên hệ của người "
+                              "phản ánh; vui lòng thử lại khi có kết nối, hoặc liên hệ Trung tâm IOC tỉnh.") from None
+        if r.status_code == 404:
+            raise NotFound("The province does not list this report as this hub's any more (taken back or sent elsewhere).",
+                           "Tỉnh không còn ghi nhận phản ánh này thuộc nút cấp huyện (đã thu hồi hoặc chuyển nơi khác).")
+        if r.status_code == 403:
+            from paht.runtime.errors import Forbidden
+
+            raise Forbidden("Only the people handling the report's case may see a reporter's contact.",
+                            "Chỉ người đang xử lý phản ánh được xem thông tin liên hệ của người phản ánh.")
+        if r.status_code == 422:
+            from paht.runtime.errors import InvalidInput
+
+            raise InvalidInput("Say why you need the contact, in 3 to 300 characters (it is audited).",
+                               "Cần nêu mục đích xem thông tin liên hệ, từ 3 đến 300 ký tự (được ghi nhật ký).")
+        if r.status_code != 200:
+            log.error("the province's intake refused a reporter's contact to this hub (HTTP %s)", r.status_code)
+            raise Unavailable("The province refused this hub's request for the contact; ask the provincial IOC.",
+                              "Tỉnh từ chối yêu cầu của nút cấp huyện; vui lòng liên hệ Trung tâm IOC tỉnh.")
+        got = r.json()
+        return ReporterContact(name=got["name"], phone=got["phone"], email=got["email"], audit_id=got["audit_id"])
+
+
 class ContactsKeptAtTheProvince:
-    """On a hub node: the reporter's personal data never leaves the province's intake, and no audited path to it
-    crosses nodes yet, so the release is refused with a clear answer (never a 500)."""
+    """On a hub node not joined over HTTP (no address and secret of the province, e.g. on Kubernetes): the reporter's
+    personal data stays in the province's intake and there is no audited path to it from here, so the release is
+    refused with a clear answer (never a 500)."""
 
     async def release(self, token: str, report_id: str, purpose: str) -> ReporterContact:
         from paht.runtime.errors import Unavailable

@@ -269,7 +269,9 @@ def build_router(ctx, directory: OrgDirectory, storage: BlobStorage | None = Non
                  description="For the lead agency's coordinator, the lead unit's leader and the case's staff (and the IOC). Intake, "
                              "the only holder of personal data, releases it after asking handling whether you handle the case, and "
                              "keeps the audit record (`audit_id`); the case's history gets a line with who looked and why. 404 outside "
-                             "your scope; 422 without a purpose; 503 when intake cannot be reached. Never cached.")
+                             "your scope; 422 without a purpose; 503 when intake cannot be reached. On a district hub the province's intake "
+                             "releases it to the hub that owns the report now (asked over HTTP with the hub's secret, audited there "
+                             "with the person's name and node). Never cached.")
     async def reporter_contact(report_id: ReportId, body: ContactIn, request: Request, user: anyone):
         c = await handlers.reporter_contact(ctx.uow(), contacts, user, bearer_token(request), report_id, body.purpose)
         return answer({"name": c.name, "phone": c.phone, "email": c.email, "audit_id": c.audit_id}, headers={"Cache-Control": "no-store"})
