@@ -186,3 +186,22 @@ def test_hub_routes_lead_to_its_services_and_home_is_the_work_list():
     (ingress,) = of_kind("hub-donghoi", "Ingress")
     assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/app-root"] == "/handling/"
     assert [rule["host"] for rule in ingress["spec"]["rules"]] != [rule["host"] for rule in of_kind("province", "Ingress")[0]["spec"]["rules"]]
+
+
+def test_intake_on_the_province_and_handling_on_the_hub_share_the_hubs_secret():
+    """What a hub asks the province for a case it owns (its files, the reporter's contact) needs the hub's secret on
+    both sides: the province's intake reads <PAHT_DATA>/federation/<hub>.secret, the hub's handling PAHT_JOIN_SECRET_FILE."""
+    (intake,) = [d for d in of_kind("province", "Deployment") if d["metadata"]["name"] == "intake"]
+    spec = intake["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    data_dir = next(e["value"] for e in container["env"] if e["name"] == "PAHT_DATA")
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == f"{data_dir}/federation"]
+    assert next(v for v in spec["volumes"] if v["name"] == mount["name"])["secret"]["secretName"] == "paht-federation"
+
+    (handling,) = [d for d in of_kind("hub-donghoi", "Deployment") if d["metadata"]["name"] == "handling"]
+    spec = handling["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    secret_file = next(e["value"] for e in container["env"] if e["name"] == "PAHT_JOIN_SECRET_FILE")
+    (mount,) = [m for m in container["volumeMounts"] if secret_file.startswith(m["mountPath"] + "/")]
+    assert next(v for v in spec["volumes"] if v["name"] == mount["name"])["secret"]["secretName"] == "paht-join"
+    assert config("hub-donghoi")["PAHT_PARENT_URL"] == config("province")["PAHT_PUBLIC_URL"]
