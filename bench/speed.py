@@ -1,0 +1,282 @@
+"""Benchmark PAHT's throughput and tails through the edge of an instance it starts itself (the speed goals).
+
+Run: PYTHONPATH=. .venv/bin/python bench/speed.py [--external] [--seconds 60] [--read-seconds 10] [--connections 8]
+                                               [--quick] [--only create,list,open311,page,open311-post]
+Embedded by default (SQLite and the bundled nats-server); --external uses DATABASE_URL and NATS_URL (PostgreSQL and
+NATS) with schemas and subjects of its own. Needs `wrk` (Debian: apt-get install wrk). Prints a table; asserts nothing.
+
+What it measures (wrk -t2 -c<connections>, closed loop, through the edge):
+- create: POST /api/intake/v1/reports (the citizens' JSON API, an app session), --seconds long; then how long until
+  every consumer of every stream has applied every event (JetStream: nothing pending, nothing unacknowledged) —
+  the backlog the load left behind;
+- open311-post: POST /open311/v2/requests.json (a partner's key) for --read-seconds, and its backlog the same way;
+- list: GET /api/publication/v1/reports (first page); open311: GET /open311/v2/requests.json; page: GET /reports/<id>
+  (one report's page), each --read-seconds;
+- memory: each service's resident memory at idle (before any load) and its highest while the loads ran (sampled
+  every 0.5 s).
+Goals (issue): creating ≥ 1,500/s sustained 60 s with every event consumed within 2 s of the end; the list and
+Open311 GET ≥ 1,500/s, a report's page ≥ 2,000/s; memory < 120 MB per service idle, < 200 MB under load.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.intake_submit import REPORT, machine_pace, rss_mb  # noqa: E402
+from paht.runtime.walkthrough import DEMO_PASSWORD, reporter_sign_in  # noqa: E402
+from tests.e2e.harness import backend_env, cleanup_backend, start_paht, stop_paht  # noqa: E402
+
+POST_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "%s"
+%s
+wrk.body = [[%s]]
+"""
+OPEN311_FORM = ("service_code={service}&lat=17.4683&long=106.6222&address_string=120%20Quang%20Trung&"
+                "description=%C3%94%20g%C3%A0%20l%E1%BB%9Bn%20gi%E1%BB%AFa%20%C4%91%C6%B0%E1%BB%9Dng%20Quang%20Trung&"
+                "first_name=Hoa&last_name=Nguyen&email=hoa%40example.vn&phone=0912345678&api_key={key}")
+
+
+def wrk(url: str, seconds: float, connections: int, script: str | None = None) -> dict:
+    """Run wrk; return requests/s, the latency percentiles it prints (ms), and the count of non-2xx answers."""
+    binary = shutil.which("wrk")
+    if not binary:
+        return {"error": "wrk not installed (apt-get install wrk)"}
+    args = [binary, "-t2", f"-c{connections}", f"-d{max(1, int(seconds))}s", "--latency"]
+    path = None
+    if script is not None:
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+            f.write(script)
+            path = f.name
+        args += ["-s", path]
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=False).stdout
+    if path:
+        Path(path).unlink()
+    figures: dict = {"non_2xx": 0, "raw": out}
+    for line in out.splitlines():
+        parts = line.split()
+        if line.startswith("Requests/sec"):
+            figures["per_s"] = float(parts[1])
+        elif parts[:1] in (["50%"], ["90%"], ["99%"]):
+            figures[parts[0]] = to_ms(parts[1])
+        elif "Non-2xx" in line:
+            figures["non_2xx"] = int(parts[-1])
+        elif line.strip().startswith("Latency") and len(parts) >= 4:
+            figures["max"] = to_ms(parts[3])
+    return figures
+
+
+def to_ms(text: str) -> float:
+    for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0), ("m", 60000.0)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * factor
+    return float("nan")
+
+
+class Instance:
+    """A running `paht up`, what its services are, and the people the loads act as."""
+
+    def __init__(self, external: bool):
+        self.backend = "external" if external else "embedded"
+        self.tag = "s" + uuid.uuid4().hex[:8]
+        self.tmp = Path(tempfile.mkdtemp(prefix="paht-speed-"))
+        self.running = start_paht(self.tmp / "data", backend_env(self.backend, self.tag), timeout=180)
+        self.url = self.running.url
+        self.http = httpx.Client(base_url=self.url, timeout=30)
+        self.run_info = json.loads((self.tmp / "data" / "run.json").read_text())
+        self.node_id = self.tag if external else "province"
+
+    def token(self, username: str) -> str:
+        r = self.http.post("/auth/token", data={"username": username, "password": DEMO_PASSWORD})
+        r.raise_for_status()
+        return f"Bearer {r.json()['access_token']}"
+
+    def pids(self) -> dict[str, int]:
+        services = self.run_info.get("services", {})
+        return {name: s["pid"] for name, s in services.items() if s.get("pid")}
+
+    def memory(self) -> dict[str, float]:
+        out = {}
+        for name, pid in self.pids().items():
+            try:
+                out[name] = rss_mb(pid)
+            except OSError:
+                pass
+        return out
+
+    def stop(self) -> None:
+        self.http.close()
+        stop_paht(self.running)
+        cleanup_backend(self.backend, self.tag)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def backlog(inst: Instance) -> int:
+    """Events waiting for any consumer of the node (JetStream: pending plus delivered and not yet acknowledged)."""
+    import nats
+
+    import os
+
+    from paht.runtime.events.envelope import stream_for
+
+    url = inst.run_info.get("nats_url") or os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
+    ours = stream_for(inst.node_id, "x")[0].removesuffix("X")  # PAHT_<NODE>_: a shared NATS holds other runs' streams too
+
+    async def ask() -> int:
+        nc = await nats.connect(url, connect_timeout=5, allow_reconnect=False)
+        try:
+            js = nc.jetstream(timeout=5)
+            total = 0
+            for stream in await js.streams_info():
+                if not stream.config.name.startswith(ours):
+                    continue
+                for consumer in await js.consumers_info(stream.config.name):
+                    total += int(consumer.num_pending or 0) + int(consumer.num_ack_pending or 0)
+            return total
+        finally:
+            await nc.close()
+
+    return asyncio.run(ask())
+
+
+def drained_after(inst: Instance, timeout: float = 300.0) -> tuple[float, int]:
+    """Seconds from now until no consumer has anything waiting, and the backlog at the start."""
+    t0 = time.monotonic()
+    first = backlog(inst)
+    waiting = first
+    while waiting and time.monotonic() - t0 < timeout:
+        time.sleep(0.1)
+        waiting = backlog(inst)
+    return time.monotonic() - t0, first
+
+
+class MemoryWatch:
+    """The highest resident memory of each service while the loads run."""
+
+    def __init__(self, inst: Instance):
+        self.inst, self.peak, self._stop = inst, {}, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            for name, mb in self.inst.memory().items():
+                self.peak[name] = max(self.peak.get(name, 0.0), mb)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def prepare(inst: Instance, reports: int) -> dict:
+    """A reporter's session, a partner key with room for the load, and `reports` reports accepted at step 1 (the lists
+    and pages then have rows); return what the loads need."""
+    citizen = reporter_sign_in(inst.http, "09" + uuid.uuid4().hex[:8].translate(str.maketrans("abcdef", "123456")))
+    admin, ioc = inst.token("admin"), inst.token("ioc")
+    partner = inst.http.post("/api/intake/v1/admin/partners", headers={"Authorization": admin},
+                             json={"id": "bench-" + inst.tag, "name": "Bench", "channel_name": "bench-" + inst.tag, "rate_per_minute": 100_000})
+    partner.raise_for_status()
+    services = inst.http.get("/open311/v2/services.json").json()
+    ids = []
+    for _ in range(reports):
+        r = inst.http.post("/api/intake/v1/reports", json=REPORT, headers=citizen)
+        r.raise_for_status()
+        ids.append(r.json()["id"])
+    topic = inst.http.get("/api/dispatch/v1/topics").json()["items"][0]["code"]
+    for rid in ids:
+        inst.http.post(f"/api/intake/v1/reports/{rid}/accept", json={"topic_code": topic}, headers={"Authorization": ioc}).raise_for_status()
+    drained_after(inst)
+    return {"citizen": citizen, "key": partner.json()["api_key"], "service_code": services[0]["service_code"], "report": ids[0]}
+
+
+def row(what: str, f: dict, goal: str) -> str:
+    if "error" in f:
+        return f"{what:<34} {f['error']}"
+    return (f"{what:<34} {f.get('per_s', float('nan')):>9,.0f} {f.get('50%', float('nan')):>8.1f} {f.get('90%', float('nan')):>8.1f} "
+            f"{f.get('99%', float('nan')):>8.1f} {f.get('max', float('nan')):>8.1f} {f.get('non_2xx', 0):>8}   {goal}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--external", action="store_true", help="PostgreSQL and NATS from DATABASE_URL / NATS_URL")
+    ap.add_argument("--seconds", type=float, default=60.0, help="how long the create load runs (default 60)")
+    ap.add_argument("--read-seconds", type=float, default=10.0, help="how long each other load runs (default 10)")
+    ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--reports", type=int, default=200, help="reports accepted before the reads (default 200)")
+    ap.add_argument("--quick", action="store_true", help="10 s create, 5 s reads, 50 reports")
+    ap.add_argument("--only", default="create,open311-post,list,open311,page", help="which loads, comma-separated")
+    args = ap.parse_args()
+    if args.quick:
+        args.seconds, args.read_seconds, args.reports = 10.0, 5.0, 50
+    loads = [x.strip() for x in args.only.split(",") if x.strip()]
+    print(f"Speed benchmark ({'PostgreSQL + NATS' if args.external else 'embedded: SQLite + bundled nats-server'}), "
+          f"wrk -t2 -c{args.connections}", flush=True)
+    inst = Instance(args.external)
+    results: dict[str, dict] = {}
+    try:
+        print(f"started in {inst.running.started_in:.1f} s; preparing {args.reports} reports", flush=True)
+        ready = prepare(inst, args.reports)
+        idle = inst.memory()
+        pace = machine_pace()
+        with MemoryWatch(inst) as watch:
+            for load in loads:
+                print(f"  {load} …", flush=True)
+                if load == "create":
+                    script = POST_SCRIPT % ("application/json", f'wrk.headers["Authorization"] = "{ready["citizen"]["Authorization"]}"',
+                                            json.dumps(REPORT, ensure_ascii=False))
+                    f = wrk(f"{inst.url}/api/intake/v1/reports", args.seconds, args.connections, script)
+                    f["drained_s"], f["backlog"] = drained_after(inst)
+                elif load == "open311-post":
+                    body = OPEN311_FORM.format(service=ready["service_code"], key=ready["key"])
+                    f = wrk(f"{inst.url}/open311/v2/requests.json", args.read_seconds, args.connections,
+                            POST_SCRIPT % ("application/x-www-form-urlencoded", "", body))
+                    f["drained_s"], f["backlog"] = drained_after(inst)
+                elif load == "list":
+                    f = wrk(f"{inst.url}/api/publication/v1/reports", args.read_seconds, args.connections)
+                elif load == "open311":
+                    f = wrk(f"{inst.url}/open311/v2/requests.json", args.read_seconds, args.connections)
+                elif load == "page":
+                    f = wrk(f"{inst.url}/reports/{ready['report']}", args.read_seconds, args.connections)
+                else:
+                    continue
+                results[load] = f
+    finally:
+        inst.stop()
+
+    goals = {"create": "≥ 1,500/s; drained ≤ 2 s", "open311-post": "≥ 1,500/s", "list": "≥ 1,500/s", "open311": "≥ 1,500/s",
+             "page": "≥ 2,000/s"}
+    print("\n" + "=" * 110)
+    print(f"Speed — {'PostgreSQL + NATS' if args.external else 'embedded'}; machine pace {pace:.0f} ms; wrk -t2 -c{args.connections}")
+    print(f"{'load':<34} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} {'non-2xx':>8}   goal")
+    names = {"create": f"create report (JSON), {args.seconds:.0f} s", "open311-post": f"create (Open311 POST), {args.read_seconds:.0f} s",
+             "list": "public list, first page", "open311": "Open311 GET requests.json", "page": "one report's page"}
+    for load, f in results.items():
+        print(row(names[load], f, goals[load]))
+        if "drained_s" in f:
+            print(f"{'':<34} backlog at the end {f['backlog']:,} events, all consumed {f['drained_s']:.1f} s after the load")
+    print("\nmemory (MB, resident)   " + "  ".join(f"{n}" for n in sorted(idle)))
+    print("idle                    " + "  ".join(f"{idle[n]:.0f}" for n in sorted(idle)))
+    print("highest under load      " + "  ".join(f"{watch.peak.get(n, float('nan')):.0f}" for n in sorted(idle)))
+    print("goals: < 120 MB per service idle, < 200 MB under load")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
