@@ -82,25 +82,54 @@ def photo_of_1mb() -> bytes:
     return out.getvalue()
 
 
-def throughput(url: str, auth: str, seconds: float, connections: int) -> dict:
-    wrk = shutil.which("wrk")
-    if not wrk:
-        return {"error": "wrk not installed"}
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(WRK_SCRIPT % (auth, json.dumps(REPORT, ensure_ascii=False)))
-    out = subprocess.run([wrk, "-t2", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "-s", f.name, f"{url}/api/intake/v1/reports"],
-                         capture_output=True, text=True, check=False).stdout
-    os.unlink(f.name)
-    figures = {"raw": out}
+def wrk(url: str, seconds: float, connections: int = 8, script: str | None = None, headers: dict | None = None) -> dict:
+    """Run `wrk -t2 -c<connections> -d<seconds>s --latency` (a Lua `script` for a request of its own, extra `headers`);
+    return requests/s (`per_s`), how many requests (`requests`), the 50/90/99 % latencies and the highest (`max`), in
+    ms, and the count of answers other than 2xx/3xx (`non_2xx`). The one wrk runner of the benches."""
+    binary = shutil.which("wrk")
+    if not binary:
+        return {"error": "wrk not installed (apt-get install wrk)"}
+    args = [binary, "-t2", f"-c{connections}", f"-d{max(1, int(seconds))}s", "--latency"]
+    for k, v in (headers or {}).items():
+        args += ["-H", f"{k}: {v}"]
+    path = None
+    if script is not None:
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+            f.write(script)
+            path = f.name
+        args += ["-s", path]
+    try:
+        out = subprocess.run([*args, url], capture_output=True, text=True, check=False, timeout=seconds + 60).stdout
+    finally:
+        if path:
+            os.unlink(path)
+    figures: dict = {"non_2xx": 0, "requests": 0, "raw": out}
     for line in out.splitlines():
         parts = line.split()
         if line.startswith("Requests/sec"):
             figures["per_s"] = float(parts[1])
         elif parts[:1] in (["50%"], ["90%"], ["99%"]):
-            figures[parts[0]] = parts[1]
+            figures[parts[0]] = to_ms(parts[1])
         elif "Non-2xx" in line:
-            figures["non_2xx"] = parts[-1]
+            figures["non_2xx"] = int(parts[-1])
+        elif " requests in " in line:
+            figures["requests"] = int(parts[0])
+        elif line.strip().startswith("Latency") and len(parts) >= 4:
+            figures["max"] = to_ms(parts[3])
     return figures
+
+
+def to_ms(text: str) -> float:
+    """One of wrk's durations ("812.00us", "3.21ms", "1.02s", "1.5m") in milliseconds."""
+    for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0), ("m", 60000.0)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * factor
+    return float("nan")
+
+
+def throughput(url: str, auth: str, seconds: float, connections: int) -> dict:
+    """Submissions through the edge with wrk, each request a new report of the reporter whose session `auth` is."""
+    return wrk(f"{url}/api/intake/v1/reports", seconds, connections, WRK_SCRIPT % (auth, json.dumps(REPORT, ensure_ascii=False)))
 
 
 def machine_pace() -> float:
@@ -212,7 +241,8 @@ def main() -> int:
                     t = throughput(running.url, headers["Authorization"], args.seconds, connections)
                     rounds.append(t.get("per_s", float("nan")))
                     print(f"wrk -t2 -c{connections} {args.seconds:.0f} s, round {n} (machine pace {pace:.0f} ms): "
-                          f"{rounds[-1]:.0f} submissions/s; latency p50 {t.get('50%')} p90 {t.get('90%')} p99 {t.get('99%')}; "
+                          f"{rounds[-1]:.0f} submissions/s; latency p50 {t.get('50%', float('nan')):.1f} p90 {t.get('90%', float('nan')):.1f} "
+                          f"p99 {t.get('99%', float('nan')):.1f} ms; "
                           f"non-2xx {t.get('non_2xx', 0)}")
                     drained = drain(running.url, headers)  # the next load starts once the burst's events are consumed
                     print(f"  events of the burst consumed by publication {drained:.1f} s after it ended")

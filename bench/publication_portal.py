@@ -35,9 +35,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,7 +48,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.intake_submit import machine_pace, pct  # noqa: E402
+from bench.intake_submit import machine_pace, pct, wrk  # noqa: E402
 from tests.e2e.harness import backend_env, cleanup_backend, start_paht, stop_paht  # noqa: E402
 
 API = "/api/publication/v1/reports"
@@ -347,19 +345,6 @@ def closed_loop(http: httpx.Client, meter: CpuMeter, urls: list[str], headers: d
             "statuses": sorted(statuses), "last": r}
 
 
-def wrk(url: str, seconds: int = 10, headers: dict | None = None) -> dict:
-    """wrk -t2 -c8 -d<seconds>s: requests/s and latency percentiles (from its --latency table)."""
-    cmd = ["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency"]
-    for k, v in (headers or {}).items():
-        cmd += ["-H", f"{k}: {v}"]
-    out = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=seconds + 30).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    requests = int(re.search(r"(\d+) requests in", out).group(1))
-    lat = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)", out, re.M))
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "requests": requests, "p50": lat.get("50"), "p99": lat.get("99"), "non2xx": int(non2xx.group(1)) if non2xx else 0}
-
-
 def explain(engine, schema: str) -> None:
     """EXPLAIN (ANALYZE, BUFFERS) of the SQL publication runs for the list's first page and the city's map."""
     from sqlalchemy import text
@@ -502,19 +487,19 @@ def main() -> int:
                 with meter:
                     res = wrk(url, args.seconds)
                 cpu = meter.per_request(res["requests"])
-                print(f"  c. Open311 requests.json, default page: {res['rps']:.0f} requests/s, p50 {res['p50']}, p99 {res['p99']}, "
-                      f"non-2xx/3xx {res['non2xx']}\n      {cpu_text(cpu)}")
+                print(f"  c. Open311 requests.json, default page: {res['per_s']:.0f} requests/s, p50 {res['50%']:.1f} ms, p99 {res['99%']:.1f} ms, "
+                      f"non-2xx/3xx {res['non_2xx']}\n      {cpu_text(cpu)}")
                 etag = http.get("/open311/v2/requests.json").headers.get("etag")
                 if etag:
                     with meter:
-                        res = wrk(url, args.seconds, {"If-None-Match": etag})
+                        res = wrk(url, args.seconds, headers={"If-None-Match": etag})
                     cpu = meter.per_request(res["requests"])
-                    print(f"  c. the same, If-None-Match (304): {res['rps']:.0f} requests/s, p50 {res['p50']}, p99 {res['p99']}\n"
+                    print(f"  c. the same, If-None-Match (304): {res['per_s']:.0f} requests/s, p50 {res['50%']:.1f} ms, p99 {res['99%']:.1f} ms\n"
                           f"      {cpu_text(cpu)}")
                 with meter:
                     res = wrk(f"{running.url}{API}", args.seconds)
                 cpu = meter.per_request(res["requests"])
-                print(f"  a. list, first page (no goal in requests/s): {res['rps']:.0f} requests/s, p50 {res['p50']}, p99 {res['p99']}\n"
+                print(f"  a. list, first page (no goal in requests/s): {res['per_s']:.0f} requests/s, p50 {res['50%']:.1f} ms, p99 {res['99%']:.1f} ms\n"
                       f"      {cpu_text(cpu)}")
         print(f"\n[{load()}, pace {machine_pace():.0f} ms]")
     finally:

@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -36,7 +35,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.intake_submit import REPORT, machine_pace, rss_mb  # noqa: E402
+from bench.intake_submit import REPORT, machine_pace, rss_mb, wrk  # noqa: E402
 from paht.runtime.walkthrough import DEMO_PASSWORD, reporter_sign_in  # noqa: E402
 from tests.e2e.harness import backend_env, cleanup_backend, start_paht, stop_paht  # noqa: E402
 
@@ -49,42 +48,6 @@ wrk.body = [[%s]]
 OPEN311_FORM = ("service_code={service}&lat=17.4683&long=106.6222&address_string=120%20Quang%20Trung&"
                 "description=%C3%94%20g%C3%A0%20l%E1%BB%9Bn%20gi%E1%BB%AFa%20%C4%91%C6%B0%E1%BB%9Dng%20Quang%20Trung&"
                 "first_name=Hoa&last_name=Nguyen&email=hoa%40example.vn&phone=0912345678&api_key={key}")
-
-
-def wrk(url: str, seconds: float, connections: int, script: str | None = None) -> dict:
-    """Run wrk; return requests/s, the latency percentiles it prints (ms), and the count of non-2xx answers."""
-    binary = shutil.which("wrk")
-    if not binary:
-        return {"error": "wrk not installed (apt-get install wrk)"}
-    args = [binary, "-t2", f"-c{connections}", f"-d{max(1, int(seconds))}s", "--latency"]
-    path = None
-    if script is not None:
-        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-            f.write(script)
-            path = f.name
-        args += ["-s", path]
-    out = subprocess.run([*args, url], capture_output=True, text=True, check=False).stdout
-    if path:
-        Path(path).unlink()
-    figures: dict = {"non_2xx": 0, "raw": out}
-    for line in out.splitlines():
-        parts = line.split()
-        if line.startswith("Requests/sec"):
-            figures["per_s"] = float(parts[1])
-        elif parts[:1] in (["50%"], ["90%"], ["99%"]):
-            figures[parts[0]] = to_ms(parts[1])
-        elif "Non-2xx" in line:
-            figures["non_2xx"] = int(parts[-1])
-        elif line.strip().startswith("Latency") and len(parts) >= 4:
-            figures["max"] = to_ms(parts[3])
-    return figures
-
-
-def to_ms(text: str) -> float:
-    for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0), ("m", 60000.0)):
-        if text.endswith(unit):
-            return float(text[: -len(unit)]) * factor
-    return float("nan")
 
 
 class Instance:

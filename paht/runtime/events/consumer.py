@@ -144,7 +144,7 @@ class EventApplier:
             handler = handler_for(handlers, envelope.type)
             if handler is not None:
                 handler(uow, envelope.decode(), envelope)
-            self._advance(s, key, row is not None, envelope)
+            self._advance(s, key, row is not None, envelope, acted=handler is not None)
             uow.commit()
             return Outcome.APPLIED
 
@@ -174,6 +174,7 @@ class EventApplier:
                     preload(uow, [e.report_id for e in envelopes if e.id not in seen])
                 outcomes: list[Outcome] = []
                 handled: list[Envelope] = []
+                acted: list[Envelope] = []  # handled by a handler: what the inbox keeps (INBOX_RULE)
                 for envelope in envelopes:
                     key = envelope.position_key(self.local_node)
                     with consume_span(envelope, service, **{"paht.batch": len(envelopes)}) as span:
@@ -186,6 +187,7 @@ class EventApplier:
                             handler = handler_for(handlers, envelope.type)
                             if handler is not None:
                                 handler(uow, envelope.decode(), envelope)
+                                acted.append(envelope)
                             current[key] = envelope.report_version
                             seen.add(envelope.id)
                             handled.append(envelope)
@@ -201,20 +203,20 @@ class EventApplier:
                     fresh = [{"consumer": self.consumer, "stream_key": k, "version": v} for k, v in moved.items() if k not in known]
                     if fresh:
                         s.execute(self._positions.insert(), fresh)
-                    # the inbox keeps what a handler acted on; an event of a type this service does not handle is
-                    # recognised again by its position alone (nothing was done that could be done twice)
-                    acted = [{"consumer": self.consumer, "event_id": e.id, "ce_type": e.type, "handled_at": now}
-                             for e in handled if handler_for(handlers, e.type) is not None]
                     if acted:
-                        s.execute(self._inbox.insert(), acted)
+                        s.execute(self._inbox.insert(), [{"consumer": self.consumer, "event_id": e.id, "ce_type": e.type,
+                                                          "handled_at": now} for e in acted])
                     uow.commit()
                 return outcomes
         except Exception:
             log.debug("a batch of %s events failed; applying them one by one", len(envelopes), exc_info=True)
             return None
 
-    def _advance(self, s, key: str, exists: bool, envelope: Envelope) -> None:
-        """Move the report's position to this event and remember the event as handled."""
+    def _advance(self, s, key: str, exists: bool, envelope: Envelope, acted: bool = True) -> None:
+        """Move the report's position to this event, and remember it in the inbox when a handler acted on it.
+
+        INBOX_RULE: an event of a type this service does not handle is recognised again by its position alone
+        (nothing was done that could be done twice), so it costs no inbox row."""
         if exists:
             s.execute(
                 self._positions.update()
@@ -223,6 +225,8 @@ class EventApplier:
             )
         else:
             s.execute(self._positions.insert().values(consumer=self.consumer, stream_key=key, version=envelope.report_version))
+        if not acted:
+            return
         s.execute(
             self._inbox.insert().values(
                 consumer=self.consumer, event_id=envelope.id, ce_type=envelope.type, handled_at=datetime.now(timezone.utc)
