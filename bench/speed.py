@@ -185,6 +185,8 @@ def main() -> int:
     ap.add_argument("--reports", type=int, default=200, help="reports accepted before the reads (default 200)")
     ap.add_argument("--quick", action="store_true", help="10 s create, 5 s reads, 50 reports")
     ap.add_argument("--only", default="create,open311-post,list,open311,page", help="which loads, comma-separated")
+    ap.add_argument("--hold", metavar="FILE", help="prepare, write the instance's address, pids and load inputs to FILE as "
+                                                   "JSON, and keep it running until FILE is deleted (to profile it by hand)")
     args = ap.parse_args()
     if args.quick:
         args.seconds, args.read_seconds, args.reports = 10.0, 5.0, 50
@@ -196,6 +198,13 @@ def main() -> int:
     try:
         print(f"started in {inst.running.started_in:.1f} s; preparing {args.reports} reports", flush=True)
         ready = prepare(inst, args.reports)
+        if args.hold:
+            hold = Path(args.hold)
+            hold.write_text(json.dumps({"url": inst.url, "pids": inst.pids(), **ready}, ensure_ascii=False))
+            print(f"holding {inst.url} until {hold} is deleted", flush=True)
+            while hold.exists():
+                time.sleep(1)
+            return 0
         idle = inst.memory()
         pace = machine_pace()
         with MemoryWatch(inst) as watch:

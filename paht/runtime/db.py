@@ -252,8 +252,11 @@ def _columns_of(cls) -> tuple[tuple[str, str], ...]:
     return tuple((prop.columns[0].name, prop.key) for prop in inspect(cls).column_attrs)
 
 
-def session_factory(engine: Engine) -> sessionmaker:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def session_factory(engine: Engine, read_only: bool = False) -> sessionmaker:
+    """Sessions of a service; `read_only` ones only read (on SQLite a deferred BEGIN: they never queue at the writers'
+    gate nor make a writer wait — a page read no longer takes its turn among the commits)."""
+    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    return sessionmaker(bind=bind, expire_on_commit=False)
 
 
 def ensure_schema(engine: Engine, schema: str | None) -> None:

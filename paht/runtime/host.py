@@ -65,6 +65,7 @@ class ServiceContext:
     status: dict[str, bool] = field(default_factory=dict)
     nats: object | None = None
     relay: OutboxRelay | None = None
+    readers: sessionmaker | None = None  # read-only sessions (db.session_factory(read_only=True))
     _channels: dict = field(default_factory=dict)
 
     @property
@@ -74,6 +75,14 @@ class ServiceContext:
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.spec.event_tables["outbox"], self.name, self.settings.node_id, self.notifier,
                           self.spec.repositories, tuple(federation.hubs(self.settings)), self.settings.parent_node)
+
+    def reads(self) -> UnitOfWork:
+        """A unit of work that only reads (pages, lists, GETs): same repositories, never commits. On SQLite it does not
+        queue behind the writers (see db.WriterGate), so reads stay fast while events are being applied."""
+        if self.readers is None:
+            self.readers = db.session_factory(self.engine, read_only=True)
+        return UnitOfWork(self.readers, self.spec.event_tables["outbox"], self.name, self.settings.node_id, None,
+                          self.spec.repositories, tuple(federation.hubs(self.settings)), self.settings.parent_node, read_only=True)
 
     def applier(self) -> EventApplier:
         """Return the object that applies this service's incoming events (consumers, replays, tests)."""

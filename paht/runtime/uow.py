@@ -77,8 +77,9 @@ class UnitOfWork:
 
     def __init__(self, sessions: sessionmaker, outbox: Table, service: str, node_id: str, notifier: Notifier | None = None,
                  repositories: dict[str, Callable[[Session], object]] | None = None, hubs: tuple[str, ...] = (),
-                 parent_node: str = ""):
+                 parent_node: str = "", read_only: bool = False):
         self._sessions = sessions
+        self.read_only = read_only  # a reading unit (ServiceContext.reads): commit() is a programming error
         self.hubs = hubs  # federation (runtime/federation.py): on the province, the hubs it has declared;
         self.parent_node = parent_node  # on a hub, the province it joins
         self._repositories = repositories or {}
@@ -165,6 +166,8 @@ class UnitOfWork:
 
     def commit(self) -> None:
         assert self.session is not None
+        if self.read_only:
+            raise RuntimeError(f"{self.service}: a reading unit of work (ctx.reads()) cannot commit; use ctx.uow()")
         for write in self._before_commit:
             write()
         self._before_commit = []

@@ -43,7 +43,7 @@ def build_http(ctx):
     app.include_router(open311.build_router(ctx, vars(ctx).get("open311_intake"), answers))  # tests may set ctx.open311_intake
     app.include_router(feedback_api.build_router(ctx, reporter_identity(ctx)))
     app.include_router(feedback_pages.build_router(ctx, reporter_identity(ctx), pages.pages))
-    app.include_router(pages.build_router(ctx, names))
+    app.include_router(pages.build_router(ctx, names, answers))
     app.include_router(stats_api.build_router(ctx, names))  # statistics for the IOC and the Steering Committee
     app.include_router(stats_pages.build_router(ctx, names))
     return app

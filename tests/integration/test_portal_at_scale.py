@@ -22,8 +22,10 @@ from services.publication.domain.portal import BBox, ReportFilter, cell_of
 from services.publication.domain.public_report import PublicReport
 from services.publication.entrypoints import pages
 from tests.integration.test_publication_portal import accepted, publish_names
-from tests.integration.test_publication_service import T0
-from tests.support.services import migrated_context
+from paht.intake.v1 import events_pb2 as intake_ev
+from paht.runtime.events.consumer import Outcome
+from tests.integration.test_publication_service import T0, Producer
+from tests.support.services import deliver, migrated_context
 
 API = "/api/publication/v1/reports"
 
@@ -62,7 +64,7 @@ def test_beyond_the_cap_the_total_says_more_than_and_the_pages_go_on(ctx, settin
     assert "Hơn 5 phản ánh" in page.text and 'rel="next"' in page.text
     assert "More than 5 reports" in client.get("/", headers={"Accept-Language": "en"}).text
     monkeypatch.setattr(portal, "COUNT_CAP", 100)
-    assert "8 phản ánh" in client.get("/", headers={"Accept-Language": "vi"}).text
+    assert "8 phản ánh" in client.get("/?page=1", headers={"Accept-Language": "vi"}).text  # not the page kept above
     assert "description" in client.get("/api/publication/openapi.json").json()["paths"][API]["get"]
 
 
@@ -85,6 +87,37 @@ def test_public_reads_carry_an_etag_a_short_max_age_and_answer_304_until_somethi
     refused = client.get(API, params={"status": "nonsense"})
     assert refused.status_code == 422 and "etag" not in refused.headers  # only answers are kept, never refusals
     assert "etag" not in client.get("/open311/v2/requests.json", params={"start_date": "bad"}).headers
+
+
+def test_anonymous_visitors_share_the_public_pages_in_their_language_and_anyone_with_a_session_gets_their_own(ctx, settings, client):
+    publish_names(ctx, settings)
+    report_id = accepted(ctx, settings, "Cống thoát nước tắc")
+    for url in (f"/reports/{report_id}", "/", "/not-eligible"):
+        first = client.get(url, headers={"Accept-Language": "vi"})
+        assert first.status_code == 200 and first.headers["cache-control"] == "max-age=2", url
+        assert "set-cookie" not in first.headers, url  # no form on it: no CSRF cookie, so one page serves everyone
+        assert first.headers["content-language"] == "vi" and "Cookie" in first.headers["vary"], url
+        again = client.get(url, headers={"Accept-Language": "vi", "If-None-Match": first.headers["etag"]})
+        assert again.status_code == 304 and again.headers["content-language"] == "vi", url
+        english = client.get(url, headers={"Accept-Language": "en"})
+        assert english.headers["content-language"] == "en" and english.headers["etag"] != first.headers["etag"], url
+        assert '<html lang="en">' in english.text and '<html lang="vi">' in first.text
+
+    page = f"/reports/{report_id}"
+    etag = client.get(page).headers["etag"]
+    client.cookies.set("paht_reporter", "someone's-session")  # a reporter's page may differ: never the shared one
+    assert "etag" not in client.get(page).headers
+    client.cookies.clear()
+    signed_in = client.get(page, headers={"Authorization": "Bearer x"})
+    assert "etag" not in signed_in.headers
+    assert client.get(page + "?lang=en").headers.get("set-cookie", "").startswith("paht_lang=")  # a choice remembered: not shared
+
+    intake = Producer(settings.node_id, "intake", report_id)
+    intake.version = 2
+    edited = intake_ev.ReportEdited(title="Cống thoát nước tắc nghẽn kéo dài", description="Mô tả", address_text="Số 5")
+    assert deliver(ctx, intake(edited, 30)) is Outcome.APPLIED  # applied here: the kept pages are stale at once
+    fresh = client.get(page, headers={"If-None-Match": etag})
+    assert fresh.status_code == 200 and "tắc nghẽn kéo dài" in fresh.text
 
 
 def test_a_kept_answer_is_dropped_after_its_max_age(ctx, settings):

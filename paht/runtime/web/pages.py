@@ -77,6 +77,7 @@ def build_environment(search_paths: list[Path]) -> jinja2.Environment:
         autoescape=jinja2.select_autoescape(["html", "htm", "xml", "svg"]),
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates ship with the code: no stat() of every template on every render
     )
     env.filters["local_time"] = local_time
     env.filters["iso_time"] = iso_time
@@ -103,8 +104,14 @@ class Pages:
         token = request.cookies.get(CSRF_COOKIE)
         fresh_token = None if is_csrf_token(token) else new_csrf_token()
         field = Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, escape(fresh_token or token))
+        asked: list[bool] = []  # whether the page has a form: only then does a new visitor get the CSRF cookie
+
+        def csrf_field() -> Markup:
+            asked.append(True)
+            return field
+
         values = {
-            "csrf_field": lambda: field,
+            "csrf_field": csrf_field,
             "t": lambda key, **fmt: translate(lang, key, **fmt),
             "lang": lang,
             "other_lang": other_language(lang),
@@ -121,7 +128,7 @@ class Pages:
         response.headers["Vary"] = "Accept-Language, Cookie"
         if query_language(request):
             response.set_cookie(COOKIE_NAME, lang, max_age=COOKIE_MAX_AGE, path="/", samesite="lax")
-        if fresh_token:
+        if fresh_token and asked:  # a page without a form sets no cookie (and can then be shared: publication's cache)
             response.set_cookie(**csrf_cookie_kwargs(fresh_token))
         return response
 

@@ -196,7 +196,7 @@ def build_router(ctx, names: NamesCopy | None = None, answers: PublicAnswers | N
                 description=TOTAL_DESCRIPTION)
     async def list_reports(request: Request, f: ReportFilter = Depends(report_filter), limit: Limit = 20, offset: Offset = 0):
         async def make():
-            reports, total = await asyncio.to_thread(handlers.search_public_reports, ctx.uow(), f, limit, offset)
+            reports, total = await asyncio.to_thread(handlers.search_public_reports, ctx.reads(), f, limit, offset)
             known = await asyncio.to_thread(names.current)
             return json_response({"items": [portal_view(r, known) for r in reports], **total_view(total), "limit": limit, "offset": offset})
         return await answers.answer(request, make)
@@ -207,7 +207,7 @@ def build_router(ctx, names: NamesCopy | None = None, answers: PublicAnswers | N
         box = BBox.parse(bbox)
 
         async def make():
-            points, clusters, found = await asyncio.to_thread(handlers.reports_on_map, ctx.uow(), f, box)
+            points, clusters, found = await asyncio.to_thread(handlers.reports_on_map, ctx.reads(), f, box)
             known = await asyncio.to_thread(names.current)
             return json_response(geojson(points, clusters, found, known), media_type="application/geo+json")
         return await answers.answer(request, make)
@@ -224,24 +224,24 @@ def build_router(ctx, names: NamesCopy | None = None, answers: PublicAnswers | N
     @router.get("/reports/{report_id}", summary="One public report with its timeline")
     async def get_report(request: Request, report_id: ReportId):
         async def make():
-            report, timeline = await asyncio.to_thread(handlers.get_public_report, ctx.uow(), report_id)
+            report, timeline = await asyncio.to_thread(handlers.get_public_report, ctx.reads(), report_id)
             return json_response(public_view(report, timeline))
         return await answers.answer(request, make)
 
     @router.get("/not-eligible", summary="Reports refused at step 1, with their public reason", description=TOTAL_DESCRIPTION)
     async def not_eligible(request: Request, limit: Limit = 20, offset: Offset = 0):
         async def make():
-            reports, total = await asyncio.to_thread(handlers.list_not_eligible, ctx.uow(), limit, offset)
+            reports, total = await asyncio.to_thread(handlers.list_not_eligible, ctx.reads(), limit, offset)
             items = [{**public_view(r), "reason": r.refusal_text} for r in reports]
             return json_response({"items": items, **total_view(total), "limit": limit, "offset": offset})
         return await answers.answer(request, make)
 
     @router.get("/track/{tracking_code}", summary="Find a report by its tracking code (before step 1: only that it awaits review)")
     async def track(tracking_code: Annotated[str, Path(max_length=40)]):
-        report = await asyncio.to_thread(handlers.find_by_tracking_code, ctx.uow(), tracking_code)
+        report = await asyncio.to_thread(handlers.find_by_tracking_code, ctx.reads(), tracking_code)
         if not report.is_public_record:
             return tracking_view(report)
-        report, timeline = await asyncio.to_thread(handlers.get_public_report, ctx.uow(), report.report_id)
+        report, timeline = await asyncio.to_thread(handlers.get_public_report, ctx.reads(), report.report_id)
         return public_view(report, timeline)
 
     if not editorial:  # a hub's read-only copy: step 8 is the province's
@@ -250,7 +250,7 @@ def build_router(ctx, names: NamesCopy | None = None, answers: PublicAnswers | N
     @router.get("/queue", summary="Step 8: approved answers waiting for the IOC, urgent first, then oldest approval")
     async def queue(cursor: str | None = Query(default=None, max_length=500), limit: int = Query(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
                     user: Principal = Depends(operator)):
-        page = await asyncio.to_thread(handlers.editorial_queue, ctx.uow(), cursor, limit)
+        page = await asyncio.to_thread(handlers.editorial_queue, ctx.reads(), cursor, limit)
         return page.as_json(editorial_view)
 
     @router.post("/reports/{report_id}/publish", summary="Step 8: publish the answer (edited or as approved)")
@@ -265,7 +265,7 @@ def build_router(ctx, names: NamesCopy | None = None, answers: PublicAnswers | N
 
     @router.get("/queue/clarifications", summary="Step 8 for clarifications: approved clarifications waiting for the IOC, oldest first")
     async def clarification_queue(limit: int = Query(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT), user: Principal = Depends(operator)):
-        waiting, total = await asyncio.to_thread(feedback.clarifications_for_ioc, ctx.uow(), limit)
+        waiting, total = await asyncio.to_thread(feedback.clarifications_for_ioc, ctx.reads(), limit)
         return {"items": [waiting_clarification_view(w) for w in waiting], "total": total}
 
     @router.post("/clarifications/{clarification_id}/publish", summary="Step 8: publish a clarification (edited or as approved)")

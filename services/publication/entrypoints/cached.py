@@ -35,6 +35,7 @@ class Kept:
     etag: str
     generation: int
     at: float
+    headers: tuple[tuple[str, str], ...] = ()  # kept with the body (a page's Content-Language and Vary)
 
 
 def etag_of(body: bytes) -> str:
@@ -47,6 +48,13 @@ def matches(if_none_match: str | None, etag: str) -> bool:
         return False
     tags = [t.strip() for t in if_none_match.split(",")]
     return "*" in tags or any((t[2:] if t.startswith("W/") else t) == etag for t in tags)
+
+
+KEPT_HEADERS = ("content-language", "vary")
+
+
+def kept_headers(response: Response) -> tuple[tuple[str, str], ...]:
+    return tuple((name, response.headers[name]) for name in KEPT_HEADERS if name in response.headers)
 
 
 class PublicAnswers:
@@ -84,9 +92,10 @@ class PublicAnswers:
         while self._bytes > self.max_bytes and self._kept:
             self._drop(next(iter(self._kept)))
 
-    async def answer(self, request: Request, make: Callable[[], Awaitable[Response]]) -> Response:
-        """The kept answer to this GET, or `make()`'s (kept when a 200), as a 200 with ETag and max-age, or a 304."""
-        key = str(request.url)  # the host too: an answer may name it (Open311's discovery without PAHT_PUBLIC_URL)
+    async def answer(self, request: Request, make: Callable[[], Awaitable[Response]], key: str | None = None) -> Response:
+        """The kept answer to this GET, or `make()`'s (kept when a 200), as a 200 with ETag and max-age, or a 304.
+        `key` names what else the answer depends on besides its URL (a page's language)."""
+        key = key or str(request.url)  # the host too: an answer may name it (Open311's discovery without PAHT_PUBLIC_URL)
         kept = self.fresh(key)
         if kept is None:
             making = self._making.get(key)
@@ -102,7 +111,7 @@ class PublicAnswers:
                         future.set_result(None)
                         return response
                     body = bytes(response.body)
-                    kept = Kept(body, response.headers.get("content-type"), etag_of(body), generation, self.clock())
+                    kept = Kept(body, response.headers.get("content-type"), etag_of(body), generation, self.clock(), kept_headers(response))
                     self.keep(key, kept)
                     future.set_result(kept)
                 except BaseException:
@@ -119,11 +128,11 @@ class PublicAnswers:
         response = await make()
         if response.status_code == 200 and "set-cookie" not in response.headers:
             body = bytes(response.body)
-            return self.respond(request, Kept(body, response.headers.get("content-type"), etag_of(body), 0, 0.0))
+            return self.respond(request, Kept(body, response.headers.get("content-type"), etag_of(body), 0, 0.0, kept_headers(response)))
         return response
 
     def respond(self, request: Request, kept: Kept) -> Response:
-        headers = {"ETag": kept.etag, "Cache-Control": f"max-age={int(self.max_age_s)}"}
+        headers = {**dict(kept.headers), "ETag": kept.etag, "Cache-Control": f"max-age={int(self.max_age_s)}"}
         if matches(request.headers.get("if-none-match"), kept.etag):
             return Response(status_code=304, headers=headers)
         response = Response(kept.body, headers=headers)

@@ -72,12 +72,12 @@ def build_router(ctx, who: ReporterIdentity) -> APIRouter:
     @router.get("/feedback", summary="My feedback on my report: my rating and my requests to clarify, with the answers")
     async def mine(report_id: ReportId, request: Request):
         refs = await reporter_refs(request, who)
-        return feedback_view(await asyncio.to_thread(feedback.my_feedback, ctx.uow(), report_id, refs))
+        return feedback_view(await asyncio.to_thread(feedback.my_feedback, ctx.reads(), report_id, refs))
 
     @router.get("/rating", summary="My rating of the published answer (null before I rate)")
     async def my_rating(report_id: ReportId, request: Request):
         refs = await reporter_refs(request, who)
-        return rating_view((await asyncio.to_thread(feedback.my_feedback, ctx.uow(), report_id, refs)).rating)
+        return rating_view((await asyncio.to_thread(feedback.my_feedback, ctx.reads(), report_id, refs)).rating)
 
     @router.post("/rating", status_code=201, summary="Rate the published answer, once (only the reporter, only after publication)")
     async def rate(report_id: ReportId, body: RatingIn, request: Request):

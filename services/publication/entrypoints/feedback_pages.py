@@ -49,8 +49,8 @@ async def context(ctx, request: Request, report, refs: list[str] | None = None, 
     refs = await visitor_refs(request, ctx.reporter_identity) if refs is None else refs
     mine = None
     if refs and report.reporter_ref and report.reporter_ref in refs:
-        mine = await asyncio.to_thread(feedback.my_feedback, ctx.uow(), report.report_id, refs)
-    public = [] if mine else await asyncio.to_thread(feedback.given_clarifications, ctx.uow(), report)
+        mine = await asyncio.to_thread(feedback.my_feedback, ctx.reads(), report.report_id, refs)
+    public = [] if mine else await asyncio.to_thread(feedback.given_clarifications, ctx.reads(), report)
     return {"mine": mine, "public_clarifications": public, "scores": list(Score), "now": datetime.now(timezone.utc),
             "fb_error": None, "fb_done": DONE.get(request.query_params.get("done", "")), **extra}
 
@@ -60,7 +60,7 @@ def build_router(ctx, who: ReporterIdentity, pages) -> APIRouter:
 
     async def page_again(request: Request, report_id: str, exc: DomainError, refs: list[str]):
         try:
-            found, timeline = await asyncio.to_thread(handlers.report_for_visitor, ctx.uow(), report_id, refs)
+            found, timeline = await asyncio.to_thread(handlers.report_for_visitor, ctx.reads(), report_id, refs)
         except DomainError as missing:
             return pages.error(request, http_status(missing), missing.key)
         from services.publication.entrypoints.pages import timeline_view
@@ -88,7 +88,7 @@ def build_router(ctx, who: ReporterIdentity, pages) -> APIRouter:
         rated = False
         if refs:
             try:
-                rated = (await asyncio.to_thread(feedback.my_feedback, ctx.uow(), report_id, refs)).rating is not None
+                rated = (await asyncio.to_thread(feedback.my_feedback, ctx.reads(), report_id, refs)).rating is not None
             except DomainError:
                 pass
         if rated:

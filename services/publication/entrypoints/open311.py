@@ -107,7 +107,7 @@ def build_router(ctx, intake=None, answers: PublicAnswers | None = None) -> APIR
         params = request.query_params
         if stem == "discovery":
             async def discovery():
-                changed = await asyncio.to_thread(use_cases.catalogue_changed_at, ctx.uow())
+                changed = await asyncio.to_thread(use_cases.catalogue_changed_at, ctx.reads())
                 changeset = open311.when(changed or datetime(2025, 7, 1, tzinfo=timezone.utc))
                 return answer(fmt, "discovery", {
                     "changeset": changeset, "contact": CONTACT, "key_service": KEY_SERVICE,
@@ -125,7 +125,7 @@ def build_router(ctx, intake=None, answers: PublicAnswers | None = None) -> APIR
         return unknown(fmt)
 
     async def services(fmt: str) -> Response:
-        found = await asyncio.to_thread(use_cases.list_services, ctx.uow())
+        found = await asyncio.to_thread(use_cases.list_services, ctx.reads())
         return answer(fmt, "services", [
             {"service_code": s.code, "service_name": s.name, "description": s.name, "metadata": False, "type": "realtime",
              "keywords": ",".join(s.keywords), "group": s.group_name or s.group_code}
@@ -136,19 +136,19 @@ def build_router(ctx, intake=None, answers: PublicAnswers | None = None) -> APIR
         if len(ids) > open311.MAX_IDS:
             raise InvalidInput(f"service_request_id: at most {open311.MAX_IDS} ids", f"service_request_id: tối đa {open311.MAX_IDS} mã")
         if ids:  # the specification: a list of ids overrides every other parameter
-            found = await asyncio.to_thread(use_cases.requests_by_ids, ctx.uow(), ids, here)
+            found = await asyncio.to_thread(use_cases.requests_by_ids, ctx.reads(), ids, here)
             return answer(fmt, "service_requests", found)
         wanted = open311.statuses(params.get("status"))
         window = open311.window(params.get("start_date"), params.get("end_date"), datetime.now(timezone.utc))
         limit, offset = page_of(params)
-        found = await asyncio.to_thread(use_cases.search_requests, ctx.uow(), statuses=wanted, codes=open311.parse_list(params.get("service_code")),
+        found = await asyncio.to_thread(use_cases.search_requests, ctx.reads(), statuses=wanted, codes=open311.parse_list(params.get("service_code")),
                                         window=window, limit=limit, offset=offset, site=here)
         return answer(fmt, "service_requests", found)
 
     async def updates(fmt: str, params) -> Response:
         window = open311.window(params.get("start_date"), params.get("end_date"), datetime.now(timezone.utc))
         limit, offset = page_of(params)
-        found = await asyncio.to_thread(use_cases.list_updates, ctx.uow(), window, limit, offset)
+        found = await asyncio.to_thread(use_cases.list_updates, ctx.reads(), window, limit, offset)
         return answer(fmt, "service_request_updates", found)
 
     @router.get(PREFIX + "/services/{name}")
@@ -156,7 +156,7 @@ def build_router(ctx, intake=None, answers: PublicAnswers | None = None) -> APIR
         code, fmt = split(name)
 
         async def work():
-            await asyncio.to_thread(use_cases.find_service, ctx.uow(), code)
+            await asyncio.to_thread(use_cases.find_service, ctx.reads(), code)
             # metadata is false for every service: the specification has no definition to give
             raise NotFound("This service has no attributes (metadata false): there is no service definition.",
                            "Lĩnh vực này không có thuộc tính bổ sung (metadata false).")
@@ -167,7 +167,7 @@ def build_router(ctx, intake=None, answers: PublicAnswers | None = None) -> APIR
         request_id, fmt = split(name)
 
         async def work():
-            return answer(fmt, "service_requests", [await asyncio.to_thread(use_cases.get_request, ctx.uow(), request_id, site(request))])
+            return answer(fmt, "service_requests", [await asyncio.to_thread(use_cases.get_request, ctx.reads(), request_id, site(request))])
         return await guarded(fmt, work)
 
     @router.get(PREFIX + "/tokens/{name}")
@@ -175,7 +175,7 @@ def build_router(ctx, intake=None, answers: PublicAnswers | None = None) -> APIR
         token_, fmt = split(name)
 
         async def work():
-            return answer(fmt, "service_requests", [await asyncio.to_thread(use_cases.request_of_token, ctx.uow(), token_)])
+            return answer(fmt, "service_requests", [await asyncio.to_thread(use_cases.request_of_token, ctx.reads(), token_)])
         return await guarded(fmt, work)
 
     @router.post(PREFIX + "/{name}")

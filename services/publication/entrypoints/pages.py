@@ -15,11 +15,13 @@ from paht.runtime.errors import DomainError, InvalidInput
 from paht.runtime.sla import standing_of
 from paht.runtime.text import is_clean
 from paht.runtime.web import Pages, pick_language
-from paht.runtime.web.security import tile_origin, with_images_from
+from paht.runtime.web.language import COOKIE_NAME as LANGUAGE_COOKIE
+from paht.runtime.web.security import CSRF_COOKIE, tile_origin, with_images_from
 from services.publication.adapters.names import NamesCopy
 from services.publication.domain.portal import FILTER_STATUSES, MAX_SPAN_DAYS, ReportFilter
 from services.publication.domain.public_report import Step, place_deadlines
 from services.publication.entrypoints import feedback_pages
+from services.publication.entrypoints.cached import PublicAnswers
 from services.publication.service_layer import feedback, handlers
 
 pages = Pages([Path(__file__).parent / "templates"])
@@ -96,13 +98,24 @@ def bad_page(request: Request, exc: InvalidInput):
     return pages.error(request, 400, exc.key)
 
 
+ANONYMOUS_COOKIES = frozenset({LANGUAGE_COOKIE, CSRF_COOKIE})  # cookies that say nothing of who the visitor is
+
+
+def is_anonymous(request: Request) -> bool:
+    """Whether the visitor is no one in particular: no staff or reporter session, no token, no language chosen by
+    ?lang= (that answer sets a cookie). Their page is the same for every such visitor in the same language."""
+    return (not request.headers.get("authorization") and "lang" not in request.query_params
+            and all(name in ANONYMOUS_COOKIES for name in request.cookies))
+
+
 def render(request: Request, template: str, status_code: int = 200, **context):
     return pages.render(request, template, status_code, **context)
 
 
-def build_router(ctx, names: NamesCopy | None = None) -> APIRouter:
+def build_router(ctx, names: NamesCopy | None = None, answers: PublicAnswers | None = None) -> APIRouter:
     optional_user, _current, _require = ctx.auth
     names = names or NamesCopy(ctx.engine)
+    answers = answers or PublicAnswers()  # anonymous visitors' pages, as the public API's answers (≤ 2 s old)
     map_policy = with_images_from(tile_origin(ctx.settings.map_tiles_url))  # the tiles' origin for images only
     router = APIRouter(include_in_schema=False)
 
@@ -113,8 +126,17 @@ def build_router(ctx, names: NamesCopy | None = None) -> APIRouter:
         return render(request, template, status_code, user=optional_user(request), names=known, f=f, statuses=FILTER_STATUSES,
                       max_span=MAX_SPAN_DAYS, href=href, **context)
 
+    async def shared(request: Request, make):
+        """A public page: for an anonymous visitor the kept one (made once, then shared ≤ 2 s, cached.py), else made."""
+        if is_anonymous(request):
+            return await answers.answer(request, make, key=f"{pick_language(request)} {request.url}")
+        return await make()
+
     @router.get("/")
     async def home(request: Request, page: str = ""):
+        return await shared(request, lambda: home_page(request, page))
+
+    async def home_page(request: Request, page: str = ""):
         try:
             f = filter_of(request)
         except InvalidInput as exc:  # a filter that cannot be one: the form again, saying why, and no list
@@ -122,7 +144,7 @@ def build_router(ctx, names: NamesCopy | None = None) -> APIRouter:
         try:
             def use_case(uow, limit, offset):
                 return handlers.search_public_reports(uow, f, limit, offset)
-            reports, number, more, total = await newest_page(use_case, ctx.uow, page)
+            reports, number, more, total = await newest_page(use_case, ctx.reads, page)
         except InvalidInput as exc:
             return bad_page(request, exc)
         return await portal(request, "home.html", f=f, reports=reports, page=number, more=more, total=total)
@@ -142,9 +164,12 @@ def build_router(ctx, names: NamesCopy | None = None) -> APIRouter:
 
     @router.get("/reports/{report_id}")
     async def report(request: Request, report_id: str):
+        return await shared(request, lambda: report_page(request, report_id))
+
+    async def report_page(request: Request, report_id: str):
         refs = await feedback_pages.visitor_refs(request, ctx.reporter_identity)
         try:  # not public: its own reporter still sees it (a result sent to them only)
-            found, timeline = await asyncio.to_thread(handlers.report_for_visitor, ctx.uow(), report_id, refs)
+            found, timeline = await asyncio.to_thread(handlers.report_for_visitor, ctx.reads(), report_id, refs)
         except DomainError as exc:
             return pages.error(request, http_status(exc), exc.key)
         entries, open_deadlines = timeline_view(found, timeline, pick_language(request), datetime.now(timezone.utc))
@@ -157,7 +182,7 @@ def build_router(ctx, names: NamesCopy | None = None) -> APIRouter:
             return render(request, "track.html", user=optional_user(request), code="", not_found=False)
         shown = code.strip()[:40] if is_clean(code) else ""  # never write control characters back into the page
         try:
-            found = await asyncio.to_thread(handlers.find_by_tracking_code, ctx.uow(), code)
+            found = await asyncio.to_thread(handlers.find_by_tracking_code, ctx.reads(), code)
         except InvalidInput as exc:  # cannot be a code: say so rather than search for it
             return render(request, "track.html", 422, user=optional_user(request), code=shown, not_found=False, error=exc.detail)
         except DomainError:
@@ -168,8 +193,11 @@ def build_router(ctx, names: NamesCopy | None = None) -> APIRouter:
 
     @router.get("/not-eligible")
     async def not_eligible(request: Request, page: str = ""):
+        return await shared(request, lambda: not_eligible_page(request, page))
+
+    async def not_eligible_page(request: Request, page: str = ""):
         try:
-            reports, number, more, _total = await newest_page(handlers.list_not_eligible, ctx.uow, page)
+            reports, number, more, _total = await newest_page(handlers.list_not_eligible, ctx.reads, page)
         except InvalidInput as exc:
             return bad_page(request, exc)
         return render(request, "not_eligible.html", user=optional_user(request), reports=reports, page=number, more=more)
@@ -183,11 +211,11 @@ def build_router(ctx, names: NamesCopy | None = None) -> APIRouter:
     async def queue_page(request: Request, user, status_code: int = 200, error: dict | None = None, cursor: str | None = None,
                          done: str = "", decided=None):
         try:
-            page = await asyncio.to_thread(handlers.editorial_queue, ctx.uow(), cursor, QUEUE_PAGE_SIZE)
+            page = await asyncio.to_thread(handlers.editorial_queue, ctx.reads(), cursor, QUEUE_PAGE_SIZE)
         except InvalidInput as exc:  # a cursor from nowhere: start again at the first page
-            page = await asyncio.to_thread(handlers.editorial_queue, ctx.uow(), None, QUEUE_PAGE_SIZE)
+            page = await asyncio.to_thread(handlers.editorial_queue, ctx.reads(), None, QUEUE_PAGE_SIZE)
             status_code, error = 422, exc.detail
-        waiting, waiting_total = await asyncio.to_thread(feedback.clarifications_for_ioc, ctx.uow(), QUEUE_PAGE_SIZE)
+        waiting, waiting_total = await asyncio.to_thread(feedback.clarifications_for_ioc, ctx.reads(), QUEUE_PAGE_SIZE)
         return render(request, "editorial_queue.html", status_code, user=user, reports=page.items, total=page.total,
                       clarifications=waiting, clarifications_total=waiting_total,
                       next_cursor=page.next_cursor, error=error, now=datetime.now(timezone.utc), standing_of=standing_of,
@@ -200,7 +228,7 @@ def build_router(ctx, names: NamesCopy | None = None) -> APIRouter:
             return away
         decided = None
         if (done in DECIDED.values() or done in CLARIFICATION_DECIDED.values()) and report:  # back from publish or return: say which report went where
-            decided = await asyncio.to_thread(handlers.decided_report, ctx.uow(), report[:100])
+            decided = await asyncio.to_thread(handlers.decided_report, ctx.reads(), report[:100])
         return await queue_page(request, user, cursor=cursor[:500] or None, done=done if decided else "", decided=decided)
 
     @router.post("/publication/reports/{report_id}/{action}")
@@ -233,7 +261,7 @@ def build_router(ctx, names: NamesCopy | None = None) -> APIRouter:
                 return pages.error(request, 404, "error.not_found")
         except DomainError as exc:
             return await queue_page(request, user, http_status(exc), {"vi": exc.detail_vi, "en": exc.detail_en})
-        decided = await asyncio.to_thread(feedback.report_of_clarification, ctx.uow(), clarification_id)
+        decided = await asyncio.to_thread(feedback.report_of_clarification, ctx.reads(), clarification_id)
         return RedirectResponse(f"/publication/queue?{urlencode({'done': CLARIFICATION_DECIDED[action], 'report': decided})}#done", status_code=303)
 
     return router
