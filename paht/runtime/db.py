@@ -79,6 +79,12 @@ def url_for(settings: Settings, service: str) -> str:
 READ_ONLY = "paht_read_only"  # execution option: this connection only reads (SQLite: a deferred BEGIN, no write lock)
 
 
+def reading(engine: Engine):
+    """A connection that only reads (use as `with db.reading(engine) as conn:`): on SQLite it never queues at the
+    writers' gate (WriterGate) nor makes a writer wait; a plain `engine.connect()` would take the write lock."""
+    return engine.connect().execution_options(**{READ_ONLY: True})
+
+
 class WriterGate:
     """One SQLite write transaction at a time, handed from one writer to the next at once, in this process and
     across the processes that share the file.
@@ -270,7 +276,7 @@ def ensure_schema(engine: Engine, schema: str | None) -> None:
 def ping(engine: Engine) -> bool:
     """Return True when the database answers and is migrated (the outbox exists)."""
     try:
-        with engine.connect() as conn:
+        with reading(engine) as conn:
             conn.execute(text("SELECT 1 FROM outbox WHERE 1 = 0"))
         return True
     except Exception:  # health checks report, they never raise

@@ -11,6 +11,8 @@ uploads no step took (sweep_unattached, sweep_periodically) are shared the same 
 """
 from __future__ import annotations
 
+from paht.runtime import db
+
 import asyncio
 import logging
 import tempfile
@@ -131,7 +133,7 @@ def sweep_unattached(engine: Engine, storage: BlobStorage, table: Table, unattac
     uploaded before `older_than`: rows, then their blobs; return how many went."""
     removed = 0
     while True:  # every row of a batch is then gone or attached: the next query never sees it again
-        with engine.connect() as conn:
+        with db.reading(engine) as conn:
             stale = conn.execute(select(table.c.id, table.c.original_key, table.c.public_key)
                                  .where(unattached, table.c.uploaded_at < older_than)
                                  .order_by(table.c.uploaded_at, table.c.id).limit(batch)).all()

@@ -166,3 +166,30 @@ def test_the_cli_adds_lists_rotates_and_revokes_partners(app, settings, capsys, 
     assert "deactivated" in capsys.readouterr().out
     assert submit(client, new).status_code == 401
     assert paht(["partner", "revoke", "nobody", *data]) == 2
+
+
+def test_hits_that_arrive_together_are_counted_together_and_exactly_the_limit_is_let_through(app):
+    """Threads hitting at once share transactions (rate.py): the counts are the ones each would have had alone."""
+    import threading
+
+    ctx, _client = app
+    limiter = limiter_for(ctx.engine)
+    limiter.clock = lambda: 1_794_999_990.0
+    answers, start = [], threading.Barrier(12)
+
+    def hit(key):
+        start.wait()
+        for _ in range(10):
+            answers.append((key, limiter.hit(key, 25, 60)))
+
+    threads = [threading.Thread(target=hit, args=("partner:a" if i % 3 else "partner:b",)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    allowed = {k: sum(1 for key, (ok, _) in answers if key == k and ok) for k in ("partner:a", "partner:b")}
+    assert allowed == {"partner:a": 25, "partner:b": 25} and len(answers) == 120
+    assert {retry for _, (ok, retry) in answers if not ok} == {30}  # 30 s into its minute
+    with ctx.engine.connect() as conn:
+        counts = dict(conn.execute(select(rate_counters.c.key, rate_counters.c.count)).all())
+    assert counts == {"partner:a": 80, "partner:b": 40}

@@ -7,6 +7,8 @@ gap.
 """
 from __future__ import annotations
 
+from paht.runtime import db
+
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -63,11 +65,11 @@ class DeadLetters:
         count = select(func.count()).select_from(t)
         if status:
             q, count = q.where(t.c.status == status), count.where(t.c.status == status)
-        with self._engine.connect() as conn:
+        with db.reading(self._engine) as conn:
             return [self._row(r) for r in conn.execute(q)], conn.execute(count).scalar_one()
 
     def _load(self, dead_id: str):
-        with self._engine.connect() as conn:
+        with db.reading(self._engine) as conn:
             row = conn.execute(select(self._t).where(self._t.c.id == dead_id)).first()
         if row is None:
             raise NotFound(f"No dead letter {dead_id}.", f"Không có sự kiện lỗi {dead_id}.")
@@ -108,7 +110,7 @@ class DeadLetters:
         return self.get(dead_id)
 
     def get(self, dead_id: str) -> DeadLetter:
-        with self._engine.connect() as conn:
+        with db.reading(self._engine) as conn:
             row = conn.execute(select(self._t).where(self._t.c.id == dead_id)).first()
         if row is None:
             raise NotFound(f"No dead letter {dead_id}.", f"Không có sự kiện lỗi {dead_id}.")

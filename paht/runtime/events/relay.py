@@ -1,6 +1,8 @@
 """Relay: publish committed outbox rows to JetStream in order, marking each once acknowledged."""
 from __future__ import annotations
 
+from paht.runtime import db
+
 import asyncio
 import logging
 import os
@@ -15,7 +17,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
 from sqlalchemy import Engine, Table, delete, select, text, update
 
-from paht.runtime.db import FILE_LOCKS, READ_ONLY, among, file_lock
+from paht.runtime.db import FILE_LOCKS, among, file_lock
 from paht.runtime.telemetry import spans_recorded
 
 log = logging.getLogger(__name__)
@@ -213,7 +215,7 @@ class OutboxRelay:
             return []
         sent = set(self._unmarked)
         outbox = self._outbox
-        with self._engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        with db.reading(self._engine) as conn:
             # the waiting rows' ids first (rows sent but not marked yet are among them), then only the new rows in full
             waiting = conn.execute(
                 select(outbox.c.seq, outbox.c.event_id).where(outbox.c.published_at.is_(None)).order_by(outbox.c.seq)

@@ -7,6 +7,8 @@ published (CalendarPublished) so that every service computing deadlines keeps th
 """
 from __future__ import annotations
 
+from paht.runtime import db
+
 import json
 from datetime import datetime, timezone
 
@@ -110,7 +112,7 @@ def stored(settings) -> tuple[int, dict] | None:
     try:
         if not inspect(engine).has_table("calendar_revisions"):
             return None
-        with engine.connect() as conn:
+        with db.reading(engine) as conn:
             row = conn.execute(select(calendar_revisions.c.revision, calendar_revisions.c.data)
                                .order_by(calendar_revisions.c.revision.desc()).limit(1)).first()
         return (row.revision, row.data) if row is not None else None

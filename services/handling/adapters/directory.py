@@ -2,6 +2,8 @@
 dispatch's gRPC service for people), and the look-ups the service layer makes (a unit with its ancestors, a person)."""
 from __future__ import annotations
 
+from paht.runtime import db
+
 import logging
 from dataclasses import dataclass
 from typing import Callable, Protocol
@@ -123,7 +125,7 @@ class CopiedOrgDirectory:
 
         from services.handling.adapters.orm import directory_units
 
-        with self._engine.connect() as conn:
+        with db.reading(self._engine) as conn:
             row = conn.execute(select(directory_units).where(directory_units.c.id == unit_id)).first()
             if row is None and not conn.execute(select(func.count()).select_from(directory_units)).scalar():
                 return False  # no copy yet
@@ -146,7 +148,7 @@ class CopiedOrgDirectory:
         from services.handling.adapters.orm import directory_units
 
         t = directory_units.c
-        with self._engine.connect() as conn:
+        with db.reading(self._engine) as conn:
             rows = conn.execute(select(directory_units).where(t.parent_id == parent_id).order_by(t.name)).all()
             if not rows and not conn.execute(select(func.count()).select_from(directory_units)).scalar():
                 return False  # no copy yet
@@ -173,7 +175,7 @@ class CopiedOrgDirectory:
         from services.handling.adapters.orm import directory_units
 
         t = directory_units.c
-        with self._engine.connect() as conn:
+        with db.reading(self._engine) as conn:
             rows = conn.execute(select(directory_units).order_by(t.name, t.id)).all()
         return [r for r in rows if (not r.valid_from or r.valid_from <= today) and (not r.valid_to or today < r.valid_to)]
 

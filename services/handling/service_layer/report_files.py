@@ -7,6 +7,8 @@ the hub's handling, with retries (the link may be down for hours); until a file 
 """
 from __future__ import annotations
 
+from paht.runtime import db
+
 import logging
 import tempfile
 from datetime import datetime, timedelta, timezone
@@ -56,7 +58,7 @@ def copy_due(engine: Engine, storage, fetch, now: datetime | None = None) -> int
     """Copy the files whose turn has come; return how many were tried. `fetch(media_id, into: Path) -> media type` raises
     Gone, or anything else for a try to repeat later."""
     now = now or datetime.now(timezone.utc)
-    with engine.connect() as conn:
+    with db.reading(engine) as conn:
         due = conn.execute(select(copies).where(copies.c.status == "waiting", copies.c.next_try_at <= now)
                            .order_by(copies.c.next_try_at).limit(BATCH)).all()
     for row in due:
@@ -83,7 +85,7 @@ def copy_due(engine: Engine, storage, fetch, now: datetime | None = None) -> int
 
 def copied(engine: Engine, report_id: str, media_id: str):
     """The copy of one of a report's files, or NotFound (also while it is still being copied, with that said)."""
-    with engine.connect() as conn:
+    with db.reading(engine) as conn:
         row = conn.execute(select(copies).where(copies.c.media_id == media_id, copies.c.report_id == report_id)).first()
     if row is None or row.status == "gone":
         raise NotFound("This file was not found.", "Không tìm thấy tệp.")

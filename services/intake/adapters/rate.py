@@ -11,6 +11,7 @@ import math
 import threading
 import time
 import weakref
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, delete, update
 
@@ -32,11 +33,11 @@ def window_of(now_s: float, window_s: int) -> int:
     return int(now_s // window_s) * window_s
 
 
-def count(conn: Connection, key: str, window_s: int, now_s: float) -> int:
-    """Count one request in the current window of `key`; return the count with it."""
-    stmt = _insert(conn).values(key=key, window_start=window_of(now_s, window_s), count=1)
+def count(conn: Connection, key: str, window_s: int, now_s: float, by: int = 1) -> int:
+    """Count `by` requests (one by default) in the current window of `key`; return the count with them."""
+    stmt = _insert(conn).values(key=key, window_start=window_of(now_s, window_s), count=by)
     stmt = stmt.on_conflict_do_update(index_elements=[rate_counters.c.key, rate_counters.c.window_start],
-                                      set_={"count": rate_counters.c.count + 1}).returning(rate_counters.c.count)
+                                      set_={"count": rate_counters.c.count + by}).returning(rate_counters.c.count)
     return int(conn.execute(stmt).scalar_one())
 
 
@@ -58,6 +59,16 @@ def purge(conn: Connection, now_s: float) -> int:
     return conn.execute(delete(rate_counters).where(rate_counters.c.window_start < int(now_s) - KEEP_S)).rowcount
 
 
+@dataclass(eq=False)
+class _Hit:
+    key: str
+    limit: int
+    window_s: int
+    now_s: float
+    answer: tuple[bool, int] | None = None
+    error: Exception | None = None
+
+
 class RateLimiter:
     """`hit(key, limit, window_s)`: count a request in its own transaction; return (allowed, retry_after_s).
 
@@ -69,13 +80,49 @@ class RateLimiter:
         self.purge_every_s = purge_every_s
         self._next_purge = 0.0
         self._lock = threading.Lock()
+        self._turn = threading.Condition()  # hits waiting, and whether a thread is writing a batch of them
+        self._waiting: list[_Hit] = []
+        self._writing = False
 
     def hit(self, key: str, limit: int, window_s: int) -> tuple[bool, int]:
+        """Count one request; the hits of threads that arrive while a transaction is being written are counted
+        together in the next one (one upsert per key, each hit told the count it would have had alone, in arrival
+        order), so under load a partner's requests do not queue for a commit each."""
         now_s = self.clock()
-        with self.engine.begin() as conn:
-            answer = hit_in(conn, key, limit, window_s, now_s)
+        hit = _Hit(key, limit, window_s, now_s)
+        with self._turn:
+            self._waiting.append(hit)
+            while hit.answer is None and hit.error is None:
+                if self._writing:
+                    self._turn.wait()
+                    continue
+                self._writing = True
+                batch, self._waiting = self._waiting, []
+                self._turn.release()
+                try:
+                    self._count(batch)
+                except Exception as exc:  # the batch's transaction failed: every hit of it hears so
+                    for h in batch:
+                        h.error = exc
+                finally:
+                    self._turn.acquire()
+                    self._writing = False
+                    self._turn.notify_all()
+        if hit.error is not None:
+            raise hit.error
         self.purge_now_and_then(now_s)
-        return answer
+        return hit.answer
+
+    def _count(self, batch: list["_Hit"]) -> None:
+        groups: dict[tuple[str, int], list[_Hit]] = {}
+        for h in batch:
+            groups.setdefault((h.key, window_of(h.now_s, h.window_s)), []).append(h)
+        with self.engine.begin() as conn:
+            for (key, start), hits in groups.items():
+                n = count(conn, key, hits[0].window_s, hits[0].now_s, by=len(hits))
+                for i, h in enumerate(hits):  # the i-th of k hits had the count n - k + i + 1
+                    seen = n - len(hits) + i + 1
+                    h.answer = (seen <= h.limit, max(1, math.ceil(start + h.window_s - h.now_s)))
 
     def purge_now_and_then(self, now_s: float) -> None:
         with self._lock:

@@ -8,6 +8,8 @@ installation whose dispatch has not published yet) does a lookup fail, with Unav
 """
 from __future__ import annotations
 
+from paht.runtime import db
+
 import threading
 import time
 from datetime import date, datetime, timezone
@@ -56,7 +58,7 @@ class TaxonomyCopy:
     def _load(self) -> list:
         with self._lock:
             if self._rows is None or self._clock() - self._read_at >= self._max_age_s:
-                with self.engine.connect() as conn:
+                with db.reading(self.engine) as conn:
                     self._rows = conn.execute(select(taxonomy_topics)).all()
                 self._read_at = self._clock()
             return self._rows

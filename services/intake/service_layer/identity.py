@@ -15,6 +15,8 @@ every replica.
 """
 from __future__ import annotations
 
+from paht.runtime import db
+
 import threading
 import time
 import weakref
@@ -24,7 +26,6 @@ from typing import Callable
 
 from sqlalchemy import Engine, select
 
-from paht.runtime.db import READ_ONLY
 from paht.runtime.errors import NotFound, Unauthorized
 from paht.runtime.ids import looks_like_id, new_id
 from paht.runtime.sms import SmsGateway
@@ -212,7 +213,7 @@ def session_for_token(engine, token: str, now: datetime | None = None) -> Report
     now = now or utc_now()
     session = _live.get(engine, digest)
     if session is None:
-        with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        with db.reading(engine) as conn:
             row = rows.session_row(conn, digest)
         if row is None or row["revoked_at"] is not None:
             return None
@@ -247,6 +248,6 @@ def reporter_refs_of(engine, token: str) -> tuple[list[str], ReporterSession]:
     if session is None:
         raise Unauthorized("Verify your phone number first (an SMS code): only the reporter may do this.",
                            "Vui lòng xác thực số điện thoại (mã OTP qua tin nhắn): chỉ người gửi phản ánh mới được thực hiện.")
-    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    with db.reading(engine) as conn:
         refs = sorted(conn.execute(select(reporters.c.id).where(reporters.c.phone == session.phone)).scalars())
     return refs, session

@@ -12,6 +12,8 @@ unreadable (service_layer/redaction.py), a new key for every change.
 """
 from __future__ import annotations
 
+from paht.runtime import db
+
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +21,6 @@ from pathlib import Path
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from paht.runtime.db import READ_ONLY
 from paht.runtime.errors import InvalidInput
 from paht.runtime.ids import looks_like_id, new_id
 from paht.runtime import uploads
@@ -173,7 +174,7 @@ def find(engine: Engine, media_id: str) -> MediaRecord | None:
     """One stored file, attached or not (None for an id that names nothing)."""
     if not looks_like_id(media_id):
         return None
-    with engine.connect() as conn:
+    with db.reading(engine) as conn:
         row = conn.execute(select(report_media).where(report_media.c.id == media_id)).first()
     return _record(row) if row is not None else None
 
@@ -190,7 +191,7 @@ def record_release(engine: Engine, record: MediaRecord, node_id: str, at) -> Non
 
 def reporter_phone(engine: Engine, report_id: str) -> str | None:
     """The verified phone of a report's reporter: a reporter session may see the public copies of its own reports."""
-    with engine.connect() as conn:
+    with db.reading(engine) as conn:
         return conn.execute(select(reporters.c.phone).select_from(reports.join(reporters, reports.c.reporter_id == reporters.c.id))
                             .where(reports.c.id == report_id)).scalar()
 
@@ -227,7 +228,7 @@ def public_file(engine: Engine, media_id: str, version: int) -> MediaRecord | No
     query = (select(report_media, reports.c.status, reports.c.private_result, reports.c.state_secret)
              .select_from(report_media.join(reports, reports.c.id == report_media.c.report_id))
              .where(report_media.c.id == media_id))
-    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    with db.reading(engine) as conn:
         row = conn.execute(query).first()
     if row is None or not may_be_public(row.status, bool(row.private_result), bool(row.state_secret)):
         return None

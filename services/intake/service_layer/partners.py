@@ -8,6 +8,8 @@ is refused at once (nothing is cached).
 """
 from __future__ import annotations
 
+from paht.runtime import db
+
 import hashlib
 import logging
 import re
@@ -108,12 +110,12 @@ def _taken(id: str, channel_name: str) -> StateConflict:
 
 
 def list_all(engine) -> list[PartnerApp]:
-    with engine.connect() as conn:
+    with db.reading(engine) as conn:
         return [_partner(r) for r in conn.execute(select(partner_apps).order_by(partner_apps.c.id)).mappings()]
 
 
 def get(engine, partner_id: str) -> PartnerApp:
-    with engine.connect() as conn:
+    with db.reading(engine) as conn:
         row = conn.execute(select(partner_apps).where(partner_apps.c.id == partner_id)).mappings().first()
     if row is None:
         raise _unknown(partner_id)
@@ -153,7 +155,7 @@ def partner_for_key(engine, api_key: str) -> PartnerApp | None:
     """Return the active partner app of an API key, or None."""
     if not api_key or not api_key.startswith(KEY_PREFIX) or len(api_key) > KEY_MAX_LEN:
         return None
-    with engine.connect() as conn:
+    with db.reading(engine) as conn:
         row = conn.execute(select(partner_apps).where(partner_apps.c.key_hash == key_hash(api_key), partner_apps.c.active.is_(True))).mappings().first()
     return _partner(row) if row is not None else None
 
@@ -168,7 +170,7 @@ def seed_demo(engine, demo_password: str | None) -> int:
     """Register the demo partner once, with its published key, when the demo data is wanted; return how many were made."""
     if not demo_password:
         return 0
-    with engine.connect() as conn:
+    with db.reading(engine) as conn:
         if conn.execute(select(partner_apps.c.id).where(partner_apps.c.id == DEMO_PARTNER["id"])).first() is not None:
             return 0
     try:

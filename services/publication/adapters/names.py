@@ -8,6 +8,8 @@ version valid today; a code no unit names (or before any directory has arrived) 
 """
 from __future__ import annotations
 
+from paht.runtime import db
+
 import threading
 import time
 from dataclasses import dataclass
@@ -130,7 +132,7 @@ class NamesCopy:
             return self._names
 
     def _read(self, on: date) -> PortalNames:
-        with self.engine.connect() as conn:
+        with db.reading(self.engine) as conn:
             topics = conn.execute(select(taxonomy_topics).order_by(taxonomy_topics.c.group_name, taxonomy_topics.c.name)).all()
             areas = conn.execute(select(area_names).order_by(area_names.c.valid_from)).all()
             leaders = conn.execute(select(agency_names)).all()

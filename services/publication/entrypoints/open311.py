@@ -81,6 +81,7 @@ def build_router(ctx, intake=None, answers: PublicAnswers | None = None) -> APIR
     reads' cache (ETag, 304, max-age; entrypoints/cached.py) the GETs of lists go through."""
     router = APIRouter(include_in_schema=False)
     answers = answers or PublicAnswers()
+    recorder = use_cases.desk(ctx.uow)  # the posted requests' rows, written together (one commit for those waiting)
 
     def intake_port():
         nonlocal intake
@@ -198,7 +199,7 @@ def build_router(ctx, intake=None, answers: PublicAnswers | None = None) -> APIR
             if not api_key:
                 raise Unauthorized("api_key is required to POST a request.", "Cần khóa api_key để gửi phản ánh.")
             new, notice = await intake_port().submit(api_key, fields, request.headers.get("idempotency-key", "")[:200])
-            await asyncio.to_thread(use_cases.record_new_request, ctx.uow(), new)
+            await use_cases.record_together(recorder, ctx.uow, new)
             return answer(fmt, "service_requests", [{"service_request_id": new.report_id, "token": new.submission.tracking_code,
                                                      "service_notice": notice or None, "account_id": None}])
         return await guarded(fmt, work)
