@@ -41,3 +41,36 @@ def test_among_and_set_many_touch_exactly_the_rows_named(table):
         found = s.execute(select(t.c.key).where(t.c.owner == "a", db.among(s, t.c.key, ["k1", "k4", "nope"]))).scalars().all()
         assert sorted(found) == ["k1", "k4"]
         assert s.execute(select(t.c.key).where(db.among(s, t.c.key, []))).first() is None
+
+
+def test_upsert_adds_replaces_or_leaves_the_stored_row_and_binds_values_by_the_columns_types(settings):
+    from datetime import datetime, timezone
+
+    from sqlalchemy import Float, Integer
+
+    engine = db.make_engine(settings, "helpers")
+    db.ensure_schema(engine, db.schema_for(settings, "helpers"))
+    metadata = MetaData()
+    t = Table("tallies", metadata, Column("key", String(20), primary_key=True), Column("count", Integer, nullable=False),
+              Column("total", Float, nullable=False), Column("seen_at", db.UtcDateTime(), nullable=True))
+    metadata.create_all(engine)
+    try:
+        at = datetime(2026, 12, 6, 3, 4, 5, 600000, tzinfo=timezone.utc)
+        adding = db.upsert(t, ("key", "count", "total", "seen_at"), ("key",), add=("count", "total"), returning=("count",))
+        assert adding is db.upsert(t, ("key", "count", "total", "seen_at"), ("key",), add=("count", "total"), returning=("count",))
+        assert adding._generate_cache_key() is not None  # SQLAlchemy keeps its compiled form: not compiled per execution
+        with engine.begin() as conn:
+            assert conn.execute(adding, {"key": "a", "count": 2, "total": 1.5, "seen_at": at}).scalar_one() == 2
+            assert conn.execute(adding, {"key": "a", "count": 3, "total": 1.0, "seen_at": None}).scalar_one() == 5
+            conn.execute(db.upsert(t, ("key", "count", "total", "seen_at"), ("key",), add=("count",)),
+                         [{"key": "b", "count": 1, "total": 0.0, "seen_at": at}, {"key": "b", "count": 4, "total": 0.0, "seen_at": at}])
+            conn.execute(db.upsert(t, ("key", "count", "total", "seen_at"), ("key",), replace=("total",)),
+                         {"key": "a", "count": 99, "total": 7.25, "seen_at": at})
+            conn.execute(db.upsert(t, ("key", "count", "total", "seen_at"), ("key",)),  # neither: DO NOTHING
+                         {"key": "b", "count": 99, "total": 99.0, "seen_at": None})
+        with engine.connect() as conn:
+            rows = {r.key: (r.count, r.total, r.seen_at) for r in conn.execute(select(t))}
+        assert rows == {"a": (5, 7.25, at), "b": (5, 0.0, at)}
+    finally:
+        metadata.drop_all(engine)
+        engine.dispose()

@@ -15,17 +15,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, delete, update
 
+from paht.runtime import db
 from services.intake.adapters.orm import rate_counters
 
 KEEP_S = 2 * 86400  # counters are deleted this long after their window started (the longest window is a day)
-
-
-def _insert(conn: Connection):
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(rate_counters)
 
 
 def window_of(now_s: float, window_s: int) -> int:
@@ -35,10 +28,8 @@ def window_of(now_s: float, window_s: int) -> int:
 
 def count(conn: Connection, key: str, window_s: int, now_s: float, by: int = 1) -> int:
     """Count `by` requests (one by default) in the current window of `key`; return the count with them."""
-    stmt = _insert(conn).values(key=key, window_start=window_of(now_s, window_s), count=by)
-    stmt = stmt.on_conflict_do_update(index_elements=[rate_counters.c.key, rate_counters.c.window_start],
-                                      set_={"count": rate_counters.c.count + by}).returning(rate_counters.c.count)
-    return int(conn.execute(stmt).scalar_one())
+    stmt = db.upsert(rate_counters, ("key", "window_start", "count"), ("key", "window_start"), add=("count",), returning=("count",))
+    return int(conn.execute(stmt, {"key": key, "window_start": window_of(now_s, window_s), "count": by}).scalar_one())
 
 
 def hit_in(conn: Connection, key: str, limit: int, window_s: int, now_s: float) -> tuple[bool, int]:

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from sqlalchemy import bindparam, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from paht.runtime import db
 from paht.runtime.db import row_of
 from paht.runtime.paging import Page, SortKey, fetch_page
 from services.intake.adapters.orm import contact_audit, reporters, reports
@@ -64,10 +64,9 @@ class SqlReporters:
         INSERT … ON CONFLICT DO NOTHING then SELECT, in the caller's transaction: of two first
         submissions at once, one inserts and the other waits for it and then finds its row.
         """
-        insert = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
         values = {"id": reporter.id, "name": reporter.name, "phone": reporter.phone, "email": reporter.email,
                   "created_at": reporter.created_at}
-        self.session.execute(insert(reporters).values(**values).on_conflict_do_nothing(index_elements=["phone", "email"]))
+        self.session.execute(db.upsert(reporters, tuple(values), ("phone", "email")), values)
         return self.session.execute(
             select(Reporter).where(reporters.c.phone == reporter.phone, reporters.c.email == reporter.email)
         ).scalar_one()

@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections import defaultdict
 
 from sqlalchemy import event, inspect, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import NO_VALUE
 
+from paht.runtime import db
 from services.publication.adapters.orm import map_cells, public_reports
 from services.publication.domain.portal import MAP_LEVELS, cell_of
 from services.publication.domain.public_report import LISTED, PublicReport
@@ -100,8 +100,7 @@ def _forget(session: Session) -> None:
     session.info.pop(PENDING, None)
 
 
-def _insert(conn: Connection):
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(map_cells)
+CELL_COLUMNS = ("level", "cx", "cy", "count", "lat_sum", "lon_sum")
 
 
 def write(conn: Connection, changes: dict) -> None:
@@ -111,11 +110,7 @@ def write(conn: Connection, changes: dict) -> None:
             for k, d in sorted(changes.items()) if d[0] or d[1] or d[2]]
     if not rows:
         return
-    stmt = _insert(conn)
-    c = map_cells.c
-    stmt = stmt.on_conflict_do_update(index_elements=[c.level, c.cx, c.cy], set_={
-        "count": c.count + stmt.excluded.count, "lat_sum": c.lat_sum + stmt.excluded.lat_sum, "lon_sum": c.lon_sum + stmt.excluded.lon_sum})
-    conn.execute(stmt, rows)
+    conn.execute(db.upsert(map_cells, CELL_COLUMNS, ("level", "cx", "cy"), add=("count", "lat_sum", "lon_sum")), rows)
 
 
 def rebuild(conn: Connection, batch: int = 50_000) -> int:

@@ -19,9 +19,9 @@ from datetime import datetime, timedelta, timezone
 from itertools import chain
 
 from sqlalchemy import Connection, Engine, and_, case, event, func, literal, literal_column, or_, select, true, union_all
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from paht.runtime import db
 from paht.runtime.db import READ_ONLY
 from services.publication.adapters.orm import public_reports, report_stats, stats_days, stats_durations, taxonomy_topics
 from services.publication.domain.feedback import ReportRating, Score
@@ -95,10 +95,6 @@ def facts_from_row(row) -> ReportFacts:
                        score=m["score"])
 
 
-def _insert(conn: Connection, table):
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
-
-
 def _before_flush(session: Session, _context, _instances) -> None:
     written = list(chain(session.new, session.dirty))
     reports = {o.report_id: o for o in written if isinstance(o, PublicReport)}
@@ -130,23 +126,18 @@ def _before_flush(session: Session, _context, _instances) -> None:
     if remove:
         conn.execute(report_stats.delete().where(report_stats.c.report_id.in_(remove)))
     if replace:
-        stmt = _insert(conn, report_stats)
-        conn.execute(stmt.on_conflict_do_update(index_elements=["report_id"],
-                                                set_={c: stmt.excluded[c] for c in FACT_COLUMNS if c != "report_id"}), replace)
+        conn.execute(db.upsert(report_stats, tuple(FACT_COLUMNS), ("report_id",), replace=tuple(c for c in FACT_COLUMNS if c != "report_id")),
+                     replace)
 
 
 def add_to_rollup(conn: Connection, delta: Delta) -> None:
     """Add a batch's differences to the rollup rows (created at 0 when new), in key order."""
     days, durations = delta.rows()
     if days:
-        stmt = _insert(conn, stats_days)
-        conn.execute(stmt.on_conflict_do_update(index_elements=["dim", "day", "code"],
-                                                set_={m: stats_days.c[m] + stmt.excluded[m] for m in MEASURES}),
+        conn.execute(db.upsert(stats_days, ("dim", "day", "code", *MEASURES), ("dim", "day", "code"), add=tuple(MEASURES)),
                      [{"dim": dim, "day": day, "code": code[:80], **dict(zip(MEASURES, vector))} for (day, dim, code), vector in days])
     if durations:
-        stmt = _insert(conn, stats_durations)
-        conn.execute(stmt.on_conflict_do_update(index_elements=["step", "day", "bucket"],
-                                                set_={"reports": stats_durations.c.reports + stmt.excluded.reports}),
+        conn.execute(db.upsert(stats_durations, ("step", "day", "bucket", "reports"), ("step", "day", "bucket"), add=("reports",)),
                      [{"step": step, "day": day, "bucket": bucket, "reports": n} for (day, step, bucket), n in durations])
 
 
