@@ -67,6 +67,15 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def pss_mb(pid: int) -> float:
+    """Proportional memory: the process's own pages plus its share of pages it shares (the same libraries mapped by
+    every PAHT process are counted once across them, not once per process as in RSS)."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def photo_of_1mb() -> bytes:
     """A JPEG of about 1 MB: a photo-sized image of noise (noise does not compress)."""
     from PIL import Image

@@ -35,7 +35,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.intake_submit import REPORT, machine_pace, rss_mb, wrk  # noqa: E402
+from bench.intake_submit import REPORT, machine_pace, pss_mb, rss_mb, wrk  # noqa: E402
 from paht.runtime.walkthrough import DEMO_PASSWORD, reporter_sign_in  # noqa: E402
 from tests.e2e.harness import backend_env, cleanup_backend, start_paht, stop_paht  # noqa: E402
 
@@ -72,11 +72,11 @@ class Instance:
         services = self.run_info.get("services", {})
         return {name: s["pid"] for name, s in services.items() if s.get("pid")}
 
-    def memory(self) -> dict[str, float]:
+    def memory(self, measure=rss_mb) -> dict[str, float]:
         out = {}
         for name, pid in self.pids().items():
             try:
-                out[name] = rss_mb(pid)
+                out[name] = measure(pid)
             except OSError:
                 pass
         return out
@@ -205,7 +205,7 @@ def main() -> int:
             while hold.exists():
                 time.sleep(1)
             return 0
-        idle = inst.memory()
+        idle, idle_pss = inst.memory(), inst.memory(pss_mb)
         pace = machine_pace()
         with MemoryWatch(inst) as watch:
             for load in loads:
@@ -245,6 +245,8 @@ def main() -> int:
             print(f"{'':<34} backlog at the end {f['backlog']:,} events, all consumed {f['drained_s']:.1f} s after the load")
     print("\nmemory (MB, resident)   " + "  ".join(f"{n}" for n in sorted(idle)))
     print("idle                    " + "  ".join(f"{idle[n]:.0f}" for n in sorted(idle)))
+    print("idle, proportional (PSS) " + " ".join(f"{idle_pss.get(n, float('nan')):.0f}" for n in sorted(idle)) +
+          "   (shared libraries counted once across the processes)")
     print("highest under load      " + "  ".join(f"{watch.peak.get(n, float('nan')):.0f}" for n in sorted(idle)))
     print("goals: < 120 MB per service idle, < 200 MB under load")
     return 0

@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-import httpx
 
 from paht.runtime.settings import Settings
 
@@ -96,6 +95,8 @@ class WebhookNotifier:
         headers = {"Content-Type": "application/json", "Idempotency-Key": notice.key, "X-PAHT-Timestamp": stamp}
         if self.secret:
             headers["X-PAHT-Signature"] = sign(self.secret, body, stamp)
+        import httpx  # here, not at the top: it costs each service ~4 MB at idle
+
         response = httpx.post(self.url, content=body, headers=headers, timeout=self.timeout_s)
         response.raise_for_status()
 

@@ -14,6 +14,8 @@ Neither adapter logs a phone number (only its masked form, 09xxxxx678) nor a mes
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 import logging
 import threading
@@ -21,12 +23,14 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-import httpx
 
 from paht.runtime.errors import Unavailable
 from paht.runtime.ids import new_id
 from paht.runtime.notify import sign
 from paht.runtime.settings import Settings
+
+if TYPE_CHECKING:  # imported where a message is sent: httpx costs each service ~4 MB at idle
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +78,8 @@ class HttpBrandnameSms:
         headers = {"Content-Type": "application/json", "Idempotency-Key": request_id, "X-PAHT-Timestamp": stamp}
         if self.secret:
             headers["X-PAHT-Signature"] = sign(self.secret, body, stamp)
+        import httpx
+
         try:
             response = httpx.post(self.url, content=body, headers=headers, timeout=self.timeout_s)
         except httpx.HTTPError as exc:

@@ -139,6 +139,7 @@ class Plan:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        env.setdefault("MALLOC_ARENA_MAX", "2")  # glibc: 2 heaps, not 8 per core, for a process's few busy threads
         env.pop("PAHT_TOKEN_PRIVATE_KEY_FILE", None)
         if name == "dispatch":  # only the built-in issuer holds the signing key
             env["PAHT_TOKEN_PRIVATE_KEY_FILE"] = str(keys / "token.pem")

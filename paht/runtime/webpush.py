@@ -14,6 +14,8 @@ service replaces it instead of arriving twice. No endpoint (it identifies a brow
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import base64
 import hashlib
 import json
@@ -27,7 +29,6 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
-import httpx
 import jwt
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -37,6 +38,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from paht.runtime.errors import Unavailable
 from paht.runtime.ids import new_id
 from paht.runtime.settings import Settings
+
+if TYPE_CHECKING:  # imported where a message is sent: httpx costs each service ~4 MB at idle
+    import httpx
 
 log = logging.getLogger(__name__)
 RECORD_SIZE = 4096
@@ -132,6 +136,8 @@ class VapidWebPush:
                    "Urgency": "normal", "Authorization": self._authorization(subscription.endpoint)}
         if key:
             headers["Topic"] = topic_for(key)
+        import httpx
+
         try:
             with httpx.Client(timeout=self.timeout_s, transport=self._transport) as client:
                 response = client.post(subscription.endpoint, content=body, headers=headers)

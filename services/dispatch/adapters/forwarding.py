@@ -14,6 +14,8 @@ a sender that died after posting) is recognisable by the desk.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 import logging
 import threading
@@ -21,12 +23,14 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-import httpx
 
 from paht.runtime.notify import sign
 from paht.runtime.settings import Settings
 from paht.runtime.text import is_clean
 from services.dispatch.domain.emergency import EmergencyService
+
+if TYPE_CHECKING:  # imported where a message is sent: httpx costs each service ~4 MB at idle
+    import httpx
 
 log = logging.getLogger(__name__)
 RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -52,6 +56,8 @@ class HttpWebhookForwarder:
         self._transport = transport  # tests give a mock transport; production uses the network
 
     def send(self, payload: dict) -> str:
+        import httpx
+
         body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
         problem = "not sent"
         with httpx.Client(timeout=self.timeout_s, transport=self._transport) as client:
