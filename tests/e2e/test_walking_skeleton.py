@@ -189,11 +189,20 @@ def test_reports_accepted_while_nats_or_dispatch_is_down_flow_when_they_are_back
     assert public["status"] == "submitted" and "title" not in public  # awaiting review: public only once accepted
 
 
-def test_intake_runs_as_two_processes_and_a_killed_one_costs_no_request(paht):
-    """PAHT_REPLICAS (default intake=2 on a machine with more than one core): the edge shares submissions between
-    the two processes, and while one is down (killed, then restarted by `paht up`) the other takes every request."""
-    if (os.cpu_count() or 1) < 2:
-        pytest.fail("this test needs the two-core machine the embedded default is made for")
+@pytest.fixture(params=BACKENDS)
+def two_intakes(request, tmp_path):
+    """`paht up` with PAHT_REPLICAS=intake=2 (one process per service is the default)."""
+    tag = "e" + uuid.uuid4().hex[:8]
+    running = start_paht(tmp_path / "data", {**backend_env(request.param, tag), "PAHT_REPLICAS": "intake=2"})
+    yield running
+    stop_paht(running)
+    cleanup_backend(request.param, tag)
+
+
+def test_intake_runs_as_two_processes_and_a_killed_one_costs_no_request(two_intakes):
+    """PAHT_REPLICAS=intake=2: the edge shares submissions between the two processes, and while one is down (killed,
+    then restarted by `paht up`) the other takes every request."""
+    paht = two_intakes
     info = paht.run_info()["services"]
     assert {"intake", "intake-2"} <= set(info) and info["intake"]["pid"] != info["intake-2"]["pid"]
     assert alive(info["intake"]["pid"]) and alive(info["intake-2"]["pid"])
