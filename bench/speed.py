@@ -35,7 +35,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.intake_submit import REPORT, machine_pace, pss_mb, rss_mb, wrk  # noqa: E402
+from bench.intake_submit import REPORT, machine_pace, pct, pss_mb, rss_mb, wrk  # noqa: E402
 from paht.runtime.walkthrough import DEMO_PASSWORD, reporter_sign_in  # noqa: E402
 from tests.e2e.harness import backend_env, cleanup_backend, start_paht, stop_paht  # noqa: E402
 
@@ -166,7 +166,111 @@ def prepare(inst: Instance, reports: int) -> dict:
     for rid in ids:
         inst.http.post(f"/api/intake/v1/reports/{rid}/accept", json={"topic_code": topic}, headers={"Authorization": ioc}).raise_for_status()
     drained_after(inst)
-    return {"citizen": citizen, "key": partner.json()["api_key"], "service_code": services[0]["service_code"], "report": ids[0]}
+    return {"citizen": citizen, "key": partner.json()["api_key"], "service_code": services[0]["service_code"], "report": ids[0],
+            "reports": ids, "topic": topic}
+
+
+# The mixed load: requests per second of each kind (50 in all), sent on a schedule (open loop: a late answer does not
+# slow the next request, and each latency is counted from when its request was due, so waiting in line counts too).
+MIX = {
+    "citizen: submit a report": 8,
+    "citizen: public list": 8,
+    "citizen: a report's page": 10,
+    "partner: Open311 GET requests": 4,
+    "IOC: step 1 work list": 5,
+    "IOC: step 2 queue": 3,
+    "unit leader: work list": 4,
+    "IOC: accept a report (step 1 → 2)": 8,
+}
+
+
+def mixed(inst: Instance, ready: dict, seconds: float) -> dict:
+    """Run MIX for `seconds`; return per-kind latencies, and how long a report took to reach the IOC's step 1 and, once
+    accepted, the step 2 queue (dispatch learns of it through its events)."""
+    import random
+
+    rng = random.Random(11)
+    ioc, leader = inst.token("ioc"), inst.token("truongphong")
+    topic = ready["topic"]
+    reports = list(ready["reports"])
+    created: asyncio.Queue = asyncio.Queue()  # reports submitted during the run, waiting for the IOC to accept them
+    lat: dict[str, list[float]] = {k: [] for k in MIX}
+    errors: dict[str, int] = {k: 0 for k in MIX}
+    to_step1: list[float] = []
+    to_step2: list[float] = []
+
+    async def run() -> None:
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        async with httpx.AsyncClient(base_url=inst.url, timeout=30, limits=limits) as http:
+            async def follow(path: str, since: float, into: list[float], headers: dict) -> None:
+                while time.monotonic() - since < 10:
+                    if (await http.get(path, headers=headers)).status_code == 200:
+                        into.append((time.monotonic() - since) * 1000)
+                        return
+                    await asyncio.sleep(0.01)
+
+            async def one(kind: str, due: float) -> None:
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                if kind == "citizen: submit a report":
+                    r = await http.post("/api/intake/v1/reports", json=REPORT, headers=ready["citizen"])
+                    if r.status_code == 201:
+                        rid = r.json()["id"]
+                        created.put_nowait(rid)
+                        asyncio.ensure_future(follow(f"/api/intake/v1/reports/{rid}", due, to_step1, {"Authorization": ioc}))
+                elif kind == "citizen: public list":
+                    r = await http.get("/api/publication/v1/reports")
+                elif kind == "citizen: a report's page":
+                    r = await http.get(f"/reports/{rng.choice(reports)}")
+                elif kind == "partner: Open311 GET requests":
+                    r = await http.get("/open311/v2/requests.json")
+                elif kind == "IOC: step 1 work list":
+                    r = await http.get("/api/intake/v1/reports", headers={"Authorization": ioc})
+                elif kind == "IOC: step 2 queue":
+                    r = await http.get("/api/dispatch/v1/queue", headers={"Authorization": ioc})
+                elif kind == "unit leader: work list":
+                    r = await http.get("/api/handling/v1/cases", headers={"Authorization": leader})
+                else:  # accept the oldest report submitted in the run (one step transition per case)
+                    try:
+                        rid = created.get_nowait()
+                    except asyncio.QueueEmpty:
+                        return
+                    r = await http.post(f"/api/intake/v1/reports/{rid}/accept", json={"topic_code": topic}, headers={"Authorization": ioc})
+                    if r.status_code == 200:
+                        asyncio.ensure_future(follow(f"/api/dispatch/v1/reports/{rid}", time.monotonic(), to_step2, {"Authorization": ioc}))
+                done = time.monotonic()
+                if r.status_code >= 300:
+                    errors[kind] += 1
+                lat[kind].append((done - due) * 1000)
+
+            start = time.monotonic() + 0.5
+            tasks = []
+            for kind, rate in MIX.items():
+                n = int(rate * seconds)
+                offset = rng.random() / rate
+                tasks += [asyncio.ensure_future(one(kind, start + offset + i / rate)) for i in range(n)]
+            await asyncio.gather(*tasks)
+            await asyncio.sleep(1.0)  # the last followers
+
+    asyncio.run(run())
+    return {"lat": lat, "errors": errors, "to_step1": to_step1, "to_step2": to_step2}
+
+
+def mixed_table(f: dict) -> str:
+    lines = [f"{'request':<38} {'per s':>6} {'n':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>7}"]
+    everything = [x for v in f["lat"].values() for x in v]
+    for kind, values in [*f["lat"].items(), ("every interactive request", everything)]:
+        if not values:
+            continue
+        rate = MIX.get(kind, sum(MIX.values()))
+        err = f["errors"].get(kind, sum(f["errors"].values()))
+        lines.append(f"{kind:<38} {rate:>6} {len(values):>6} {pct(values, 50):>8.1f} {pct(values, 95):>8.1f} {pct(values, 99):>8.1f} "
+                     f"{max(values):>8.1f} {err:>7}")
+    for what, values in (("submitted → in the IOC's step 1 (from due)", f["to_step1"]),
+                         ("accepted → in dispatch's step 2 queue", f["to_step2"])):
+        if values:
+            lines.append(f"{what:<45} n {len(values):>5}  p50 {pct(values, 50):.1f}  p95 {pct(values, 95):.1f}  max {max(values):.1f} ms")
+    lines.append("goals: every interactive request p95 < 100 ms, p99 < 250 ms; submit → IOC queue p95 < 300 ms")
+    return "\n".join(lines)
 
 
 def row(what: str, f: dict, goal: str) -> str:
@@ -184,12 +288,13 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--reports", type=int, default=200, help="reports accepted before the reads (default 200)")
     ap.add_argument("--quick", action="store_true", help="10 s create, 5 s reads, 50 reports")
-    ap.add_argument("--only", default="create,open311-post,list,open311,page", help="which loads, comma-separated")
+    ap.add_argument("--only", default="create,open311-post,list,open311,page,mixed", help="which loads, comma-separated")
+    ap.add_argument("--mixed-seconds", type=float, default=30.0, help="how long the mixed load at 50 requests/s runs")
     ap.add_argument("--hold", metavar="FILE", help="prepare, write the instance's address, pids and load inputs to FILE as "
                                                    "JSON, and keep it running until FILE is deleted (to profile it by hand)")
     args = ap.parse_args()
     if args.quick:
-        args.seconds, args.read_seconds, args.reports = 10.0, 5.0, 50
+        args.seconds, args.read_seconds, args.reports, args.mixed_seconds = 10.0, 5.0, 50, 10.0
     loads = [x.strip() for x in args.only.split(",") if x.strip()]
     print(f"Speed benchmark ({'PostgreSQL + NATS' if args.external else 'embedded: SQLite + bundled nats-server'}), "
           f"wrk -t2 -c{args.connections}", flush=True)
@@ -226,6 +331,9 @@ def main() -> int:
                     f = wrk(f"{inst.url}/open311/v2/requests.json", args.read_seconds, args.connections)
                 elif load == "page":
                     f = wrk(f"{inst.url}/reports/{ready['report']}", args.read_seconds, args.connections)
+                elif load == "mixed":
+                    drained_after(inst)
+                    f = mixed(inst, ready, args.mixed_seconds)
                 else:
                     continue
                 results[load] = f
@@ -240,6 +348,8 @@ def main() -> int:
     names = {"create": f"create report (JSON), {args.seconds:.0f} s", "open311-post": f"create (Open311 POST), {args.read_seconds:.0f} s",
              "list": "public list, first page", "open311": "Open311 GET requests.json", "page": "one report's page"}
     for load, f in results.items():
+        if load == "mixed":
+            continue
         print(row(names[load], f, goals[load]))
         if "drained_s" in f:
             print(f"{'':<34} backlog at the end {f['backlog']:,} events, all consumed {f['drained_s']:.1f} s after the load")
@@ -249,6 +359,9 @@ def main() -> int:
           "   (shared libraries counted once across the processes)")
     print("highest under load      " + "  ".join(f"{watch.peak.get(n, float('nan')):.0f}" for n in sorted(idle)))
     print("goals: < 120 MB per service idle, < 200 MB under load")
+    if "mixed" in results:
+        print(f"\nmixed load, {sum(MIX.values())} requests/s for {args.mixed_seconds:.0f} s (open loop; latency from when each was due)")
+        print(mixed_table(results["mixed"]))
     return 0
 
 
