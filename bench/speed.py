@@ -251,8 +251,41 @@ def mixed(inst: Instance, ready: dict, seconds: float) -> dict:
             await asyncio.gather(*tasks)
             await asyncio.sleep(1.0)  # the last followers
 
+    before, t0 = cpu_seconds(inst), time.monotonic()
     asyncio.run(run())
-    return {"lat": lat, "errors": errors, "to_step1": to_step1, "to_step2": to_step2}
+    after, wall = cpu_seconds(inst), time.monotonic() - t0
+    busy = {name: (after[name] - before.get(name, 0.0)) / wall * 100 for name in after}
+    return {"lat": lat, "errors": errors, "to_step1": to_step1, "to_step2": to_step2, "busy": busy}
+
+
+def cpu_seconds(inst: Instance) -> dict[str, float]:
+    """CPU time used so far by each service, by PostgreSQL's and NATS's processes together, and by the whole machine."""
+    import os
+
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def of(pid: int) -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    out: dict[str, float] = {}
+    for name, pid in inst.pids().items():
+        try:
+            out[name] = of(pid)
+        except OSError:
+            pass
+    for label, needle in (("postgres", b"postgres"), ("nats-server", b"nats-server")):
+        total = 0.0
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if needle in (entry / "cmdline").read_bytes():
+                        total += of(int(entry.name))
+                except OSError:
+                    pass
+        out[label] = total
+    out["machine"] = sum(int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:4]) / tick
+    return out
 
 
 def mixed_table(f: dict) -> str:
@@ -269,6 +302,7 @@ def mixed_table(f: dict) -> str:
                          ("accepted → in dispatch's step 2 queue", f["to_step2"])):
         if values:
             lines.append(f"{what:<45} n {len(values):>5}  p50 {pct(values, 50):.1f}  p95 {pct(values, 95):.1f}  max {max(values):.1f} ms")
+    lines.append("CPU while it ran (% of one core): " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(f.get("busy", {}).items(), key=lambda kv: -kv[1])))
     lines.append("goals: every interactive request p95 < 100 ms, p99 < 250 ms; submit → IOC queue p95 < 300 ms")
     return "\n".join(lines)
 

@@ -208,8 +208,8 @@ def make_engine(settings: Settings, service: str) -> Engine:
     engine = create_engine(
         url,
         hide_parameters=True,
-        pool_size=5,
-        max_overflow=5,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
         # the service's name shows in pg_stat_activity and in PostgreSQL's logs: which service holds a lock or runs a query
         connect_args={"options": f"-csearch_path={schema}", "application_name": f"paht-{service}"},
     )

@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     nats_url: str | None = Field(default=None, validation_alias="NATS_URL")
     # PostgreSQL: each service lives in schema <prefix><service>. Tests set a prefix to stay apart.
     db_schema_prefix: str = ""
+    # PostgreSQL connections a process keeps open, and how many more it may open for a moment (those are closed again
+    # when returned). Keep the pool above what a process uses at once (its worker threads, consumers and background
+    # jobs): below it every busy moment opened and closed connections, and PostgreSQL's forks ate the cores.
+    db_pool_size: int = 12
+    db_max_overflow: int = 8
 
     # This process (set by `paht serve`)
     service: str = ""
