@@ -74,3 +74,40 @@ def test_upsert_adds_replaces_or_leaves_the_stored_row_and_binds_values_by_the_c
     finally:
         metadata.drop_all(engine)
         engine.dispose()
+
+
+def test_a_reading_unit_of_work_neither_waits_for_a_writer_nor_commits(settings):
+    """ctx.reads(): pages and lists read while a writer holds the database (on SQLite a writer holds the writers' gate
+    and its lock from BEGIN to COMMIT; a read used to queue behind it), and a reading unit can never write."""
+    import threading
+    import time
+
+    from services.publication import bootstrap
+    from tests.support.services import migrated_context
+
+    ctx = migrated_context(bootstrap.SPEC, settings)
+    try:
+        writing, release = threading.Event(), threading.Event()
+
+        def writer():
+            with ctx.uow() as uow:
+                uow.session.execute(select(1))  # the transaction has begun: on SQLite BEGIN IMMEDIATE, the gate held
+                writing.set()
+                release.wait(10)
+                uow.commit()
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        assert writing.wait(10)
+        started = time.monotonic()
+        with ctx.reads() as uow:
+            assert uow.reports.get("no-such-report") is None
+        waited = time.monotonic() - started
+        release.set()
+        thread.join(10)
+        assert waited < 5, f"the read waited {waited:.1f} s for the writer"
+        with pytest.raises(RuntimeError, match="cannot commit"):
+            with ctx.reads() as uow:
+                uow.commit()
+    finally:
+        ctx.engine.dispose()
