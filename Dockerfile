@@ -13,7 +13,7 @@ RUN useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin paht
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 USER 10001
-ENV PAHT_ENV=production PYTHONUNBUFFERED=1
+ENV PAHT_ENV=production PYTHONUNBUFFERED=1 MALLOC_ARENA_MAX=2
 EXPOSE 8000 50051
 ENTRYPOINT ["paht"]
 CMD ["serve", "intake"]

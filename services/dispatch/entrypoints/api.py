@@ -163,16 +163,16 @@ def build_router(ctx) -> APIRouter:
                     status: str | None = Query(default=None, max_length=40,
                                                description="awaiting_dispatch, refused_by_agency or escalated"),
                     user: Principal = ioc):
-        page = await asyncio.to_thread(handlers.dispatch_queue, ctx.uow(), cursor, limit, queue_statuses(status))
+        page = await asyncio.to_thread(handlers.dispatch_queue, ctx.reads(), cursor, limit, queue_statuses(status))
         return page.as_json(item_view)
 
     @router.get("/reports/{report_id}", summary="Where a report stands in step 2")
     async def get_item(report_id: str, user: Principal = ioc):
-        return item_view(await asyncio.to_thread(handlers.get_item, ctx.uow(), report_id))
+        return item_view(await asyncio.to_thread(handlers.get_item, ctx.reads(), report_id))
 
     @router.get("/reports/{report_id}/history", summary="Every round of step 2 (agency, refusal and its reason) and every escalation")
     async def history(report_id: str, user: Principal = ioc_or_steering):
-        return history_view(await asyncio.to_thread(handlers.get_item, ctx.uow(), report_id))
+        return history_view(await asyncio.to_thread(handlers.get_item, ctx.reads(), report_id))
 
     @router.get("/reports/{report_id}/suggestions",
                 summary="Lead agencies ranked by competence and place, with their reasons (the IOC confirms)")
@@ -203,9 +203,9 @@ def build_router(ctx) -> APIRouter:
     @router.get("/steering/reports", summary="Reports waiting for the Steering Committee's decision, nearest deadline first")
     async def steering_reports(cursor: str | None = Query(default=None, max_length=500),
                                limit: int | None = Query(default=None, ge=1, le=MAX_LIMIT), user: Principal = steering):
-        page = await asyncio.to_thread(handlers.steering_queue, ctx.uow(), cursor, limit)
+        page = await asyncio.to_thread(handlers.steering_queue, ctx.reads(), cursor, limit)
         wanted = {i for item in page.items for e in item.escalations if e.pending for i in e.candidates}
-        units = await asyncio.to_thread(handlers.agency_names, ctx.uow(), wanted)
+        units = await asyncio.to_thread(handlers.agency_names, ctx.reads(), wanted)
 
         def view(item: DispatchItem) -> dict:
             out = item_view(item)
@@ -221,16 +221,16 @@ def build_router(ctx) -> APIRouter:
 
     @router.get("/org-units", summary="Organisation units in force (optionally children of one, or lead agencies only)")
     async def org_units(parent_id: str | None = Query(default=None, max_length=80), as_of: date | None = None, lead_only: bool = False):
-        units = await asyncio.to_thread(directory.list_units, ctx.uow(), parent_id, as_of, lead_only)
+        units = await asyncio.to_thread(directory.list_units, ctx.reads(), parent_id, as_of, lead_only)
         return {"items": [unit_view(u) for u in units]}
 
     @router.get("/org-units/{unit_id}", summary="One organisation unit")
     async def org_unit(unit_id: str):
-        return unit_view(await asyncio.to_thread(directory.get_unit, ctx.uow(), unit_id))
+        return unit_view(await asyncio.to_thread(directory.get_unit, ctx.reads(), unit_id))
 
     @router.get("/topics", summary="The groups and topics of reports (in force today, or on as_of)")
     async def topics(as_of: date | None = None):
-        items = await asyncio.to_thread(directory.list_topics, ctx.uow(), as_of)
+        items = await asyncio.to_thread(directory.list_topics, ctx.reads(), as_of)
         return {"items": [topic_view(t) for t in items]}
 
     return router

@@ -248,7 +248,7 @@ def build_router(ctx, directory: OrgDirectory, storage: BlobStorage | None = Non
     @router.get("/cases", summary="Work list: the cases the signed-in person may see, urgent first, then nearest deadline")
     async def list_cases(user: anyone, status: Status | None = None, cursor: Annotated[str | None, Query(max_length=500)] = None,
                          limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50):
-        page = await asyncio.to_thread(handlers.work_list, ctx.uow(), user, status.value if status else None, cursor, limit)
+        page = await asyncio.to_thread(handlers.work_list, ctx.reads(), user, status.value if status else None, cursor, limit)
         return answer(page.as_json(view))
 
     @router.get("/cases/{report_id}", summary="One case (404 when outside your scope)")
@@ -262,7 +262,7 @@ def build_router(ctx, directory: OrgDirectory, storage: BlobStorage | None = Non
 
     @router.get("/cases/{report_id}/history", summary="Every hand-over and decision of a case: who, when, why (404 outside your scope)")
     async def case_history(report_id: ReportId, user: anyone):
-        lines = await asyncio.to_thread(handlers.history, ctx.uow(), user, report_id)
+        lines = await asyncio.to_thread(handlers.history, ctx.reads(), user, report_id)
         return answer({"items": [history_view(line) for line in lines]})
 
     @router.post("/cases/{report_id}/contact", summary="The reporter's contact, for a person handling the case (audited)",
@@ -278,7 +278,7 @@ def build_router(ctx, directory: OrgDirectory, storage: BlobStorage | None = Non
 
     @router.get("/cases/{report_id}/support", summary="Step 5: every support request of a case, with its answers (404 outside your scope)")
     async def case_support(report_id: ReportId, user: anyone):
-        items = await asyncio.to_thread(handlers.support_of_case, ctx.uow(), user, report_id)
+        items = await asyncio.to_thread(handlers.support_of_case, ctx.reads(), user, report_id)
         return answer({"items": [support_view(r) for r in items]})
 
     @router.post("/cases/{report_id}/support", status_code=201,
@@ -290,7 +290,7 @@ def build_router(ctx, directory: OrgDirectory, storage: BlobStorage | None = Non
     @router.get("/support", summary="Step 5, the receiving side: the support requests addressed to your unit or assigned to you, "
                                     "nearest deadline first")
     async def support_inbox(user: anyone, all: bool = Query(default=False, description="Also the answered and refused ones")):
-        pairs = await asyncio.to_thread(handlers.support_inbox, ctx.uow(), user, not all)
+        pairs = await asyncio.to_thread(handlers.support_inbox, ctx.reads(), user, not all)
         return answer({"items": [support_view(r, c) for r, c in pairs]})
 
     @router.get("/support/{support_id}", summary="One support request (404 unless it is addressed to you or you may see its case)")

@@ -83,12 +83,12 @@ def build_router(ctx, taxonomy: Taxonomy) -> APIRouter:
                            status: Status | None = Query(default=None, description="only this status; default: the reports waiting for step 1"),
                            cursor: str | None = Query(default=None, max_length=500),
                            limit: int | None = Query(default=None, ge=1, le=MAX_LIMIT)):
-        page = await asyncio.to_thread(handlers.work_list, ctx.uow(), status, cursor, limit)
+        page = await asyncio.to_thread(handlers.work_list, ctx.reads(), status, cursor, limit)
         return page.as_json(report_view)
 
     @router.get("/reports/{report_id}", summary="One report (no personal data)")
     async def get_report(report_id: str, user: Principal = operator):
-        return report_view(await asyncio.to_thread(handlers.get_report, ctx.uow(), report_id))
+        return report_view(await asyncio.to_thread(handlers.get_report, ctx.reads(), report_id))
 
     @router.post("/reports/{report_id}/accept", summary="Step 1: accept a report under a topic (its group is the taxonomy's)")
     async def accept(report_id: str, body: AcceptIn, user: Principal = operator):
