@@ -324,7 +324,7 @@ def set_many(session, table, key: str, value: str, changes: dict, **fixed) -> No
 def upsert(table: Table, columns: tuple[str, ...], keys: tuple[str, ...], add: tuple[str, ...] = (), replace: tuple[str, ...] = (),
            returning: tuple[str, ...] = ()) -> TextClause:
     """`INSERT INTO table (columns) … ON CONFLICT (keys) DO UPDATE` — or DO NOTHING when neither `add` nor `replace` is
-    given — the same text on PostgreSQL and SQLite: the columns in `add` are added to the stored values, those in
+    given (no `keys` then: on any unique key) — the same text on PostgreSQL and SQLite: the columns in `add` are added to the stored values, those in
     `replace` replace them. Execute it with one dict (or a list of dicts) holding every one of `columns`.
 
     SQLAlchemy's own `insert().on_conflict_do_…()` has no cache key: it was compiled again at every execution (a sixth
@@ -332,8 +332,11 @@ def upsert(table: Table, columns: tuple[str, ...], keys: tuple[str, ...], add: t
     column types on its parameters, so values are bound exactly as the ORM binds them."""
     q = '"{}"'.format
     sets = [f"{q(c)} = {q(table.name)}.{q(c)} + excluded.{q(c)}" for c in add] + [f"{q(c)} = excluded.{q(c)}" for c in replace]
+    if sets and not keys:
+        raise ValueError("an upsert that updates names the key it conflicts on")
+    target = f"({', '.join(q(k) for k in keys)}) " if keys else ""  # none: DO NOTHING on any unique key
     sql = (f"INSERT INTO {q(table.name)} ({', '.join(q(c) for c in columns)}) VALUES ({', '.join(':' + c for c in columns)}) "
-           f"ON CONFLICT ({', '.join(q(k) for k in keys)}) " + (f"DO UPDATE SET {', '.join(sets)}" if sets else "DO NOTHING"))
+           f"ON CONFLICT {target}" + (f"DO UPDATE SET {', '.join(sets)}" if sets else "DO NOTHING"))
     if returning:
         sql += " RETURNING " + ", ".join(q(c) for c in returning)
     return text(sql).bindparams(*[bindparam(c, type_=table.c[c].type) for c in columns])

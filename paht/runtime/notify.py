@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-
 from paht.runtime.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -14,15 +14,12 @@ Neither adapter logs a phone number (only its masked form, 09xxxxx678) nor a mes
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import json
 import logging
 import threading
 import time
 from pathlib import Path
-from typing import Protocol
-
+from typing import TYPE_CHECKING, Protocol
 
 from paht.runtime.errors import Unavailable
 from paht.runtime.ids import new_id

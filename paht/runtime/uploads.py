@@ -11,8 +11,6 @@ uploads no step took (sweep_unattached, sweep_periodically) are shared the same 
 """
 from __future__ import annotations
 
-from paht.runtime import db
-
 import asyncio
 import logging
 import tempfile
@@ -26,6 +24,7 @@ from fastapi.responses import JSONResponse
 from opentelemetry import trace
 from sqlalchemy import ColumnElement, Engine, Table, delete, select
 
+from paht.runtime import db
 from paht.runtime import media as checks
 from paht.runtime.errors import InvalidInput
 from paht.runtime.http import problem

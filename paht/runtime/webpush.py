@@ -14,8 +14,6 @@ service replaces it instead of arriving twice. No endpoint (it identifies a brow
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import base64
 import hashlib
 import json
@@ -26,7 +24,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 import jwt

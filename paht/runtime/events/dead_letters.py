@@ -7,13 +7,12 @@ gap.
 """
 from __future__ import annotations
 
-from paht.runtime import db
-
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sqlalchemy import func, select
 
+from paht.runtime import db
 from paht.runtime.errors import InvalidInput, NotFound, StateConflict
 from paht.runtime.events.consumer import EventApplier, Outcome, Subscription
 from paht.runtime.events.envelope import Envelope

@@ -1,8 +1,6 @@
 """Relay: publish committed outbox rows to JetStream in order, marking each once acknowledged."""
 from __future__ import annotations
 
-from paht.runtime import db
-
 import asyncio
 import logging
 import os
@@ -17,6 +15,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
 from sqlalchemy import Engine, Table, delete, select, text, update
 
+from paht.runtime import db
 from paht.runtime.db import FILE_LOCKS, among, file_lock
 from paht.runtime.telemetry import spans_recorded
 

@@ -14,15 +14,12 @@ a sender that died after posting) is recognisable by the desk.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import json
 import logging
 import threading
 import time
 from pathlib import Path
-from typing import Protocol
-
+from typing import TYPE_CHECKING, Protocol
 
 from paht.runtime.notify import sign
 from paht.runtime.settings import Settings

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from sqlalchemy import delete, func, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
+from paht.runtime import db
 from services.dispatch.adapters.orm import (
     boundaries,
     directory_revisions,
@@ -17,15 +18,6 @@ from services.dispatch.adapters.orm import (
 from services.dispatch.domain.areas import Boundary, most_specific_first
 from services.dispatch.domain.directory import Account, Kind, OrgUnit, Topic, TopicGroup
 from services.dispatch.domain.sign_in import ORDER, Attempt, Counter, Lock, Scope
-
-
-def insert_if_missing(session: Session, table, values: dict):
-    """Return an INSERT that does nothing when the key exists (atomic on PostgreSQL and SQLite alike)."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table).values(**values).on_conflict_do_nothing()
 
 
 class SqlDirectory:
@@ -271,8 +263,8 @@ class SqlSignInCounters:
             username, address = attempt.key(scope)
             row = None
             while row is None:  # again if forget_before deleted the row between the two statements
-                self.session.execute(insert_if_missing(self.session, sign_in_counters,
-                                                       {"scope": scope.value, "username": username, "address": address, "failures": 0}))
+                values = {"scope": scope.value, "username": username, "address": address, "failures": 0}
+                self.session.execute(db.upsert(sign_in_counters, tuple(values), ()), values)  # created if missing
                 row = self._row(scope, attempt, for_update=True)
             counters[scope] = self._counter(row)
         return counters
@@ -330,7 +322,7 @@ class SqlRevokedTokens:
     def add(self, jti: str, subject: str, expires_at: datetime, now: datetime) -> bool:
         """Record a revocation; return False if the token was already revoked (a second logout)."""
         values = {"jti": jti, "subject": subject, "expires_at": expires_at, "revoked_at": now}
-        return self.session.execute(insert_if_missing(self.session, revoked_tokens, values)).rowcount == 1
+        return self.session.execute(db.upsert(revoked_tokens, tuple(values), ()), values).rowcount == 1
 
     def is_revoked(self, jti: str) -> bool:
         return self.session.execute(select(revoked_tokens.c.jti).where(revoked_tokens.c.jti == jti)).first() is not None

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from paht.runtime import db
 from services.dispatch.adapters.orm_clocks import calendar_revisions, sla_clocks, sla_notices
 from services.dispatch.domain.clocks import Clock, ClockState
 
@@ -87,13 +88,9 @@ class SqlNotices:
         """Record notices to send (one statement for a whole batch); a key already owed is left as it is."""
         if not notices:
             return
-        if self.session.get_bind().dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
         rows = [{"key": n["key"], "notice": n, "created_at": now, "next_try_at": now, "sent_at": None, "attempts": 0, "last_error": ""}
                 for n in notices]
-        self.session.execute(insert(sla_notices).on_conflict_do_nothing(), rows)
+        self.session.execute(db.upsert(sla_notices, tuple(rows[0]), ("key",)), rows)
 
     def due(self, now: datetime, limit: int = 50) -> list:
         q = select(sla_notices).where(sla_notices.c.sent_at.is_(None), sla_notices.c.next_try_at <= now).order_by(sla_notices.c.next_try_at).limit(limit)

@@ -7,11 +7,10 @@ published (CalendarPublished) so that every service computing deadlines keeps th
 """
 from __future__ import annotations
 
-from paht.runtime import db
-
 import json
 from datetime import datetime, timezone
 
+from paht.runtime import db
 from paht.common.v1 import common_pb2
 from paht.dispatch.v1 import events_pb2 as ev
 from paht.runtime.auth import Principal

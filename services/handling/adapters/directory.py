@@ -2,14 +2,13 @@
 dispatch's gRPC service for people), and the look-ups the service layer makes (a unit with its ancestors, a person)."""
 from __future__ import annotations
 
-from paht.runtime import db
-
 import logging
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
 import grpc
 
+from paht.runtime import db
 from paht.dispatch.v1 import directory_pb2, directory_pb2_grpc
 from paht.runtime.errors import Unavailable
 from services.handling.domain.case import CandidatePerson, CandidateUnit

@@ -7,8 +7,6 @@ the hub's handling, with retries (the link may be down for hours); until a file 
 """
 from __future__ import annotations
 
-from paht.runtime import db
-
 import logging
 import tempfile
 from datetime import datetime, timedelta, timezone
@@ -16,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
+from paht.runtime import db
 from paht.runtime.errors import NotFound
 from paht.runtime.uow import UnitOfWork
 from services.handling.adapters.orm import report_file_copies as copies

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from paht.runtime import db
 from paht.runtime.webpush import PushSubscription
 from services.intake.adapters.orm import push_subscriptions, reporter_notifications, reporters, reports
 
@@ -42,17 +42,13 @@ class SqlNotices:
     def __init__(self, session: Session):
         self.session = session
 
-    def _insert(self, table):
-        return (postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
-
     def add(self, rows: list[dict]) -> int:
         """Write the rows; a row whose key is already there is skipped (an event seen twice makes no second notice).
         Return how many were written."""
         if not rows:
             return 0
-        statement = self._insert(reporter_notifications).on_conflict_do_nothing(index_elements=["key"]).returning(
-            reporter_notifications.c.id)
-        return sum(len(self.session.execute(statement.values(**row)).all()) for row in rows)
+        return sum(len(self.session.execute(db.upsert(reporter_notifications, tuple(row), ("key",), returning=("id",)), row).all())
+                   for row in rows)
 
     def has_push(self, phone: str) -> bool:
         return self.session.execute(select(push_subscriptions.c.id).where(push_subscriptions.c.phone == phone).limit(1)).first() is not None
@@ -71,8 +67,8 @@ class SqlNotices:
         digest = endpoint_hash(subscription.endpoint)
         values = {"phone": phone, "endpoint": subscription.endpoint, "p256dh": subscription.p256dh, "auth": subscription.auth,
                   "created_at": now}
-        statement = self._insert(push_subscriptions).values(id=id, endpoint_hash=digest, **values)
-        self.session.execute(statement.on_conflict_do_update(index_elements=["endpoint_hash"], set_=values))
+        row = {"id": id, "endpoint_hash": digest, **values}
+        self.session.execute(db.upsert(push_subscriptions, tuple(row), ("endpoint_hash",), replace=tuple(values)), row)
 
     def unsubscribe(self, phone: str, endpoint: str) -> bool:
         p = push_subscriptions.c

@@ -8,8 +8,6 @@ installation whose dispatch has not published yet) does a lookup fail, with Unav
 """
 from __future__ import annotations
 
-from paht.runtime import db
-
 import threading
 import time
 from datetime import date, datetime, timezone
@@ -18,6 +16,7 @@ from typing import Callable
 from google.protobuf.message import Message
 from sqlalchemy import Engine, select
 
+from paht.runtime import db
 from paht.runtime.errors import Unavailable
 from paht.runtime.events.envelope import Envelope
 from paht.runtime.sla import VN

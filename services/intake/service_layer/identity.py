@@ -15,8 +15,6 @@ every replica.
 """
 from __future__ import annotations
 
-from paht.runtime import db
-
 import threading
 import time
 import weakref
@@ -26,6 +24,7 @@ from typing import Callable
 
 from sqlalchemy import Engine, select
 
+from paht.runtime import db
 from paht.runtime.errors import NotFound, Unauthorized
 from paht.runtime.ids import looks_like_id, new_id
 from paht.runtime.sms import SmsGateway

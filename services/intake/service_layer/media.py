@@ -12,8 +12,6 @@ unreadable (service_layer/redaction.py), a new key for every change.
 """
 from __future__ import annotations
 
-from paht.runtime import db
-
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from paht.runtime import db
 from paht.runtime.errors import InvalidInput
 from paht.runtime.ids import looks_like_id, new_id
 from paht.runtime import uploads

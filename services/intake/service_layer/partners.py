@@ -8,8 +8,6 @@ is refused at once (nothing is cached).
 """
 from __future__ import annotations
 
-from paht.runtime import db
-
 import hashlib
 import logging
 import re
@@ -20,6 +18,7 @@ from datetime import datetime, timezone
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from paht.runtime import db
 from paht.runtime.errors import InvalidInput, NotFound, StateConflict
 from paht.runtime.text import Label, clean_text
 from services.intake.adapters.orm import partner_apps

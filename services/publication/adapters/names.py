@@ -8,8 +8,6 @@ version valid today; a code no unit names (or before any directory has arrived) 
 """
 from __future__ import annotations
 
-from paht.runtime import db
-
 import threading
 import time
 from dataclasses import dataclass
@@ -19,6 +17,7 @@ from typing import Callable
 from google.protobuf.message import Message
 from sqlalchemy import Engine, select
 
+from paht.runtime import db
 from paht.dispatch.v1 import events_pb2 as dispatch_ev
 from paht.runtime.events.envelope import Envelope
 from paht.runtime.sla import VN
