@@ -109,14 +109,16 @@ class UnitOfWork:
         self.session.close()
         self.session = None
 
-    def emit(self, event: Message, *, report_id: str, version: int, actor: common_pb2.Actor | None = None, epoch: int = 0) -> Envelope:
-        """Stage an event; its meta is filled here so that every event carries the same facts."""
+    def emit(self, event: Message, *, report_id: str, version: int, actor: common_pb2.Actor | None = None, epoch: int = 0,
+             at: datetime | None = None) -> Envelope:
+        """Stage an event; its meta is filled here so that every event carries the same facts. `at`: when it happened,
+        for a use case whose other times (a deadline) count from its own clock reading; now by default."""
         meta = event.meta
         meta.report_id = report_id
         meta.report_version = version
         meta.node_id = self.node_id
         meta.epoch = epoch
-        meta.occurred_at.FromDatetime(datetime.now(timezone.utc))
+        meta.occurred_at.FromDatetime(at or datetime.now(timezone.utc))
         if actor is not None:
             meta.actor.CopyFrom(actor)
         carrier: dict[str, str] = {}

@@ -28,8 +28,10 @@ class FakeUnitOfWork:
     def __exit__(self, *exc) -> None:
         self._pending = []
 
-    def emit(self, event: Message, *, report_id: str, version: int, actor=None, epoch: int = 0):
+    def emit(self, event: Message, *, report_id: str, version: int, actor=None, epoch: int = 0, at=None):
         event.meta.report_id, event.meta.report_version, event.meta.epoch = report_id, version, epoch
+        if at is not None:
+            event.meta.occurred_at.FromDatetime(at)
         if actor is not None:
             event.meta.actor.CopyFrom(actor)
         self._pending.append((event, report_id, version))

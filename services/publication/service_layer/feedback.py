@@ -128,7 +128,7 @@ def ask_clarification(uow: UnitOfWork, report_id: str, reporter_refs, question: 
         uow.feedback.add_clarification(asked)
         event = ev.ClarificationRequested(clarification_id=asked.id, question=question)
         event.due_at.FromDatetime(due)
-        uow.emit(event, report_id=report.report_id, version=report.next_version(), actor=actor_of(None))
+        uow.emit(event, report_id=report.report_id, version=report.next_version(), actor=actor_of(None), at=now)  # its due counts from here
         uow.commit()
         return asked
 
