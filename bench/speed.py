@@ -324,18 +324,29 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="10 s create, 5 s reads, 50 reports")
     ap.add_argument("--only", default="create,open311-post,list,open311,page,mixed", help="which loads, comma-separated")
     ap.add_argument("--mixed-seconds", type=float, default=30.0, help="how long the mixed load at 50 requests/s runs")
+    ap.add_argument("--stored", type=int, default=0, help="with --external: first store this many finished reports (years of a "
+                                                        "province's history) in every service's tables (bench/history.py)")
     ap.add_argument("--hold", metavar="FILE", help="prepare, write the instance's address, pids and load inputs to FILE as "
                                                    "JSON, and keep it running until FILE is deleted (to profile it by hand)")
     args = ap.parse_args()
     if args.quick:
         args.seconds, args.read_seconds, args.reports, args.mixed_seconds = 10.0, 5.0, 50, 10.0
+    if args.stored and not args.external:
+        ap.error("--stored needs --external (PostgreSQL)")
     loads = [x.strip() for x in args.only.split(",") if x.strip()]
     print(f"Speed benchmark ({'PostgreSQL + NATS' if args.external else 'embedded: SQLite + bundled nats-server'}), "
           f"wrk -t2 -c{args.connections}", flush=True)
     inst = Instance(args.external)
     results: dict[str, dict] = {}
     try:
-        print(f"started in {inst.running.started_in:.1f} s; preparing {args.reports} reports", flush=True)
+        print(f"started in {inst.running.started_in:.1f} s", flush=True)
+        if args.stored:
+            from bench import history
+            from paht.runtime.settings import Settings
+
+            print(f"storing {args.stored:,} finished reports", flush=True)
+            history.store(Settings(data=inst.tmp / "data", db_schema_prefix=f"{inst.tag}_", node_id=inst.tag), args.stored)
+        print(f"preparing {args.reports} reports", flush=True)
         ready = prepare(inst, args.reports)
         if args.hold:
             hold = Path(args.hold)
@@ -377,7 +388,8 @@ def main() -> int:
     goals = {"create": "≥ 1,500/s; drained ≤ 2 s", "open311-post": "≥ 1,500/s", "list": "≥ 1,500/s", "open311": "≥ 1,500/s",
              "page": "≥ 2,000/s"}
     print("\n" + "=" * 110)
-    print(f"Speed — {'PostgreSQL + NATS' if args.external else 'embedded'}; machine pace {pace:.0f} ms; wrk -t2 -c{args.connections}")
+    stored = f"; {args.stored:,} finished reports stored" if args.stored else ""
+    print(f"Speed — {'PostgreSQL + NATS' if args.external else 'embedded'}{stored}; machine pace {pace:.0f} ms; wrk -t2 -c{args.connections}")
     print(f"{'load':<34} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} {'non-2xx':>8}   goal")
     names = {"create": f"create report (JSON), {args.seconds:.0f} s", "open311-post": f"create (Open311 POST), {args.read_seconds:.0f} s",
              "list": "public list, first page", "open311": "Open311 GET requests.json", "page": "one report's page"}

@@ -133,6 +133,31 @@ def test_a_kept_answer_is_dropped_after_its_max_age(ctx, settings):
     assert answers.fresh("/x?") is None
 
 
+def test_an_answer_slow_to_make_stands_through_commits_until_it_may_be_made_again(ctx, settings):
+    """A commit makes a cheap kept answer stale at once; one that took long to make (Open311's thousand requests)
+    stands until it is remake_s old, so a busy province's commits do not have it made again for every client."""
+    from services.publication.adapters import changes
+    from services.publication.entrypoints.cached import Kept, PublicAnswers
+
+    now = [100.0]
+    answers = PublicAnswers(max_age_s=2, clock=lambda: now[0], slow_s=0.02, remake_s=1.0)
+    answers.keep("/cheap", Kept(b"c", "application/json", '"c"', changes.generation(), now[0], cost=0.001))
+    answers.keep("/slow", Kept(b"s", "application/json", '"s"', changes.generation(), now[0], cost=0.15))
+    changes.moved()  # a commit of this process
+    assert answers.fresh("/cheap") is None
+    assert answers.fresh("/slow") is not None
+    now[0] += 0.99
+    assert answers.fresh("/slow") is not None
+    now[0] += 0.01
+    assert answers.fresh("/slow") is None  # 1 s old with a commit since: made again at the next request
+
+    answers.keep("/slow", Kept(b"s2", "application/json", '"s2"', changes.generation(), now[0], cost=0.15))
+    now[0] += 1.5
+    assert answers.fresh("/slow") is not None  # no commit since: kept up to max_age_s, as any answer
+    now[0] += 0.5
+    assert answers.fresh("/slow") is None
+
+
 # --- the map's clusters -----------------------------------------------------------------------------------------------
 
 # Places on a lattice of the cells' borders (2**-9 and 2**-12 degrees) half of the time: reports exactly on a border.

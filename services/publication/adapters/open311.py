@@ -7,12 +7,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from services.publication.adapters.repositories import _shown
 from services.publication.domain.public_report import LISTED, NOT_ELIGIBLE, PublicReport, Step, TimelineEntry
 
 PUBLIC_RECORD = (*LISTED, *NOT_ELIGIBLE)  # what anyone may open: listed, or refused with its public reason
+
+# What a service request shows of a report (domain/open311.py request_view, with PublicReport's public_answer and
+# shown_media): a page of a thousand reads these columns only; any other attribute raises rather than loading per row.
+REQUEST_COLUMNS = load_only(
+    PublicReport.report_id, PublicReport.status, PublicReport.visibility, PublicReport.received_at, PublicReport.answer_text,
+    PublicReport.refusal_text, PublicReport.topic_code, PublicReport.description, PublicReport.lead_agency_name,
+    PublicReport.address_text, PublicReport.lat, PublicReport.lon, PublicReport.public_media, raiseload=True)
 
 
 def requests(session: Session, *, steps: list[Step], codes: list[str], start: datetime, end: datetime,
@@ -25,7 +32,7 @@ def requests(session: Session, *, steps: list[Step], codes: list[str], start: da
     if codes:
         q = q.where(PublicReport.topic_code.in_(codes))
     q = q.order_by(PublicReport.received_at.desc(), PublicReport.report_id.desc()).limit(limit).offset(offset)
-    return list(session.execute(q).scalars())
+    return list(session.execute(q.options(REQUEST_COLUMNS)).scalars())
 
 
 def by_ids(session: Session, ids: list[str]) -> dict[str, PublicReport]:

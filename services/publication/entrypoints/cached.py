@@ -3,8 +3,11 @@ last answers kept in memory.
 
 The same URL asked again within MAX_AGE_S gets the bytes already made, as long as this process has committed no write
 since they were read (adapters/changes.py): an event applied, a publication, a POST makes every kept answer stale at
-once, so the embedded run (one publication process) never answers older than its database. Another replica's writes
-are seen when the kept answer is MAX_AGE_S old. Every answer carries `ETag` (a hash of its bytes) and
+once, so the embedded run (one publication process) answers as its database stands. One exception bounds the work a
+busy province's commits would cause: an answer that took SLOW_S or more to make (Open311's default page of a thousand
+requests, a list counted over thousands) is made again at most every REMAKE_S — it stands through commits until it is
+REMAKE_S old, still within the MAX_AGE_S every answer announces. Another replica's writes are seen when the kept answer
+is MAX_AGE_S old. Every answer carries `ETag` (a hash of its bytes) and
 `Cache-Control: max-age=MAX_AGE_S`; a client that sends the ETag back (`If-None-Match`) gets `304 Not Modified` without
 the body while the answer is the same. Only public answers go through here: nothing that depends on who asks (no
 cookie, no token is read by these routes), and only 200s are kept.
@@ -26,6 +29,8 @@ from services.publication.adapters import changes
 MAX_AGE_S = 2           # how old a public answer may be (kept here, and in the client's cache)
 MAX_BYTES = 64 << 20    # answers kept at once (the least recently used go first)
 MAX_ENTRY_BYTES = 4 << 20
+SLOW_S = 0.02           # an answer that took this long to make …
+REMAKE_S = 1.0          # … is made again at most this often, whatever was committed meanwhile
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ class Kept:
     generation: int
     at: float
     headers: tuple[tuple[str, str], ...] = ()  # kept with the body (a page's Content-Language and Vary)
+    cost: float = 0.0   # seconds it took to make
 
 
 def etag_of(body: bytes) -> str:
@@ -60,8 +66,10 @@ def kept_headers(response: Response) -> tuple[tuple[str, str], ...]:
 class PublicAnswers:
     """The last public answers, by URL, each with the write generation it was read at."""
 
-    def __init__(self, max_age_s: float = MAX_AGE_S, max_bytes: int = MAX_BYTES, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, max_age_s: float = MAX_AGE_S, max_bytes: int = MAX_BYTES, clock: Callable[[], float] = time.monotonic,
+                 slow_s: float = SLOW_S, remake_s: float = REMAKE_S):
         self.max_age_s = max_age_s
+        self.slow_s, self.remake_s = slow_s, min(remake_s, max_age_s)
         self.max_bytes = max_bytes
         self.clock = clock
         self._kept: OrderedDict[str, Kept] = OrderedDict()
@@ -72,7 +80,9 @@ class PublicAnswers:
         kept = self._kept.get(key)
         if kept is None:
             return None
-        if kept.generation != changes.generation() or self.clock() - kept.at >= self.max_age_s:
+        age = self.clock() - kept.at
+        committed = kept.generation != changes.generation()
+        if age >= self.max_age_s or (committed and (kept.cost < self.slow_s or age >= self.remake_s)):
             self._drop(key)
             return None
         self._kept.move_to_end(key)
@@ -106,12 +116,15 @@ class PublicAnswers:
                 self._making[key] = future
                 try:
                     generation = changes.generation()  # before reading: a commit during the read makes it stale
+                    began = time.perf_counter()
                     response = await make()
+                    cost = time.perf_counter() - began
                     if response.status_code != 200 or "set-cookie" in response.headers:
                         future.set_result(None)
                         return response
                     body = bytes(response.body)
-                    kept = Kept(body, response.headers.get("content-type"), etag_of(body), generation, self.clock(), kept_headers(response))
+                    kept = Kept(body, response.headers.get("content-type"), etag_of(body), generation, self.clock(), kept_headers(response),
+                                cost)
                     self.keep(key, kept)
                     future.set_result(kept)
                 except BaseException:
