@@ -293,9 +293,12 @@ def test_the_handling_list_and_the_step_8_queue_show_the_running_deadline_and_it
         page.goto("/handling/")
         row = page.locator("tr").filter(has_text=drafted)
         expect(row.locator(".standing")).to_have_text("trong hạn")  # step 7: 1 working day, just started
-        expect(page.locator("tr").filter(has_text=approved).locator(".standing")).to_have_count(0)  # with the IOC now: no clock of the unit's
+        expect(page.locator("tr").filter(has_text=approved)).to_have_count(0)  # with the IOC now: not in hand in the unit
         assert_readable(page)
         shots(page, "handling_list_desk")
+        page.goto("/handling/?scope=finished")
+        expect(page.locator("tr").filter(has_text=approved)).to_have_count(1)
+        expect(page.locator("tr").filter(has_text=approved).locator(".standing")).to_have_count(0)  # no clock of the unit's
     finally:
         context.close()
     c.wait_for("/api/publication/v1/queue", "bientap", check=lambda r: approved in r.text)

@@ -295,6 +295,9 @@ def test_a_case_goes_from_the_lead_agency_to_approval_with_support_from_another_
         assert_readable(page)
         shots(page, "handling-case-approved-phone")
         page.goto("/handling/")
+        expect(page.locator("tr").filter(has_text=rid)).to_have_count(0)  # approved: no longer in hand in the unit
+        page.click("#finished")
+        expect(page).to_have_url(re.compile(r"/handling/\?scope=finished$"))
         expect(page.locator("tr").filter(has_text=rid)).to_contain_text("Đã duyệt, chờ Trung tâm IOC")
         assert_readable(page)
         shots(page, "handling-list-phone")

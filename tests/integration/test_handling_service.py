@@ -401,10 +401,17 @@ def test_http_drives_the_case_and_refuses_what_the_procedure_does_not_allow(ctx,
     r = client.post(f"{base}/return-to-staff", json={"reason": "Bổ sung hình ảnh"}, headers=unit_leader)
     assert r.status_code == 409 and "waiting for the IOC to publish" in bilingual(r)["detail"]["en"]
 
+    # approved: out of the unit's hands, so off its work list (the cases in hand); listed under scope=finished and all
     page = client.get("/api/handling/v1/cases", headers=worker).json()
-    assert ([c["report_id"] for c in page["items"]], page["total"], page["next_cursor"], page["limit"]) == ([rid], 1, None, 50)
+    assert (page["items"], page["total"]) == ([], 0)
+    for scope in ("finished", "all"):
+        page = client.get(f"/api/handling/v1/cases?scope={scope}", headers=worker).json()
+        assert ([c["report_id"] for c in page["items"]], page["total"], page["next_cursor"], page["limit"]) == ([rid], 1, None, 50)
+    assert [c["report_id"] for c in client.get("/api/handling/v1/cases?status=approved", headers=worker).json()["items"]] == [rid]
+    assert client.get("/api/handling/v1/cases?scope=in_hand", headers=worker).json()["total"] == 0
+    assert client.get("/api/handling/v1/cases?scope=done", headers=worker).status_code == 422
     other = bearer(settings, "canbo2", "staff", "so-gtvt-kcht")
-    assert client.get("/api/handling/v1/cases", headers=other).json()["items"] == []
+    assert client.get("/api/handling/v1/cases?scope=all", headers=other).json()["items"] == []
     assert client.get(base, headers=other).status_code == 404
     got = client.get(base, headers=bearer(settings, "ioc", "ioc_operator", "ioc-tinh"))
     assert got.status_code == 200 and got.json()["lead_agency"]["id"] == "so-gtvt" and got.json()["handling_due"] == DUE.isoformat()
@@ -535,19 +542,22 @@ def test_handling_page_names_the_three_returns_apart_and_pages(ctx, client, sett
     deliver(ctx, returned_by_ioc(ctx, ioc_returned, 1))
     ioc_token = bearer(settings, "ioc", "ioc_operator", "ioc-tinh")
     text = client.get("/handling/?lang=en", headers=ioc_token).text
-    assert "case-refused_by_agency" in text and "Refused by the lead agency" in text
     assert "case-returned_to_staff" in text and "Returned to staff by the unit leader" in text
     assert "case-returned_by_ioc" in text and "Returned by the IOC" in text
+    assert "case-refused_by_agency" not in text  # back with the IOC: no longer in hand here
+    finished = client.get("/handling/?lang=en&scope=finished", headers=ioc_token).text
+    assert "case-refused_by_agency" in finished and "Refused by the lead agency" in finished and "Total: 1" in finished
+    assert "case-returned_to_staff" not in finished and 'href="/handling/" id="in-hand"' in finished
     for n in range(60):  # more than one page (50)
         deliver(ctx, dispatched(ctx, new_id()))
     first = client.get("/handling/?lang=en", headers=ioc_token)
-    assert "Total: 63" in first.text and 'rel="next"' in first.text
+    assert "Total: 62" in first.text and 'rel="next"' in first.text
     import re
 
     href = re.search(r'rel="next" href="([^"]+)"', first.text).group(1).replace("&amp;", "&")
     second = client.get(href, headers=ioc_token)
-    assert second.status_code == 200 and "Total: 63" in second.text and 'rel="next"' not in second.text
-    assert second.text.count("<tr>") - 1 == 13
+    assert second.status_code == 200 and "Total: 62" in second.text and 'rel="next"' not in second.text
+    assert second.text.count("<tr>") - 1 == 12
 
 
 # --- gRPC ---------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from services.handling.adapters.directory import OrgUnitInfo
 from services.handling.adapters.repositories import WORK_LIST
 from services.handling.domain.case import WORK_ORDER, CandidatePerson, Case
 from services.handling.domain import visibility
+from services.handling.domain.status import Scope
 
 # A slice of a province: two agencies with their units, and the people of the transport department.
 UNITS = [
@@ -71,9 +72,10 @@ class InMemoryCaseRepository:
     def add(self, case: Case) -> None:
         self.cases[case.report_id] = case
 
-    def work_list(self, person, status: str | None, cursor: str | None, limit: int | None) -> Page[Case]:
+    def work_list(self, person, status: str | None, cursor: str | None, limit: int | None, scope: Scope = Scope.IN_HAND) -> Page[Case]:
         limit = check_limit(limit)
-        rows = [c for c in self.cases.values() if visibility.sees(person, c) and (not status or c.status == status)]
+        listed = {status} if status else (None if scope.statuses is None else {s.value for s in scope.statuses})
+        rows = [c for c in self.cases.values() if visibility.sees(person, c) and (listed is None or c.status in listed)]
         for name, descending in reversed(WORK_ORDER):  # stable sorts, least significant key first
             rows.sort(key=lambda c: getattr(c, name), reverse=descending)
         total = len(rows)

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, registry
 from paht.runtime.db import Names, UtcDateTime
 from paht.runtime.events.tables import add_event_tables
 from services.handling.domain.case import Case
+from services.handling.domain.status import IN_HAND
 from services.handling.domain.support import SupportRequest
 
 metadata = MetaData()
@@ -18,12 +19,12 @@ cases = Table(
     metadata,
     Column("report_id", String(36), primary_key=True),
     Column("status", String(30), nullable=False, index=True),
-    Column("lead_agency_id", String(100), nullable=False, index=True),
+    Column("lead_agency_id", String(100), nullable=False),
     Column("lead_agency_name", String(300), nullable=False),
-    Column("lead_unit_id", String(100), nullable=False, index=True),
+    Column("lead_unit_id", String(100), nullable=False),
     Column("lead_unit_name", String(300), nullable=False),
     Column("refused_unit_id", String(100), nullable=False),
-    Column("staff_subject", String(100), nullable=False, index=True),
+    Column("staff_subject", String(100), nullable=False),
     Column("former_staff_subject", String(100), nullable=False),
     Column("round", Integer, nullable=False),
     Column("epoch", BigInteger, nullable=False),
@@ -66,7 +67,17 @@ cases = Table(
     Column("reporter_rating", String(20), nullable=False, server_default=""),
     Column("reporter_rating_comment", Text, nullable=False, server_default=""),
     Column("rated_at", UtcDateTime(), nullable=True),
+    # who sees a case (domain/visibility.py), with its status: a work list reads the cases still in hand of an agency,
+    # a unit or a person without reading the years of finished ones beside them (their own index serves `= x` alone)
+    Index("ix_cases_agency_status", "lead_agency_id", "status"),
+    Index("ix_cases_unit_status", "lead_unit_id", "status"),
+    Index("ix_cases_staff_status", "staff_subject", "status"),
 )
+# The cases in hand in the work list's order (domain/case.py WORK_ORDER): the IOC's list, which sees every case, reads
+# its page from here.
+_in_hand = cases.c.status.in_([s.value for s in IN_HAND])
+Index("ix_cases_in_hand_order", cases.c.urgent.desc(), cases.c.handling_due, cases.c.report_id,
+      postgresql_where=_in_hand, sqlite_where=_in_hand)
 
 # The other staff assigned with the one in charge, one row each: `cases.co_staff` is the record, this table the
 # index that lets a staff member's work list find the cases they help with (kept in step by `_keep_team`).

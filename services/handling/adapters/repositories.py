@@ -12,6 +12,7 @@ from services.handling.adapters.orm import case_history, case_team, cases, suppo
 from services.handling.domain import visibility
 from services.handling.domain.case import WORK_ORDER, Case, Person
 from services.handling.domain.history import HistoryLine
+from services.handling.domain.status import Scope
 from services.handling.domain.support import RECEIVERS, SupportRequest
 
 _KINDS = {"urgent": "bool", "handling_due": "datetime"}
@@ -80,11 +81,15 @@ class SqlCaseRepository:
         self.session.info.get("handling.absent", set()).discard(case.report_id)
         self.session.add(case)
 
-    def work_list(self, person: Person, status: str | None, cursor: str | None, limit: int | None) -> Page[Case]:
-        """Return one page of the cases a person may see: urgent first, then nearest deadline, then id."""
+    def work_list(self, person: Person, status: str | None, cursor: str | None, limit: int | None,
+                  scope: Scope = Scope.IN_HAND) -> Page[Case]:
+        """Return one page of the cases a person may see, in one status or in the scope's: urgent first, then nearest
+        deadline, then id."""
         query = select(Case).where(visible_to(person, self.session))
         if status:
             query = query.where(cases.c.status == status)
+        elif scope.statuses is not None:
+            query = query.where(cases.c.status.in_([s.value for s in scope.statuses]))
         return fetch_page(self.session, query, WORK_LIST, cursor, limit)
 
 

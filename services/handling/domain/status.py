@@ -108,3 +108,21 @@ WITH_STAFF = (Status.IN_PROGRESS, Status.RETURNED_TO_STAFF)
 ANSWER_AT_LEADER = (Status.DRAFTED, Status.RETURNED_BY_IOC)
 # Accepted by the unit at step 4 and not yet (again) with the IOC.
 HANDLED = (*WITH_STAFF, *ANSWER_AT_LEADER, Status.RETURN_PROPOSED)
+# Out of the agency's and its units' hands: approved (with the IOC for step 8, and so after publication), refused back
+# to the IOC, taken back by the province. A work list shows the other cases — those someone here still acts on — and
+# these only when asked for (Scope.FINISHED): years of finished cases would otherwise fill every person's list.
+FINISHED: tuple[Status, ...] = (Status.APPROVED, Status.REFUSED_BY_AGENCY, Status.RECALLED)
+IN_HAND: tuple[Status, ...] = tuple(s for s in Status if s not in FINISHED)
+
+
+class Scope(str, Enum):
+    """Which of the cases a person may see a work list shows."""
+
+    IN_HAND = "in_hand"    # still to be acted on here (the default)
+    FINISHED = "finished"  # approved, refused back to the IOC, or taken back
+    ALL = "all"
+
+    @property
+    def statuses(self) -> tuple[Status, ...] | None:
+        """The statuses this scope lists (None: any)."""
+        return {Scope.IN_HAND: IN_HAND, Scope.FINISHED: FINISHED, Scope.ALL: None}[self]

@@ -29,6 +29,7 @@ from services.handling.adapters.directory import OrgDirectory
 from services.handling.domain.answer import MAX_ANSWER
 from services.handling.domain.case import ASSIGNABLE, MAX_CO_STAFF, MAX_MESSAGE, MAX_REASON, CandidatePerson, Case, Status
 from services.handling.domain.history import Action, HistoryLine
+from services.handling.domain.status import Scope
 from services.handling.domain.support import RECEIVERS, SupportRequest, SupportStatus
 from services.handling.service_layer import report_files
 from services.handling.service_layer import files as case_files
@@ -245,10 +246,13 @@ def build_router(ctx, directory: OrgDirectory, storage: BlobStorage | None = Non
     async def run(handler, *args) -> JSONResponse:
         return answer(view(await asyncio.to_thread(handler, ctx.uow(), *args)))
 
-    @router.get("/cases", summary="Work list: the cases the signed-in person may see, urgent first, then nearest deadline")
+    @router.get("/cases", summary="Work list: the cases the signed-in person may see, urgent first, then nearest deadline",
+                description="By default the cases still in hand here (`scope=in_hand`); `scope=finished`: approved (with the IOC, "
+                            "or published), refused back to the IOC, or taken back by the province; `scope=all`: both. "
+                            "`status` lists one status whatever the scope.")
     async def list_cases(user: anyone, status: Status | None = None, cursor: Annotated[str | None, Query(max_length=500)] = None,
-                         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50):
-        page = await asyncio.to_thread(handlers.work_list, ctx.reads(), user, status.value if status else None, cursor, limit)
+                         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50, scope: Scope = Scope.IN_HAND):
+        page = await asyncio.to_thread(handlers.work_list, ctx.reads(), user, status.value if status else None, cursor, limit, scope)
         return answer(page.as_json(view))
 
     @router.get("/cases/{report_id}", summary="One case (404 when outside your scope)")

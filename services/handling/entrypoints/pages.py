@@ -55,7 +55,7 @@ from services.handling.domain.answer import ANSWER
 from services.handling.domain.case import (ASSIGNABLE, CLARIFICATION, CLARIFICATION_QUESTION, MESSAGE, REASON, WORK_NOTE,
                                            STAFF_ACCOUNT, UNIT, Case, Status)
 from services.handling.domain.history import Action, HistoryLine
-from services.handling.domain.status import ANSWER_AT_LEADER, HANDLED, WITH_STAFF
+from services.handling.domain.status import ANSWER_AT_LEADER, HANDLED, WITH_STAFF, Scope
 from services.handling.domain.support import ASKING, QUESTION, RECEIVERS, SUPPORT_ANSWER, SupportRequest, SupportStatus
 from services.handling.service_layer import files as case_files
 from services.handling.service_layer import report_files
@@ -363,13 +363,15 @@ def build_router(ctx, directory=None, storage=None, spool: Path | None = None, c
         user = optional_user(request)
         if user is None:
             return RedirectResponse("/auth/login?next=/handling/", status_code=303)
+        # ?scope=finished: the approved, refused-back and taken-back cases (anything else: those still in hand)
+        scope = Scope.FINISHED if request.query_params.get("scope") == Scope.FINISHED.value else Scope.IN_HAND
         try:
-            page = await asyncio.to_thread(handlers.work_list, ctx.uow(), user, None, cursor, None)
+            page = await asyncio.to_thread(handlers.work_list, ctx.reads(), user, None, cursor, None, scope)
         except InvalidInput:
             return RedirectResponse("/handling/", status_code=303)  # a stale or mangled cursor: start again
         inbox = await asyncio.to_thread(handlers.support_inbox, ctx.uow(), user, True) if user.has(*RECEIVERS, *ASSIGNABLE) else []
         return render(request, "cases.html", user=user, page=page, inbox=len(inbox), done=done_label(request, CASE_ACTIONS),
-                      done_report=request.query_params.get("report", "")[:36])
+                      done_report=request.query_params.get("report", "")[:36], scope=scope.value)
 
     # --- one case ----------------------------------------------------------------------------------------
 

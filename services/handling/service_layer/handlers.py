@@ -34,6 +34,7 @@ from services.handling.domain.answer import Answer
 from services.handling.domain.case import Case, CandidatePerson, check_team_size, clean_subject, clean_unit_id
 from services.handling.domain.history import Action, HistoryLine
 from services.handling.domain.support import SupportRequest
+from services.handling.domain.status import Scope
 from services.handling.service_layer import report_files
 from services.handling.service_layer import files as case_files
 
@@ -580,10 +581,11 @@ def note_sla_announcement(uow: UnitOfWork, msg: Message, envelope: Envelope) -> 
 
 
 def work_list(uow: UnitOfWork, user: Principal, status: str | None = None, cursor: str | None = None,
-              limit: int | None = None) -> Page[Case]:
-    """Return one page of the cases a person may see: urgent first, then nearest deadline, then id."""
+              limit: int | None = None, scope: Scope = Scope.IN_HAND) -> Page[Case]:
+    """Return one page of the cases a person may see (still in hand here by default; see Scope): urgent first, then
+    nearest deadline, then id."""
     with uow:
-        return uow.cases.work_list(user, status, cursor, limit)
+        return uow.cases.work_list(user, status, cursor, limit, scope)
 
 
 def get_case(uow: UnitOfWork, user: Principal, report_id: str) -> Case:
