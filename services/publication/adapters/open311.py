@@ -23,22 +23,29 @@ REQUEST_COLUMNS = load_only(
 
 
 def requests(session: Session, *, steps: list[Step], codes: list[str], start: datetime, end: datetime,
-             limit: int, offset: int) -> list[PublicReport]:
-    """One page of the public records in these Open311 statuses received in [start, end], newest first."""
+             limit: int, offset: int) -> list[tuple[PublicReport, datetime | None]]:
+    """One page of the public records in these Open311 statuses received in [start, end], newest first, each with
+    when its public timeline last moved (read in the same query: a page of a thousand asks once, not twice)."""
     shown = [s for s in PUBLIC_RECORD if s in steps]
     if not shown:
         return []
-    q = select(PublicReport).where(*_shown(*shown), PublicReport.received_at >= start, PublicReport.received_at <= end)
+    q = (select(PublicReport, _last_change())
+         .where(*_shown(*shown), PublicReport.received_at >= start, PublicReport.received_at <= end))
     if codes:
         q = q.where(PublicReport.topic_code.in_(codes))
     q = q.order_by(PublicReport.received_at.desc(), PublicReport.report_id.desc()).limit(limit).offset(offset)
-    return list(session.execute(q.options(REQUEST_COLUMNS)).scalars())
+    return [(report, changed) for report, changed in session.execute(q.options(REQUEST_COLUMNS))]
 
 
 def by_ids(session: Session, ids: list[str]) -> dict[str, PublicReport]:
     if not ids:
         return {}
     return {r.report_id: r for r in session.execute(select(PublicReport).where(PublicReport.report_id.in_(ids))).scalars()}
+
+
+def _last_change():
+    """When the report's public timeline last moved (Open311's updated_datetime), as a column of a query of reports."""
+    return select(func.max(TimelineEntry.at)).where(TimelineEntry.report_id == PublicReport.report_id).scalar_subquery()
 
 
 def last_changes(session: Session, ids: list[str]) -> dict[str, datetime]:

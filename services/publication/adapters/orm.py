@@ -214,10 +214,12 @@ timeline_entries = Table(
     "timeline_entries",
     metadata,
     Column("id", String(36), primary_key=True),
-    Column("report_id", String(36), nullable=False, index=True),
+    Column("report_id", String(36), nullable=False),
     Column("kind", String(40), nullable=False),
     Column("at", UtcDateTime(), nullable=False),
     Column("note", Text, nullable=False),
+    # a report's timeline in order, and its last change (Open311's updated_datetime) from the index alone
+    Index("ix_timeline_entries_report_at", "report_id", "at"),
 )
 
 _mapper = registry()

@@ -67,8 +67,8 @@ def search_requests(uow: UnitOfWork, *, statuses: set[str], codes: list[str], wi
     with uow:
         found = queries.requests(uow.session, steps=open311.steps_of(statuses), codes=codes, start=window.start, end=window.end,
                                  limit=limit, offset=offset)
-        names, changes = taxonomy.names(uow.session), queries.last_changes(uow.session, [r.report_id for r in found])
-        return [open311.request_view(r, names.get(r.topic_code, ""), changes.get(r.report_id), site) for r in found]
+        names = taxonomy.names(uow.session)
+        return [open311.request_view(r, names.get(r.topic_code, ""), changed, site) for r, changed in found]
 
 
 def get_request(uow: UnitOfWork, request_id: str, site: str = "") -> dict:
