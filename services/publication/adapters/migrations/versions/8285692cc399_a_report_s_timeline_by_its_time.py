@@ -5,7 +5,6 @@ Revises: 5b3f10dd22ba
 Create Date: 2026-12-07 01:51:35.388132
 """
 from alembic import op
-import sqlalchemy as sa
 import paht.runtime.db  # noqa: F401  (UtcDateTime columns)
 
 
