@@ -22,7 +22,7 @@ from paht.runtime.middleware import http_protocol
 from paht.runtime.settings import SERVICES, Settings
 from paht.runtime.storage import streamed_limit
 from paht.runtime.upstream import Unreachable, Upstreams, UpstreamError
-from paht.runtime import federation
+from paht.runtime import federation, heap
 from paht.runtime.web import error_body
 from paht.runtime.web.pages import STATIC_DIR
 from paht.runtime.web.forms import is_page_form
@@ -305,5 +305,7 @@ def run_edge(settings: Settings) -> None:
     setup_logging("edge", settings.log_level)
     upstreams = json.loads(os.environ["PAHT_EDGE_UPSTREAMS"])
     monitor = os.environ.get("PAHT_EDGE_NATS_MONITOR") or None
-    uvicorn.run(build_edge_app(upstreams, monitor, settings), host=os.environ.get("PAHT_EDGE_HOST", "127.0.0.1"), port=settings.port,
+    app = build_edge_app(upstreams, monitor, settings)
+    heap.settle()  # start-up's objects out of the collector's full passes
+    uvicorn.run(app, host=os.environ.get("PAHT_EDGE_HOST", "127.0.0.1"), port=settings.port,
                 log_config=None, access_log=False, **UVICORN_OPTIONS)

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, MetaData, Table
 from sqlalchemy.orm import sessionmaker
 
-from paht.runtime import db, revocation
+from paht.runtime import db, heap, revocation
 from paht.runtime.auth import TokenVerifier
 from paht.runtime.events import bus
 from paht.runtime import federation
@@ -172,6 +172,7 @@ async def serve(spec: ServiceSpec, settings: Settings) -> int:
 
     grpc_server = GrpcServer(settings)
     spec.register_grpc(ctx, grpc_server)
+    heap.settle()
     await grpc_server.start(settings.http_host, settings.grpc_port)
     ctx.status["grpc"] = True
 
@@ -185,7 +186,7 @@ async def serve(spec: ServiceSpec, settings: Settings) -> int:
     http_task = asyncio.create_task(_serve_http(server), name="http")
     events_task = asyncio.create_task(_run_events(ctx, grpc_server, tasks), name="events")
     db_task = asyncio.create_task(_watch_database(ctx), name="db-watch")
-    tasks.append(asyncio.create_task(_give_back_memory(), name="memory"))
+    tasks.append(asyncio.create_task(heap.give_back_memory(), name="memory"))
     stop_task = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait({http_task, stop_task, events_task}, return_when=asyncio.FIRST_COMPLETED)
     failed = stop_task not in done  # the HTTP server or the event loop ended by itself
@@ -219,23 +220,6 @@ async def _serve_http(server: uvicorn.Server) -> None:
         await server.serve()
     except SystemExit as exc:
         raise RuntimeError(f"the HTTP server could not start (exit {exc.code})") from None
-
-
-async def _give_back_memory(first_s: float = 20.0, every_s: float = 300.0) -> None:
-    """Hand the C heap's free pages back to the system after start-up and now and then (glibc's malloc_trim): what
-    imports, migrations and a burst of load freed would otherwise stay in the process's resident memory."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to do
-        return
-    await asyncio.sleep(first_s)
-    while True:
-        await asyncio.to_thread(trim, 0)
-        await asyncio.sleep(every_s)
 
 
 async def _watch_database(ctx: ServiceContext) -> None:
