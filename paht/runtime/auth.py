@@ -1,6 +1,7 @@
 """Staff identity: signed tokens (JWT, ES256) shaped like OIDC access tokens, checked by every service."""
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -9,8 +10,6 @@ from pathlib import Path
 from typing import Callable
 
 import jwt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -20,16 +19,25 @@ from paht.runtime.settings import Settings
 from paht.runtime.roles import ALL as ROLES  # noqa: E402  (re-exported for callers of this module)
 ALGORITHM = "ES256"
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]  # a token without any of these is refused, however well signed
-_hasher = PasswordHasher()
+
+
+@functools.lru_cache(maxsize=1)
+def _hasher():
+    """argon2's hasher, imported where passwords are checked (dispatch, the directory's owner) and nowhere else."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def check_password(stored_hash: str, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerifyMismatchError
+
     try:
-        return _hasher.verify(stored_hash, password)
+        return _hasher().verify(stored_hash, password)
     except (VerifyMismatchError, InvalidHashError):
         return False
 

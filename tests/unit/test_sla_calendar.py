@@ -45,6 +45,22 @@ def test_national_days_off_and_swapped_saturdays(day, working, source):
     assert CAL.is_working_day(day) is working
 
 
+@pytest.mark.parametrize("year", [2024, 2025, 2026, 2027, 2030, 2045, 2100])
+def test_vietnam_loaded_alone_gives_the_package_s_own_days(year):
+    """national.vietnam_class() loads the package's Vietnam module by itself (not the other 300 countries): the same
+    days off, names and worked weekend days as the package's own `country_holidays("VN")`."""
+    import holidays
+
+    from paht.runtime.sla.national import vietnam_class
+
+    alone = vietnam_class()
+    assert alone.__module__ == "paht_holidays_vietnam"  # the light way was taken, not the fallback
+    for language in ("en_US", "vi"):
+        ours, theirs = alone(years=[year], language=language), holidays.country_holidays("VN", years=[year], language=language)
+        assert dict(ours) == dict(theirs) and len(ours) > 5
+        assert ours.weekend_workdays == theirs.weekend_workdays
+
+
 def test_a_swapped_saturday_is_named_and_worked_at_monday_hours():
     info = CAL.describe(date(2026, 8, 22))
     assert info.name == ("Worked day, in exchange for 2026-08-31 off", "Ngày làm bù cho ngày nghỉ 31/08/2026")

@@ -19,12 +19,16 @@ day. The lunar tables end with 2100 (the package returns nothing for 2101), henc
 """
 from __future__ import annotations
 
+import importlib.util
 import re
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-import holidays
+if TYPE_CHECKING:
+    import holidays
 
 _SUBSTITUTED = re.compile(r"substituted from (\d{2})/(\d{2})/(\d{4})")
 
@@ -50,11 +54,31 @@ def _swaps(en: holidays.HolidayBase) -> dict[date, date]:
     return found
 
 
+@lru_cache(maxsize=1)
+def vietnam_class() -> type:
+    """The package's class of Vietnam's holidays — without the 300 other countries that `holidays.countries` (and so
+    `country_holidays`) imports with it: ≈ 7 MB resident in every process that computes a deadline (decision 0027).
+    Its module is loaded alone from the package's own file (its imports are the package's calendars and groups, not
+    the countries); should the package ever move it, the usual import is used. tests/unit/test_sla_calendar.py holds
+    the two to the same days."""
+    try:
+        path = Path(importlib.util.find_spec("holidays").origin).parent / "countries" / "vietnam.py"
+        spec = importlib.util.spec_from_file_location("paht_holidays_vietnam", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.Vietnam
+    except Exception:  # noqa: BLE001  (any failure: the package's usual way)
+        from holidays.countries.vietnam import Vietnam
+
+        return Vietnam
+
+
 @lru_cache(maxsize=None)
 def national_year(year: int) -> NationalYear:
     """Return year's national calendar (computed once per year and process: the package's data is fixed)."""
-    en = holidays.country_holidays("VN", years=[year, year + 1], language="en_US")
-    vi = holidays.country_holidays("VN", years=[year, year + 1], language="vi")
+    vietnam = vietnam_class()
+    en = vietnam(years=[year, year + 1], language="en_US")
+    vi = vietnam(years=[year, year + 1], language="vi")
     off = {d: (name, vi.get(d, name)) for d, name in en.items() if d.year == year}
     swaps = _swaps(en)
     worked_days = {d for d in en.weekend_workdays if d.year == year} | {d for d in swaps if d.year == year}
