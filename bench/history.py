@@ -15,6 +15,8 @@ import time
 from sqlalchemy import JSON, BigInteger, Boolean, Date, Float, Integer, Table, text
 from sqlalchemy.types import DateTime
 
+from paht.runtime.db import UtcDateTime
+
 YEARS = 3
 
 
@@ -35,7 +37,7 @@ def _filler(column) -> str | None:
         return "1"
     if isinstance(kind, Float):
         return "0"
-    if isinstance(kind, DateTime) or type(kind).__name__ == "UtcDateTime":
+    if isinstance(kind, (DateTime, UtcDateTime)):
         return "now()"
     if isinstance(kind, Date):
         return "current_date"

@@ -133,29 +133,29 @@ def test_a_kept_answer_is_dropped_after_its_max_age(ctx, settings):
     assert answers.fresh("/x?") is None
 
 
-def test_an_answer_slow_to_make_stands_through_commits_until_it_may_be_made_again(ctx, settings):
-    """A commit makes a cheap kept answer stale at once; one that took long to make (Open311's thousand requests)
-    stands until it is remake_s old, so a busy province's commits do not have it made again for every client."""
+def test_a_large_answer_stands_through_commits_until_it_may_be_made_again(ctx, settings):
+    """A commit makes a small kept answer stale at once; a large one (Open311's thousand requests) stands until it is
+    remake_s old, so a busy province's commits do not have it made again for every client."""
     from services.publication.adapters import changes
     from services.publication.entrypoints.cached import Kept, PublicAnswers
 
     now = [100.0]
-    answers = PublicAnswers(max_age_s=2, clock=lambda: now[0], slow_s=0.02, remake_s=1.0)
-    answers.keep("/cheap", Kept(b"c", "application/json", '"c"', changes.generation(), now[0], cost=0.001))
-    answers.keep("/slow", Kept(b"s", "application/json", '"s"', changes.generation(), now[0], cost=0.15))
+    answers = PublicAnswers(max_age_s=2, clock=lambda: now[0], large_bytes=1000, remake_s=1.0)
+    answers.keep("/small", Kept(b"c" * 999, "application/json", '"c"', changes.generation(), now[0]))
+    answers.keep("/large", Kept(b"s" * 1000, "application/json", '"s"', changes.generation(), now[0]))
     changes.moved()  # a commit of this process
-    assert answers.fresh("/cheap") is None
-    assert answers.fresh("/slow") is not None
+    assert answers.fresh("/small") is None
+    assert answers.fresh("/large") is not None
     now[0] += 0.99
-    assert answers.fresh("/slow") is not None
+    assert answers.fresh("/large") is not None
     now[0] += 0.01
-    assert answers.fresh("/slow") is None  # 1 s old with a commit since: made again at the next request
+    assert answers.fresh("/large") is None  # 1 s old with a commit since: made again at the next request
 
-    answers.keep("/slow", Kept(b"s2", "application/json", '"s2"', changes.generation(), now[0], cost=0.15))
+    answers.keep("/large", Kept(b"t" * 1000, "application/json", '"t"', changes.generation(), now[0]))
     now[0] += 1.5
-    assert answers.fresh("/slow") is not None  # no commit since: kept up to max_age_s, as any answer
+    assert answers.fresh("/large") is not None  # no commit since: kept up to max_age_s, as any answer
     now[0] += 0.5
-    assert answers.fresh("/slow") is None
+    assert answers.fresh("/large") is None
 
 
 # --- the map's clusters -----------------------------------------------------------------------------------------------

@@ -4,9 +4,10 @@ last answers kept in memory.
 The same URL asked again within MAX_AGE_S gets the bytes already made, as long as this process has committed no write
 since they were read (adapters/changes.py): an event applied, a publication, a POST makes every kept answer stale at
 once, so the embedded run (one publication process) answers as its database stands. One exception bounds the work a
-busy province's commits would cause: an answer that took SLOW_S or more to make (Open311's default page of a thousand
-requests, a list counted over thousands) is made again at most every REMAKE_S — it stands through commits until it is
-REMAKE_S old, still within the MAX_AGE_S every answer announces. Another replica's writes are seen when the kept answer
+busy province's commits would cause: a large answer (LARGE_BYTES or more: Open311's default page of up to a thousand
+requests, ~100 ms of work to make) is made again at most every REMAKE_S — it stands through commits until it is
+REMAKE_S old, still within the MAX_AGE_S every answer announces. The rule goes by the answer's size, not by the time it
+took: the same answer is treated the same way however busy the machine was while it was made. Another replica's writes are seen when the kept answer
 is MAX_AGE_S old. Every answer carries `ETag` (a hash of its bytes) and
 `Cache-Control: max-age=MAX_AGE_S`; a client that sends the ETag back (`If-None-Match`) gets `304 Not Modified` without
 the body while the answer is the same. Only public answers go through here: nothing that depends on who asks (no
@@ -29,8 +30,8 @@ from services.publication.adapters import changes
 MAX_AGE_S = 2           # how old a public answer may be (kept here, and in the client's cache)
 MAX_BYTES = 64 << 20    # answers kept at once (the least recently used go first)
 MAX_ENTRY_BYTES = 4 << 20
-SLOW_S = 0.02           # an answer that took this long to make …
-REMAKE_S = 1.0          # … is made again at most this often, whatever was committed meanwhile
+LARGE_BYTES = 256 << 10  # an answer this large …
+REMAKE_S = 1.0           # … is made again at most this often, whatever was committed meanwhile
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,6 @@ class Kept:
     generation: int
     at: float
     headers: tuple[tuple[str, str], ...] = ()  # kept with the body (a page's Content-Language and Vary)
-    cost: float = 0.0   # seconds it took to make
 
 
 def etag_of(body: bytes) -> str:
@@ -67,9 +67,9 @@ class PublicAnswers:
     """The last public answers, by URL, each with the write generation it was read at."""
 
     def __init__(self, max_age_s: float = MAX_AGE_S, max_bytes: int = MAX_BYTES, clock: Callable[[], float] = time.monotonic,
-                 slow_s: float = SLOW_S, remake_s: float = REMAKE_S):
+                 large_bytes: int = LARGE_BYTES, remake_s: float = REMAKE_S):
         self.max_age_s = max_age_s
-        self.slow_s, self.remake_s = slow_s, min(remake_s, max_age_s)
+        self.large_bytes, self.remake_s = large_bytes, min(remake_s, max_age_s)
         self.max_bytes = max_bytes
         self.clock = clock
         self._kept: OrderedDict[str, Kept] = OrderedDict()
@@ -82,7 +82,7 @@ class PublicAnswers:
             return None
         age = self.clock() - kept.at
         committed = kept.generation != changes.generation()
-        if age >= self.max_age_s or (committed and (kept.cost < self.slow_s or age >= self.remake_s)):
+        if age >= self.max_age_s or (committed and (len(kept.body) < self.large_bytes or age >= self.remake_s)):
             self._drop(key)
             return None
         self._kept.move_to_end(key)
@@ -116,15 +116,12 @@ class PublicAnswers:
                 self._making[key] = future
                 try:
                     generation = changes.generation()  # before reading: a commit during the read makes it stale
-                    began = time.perf_counter()
                     response = await make()
-                    cost = time.perf_counter() - began
                     if response.status_code != 200 or "set-cookie" in response.headers:
                         future.set_result(None)
                         return response
                     body = bytes(response.body)
-                    kept = Kept(body, response.headers.get("content-type"), etag_of(body), generation, self.clock(), kept_headers(response),
-                                cost)
+                    kept = Kept(body, response.headers.get("content-type"), etag_of(body), generation, self.clock(), kept_headers(response))
                     self.keep(key, kept)
                     future.set_result(kept)
                 except BaseException:
